@@ -1,0 +1,561 @@
+/*
+ * compute.c - the compute pool: work-stealing workers, spin-then-park, spare workers.
+ *
+ * Design notes
+ *  - each worker owns a Chase-Lev deque: tasks submitted from a worker of this pool go to
+ *    its own deque (LIFO for it, stolen FIFO by others); tasks from any other thread go to
+ *    the injection queue, from which a worker takes one and carries up to 32 more into its
+ *    deque, where the others can steal them;
+ *  - counters: nrunning (running or searching), nsearching (spinning for work), nidle
+ *    (parked), nblocked (asleep in hf_future_wait). The pool aims at nrunning ==
+ *    parallelism: a thread that finds nrunning above it parks as surplus;
+ *  - waking: after a submission, if nobody is searching, one idle worker is woken (it
+ *    starts as a searcher, so concurrent submitters wake no more); if none is idle and
+ *    fewer than `parallelism` run (the others are blocked in waits), a spare thread is
+ *    started, up to max_threads. A searcher that finds work and was the last one wakes
+ *    one more if work remains, so wake-ups cascade only as far as there is work;
+ *  - parking is a Dekker pair with submission: the parker publishes itself (nidle++,
+ *    seq_cst) and then re-checks every queue (seq_cst loads); a submitter publishes the
+ *    task (seq_cst) and then reads nsearching/nidle. One of them sees the other;
+ *  - the blocking-safe wait: a waiting worker first pops the tasks its running task
+ *    pushed (those above `frame_base`: the awaited task's own subtree), then counts
+ *    itself blocked and wakes or starts a spare, so `parallelism` threads keep running;
+ *  - shutdown: the flag stops the loops, the threads are joined, the executor is marked
+ *    dead and every queued task is discarded (its future cancelled). A submitter racing
+ *    with that re-checks `dead` after its push and discards what it finds;
+ *  - lock order: idle_mu, then (never nested) a worker's mu; inject.mu is a leaf.
+ */
+#include "config.h"
+
+#include "core/compute.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/alloc.h"
+#include "core/future_impl.h"
+#include "core/parklot.h"
+#include "core/thread.h"
+#include "core/tls.h"
+
+#define BATCH_MAX 32            /* tasks carried from the injection queue at once */
+#define SPIN_NS 30000           /* how long a searcher spins before it parks */
+#define MAX_HELP_DEPTH 512      /* nested helping in waits, bounded for the stack */
+
+static void run_task(hfi_worker_t *w, hfi_task_t *t)
+{
+    int64_t saved = w->frame_base;
+    w->frame_base = hfi_deque_bottom(&w->dq);
+    t->fn(t, 1);
+    w->frame_base = saved;
+    hfi_count(&w->tasks_run);
+}
+
+static uint64_t next_rand(hfi_worker_t *w)
+{
+    uint64_t x = w->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return w->rng = x;
+}
+
+/* Is there queued work anywhere? (seq_cst loads: the parker's half of the Dekker pair) */
+static int work_available(hfi_compute_t *p)
+{
+    unsigned n = atomic_load(&p->nthreads);
+    if (hfi_injectq_len(&p->inject) > 0)
+        return 1;
+    for (unsigned i = 0; i < n; i++) {
+        hfi_deque_t *d = &p->workers[i]->dq;
+        if (atomic_load(&d->bottom) - atomic_load(&d->top) > 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int wake_one(hfi_compute_t *p)
+{
+    hfi_worker_t *w;
+
+    pthread_mutex_lock(&p->idle_mu);
+    if ((w = p->idle) != NULL) {
+        p->idle = w->idle_next;
+        w->in_idle = 0;
+        w->searching = 1;
+        atomic_fetch_sub(&p->nidle, 1);
+        atomic_fetch_add(&p->nrunning, 1);
+        atomic_fetch_add(&p->nsearching, 1);
+    }
+    pthread_mutex_unlock(&p->idle_mu);
+    if (!w)
+        return 0;
+    pthread_mutex_lock(&w->mu);
+    w->notified = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    atomic_fetch_add_explicit(&p->wakeups, 1, memory_order_relaxed);
+    return 1;
+}
+
+static void *worker_main(void *arg);
+
+/* Create worker number nthreads. Caller holds idle_mu (or is hfi_compute_new). */
+static int spawn_worker(hfi_compute_t *p)
+{
+    unsigned i = atomic_load(&p->nthreads);
+    hfi_worker_t *w;
+
+    if (i >= p->max_threads)
+        return -1;
+    if ((w = hfi_calloc(1, sizeof *w)) == NULL)
+        return -1;
+    if (hfi_deque_init(&w->dq) < 0) {
+        hfi_free(w);
+        return -1;
+    }
+    w->pool = p;
+    w->index = i;
+    w->rng = 0x9E3779B97F4A7C15u * (i + 1);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    p->workers[i] = w;
+    atomic_store_explicit(&p->nthreads, i + 1, memory_order_release);
+    /* Once published, a worker stays in the array even if its thread fails to start:
+     * thieves may already look at its (empty) deque. */
+    if (hfi_thread_start(&w->thread, worker_main, w, 0) != 0)
+        return -1;
+    w->started = 1;
+    if (i + 1 > p->parallelism && i + 1 - p->parallelism > p->spares_peak)
+        p->spares_peak = i + 1 - p->parallelism;
+    return 0;
+}
+
+/* No idle worker to wake but fewer than `parallelism` running: start a spare. */
+static void add_spare(hfi_compute_t *p)
+{
+    pthread_mutex_lock(&p->idle_mu);
+    if (!atomic_load(&p->shutdown) && !p->orphaned && atomic_load(&p->nidle) == 0 &&
+        atomic_load(&p->nrunning) < p->parallelism) {
+        atomic_fetch_add(&p->nrunning, 1);
+        if (spawn_worker(p) < 0)
+            atomic_fetch_sub(&p->nrunning, 1);
+    }
+    pthread_mutex_unlock(&p->idle_mu);
+}
+
+static void notify(hfi_compute_t *p)
+{
+    if (atomic_load(&p->nsearching) != 0)
+        return;
+    if (atomic_load(&p->nidle) != 0) {
+        if (wake_one(p))
+            return;
+    }
+    if (atomic_load(&p->nrunning) < p->parallelism)
+        add_spare(p);
+}
+
+static void discard_list(hfi_task_t *t)
+{
+    int outer = hfi_tramp_enter();
+    while (t) {
+        hfi_task_t *next = hfi_load_relaxed(&t->next);
+        hfi_tramp_run(t, 0);
+        t = next;
+    }
+    if (outer)
+        hfi_tramp_leave();
+}
+
+/* Take everything out of the injection queue (shutdown). */
+static hfi_task_t *take_all_injected(hfi_compute_t *p)
+{
+    hfi_task_t *head = NULL, **tail = &head, *t;
+    pthread_mutex_lock(&p->inject.mu);
+    while ((t = hfi_injectq_pop(&p->inject)) != NULL) {
+        *tail = t;
+        tail = (hfi_task_t **)&t->next;     /* re-used as a plain list link */
+        hfi_store_relaxed(&t->next, NULL);
+    }
+    pthread_mutex_unlock(&p->inject.mu);
+    return head;
+}
+
+void hfi_compute_submit(hfi_compute_t *p, hfi_task_t *t)
+{
+    hfi_worker_t *w = hfi_tls.worker;
+
+    if (w && w->pool == p && hfi_deque_push(&w->dq, t) == 0) {
+        atomic_thread_fence(memory_order_seq_cst);
+        notify(p);
+        return;
+    }
+    if (atomic_load(&p->ex.dead)) {
+        hfi_tramp_run(t, 0);
+        return;
+    }
+    hfi_injectq_push(&p->inject, t);
+    if (atomic_load(&p->ex.dead)) {         /* raced with hf_runtime_free */
+        discard_list(take_all_injected(p));
+        return;
+    }
+    notify(p);
+}
+
+static hfi_task_t *take_injected(hfi_worker_t *w)
+{
+    hfi_compute_t *p = w->pool;
+    hfi_task_t *t;
+
+    if (pthread_mutex_trylock(&p->inject.mu) != 0)
+        return NULL;
+    if ((t = hfi_injectq_pop(&p->inject)) != NULL) {
+        size_t k = hfi_injectq_len(&p->inject) / p->parallelism;
+        int64_t room = HFI_DEQUE_CAP - 1 - hfi_deque_size(&w->dq);
+        if (k > BATCH_MAX)
+            k = BATCH_MAX;
+        if ((int64_t)k > room)
+            k = room > 0 ? (size_t)room : 0;
+        while (k-- > 0) {
+            hfi_task_t *x = hfi_injectq_pop(&p->inject);
+            if (!x)
+                break;
+            hfi_deque_push(&w->dq, x);      /* room was checked: cannot fail */
+        }
+    }
+    pthread_mutex_unlock(&p->inject.mu);
+    return t;
+}
+
+static hfi_task_t *steal(hfi_worker_t *w)
+{
+    hfi_compute_t *p = w->pool;
+    unsigned n = atomic_load_explicit(&p->nthreads, memory_order_acquire);
+    unsigned start;
+
+    if (n <= 1)
+        return NULL;
+    start = (unsigned)(next_rand(w) % n);
+    for (unsigned i = 0; i < n; i++) {
+        hfi_worker_t *v = p->workers[(start + i) % n];
+        hfi_task_t *t = HFI_STEAL_RETRY;
+        if (v == w)
+            continue;
+        for (int tries = 0; tries < 4 && t == HFI_STEAL_RETRY; tries++)
+            t = hfi_deque_steal(&v->dq);
+        if (t && t != HFI_STEAL_RETRY) {
+            hfi_count(&w->steals);
+            return t;
+        }
+    }
+    return NULL;
+}
+
+static hfi_task_t *find_task(hfi_worker_t *w)
+{
+    hfi_task_t *t = hfi_deque_pop(&w->dq);
+    if (t)
+        return t;
+    if (hfi_injectq_len(&w->pool->inject) > 0 && (t = take_injected(w)) != NULL)
+        return t;
+    return steal(w);
+}
+
+static void found_work(hfi_worker_t *w)
+{
+    hfi_compute_t *p = w->pool;
+    if (!w->searching)
+        return;
+    w->searching = 0;
+    if (atomic_fetch_sub(&p->nsearching, 1) == 1 && atomic_load(&p->nidle) > 0 &&
+        work_available(p))
+        wake_one(p);
+}
+
+/* Spin for a while as a searcher; NULL if nothing turned up. */
+static hfi_task_t *spin(hfi_worker_t *w)
+{
+    hfi_compute_t *p = w->pool;
+    uint64_t deadline = 0;
+    hfi_task_t *t;
+
+    if (!w->searching) {
+        unsigned s = atomic_load(&p->nsearching);
+        if (p->parallelism > 1 && 2 * s >= p->parallelism)
+            return NULL;            /* enough searchers already */
+        atomic_fetch_add(&p->nsearching, 1);
+        w->searching = 1;
+    }
+    for (unsigned i = 0;; i++) {
+        for (int k = 0; k < 16; k++)
+            hfi_cpu_relax();
+        if ((t = find_task(w)) != NULL)
+            return t;
+        if (atomic_load_explicit(&p->shutdown, memory_order_relaxed))
+            return NULL;
+        if ((i & 7) == 7) {
+            uint64_t now = hfi_now_ns();
+            if (!deadline)
+                deadline = now + SPIN_NS;
+            else if (now >= deadline)
+                return NULL;
+            sched_yield();
+        }
+    }
+}
+
+static void park(hfi_worker_t *w)
+{
+    hfi_compute_t *p = w->pool;
+
+    if (w->searching) {
+        w->searching = 0;
+        atomic_fetch_sub(&p->nsearching, 1);
+    }
+    pthread_mutex_lock(&p->idle_mu);
+    w->idle_next = p->idle;
+    p->idle = w;
+    w->in_idle = 1;
+    atomic_fetch_add(&p->nidle, 1);
+    atomic_fetch_sub(&p->nrunning, 1);
+    pthread_mutex_unlock(&p->idle_mu);
+
+    if (atomic_load(&p->shutdown) ||
+        (atomic_load(&p->nrunning) < p->parallelism && work_available(p))) {
+        int self_removed = 0;
+        pthread_mutex_lock(&p->idle_mu);
+        if (w->in_idle) {
+            hfi_worker_t **pp = &p->idle;
+            while (*pp != w)
+                pp = &(*pp)->idle_next;
+            *pp = w->idle_next;
+            w->in_idle = 0;
+            atomic_fetch_sub(&p->nidle, 1);
+            atomic_fetch_add(&p->nrunning, 1);
+            self_removed = 1;
+        }
+        pthread_mutex_unlock(&p->idle_mu);
+        if (self_removed)
+            return;
+        /* else a waker took us out of the stack: its notification is on its way */
+    }
+    hfi_count(&w->parks);
+    pthread_mutex_lock(&w->mu);
+    while (!w->notified && !atomic_load(&p->shutdown))
+        pthread_cond_wait(&w->cv, &w->mu);
+    w->notified = 0;
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void *worker_main(void *arg)
+{
+    hfi_worker_t *w = arg;
+    hfi_compute_t *p = w->pool;
+    char name[16];
+
+    snprintf(name, sizeof name, "hfasync-cpu/%u", w->index);
+    hfi_thread_set_name(name);
+    hfi_tls.executor = &p->ex;
+    hfi_tls.worker = w;
+    for (;;) {
+        hfi_task_t *t;
+        if (atomic_load_explicit(&p->shutdown, memory_order_acquire))
+            break;
+        if (atomic_load(&p->nrunning) > p->parallelism) {
+            park(w);                /* surplus: a blocked waiter came back */
+            continue;
+        }
+        if ((t = find_task(w)) == NULL)
+            t = spin(w);
+        if (t) {
+            found_work(w);
+            run_task(w, t);
+            continue;
+        }
+        park(w);
+    }
+    if (w->searching) {
+        w->searching = 0;
+        atomic_fetch_sub(&p->nsearching, 1);
+    }
+    hfi_tls.worker = NULL;
+    hfi_tls.executor = NULL;
+    return NULL;
+}
+
+hfi_compute_t *hfi_compute_new(hf_runtime_t *rt, unsigned threads, unsigned spares)
+{
+    hfi_compute_t *p = hfi_calloc(1, sizeof *p);
+
+    if (!p)
+        return NULL;
+    hfi_executor_init(&p->ex, HFI_EX_COMPUTE, rt);
+    p->parallelism = threads;
+    p->max_threads = threads + spares;
+    if ((p->workers = hfi_calloc(p->max_threads, sizeof *p->workers)) == NULL) {
+        hfi_free(p);
+        return NULL;
+    }
+    hfi_injectq_init(&p->inject);
+    pthread_mutex_init(&p->idle_mu, NULL);
+    atomic_init(&p->nthreads, 0);
+    atomic_init(&p->nrunning, threads);
+    for (unsigned i = 0; i < threads; i++) {
+        if (spawn_worker(p) < 0) {
+            /* The threads that did start are stopped and joined; the pool is freed. */
+            atomic_store(&p->nrunning, i);
+            hfi_compute_shutdown(p);
+            hfi_executor_release(&p->ex);
+            return NULL;
+        }
+    }
+    return p;
+}
+
+void hfi_compute_shutdown(hfi_compute_t *p)
+{
+    unsigned n = atomic_load(&p->nthreads);
+    hfi_task_t *list;
+
+    atomic_store(&p->shutdown, 1);
+    if (!p->orphaned) {
+        for (unsigned i = 0; i < n; i++) {
+            hfi_worker_t *w = p->workers[i];
+            pthread_mutex_lock(&w->mu);
+            pthread_cond_broadcast(&w->cv);
+            pthread_mutex_unlock(&w->mu);
+        }
+        hfi_parklot_wake_all();
+        for (unsigned i = 0; i < n; i++)
+            if (p->workers[i]->started)
+                pthread_join(p->workers[i]->thread, NULL);
+    }
+    atomic_store(&p->ex.dead, 1);
+    list = take_all_injected(p);
+    for (unsigned i = 0; i < n; i++) {
+        hfi_task_t *t;
+        while ((t = hfi_deque_steal(&p->workers[i]->dq)) != NULL) {
+            if (t == HFI_STEAL_RETRY)
+                continue;
+            hfi_store_relaxed(&t->next, list);
+            list = t;
+        }
+    }
+    discard_list(list);
+}
+
+void hfi_compute_destroy(hfi_compute_t *p)
+{
+    unsigned n = atomic_load(&p->nthreads);
+    for (unsigned i = 0; i < n; i++) {
+        hfi_worker_t *w = p->workers[i];
+        hfi_deque_destroy(&w->dq);
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+        hfi_free(w);
+    }
+    hfi_injectq_destroy(&p->inject);
+    pthread_mutex_destroy(&p->idle_mu);
+    hfi_free(p->workers);
+    hfi_free(p);
+}
+
+/* ---- the blocking-safe wait's part -------------------------------------------------------- */
+
+void hfi_compute_help(hfi_worker_t *w, hf_future_t *f)
+{
+    while (hfi_state(f) == HF_FUTURE_PENDING && w->help_depth < MAX_HELP_DEPTH) {
+        hfi_task_t *t;
+        if (hfi_deque_bottom(&w->dq) <= w->frame_base)
+            break;                  /* nothing left that this task spawned */
+        if ((t = hfi_deque_pop(&w->dq)) == NULL)
+            break;
+        w->help_depth++;
+        run_task(w, t);
+        w->help_depth--;
+    }
+}
+
+void hfi_compute_block_begin(hfi_worker_t *w)
+{
+    hfi_compute_t *p = w->pool;
+    atomic_fetch_add(&p->nblocked, 1);
+    atomic_fetch_sub(&p->nrunning, 1);
+    if (atomic_load(&p->nsearching) == 0 && work_available(p) && !wake_one(p))
+        add_spare(p);
+}
+
+void hfi_compute_block_end(hfi_worker_t *w)
+{
+    hfi_compute_t *p = w->pool;
+    atomic_fetch_sub(&p->nblocked, 1);
+    atomic_fetch_add(&p->nrunning, 1);
+}
+
+int hfi_compute_interrupted(void *worker)
+{
+    hfi_worker_t *w = worker;
+    return atomic_load(&w->pool->shutdown);
+}
+
+void hfi_compute_stats(hfi_compute_t *p, hf_runtime_stats_t *s)
+{
+    unsigned n = atomic_load_explicit(&p->nthreads, memory_order_acquire);
+    size_t depth = hfi_injectq_len(&p->inject);
+
+    s->compute_parallelism = p->parallelism;
+    s->compute_threads = n;
+    s->compute_running = atomic_load(&p->nrunning);
+    s->compute_blocked = atomic_load(&p->nblocked);
+    s->compute_idle = atomic_load(&p->nidle);
+    s->compute_spares = n > p->parallelism ? n - p->parallelism : 0;
+    pthread_mutex_lock(&p->idle_mu);
+    s->compute_spares_peak = p->spares_peak;
+    pthread_mutex_unlock(&p->idle_mu);
+    s->compute_wakeups = atomic_load(&p->wakeups);
+    s->compute_tasks_run = s->compute_steals = s->compute_parks = 0;
+    for (unsigned i = 0; i < n; i++) {
+        hfi_worker_t *w = p->workers[i];
+        s->compute_tasks_run += hfi_load_relaxed(&w->tasks_run);
+        s->compute_steals += hfi_load_relaxed(&w->steals);
+        s->compute_parks += hfi_load_relaxed(&w->parks);
+        depth += (size_t)hfi_deque_size(&w->dq);
+    }
+    s->compute_queue_depth = depth;
+}
+
+/* ---- fork ---------------------------------------------------------------------------------- */
+
+void hfi_compute_atfork_prepare(hfi_compute_t *p)
+{
+    unsigned n;
+    pthread_mutex_lock(&p->idle_mu);
+    pthread_mutex_lock(&p->inject.mu);
+    n = atomic_load(&p->nthreads);
+    for (unsigned i = 0; i < n; i++)
+        pthread_mutex_lock(&p->workers[i]->mu);
+}
+
+void hfi_compute_atfork_parent(hfi_compute_t *p)
+{
+    unsigned n = atomic_load(&p->nthreads);
+    for (unsigned i = n; i-- > 0;)
+        pthread_mutex_unlock(&p->workers[i]->mu);
+    pthread_mutex_unlock(&p->inject.mu);
+    pthread_mutex_unlock(&p->idle_mu);
+}
+
+void hfi_compute_atfork_child(hfi_compute_t *p)
+{
+    unsigned n = atomic_load(&p->nthreads);
+    for (unsigned i = n; i-- > 0;) {
+        pthread_mutex_unlock(&p->workers[i]->mu);
+        pthread_cond_init(&p->workers[i]->cv, NULL);
+        p->workers[i]->started = 0;
+    }
+    pthread_mutex_unlock(&p->inject.mu);
+    pthread_mutex_unlock(&p->idle_mu);
+    p->orphaned = 1;
+    atomic_store(&p->ex.dead, 1);
+}

@@ -1,0 +1,96 @@
+/*
+ * fork.c - the registry of live runtimes and the pthread_atfork handlers.
+ *
+ * Design notes
+ *  - prepare takes every library mutex a thread could hold across fork(), in one order:
+ *    the parking-lot buckets (a waiter holding one may ask an I/O pool whether it shuts
+ *    down), the registry, the adopt mutex, each runtime's pool mutexes, the timer, the
+ *    small-object depot. The parent releases them; the child releases them too and then
+ *    orphans every runtime (its threads are not in the child: hf_runtime_free on it frees
+ *    memory and cancels queued work without joining) and forgets the timer thread;
+ *  - future spinlocks cannot be taken here; one held by another thread at the instant of
+ *    fork stays held in the child. Their critical sections are a few stores long.
+ */
+#include "config.h"
+
+#include <pthread.h>
+
+#include "core/alloc.h"
+#include "core/future_impl.h"
+#include "core/parklot.h"
+#include "core/runtime_impl.h"
+#include "core/timer.h"
+
+static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
+static hf_runtime_t *registry;
+static pthread_once_t handlers_once = PTHREAD_ONCE_INIT;
+
+void hfi_registry_add(hf_runtime_t *rt)
+{
+    pthread_mutex_lock(&registry_mu);
+    rt->next = registry;
+    registry = rt;
+    pthread_mutex_unlock(&registry_mu);
+}
+
+void hfi_registry_remove(hf_runtime_t *rt)
+{
+    hf_runtime_t **pp;
+    pthread_mutex_lock(&registry_mu);
+    for (pp = &registry; *pp; pp = &(*pp)->next) {
+        if (*pp == rt) {
+            *pp = rt->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&registry_mu);
+}
+
+static void prepare(void)
+{
+    hfi_parklot_atfork_prepare();
+    pthread_mutex_lock(&registry_mu);
+    hfi_future_atfork_prepare();
+    for (hf_runtime_t *rt = registry; rt; rt = rt->next) {
+        hfi_compute_atfork_prepare(rt->compute);
+        hfi_io_atfork_prepare(rt->io);
+    }
+    hfi_timer_atfork_prepare();
+    hfi_alloc_atfork_prepare();
+}
+
+static void parent(void)
+{
+    hfi_alloc_atfork_parent();
+    hfi_timer_atfork_parent();
+    for (hf_runtime_t *rt = registry; rt; rt = rt->next) {
+        hfi_io_atfork_parent(rt->io);
+        hfi_compute_atfork_parent(rt->compute);
+    }
+    hfi_future_atfork_parent();
+    pthread_mutex_unlock(&registry_mu);
+    hfi_parklot_atfork_parent();
+}
+
+static void child(void)
+{
+    hfi_alloc_atfork_child();
+    hfi_timer_atfork_child();
+    for (hf_runtime_t *rt = registry; rt; rt = rt->next) {
+        hfi_io_atfork_child(rt->io);
+        hfi_compute_atfork_child(rt->compute);
+    }
+    hfi_future_atfork_child();
+    pthread_mutex_unlock(&registry_mu);
+    hfi_parklot_atfork_child();
+}
+
+static void install(void)
+{
+    pthread_atfork(prepare, parent, child);
+}
+
+void hfi_fork_handlers_install(void)
+{
+    pthread_once(&handlers_once, install);
+}

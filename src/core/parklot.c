@@ -1,0 +1,153 @@
+/*
+ * parklot.c - sleeping on futures.
+ *
+ * Design notes
+ *  - a waiter sets HFI_FL_WAITERS under the future's lock (checking that it is still
+ *    pending), then sleeps on its bucket's condvar, re-checking the state under the
+ *    bucket mutex. The settler stores the state, reads the flag under the same future
+ *    lock, and broadcasts under the bucket mutex: a waiter either sees the state or is
+ *    already asleep when the broadcast comes. No wake-up is lost;
+ *  - buckets are shared by unrelated futures; a spurious wake-up only costs a re-check;
+ *  - lock order: bucket mutex is a leaf (the future lock is never held with it).
+ */
+#include "config.h"
+
+#include "core/parklot.h"
+
+#include <errno.h>
+#include <time.h>
+
+#include "core/future_impl.h"
+
+#define NBUCKETS 64
+
+typedef struct bucket {
+    _Alignas(HFI_CACHELINE) pthread_mutex_t mu;
+    pthread_cond_t cv;
+} bucket_t;
+
+static bucket_t buckets[NBUCKETS];
+static pthread_once_t buckets_once = PTHREAD_ONCE_INIT;
+
+#if defined(HAVE_PTHREAD_CONDATTR_SETCLOCK) && defined(CLOCK_MONOTONIC)
+#define HFI_CLOCK CLOCK_MONOTONIC
+#else
+#define HFI_CLOCK CLOCK_REALTIME
+#endif
+
+uint64_t hfi_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(HFI_CLOCK, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void hfi_abstime(struct timespec *ts, uint64_t deadline_ns)
+{
+    ts->tv_sec = (time_t)(deadline_ns / 1000000000u);
+    ts->tv_nsec = (long)(deadline_ns % 1000000000u);
+}
+
+int hfi_cond_init(pthread_cond_t *cv)
+{
+#if defined(HAVE_PTHREAD_CONDATTR_SETCLOCK) && defined(CLOCK_MONOTONIC)
+    pthread_condattr_t a;
+    int rc;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    rc = pthread_cond_init(cv, &a);
+    pthread_condattr_destroy(&a);
+    return rc;
+#else
+    return pthread_cond_init(cv, NULL);
+#endif
+}
+
+static void buckets_init(void)
+{
+    for (int i = 0; i < NBUCKETS; i++) {
+        pthread_mutex_init(&buckets[i].mu, NULL);
+        hfi_cond_init(&buckets[i].cv);
+    }
+}
+
+static bucket_t *bucket_of(const void *key)
+{
+    uintptr_t h = (uintptr_t)key;
+    h ^= h >> 17;
+    h *= (uintptr_t)0x9E3779B97F4A7C15u;
+    pthread_once(&buckets_once, buckets_init);
+    return &buckets[(h >> 24) % NBUCKETS];
+}
+
+int hfi_parklot_wait(hf_future_t *f, uint64_t deadline_ns, int (*interrupted)(void *), void *arg)
+{
+    bucket_t *b = bucket_of(f);
+    int rc = 0;
+
+    hfi_spin_lock(&f->lock);
+    if (hfi_load_relaxed(&f->state) == HF_FUTURE_PENDING)
+        f->flags |= HFI_FL_WAITERS;
+    hfi_spin_unlock(&f->lock);
+
+    pthread_mutex_lock(&b->mu);
+    while (hfi_state(f) == HF_FUTURE_PENDING) {
+        if (interrupted && interrupted(arg)) {
+            rc = HF_ECANCELED;
+            break;
+        }
+        if (deadline_ns) {
+            struct timespec ts;
+            if (hfi_now_ns() >= deadline_ns) {
+                rc = HF_ETIMEDOUT;
+                break;
+            }
+            hfi_abstime(&ts, deadline_ns);
+            pthread_cond_timedwait(&b->cv, &b->mu, &ts);
+        } else {
+            pthread_cond_wait(&b->cv, &b->mu);
+        }
+    }
+    pthread_mutex_unlock(&b->mu);
+    return rc;
+}
+
+void hfi_parklot_wake(const void *key)
+{
+    bucket_t *b = bucket_of(key);
+    pthread_mutex_lock(&b->mu);
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+}
+
+void hfi_parklot_wake_all(void)
+{
+    pthread_once(&buckets_once, buckets_init);
+    for (int i = 0; i < NBUCKETS; i++) {
+        pthread_mutex_lock(&buckets[i].mu);
+        pthread_cond_broadcast(&buckets[i].cv);
+        pthread_mutex_unlock(&buckets[i].mu);
+    }
+}
+
+void hfi_parklot_atfork_prepare(void)
+{
+    pthread_once(&buckets_once, buckets_init);
+    for (int i = 0; i < NBUCKETS; i++)
+        pthread_mutex_lock(&buckets[i].mu);
+}
+
+void hfi_parklot_atfork_parent(void)
+{
+    for (int i = NBUCKETS - 1; i >= 0; i--)
+        pthread_mutex_unlock(&buckets[i].mu);
+}
+
+void hfi_parklot_atfork_child(void)
+{
+    /* Condvars may have had waiters in the parent; none exist here: make them anew. */
+    for (int i = NBUCKETS - 1; i >= 0; i--) {
+        pthread_mutex_unlock(&buckets[i].mu);
+        hfi_cond_init(&buckets[i].cv);
+    }
+}

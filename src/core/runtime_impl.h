@@ -1,0 +1,21 @@
+/*
+ * runtime_impl.h - the runtime object and the process-wide list of runtimes (for fork).
+ */
+#ifndef HFI_RUNTIME_IMPL_H
+#define HFI_RUNTIME_IMPL_H
+
+#include "core/compute.h"
+#include "core/io.h"
+
+struct hf_runtime {
+    hfi_compute_t *compute;
+    hfi_io_t *io;
+    struct hf_runtime *next;    /* in the registry, under its mutex (fork.c) */
+};
+
+/* fork.c */
+void hfi_fork_handlers_install(void);
+void hfi_registry_add(hf_runtime_t *rt);
+void hfi_registry_remove(hf_runtime_t *rt);
+
+#endif /* HFI_RUNTIME_IMPL_H */

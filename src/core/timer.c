@@ -1,0 +1,352 @@
+/*
+ * timer.c - one timer thread for the whole process; hf_future_timeout and hf_future_delay.
+ *
+ * Design notes
+ *  - armed entries live in a binary min-heap ordered by (deadline, seq), under `T.mu`;
+ *    each entry knows its heap index, so disarming is O(log n);
+ *  - the thread sleeps on a CLOCK_MONOTONIC condvar until the earliest deadline, pops due
+ *    entries and fires them with the lock dropped; an entry is out of the heap before it
+ *    fires, which is how hfi_timer_remove() tells "removed" from "firing";
+ *  - the thread starts on the first hfi_timer_add() and exits after LINGER_MS with an
+ *    empty heap; the next add starts it again. One thread, never one per timer;
+ *  - a timeout's state is shared by three parties (the timer, the watcher on the input,
+ *    the hook on the output), each holding one reference;
+ *  - lock order: T.mu is a leaf; fire callbacks run without it.
+ */
+#include "config.h"
+
+#include "core/timer.h"
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "core/alloc.h"
+#include "core/future_impl.h"
+#include "core/parklot.h"
+#include "core/runtime_impl.h"
+#include "core/thread.h"
+
+#define LINGER_MS 200
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int cv_ready;
+    hfi_timer_ent_t **heap;
+    size_t n, cap;
+    uint64_t seq;
+    int alive;
+} T = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, NULL, 0, 0, 0, 0 };
+
+static int before(const hfi_timer_ent_t *a, const hfi_timer_ent_t *b)
+{
+    return a->deadline_ns < b->deadline_ns ||
+           (a->deadline_ns == b->deadline_ns && a->seq < b->seq);
+}
+
+static void place(size_t i, hfi_timer_ent_t *e)
+{
+    T.heap[i] = e;
+    e->idx = i;
+}
+
+static void sift_up(size_t i)
+{
+    hfi_timer_ent_t *e = T.heap[i];
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!before(e, T.heap[parent]))
+            break;
+        place(i, T.heap[parent]);
+        i = parent;
+    }
+    place(i, e);
+}
+
+static void sift_down(size_t i)
+{
+    hfi_timer_ent_t *e = T.heap[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= T.n)
+            break;
+        if (c + 1 < T.n && before(T.heap[c + 1], T.heap[c]))
+            c++;
+        if (!before(T.heap[c], e))
+            break;
+        place(i, T.heap[c]);
+        i = c;
+    }
+    place(i, e);
+}
+
+static void heap_remove(hfi_timer_ent_t *e)
+{
+    size_t i = e->idx;
+    hfi_timer_ent_t *last = T.heap[--T.n];
+    e->idx = SIZE_MAX;
+    if (i == T.n)
+        return;
+    place(i, last);
+    if (i > 0 && before(last, T.heap[(i - 1) / 2]))
+        sift_up(i);
+    else
+        sift_down(i);
+}
+
+static void *timer_main(void *arg)
+{
+    (void)arg;
+    hfi_thread_set_name("hfasync-timer");
+    pthread_mutex_lock(&T.mu);
+    for (;;) {
+        uint64_t now = hfi_now_ns();
+        struct timespec ts;
+
+        if (T.n == 0) {
+            hfi_abstime(&ts, now + (uint64_t)LINGER_MS * 1000000u);
+            pthread_cond_timedwait(&T.cv, &T.mu, &ts);
+            if (T.n == 0)
+                break;
+            continue;
+        }
+        if (T.heap[0]->deadline_ns > now) {
+            hfi_abstime(&ts, T.heap[0]->deadline_ns);
+            pthread_cond_timedwait(&T.cv, &T.mu, &ts);
+            continue;
+        }
+        {
+            hfi_timer_ent_t *e = T.heap[0];
+            heap_remove(e);
+            pthread_mutex_unlock(&T.mu);
+            e->fire(e);
+            pthread_mutex_lock(&T.mu);
+        }
+    }
+    T.alive = 0;
+    pthread_mutex_unlock(&T.mu);
+    return NULL;
+}
+
+int hfi_timer_add(hfi_timer_ent_t *e, uint64_t ms)
+{
+    uint64_t now = hfi_now_ns();
+    uint64_t delta = ms > UINT64_MAX / 2000000u ? UINT64_MAX / 2 : ms * 1000000u;
+
+    hfi_fork_handlers_install();
+    pthread_mutex_lock(&T.mu);
+    if (!T.cv_ready) {
+        hfi_cond_init(&T.cv);
+        T.cv_ready = 1;
+    }
+    if (T.n == T.cap) {
+        size_t cap = T.cap ? 2 * T.cap : 64;
+        hfi_timer_ent_t **h = hfi_realloc(T.heap, cap * sizeof *h);
+        if (!h) {
+            pthread_mutex_unlock(&T.mu);
+            return HF_ENOMEM;
+        }
+        T.heap = h;
+        T.cap = cap;
+    }
+    if (!T.alive) {
+        pthread_t th;
+        if (hfi_thread_start(&th, timer_main, NULL, 1) != 0) {
+            pthread_mutex_unlock(&T.mu);
+            return HF_EIO;
+        }
+        T.alive = 1;
+    }
+    e->deadline_ns = now + delta;
+    e->seq = T.seq++;
+    T.heap[T.n] = e;
+    e->idx = T.n++;
+    sift_up(e->idx);
+    if (T.heap[0] == e)
+        pthread_cond_signal(&T.cv);
+    pthread_mutex_unlock(&T.mu);
+    return 0;
+}
+
+int hfi_timer_remove(hfi_timer_ent_t *e)
+{
+    int removed = 0;
+    pthread_mutex_lock(&T.mu);
+    if (e->idx != SIZE_MAX) {
+        heap_remove(e);
+        removed = 1;
+    }
+    pthread_mutex_unlock(&T.mu);
+    return removed;
+}
+
+size_t hfi_timer_pending(void)
+{
+    size_t n;
+    pthread_mutex_lock(&T.mu);
+    n = T.n;
+    pthread_mutex_unlock(&T.mu);
+    return n;
+}
+
+int hfi_timer_thread_alive(void)
+{
+    int a;
+    pthread_mutex_lock(&T.mu);
+    a = T.alive;
+    pthread_mutex_unlock(&T.mu);
+    return a;
+}
+
+void hfi_timer_atfork_prepare(void)
+{
+    pthread_mutex_lock(&T.mu);
+}
+
+void hfi_timer_atfork_parent(void)
+{
+    pthread_mutex_unlock(&T.mu);
+}
+
+void hfi_timer_atfork_child(void)
+{
+    /* The timer thread does not exist here: the next add starts one, and it fires what
+     * was armed before the fork. */
+    T.alive = 0;
+    if (T.cv_ready)
+        hfi_cond_init(&T.cv);
+    pthread_mutex_unlock(&T.mu);
+}
+
+/* ---- hf_future_timeout ---------------------------------------------------------------- */
+
+typedef struct timeout {
+    hfi_timer_ent_t ent;
+    hfi_watch_t w;              /* on the input */
+    hf_future_t *out;           /* a reference */
+    _Atomic uint32_t refs;      /* timer side, watcher side, hook side */
+} timeout_t;
+
+static void timeout_unref(timeout_t *t)
+{
+    if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
+        hf_future_release(t->w.src);
+        hf_future_release(t->out);
+        hfi_free(t);
+    }
+}
+
+static void timeout_fire(hfi_timer_ent_t *e)
+{
+    timeout_t *t = HFI_CONTAINER(e, timeout_t, ent);
+    hfi_future_settle(t->out, HF_FUTURE_REJECTED, NULL, NULL, &hfi_err_timedout, 0, NULL);
+    timeout_unref(t);
+}
+
+static void timeout_input_settled(hfi_task_t *task, int run)
+{
+    timeout_t *t = HFI_CONTAINER(task, timeout_t, w.task);
+    (void)run;
+    hfi_future_mirror(t->out, t->w.src);
+    timeout_unref(t);
+}
+
+static void timeout_out_settled(hf_future_t *out, void *arg, int state)
+{
+    timeout_t *t = arg;
+    (void)out;
+    (void)state;
+    if (hfi_timer_remove(&t->ent))
+        timeout_unref(t);       /* the timer's share: it will never fire */
+    if (hfi_state(t->w.src) == HF_FUTURE_PENDING)
+        hfi_future_withdraw(t->w.src);
+    timeout_unref(t);
+}
+
+hf_future_t *hf_future_timeout(hf_future_t *f, uint64_t ms)
+{
+    timeout_t *t;
+    hf_future_t *out;
+
+    if (!f)
+        return NULL;
+    if ((out = hfi_future_new()) == NULL)
+        return NULL;
+    if (hfi_state(f) != HF_FUTURE_PENDING) {
+        hfi_future_mirror(out, f);
+        return out;
+    }
+    if ((t = hfi_malloc(sizeof *t)) == NULL) {
+        hf_future_release(out);
+        return NULL;
+    }
+    t->ent.idx = SIZE_MAX;
+    t->ent.fire = timeout_fire;
+    t->out = hf_future_retain(out);
+    atomic_init(&t->refs, 3);
+    t->w.src = NULL;
+    hfi_future_add_interest(f);
+    hfi_future_set_hook(out, timeout_out_settled, t);
+    hfi_future_watch(f, &t->w, timeout_input_settled);     /* sets t->w.src */
+    if (hfi_timer_add(&t->ent, ms) < 0) {
+        hfi_future_settle(out, HF_FUTURE_REJECTED, NULL, NULL, &hfi_err_nomem, 0, NULL);
+        timeout_unref(t);       /* the timer's share: it was never armed */
+    }
+    return out;
+}
+
+/* ---- hf_future_delay ------------------------------------------------------------------- */
+
+typedef struct delay {
+    hfi_timer_ent_t ent;
+    hf_future_t *out;
+    _Atomic uint32_t refs;      /* timer side, hook side */
+} delay_t;
+
+static void delay_unref(delay_t *d)
+{
+    if (atomic_fetch_sub_explicit(&d->refs, 1, memory_order_acq_rel) == 1) {
+        hf_future_release(d->out);
+        hfi_free(d);
+    }
+}
+
+static void delay_fire(hfi_timer_ent_t *e)
+{
+    delay_t *d = HFI_CONTAINER(e, delay_t, ent);
+    hfi_future_settle(d->out, HF_FUTURE_FULFILLED, NULL, NULL, NULL, 0, NULL);
+    delay_unref(d);
+}
+
+static void delay_out_settled(hf_future_t *out, void *arg, int state)
+{
+    delay_t *d = arg;
+    (void)out;
+    (void)state;
+    if (hfi_timer_remove(&d->ent))
+        delay_unref(d);
+    delay_unref(d);
+}
+
+hf_future_t *hf_future_delay(uint64_t ms)
+{
+    delay_t *d;
+    hf_future_t *out;
+
+    if ((out = hfi_future_new()) == NULL)
+        return NULL;
+    if ((d = hfi_malloc(sizeof *d)) == NULL) {
+        hf_future_release(out);
+        return NULL;
+    }
+    d->ent.idx = SIZE_MAX;
+    d->ent.fire = delay_fire;
+    d->out = hf_future_retain(out);
+    atomic_init(&d->refs, 2);
+    hfi_future_set_hook(out, delay_out_settled, d);
+    if (hfi_timer_add(&d->ent, ms) < 0) {
+        atomic_fetch_sub(&d->refs, 1);
+        hfi_future_settle(out, HF_FUTURE_REJECTED, NULL, NULL, &hfi_err_nomem, 0, NULL);
+    }
+    return out;
+}

@@ -1,0 +1,84 @@
+/*
+ * wait.c - hf_future_wait: the blocking-safe wait.
+ *
+ * Design notes
+ *  - first, inline work this thread's trampoline has queued runs (it may be what settles
+ *    the future);
+ *  - HF_EDEADLK at once when the future, or an input it waits on, can only be settled by
+ *    this thread (a promise bound to it, the output of the continuation or task running
+ *    on it);
+ *  - a compute worker runs the tasks its current task spawned (the awaited task's own
+ *    subtree, most recent first) while the future is pending;
+ *  - then a short spin (a round trip between two running threads is faster than a sleep
+ *    and wake-up), then sleep in the parking lot. A compute worker counts itself blocked
+ *    for that time, which wakes or starts a spare so the pool keeps its parallelism; an
+ *    I/O thread stops counting against its pool's cap;
+ *  - a pool thread's wait is interrupted (HF_ECANCELED) when its runtime shuts down.
+ */
+#include "config.h"
+
+#include "core/compute.h"
+#include "core/future_impl.h"
+#include "core/io.h"
+#include "core/parklot.h"
+#include "core/tls.h"
+
+#define SPIN_NS_PLAIN 50000     /* a plain thread spins this long before sleeping */
+#define SPIN_NS_WORKER 5000     /* a compute worker, whose place a spare could take, less */
+
+static int spin_until(hf_future_t *f, uint64_t spin_ns, uint64_t deadline_ns)
+{
+    uint64_t until = hfi_now_ns() + spin_ns;
+    if (deadline_ns && deadline_ns < until)
+        until = deadline_ns;
+    for (unsigned i = 0;; i++) {
+        if (hfi_state(f) != HF_FUTURE_PENDING)
+            return 1;
+        hfi_cpu_relax();
+        if ((i & 63) == 63 && hfi_now_ns() >= until)
+            return 0;
+    }
+}
+
+int hf_future_wait(hf_future_t *f, int64_t timeout_ms)
+{
+    hfi_tls_t *tl = &hfi_tls;
+    uint64_t deadline = 0;
+    int rc;
+
+    if (!f)
+        return HF_EINVAL;
+    if (hfi_state(f) != HF_FUTURE_PENDING)
+        return 0;
+    hfi_tramp_drain();
+    if (hfi_state(f) != HF_FUTURE_PENDING)
+        return 0;
+    if (hfi_future_needs_me(f))
+        return HF_EDEADLK;
+    if (timeout_ms == 0)
+        return HF_ETIMEDOUT;
+    if (timeout_ms > 0)
+        deadline = hfi_now_ns() + (uint64_t)timeout_ms * 1000000u;
+
+    if (tl->worker) {
+        hfi_compute_help(tl->worker, f);
+        if (hfi_state(f) != HF_FUTURE_PENDING)
+            return 0;
+        if (spin_until(f, SPIN_NS_WORKER, deadline))
+            return 0;
+        hfi_compute_block_begin(tl->worker);
+        rc = hfi_parklot_wait(f, deadline, hfi_compute_interrupted, tl->worker);
+        hfi_compute_block_end(tl->worker);
+    } else if (tl->io) {
+        if (spin_until(f, SPIN_NS_WORKER, deadline))
+            return 0;
+        hfi_io_block_begin(tl->io);
+        rc = hfi_parklot_wait(f, deadline, hfi_io_interrupted, tl->io);
+        hfi_io_block_end(tl->io);
+    } else {
+        if (spin_until(f, SPIN_NS_PLAIN, deadline))
+            return 0;
+        rc = hfi_parklot_wait(f, deadline, NULL, NULL);
+    }
+    return rc;
+}

@@ -1,0 +1,1 @@
+# src/formats: GGUF, safetensors, sharded index, tokenizer/config JSON readers.

@@ -1,0 +1,100 @@
+/*
+ * testutil.h - small helpers shared by the Check suites.
+ *
+ * Nothing here measures time to decide a result: waits poll a condition with a generous
+ * deadline (60 s) and fail only if it never becomes true.
+ */
+#ifndef HF_TESTUTIL_H
+#define HF_TESTUTIL_H
+
+#include <check.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hfasync.h"
+
+#define TU_DEADLINE_MS 60000
+
+static inline void tu_sleep_ms(unsigned ms)
+{
+    struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+static inline uint64_t tu_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Poll `cond` until it holds; fail the test if it does not within TU_DEADLINE_MS. */
+#define TU_EVENTUALLY(cond)                                                             \
+    do {                                                                                \
+        uint64_t tu_until_ = tu_now_ms() + TU_DEADLINE_MS;                              \
+        while (!(cond)) {                                                               \
+            ck_assert_msg(tu_now_ms() < tu_until_, "never became true: %s", #cond);     \
+            tu_sleep_ms(1);                                                             \
+        }                                                                               \
+    } while (0)
+
+/* Wait for `f` to settle (fails the test after TU_DEADLINE_MS) and return its state. */
+static inline hf_future_state_t tu_settle(hf_future_t *f)
+{
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(hf_future_wait(f, TU_DEADLINE_MS), 0);
+    return hf_future_state(f);
+}
+
+/* A runtime with `threads` compute workers (0: default). */
+static inline hf_runtime_t *tu_runtime(unsigned threads)
+{
+    hf_runtime_config_t cfg;
+    hf_runtime_t *rt;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.compute_threads = threads;
+    rt = hf_runtime_new(&cfg);
+    ck_assert_ptr_nonnull(rt);
+    return rt;
+}
+
+/* A value whose destruction is counted. */
+typedef struct tu_value {
+    atomic_int *freed;
+    int payload;
+} tu_value_t;
+
+static inline tu_value_t *tu_value_new(atomic_int *freed, int payload)
+{
+    tu_value_t *v = malloc(sizeof *v);
+    ck_assert_ptr_nonnull(v);
+    v->freed = freed;
+    v->payload = payload;
+    return v;
+}
+
+static inline void tu_value_free(void *p)
+{
+    tu_value_t *v = p;
+    atomic_fetch_add(v->freed, 1);
+    free(v);
+}
+
+/* Run one suite with automake's test harness conventions (exit 0 = pass). */
+#define TU_MAIN(make_suite)                                                             \
+    int main(void)                                                                      \
+    {                                                                                   \
+        SRunner *sr = srunner_create(make_suite());                                     \
+        int failed;                                                                     \
+        srunner_run_all(sr, CK_NORMAL);                                                 \
+        failed = srunner_ntests_failed(sr);                                             \
+        srunner_free(sr);                                                               \
+        return failed ? EXIT_FAILURE : EXIT_SUCCESS;                                    \
+    }
+
+#endif /* HF_TESTUTIL_H */

@@ -1,0 +1,1 @@
+# tests/formats: Check suites of the format readers.

@@ -1,0 +1,1 @@
+# tools/bench: hf-bench, side-by-side benchmarks.
