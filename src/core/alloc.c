@@ -37,7 +37,6 @@ typedef struct {
     int registered;
 } tcache_t;
 
-static _Thread_local tcache_t tcache;
 static _Thread_local long fail_after = -1;
 
 static struct {
@@ -47,8 +46,6 @@ static struct {
 } depot = { PTHREAD_MUTEX_INITIALIZER, { NULL, NULL }, { 0, 0 } };
 
 static _Atomic uint64_t obj_mallocs;
-static pthread_key_t tcache_key;
-static pthread_once_t tcache_once = PTHREAD_ONCE_INIT;
 
 static int should_fail(void)
 {
@@ -121,6 +118,10 @@ void hfi_obj_free(void *p, size_t size)
 }
 
 #else
+
+static _Thread_local tcache_t tcache;
+static pthread_key_t tcache_key;
+static pthread_once_t tcache_once = PTHREAD_ONCE_INIT;
 
 /* Hand MAG objects of class c from the thread list to the depot (or to free()). */
 static void flush_magazine(tcache_t *tc, int c)

@@ -413,20 +413,30 @@ hfi_compute_t *hfi_compute_new(hf_runtime_t *rt, unsigned threads, unsigned spar
     return p;
 }
 
-void hfi_compute_shutdown(hfi_compute_t *p)
+void hfi_compute_stop(hfi_compute_t *p)
 {
     unsigned n = atomic_load(&p->nthreads);
-    hfi_task_t *list;
 
     atomic_store(&p->shutdown, 1);
+    if (p->orphaned)
+        return;
+    for (unsigned i = 0; i < n; i++) {
+        hfi_worker_t *w = p->workers[i];
+        pthread_mutex_lock(&w->mu);
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+    }
+    hfi_parklot_wake_all();
+}
+
+void hfi_compute_shutdown(hfi_compute_t *p)
+{
+    unsigned n;
+    hfi_task_t *list;
+
+    hfi_compute_stop(p);
+    n = atomic_load(&p->nthreads);
     if (!p->orphaned) {
-        for (unsigned i = 0; i < n; i++) {
-            hfi_worker_t *w = p->workers[i];
-            pthread_mutex_lock(&w->mu);
-            pthread_cond_broadcast(&w->cv);
-            pthread_mutex_unlock(&w->mu);
-        }
-        hfi_parklot_wake_all();
         for (unsigned i = 0; i < n; i++)
             if (p->workers[i]->started)
                 pthread_join(p->workers[i]->thread, NULL);

@@ -51,6 +51,8 @@ struct hfi_compute {
 };
 
 hfi_compute_t *hfi_compute_new(hf_runtime_t *rt, unsigned threads, unsigned spares);
+/* Tell the threads to stop after their current task (does not wait). */
+void hfi_compute_stop(hfi_compute_t *p);
 /* Stop the threads (joined), mark the executor dead, discard what is queued. */
 void hfi_compute_shutdown(hfi_compute_t *p);
 /* Free the memory (called on the executor's last release). */

@@ -111,7 +111,7 @@ void hf_future_release(hf_future_t *f)
  * link (a reference) for the caller to drop. */
 static int settle_core(hf_future_t *f, int state, void *value, void (*destroy)(void *),
                        const hf_error_t *err, int err_owned, hf_future_t *owner,
-                       hf_future_t **input)
+                       hf_future_t **input, int *wake_later)
 {
     hfi_task_t *w, *fifo = NULL;
     hfi_hook_fn hook;
@@ -144,8 +144,6 @@ static int settle_core(hf_future_t *f, int state, void *value, void (*destroy)(v
     hfi_spin_unlock(&f->lock);
 
     atomic_store_explicit(&f->driver, NULL, memory_order_relaxed);
-    if (waiters)
-        hfi_parklot_wake(f);
     if (hook)
         hook(f, hook_arg, state);
     while (w) {                 /* watchers were pushed LIFO: run them oldest first */
@@ -161,6 +159,14 @@ static int settle_core(hf_future_t *f, int state, void *value, void (*destroy)(v
     }
     if (kick)
         hfi_conts_run(f);
+    /* Sleepers wake last, so that what settlement does synchronously (the producer
+     * hook, withdrawing from inputs) has happened when a wait returns. */
+    if (waiters) {
+        if (wake_later)
+            *wake_later = 1;
+        else
+            hfi_parklot_wake(f);
+    }
     return 0;
 }
 
@@ -175,7 +181,7 @@ static void drop_input(hf_future_t *in)
             while (n > 0 && !atomic_compare_exchange_weak(&in->interest, &n, n - 1))
                 ;
             if (n == 1)
-                settle_core(in, HF_FUTURE_CANCELLED, NULL, NULL, NULL, 0, NULL, &next);
+                settle_core(in, HF_FUTURE_CANCELLED, NULL, NULL, NULL, 0, NULL, &next, NULL);
         }
         hf_future_release(in);
         in = next;
@@ -186,8 +192,11 @@ int hfi_future_settle(hf_future_t *f, int state, void *value, void (*destroy)(vo
                       const hf_error_t *err, int err_owned, hf_future_t *owner)
 {
     hf_future_t *in;
-    int rc = settle_core(f, state, value, destroy, err, err_owned, owner, &in);
+    int wake = 0;
+    int rc = settle_core(f, state, value, destroy, err, err_owned, owner, &in, &wake);
     drop_input(in);
+    if (wake)
+        hfi_parklot_wake(f);
     return rc;
 }
 

@@ -164,15 +164,20 @@ void hfi_io_submit(hfi_io_t *io, hfi_task_t *t)
     pthread_mutex_unlock(&io->mu);
 }
 
-void hfi_io_shutdown(hfi_io_t *io)
+void hfi_io_stop(hfi_io_t *io)
 {
-    hfi_task_t *list;
-
     pthread_mutex_lock(&io->mu);
     io->shutdown = 1;
     pthread_cond_broadcast(&io->cv);
     pthread_mutex_unlock(&io->mu);
     hfi_parklot_wake_all();
+}
+
+void hfi_io_shutdown(hfi_io_t *io)
+{
+    hfi_task_t *list;
+
+    hfi_io_stop(io);
 
     pthread_mutex_lock(&io->mu);
     if (!io->orphaned) {

@@ -29,6 +29,9 @@ typedef struct hfi_io {
 } hfi_io_t;
 
 hfi_io_t *hfi_io_new(hf_runtime_t *rt, unsigned cap, unsigned idle_ms);
+/* Tell the threads to stop after their current task (does not wait). */
+void hfi_io_stop(hfi_io_t *io);
+/* Stop and join the threads, discard what is queued. */
 void hfi_io_shutdown(hfi_io_t *io);
 void hfi_io_destroy(hfi_io_t *io);
 void hfi_io_submit(hfi_io_t *io, hfi_task_t *t);

@@ -69,6 +69,8 @@ void hf_runtime_free(hf_runtime_t *rt)
     if (self && self->rt == rt)
         return;                 /* cannot join the thread we are running on */
     hfi_registry_remove(rt);
+    hfi_compute_stop(rt->compute);      /* both pools stop taking tasks at once */
+    hfi_io_stop(rt->io);
     hfi_compute_shutdown(rt->compute);
     hfi_io_shutdown(rt->io);
     hfi_executor_release(&rt->compute->ex);

@@ -7,6 +7,8 @@
 #ifndef HF_TESTUTIL_H
 #define HF_TESTUTIL_H
 
+#include "config.h"
+
 #include <check.h>
 #include <pthread.h>
 #include <stdatomic.h>

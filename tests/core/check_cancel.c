@@ -1,0 +1,247 @@
+/*
+ * check_cancel.c - cancellation downstream to dependents and upstream to producers.
+ */
+#include "common/testutil.h"
+
+static atomic_int calls;
+
+static void count_and_resolve(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    (void)done;
+    (void)arg;
+    atomic_fetch_add(&calls, 1);
+    hf_promise_resolve(next, NULL, NULL);
+}
+
+static void set_flag(void *arg)
+{
+    atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+START_TEST(cancel_settles_a_pending_future_once)
+{
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *f = hf_promise_future(p);
+    ck_assert_int_eq(hf_future_cancel(f), 0);
+    ck_assert_int_eq(hf_future_cancel(f), HF_ESTATE);
+    ck_assert_int_eq(hf_future_state(f), HF_FUTURE_CANCELLED);
+    hf_promise_free(p);
+    hf_future_release(f);
+}
+END_TEST
+
+START_TEST(cancel_flows_downstream_to_every_dependent)
+{
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *f = hf_promise_future(p);
+    hf_future_t *g = hf_future_then(f, HF_INLINE, count_and_resolve, NULL);
+    hf_future_t *h = hf_future_then(g, HF_INLINE, count_and_resolve, NULL);
+    hf_future_t *k = hf_future_then(f, HF_INLINE, count_and_resolve, NULL);
+
+    calls = 0;
+    hf_future_cancel(f);
+    ck_assert_int_eq(hf_future_state(g), HF_FUTURE_CANCELLED);
+    ck_assert_int_eq(hf_future_state(h), HF_FUTURE_CANCELLED);
+    ck_assert_int_eq(hf_future_state(k), HF_FUTURE_CANCELLED);
+    ck_assert_int_eq(calls, 0);
+    hf_future_release(g);
+    hf_future_release(h);
+    hf_future_release(k);
+    hf_future_release(f);
+    hf_promise_free(p);
+}
+END_TEST
+
+START_TEST(cancel_reaches_the_producer_when_no_other_consumer_wants_it)
+{
+    atomic_int told = 0;
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *f = hf_promise_future(p);
+    hf_future_t *g = hf_future_then(f, HF_INLINE, count_and_resolve, NULL);
+    hf_future_t *h = hf_future_then(g, HF_INLINE, count_and_resolve, NULL);
+
+    hf_promise_on_cancel(p, set_flag, &told);
+    ck_assert_int_eq(hf_future_cancel(h), 0);
+    ck_assert_int_eq(hf_future_state(g), HF_FUTURE_CANCELLED);
+    ck_assert_int_eq(hf_future_state(f), HF_FUTURE_CANCELLED);
+    ck_assert_int_eq(told, 1);
+    ck_assert_int_eq(hf_promise_is_cancelled(p), 1);
+    hf_future_release(g);
+    hf_future_release(h);
+    hf_future_release(f);
+    hf_promise_free(p);
+}
+END_TEST
+
+START_TEST(cancel_stops_at_an_input_another_consumer_still_wants)
+{
+    atomic_int told = 0;
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *f = hf_promise_future(p);
+    hf_future_t *a = hf_future_then(f, HF_INLINE, count_and_resolve, NULL);
+    hf_future_t *b = hf_future_then(f, HF_INLINE, count_and_resolve, NULL);
+
+    hf_promise_on_cancel(p, set_flag, &told);
+    hf_future_cancel(a);
+    ck_assert_int_eq(hf_future_state(f), HF_FUTURE_PENDING);
+    ck_assert_int_eq(told, 0);
+    hf_future_cancel(b);
+    ck_assert_int_eq(hf_future_state(f), HF_FUTURE_CANCELLED);
+    ck_assert_int_eq(told, 1);
+    hf_future_release(a);
+    hf_future_release(b);
+    hf_future_release(f);
+    hf_promise_free(p);
+}
+END_TEST
+
+START_TEST(a_settled_dependent_keeps_no_interest)
+{
+    hf_promise_t *p = hf_promise_new(), *q = hf_promise_new();
+    hf_future_t *f = hf_promise_future(p), *qf = hf_promise_future(q);
+    hf_future_t *all;
+    hf_future_t *ins[2];
+
+    /* A dependent that settled by itself (here: an `all` that failed on another input)
+     * withdrew; a second cancel changes nothing. */
+    ins[0] = f;
+    ins[1] = qf;
+    all = hf_future_all(ins, 2);
+    hf_promise_rejectf(q, HF_EIO, 0, "x");
+    ck_assert_int_eq(hf_future_state(f), HF_FUTURE_CANCELLED);
+    ck_assert_int_eq(hf_future_cancel(all), HF_ESTATE);
+    hf_future_release(all);
+    hf_future_release(f);
+    hf_future_release(qf);
+    hf_promise_free(p);
+    hf_promise_free(q);
+}
+END_TEST
+
+#define DEEP 10000
+
+static void *cancel_chain_thread(void *arg)
+{
+    atomic_int *told = arg;
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *f = hf_promise_future(p), *cur = hf_future_retain(f);
+
+    hf_promise_on_cancel(p, set_flag, told);
+    for (int i = 0; i < DEEP; i++) {
+        hf_future_t *next = hf_future_then(cur, HF_INLINE, count_and_resolve, NULL);
+        hf_future_release(cur);
+        cur = next;
+    }
+    hf_future_cancel(cur);      /* walks 10,000 inputs up to the producer */
+    if (hf_future_state(f) != HF_FUTURE_CANCELLED)
+        atomic_store(told, -100);
+    hf_future_release(cur);
+    hf_future_release(f);
+    hf_promise_free(p);
+    return NULL;
+}
+
+START_TEST(upstream_cancel_of_a_10000_deep_chain_is_iterative)
+{
+    atomic_int told = 0;
+    pthread_attr_t a;
+    pthread_t t;
+    pthread_attr_init(&a);
+    pthread_attr_setstacksize(&a, 256 * 1024);
+    ck_assert_int_eq(pthread_create(&t, &a, cancel_chain_thread, &told), 0);
+    pthread_join(t, NULL);
+    pthread_attr_destroy(&a);
+    ck_assert_int_eq(told, 1);
+}
+END_TEST
+
+static atomic_int gate;
+static atomic_int ran_after_cancel;
+
+static void *block_worker(void *arg, hf_error_t *err)
+{
+    (void)arg;
+    (void)err;
+    while (!atomic_load(&gate))
+        tu_sleep_ms(1);
+    return NULL;
+}
+
+static void *mark_ran(void *arg, hf_error_t *err)
+{
+    (void)arg;
+    (void)err;
+    atomic_fetch_add(&ran_after_cancel, 1);
+    return NULL;
+}
+
+START_TEST(an_async_task_cancelled_before_it_starts_never_runs)
+{
+    hf_runtime_t *rt = tu_runtime(1);
+    hf_future_t *blocker, *victim, *witness;
+    hf_runtime_stats_t st;
+
+    gate = 0;
+    ran_after_cancel = 0;
+    blocker = hf_async(hf_runtime_compute(rt), block_worker, NULL);
+    TU_EVENTUALLY(hf_runtime_stats(rt, &st) == 0 && st.compute_queue_depth == 0 &&
+                  st.compute_idle == 0);
+    victim = hf_async(hf_runtime_compute(rt), mark_ran, NULL);
+    witness = hf_async(hf_runtime_compute(rt), mark_ran, NULL);
+    ck_assert_int_eq(hf_future_cancel(victim), 0);
+    atomic_store(&gate, 1);
+    ck_assert_int_eq(tu_settle(witness), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(tu_settle(blocker), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(ran_after_cancel, 1);          /* the witness only */
+    ck_assert_int_eq(hf_future_state(victim), HF_FUTURE_CANCELLED);
+    hf_future_release(blocker);
+    hf_future_release(victim);
+    hf_future_release(witness);
+    hf_runtime_free(rt);
+}
+END_TEST
+
+static void *until_cancelled(void *arg, hf_error_t *err)
+{
+    atomic_int *state = arg;
+    atomic_store(state, 1);
+    while (!hf_cancel_requested())
+        tu_sleep_ms(1);
+    atomic_store(state, 2);
+    err->code = HF_ECANCELED;
+    return NULL;
+}
+
+START_TEST(a_running_async_task_learns_of_its_cancellation)
+{
+    hf_runtime_t *rt = tu_runtime(1);
+    atomic_int state = 0;
+    hf_future_t *f = hf_spawn_blocking(rt, until_cancelled, &state);
+
+    TU_EVENTUALLY(atomic_load(&state) == 1);
+    ck_assert_int_eq(hf_cancel_requested(), 0);     /* not inside a task */
+    hf_future_cancel(f);
+    TU_EVENTUALLY(atomic_load(&state) == 2);
+    ck_assert_int_eq(hf_future_state(f), HF_FUTURE_CANCELLED);
+    hf_future_release(f);
+    hf_runtime_free(rt);
+}
+END_TEST
+
+static Suite *cancel_suite(void)
+{
+    Suite *s = suite_create("cancel");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, cancel_settles_a_pending_future_once);
+    tcase_add_test(tc, cancel_flows_downstream_to_every_dependent);
+    tcase_add_test(tc, cancel_reaches_the_producer_when_no_other_consumer_wants_it);
+    tcase_add_test(tc, cancel_stops_at_an_input_another_consumer_still_wants);
+    tcase_add_test(tc, a_settled_dependent_keeps_no_interest);
+    tcase_add_test(tc, upstream_cancel_of_a_10000_deep_chain_is_iterative);
+    tcase_add_test(tc, an_async_task_cancelled_before_it_starts_never_runs);
+    tcase_add_test(tc, a_running_async_task_learns_of_its_cancellation);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TU_MAIN(cancel_suite)

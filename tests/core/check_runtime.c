@@ -1,0 +1,193 @@
+/*
+ * check_runtime.c - runtime life cycle: configuration, shutdown with pending work, misuse.
+ */
+#include "common/testutil.h"
+
+#include "core/alloc.h"
+
+static atomic_int gate, ran;
+
+static void *spin_until_gate(void *arg, hf_error_t *err)
+{
+    (void)arg;
+    (void)err;
+    while (!atomic_load(&gate))
+        tu_sleep_ms(1);
+    return NULL;
+}
+
+static void *count_run(void *arg, hf_error_t *err)
+{
+    (void)arg;
+    (void)err;
+    atomic_fetch_add(&ran, 1);
+    return NULL;
+}
+
+static void count_then(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    (void)done;
+    (void)arg;
+    atomic_fetch_add(&ran, 1);
+    hf_promise_resolve(next, NULL, NULL);
+}
+
+static void *open_gate_later(void *arg)
+{
+    (void)arg;
+    tu_sleep_ms(50);
+    atomic_store(&gate, 1);
+    return NULL;
+}
+
+#define QUEUED 1000
+
+START_TEST(freeing_a_busy_runtime_cancels_every_queued_future_and_leaks_nothing)
+{
+    hf_runtime_config_t cfg = { 1, 1, 0, 0 };
+    hf_runtime_t *rt = hf_runtime_new(&cfg);
+    hf_future_t *busy_cpu, *busy_io, *queued[QUEUED], *later[100];
+    hf_promise_t *input = hf_promise_new();
+    hf_future_t *in_f = hf_promise_future(input);
+    hf_runtime_stats_t st;
+    pthread_t opener;
+
+    gate = ran = 0;
+    busy_cpu = hf_async(hf_runtime_compute(rt), spin_until_gate, NULL);
+    busy_io = hf_spawn_blocking(rt, spin_until_gate, NULL);
+    TU_EVENTUALLY(hf_runtime_stats(rt, &st) == 0 && st.compute_queue_depth == 0 &&
+                  st.io_queue_depth == 0 && st.io_threads == 1);
+    for (int i = 0; i < QUEUED; i++)
+        queued[i] = hf_async(i % 2 ? hf_runtime_compute(rt) : hf_runtime_io(rt), count_run,
+                             NULL);
+    /* continuations registered on a pending input, which settles after the free */
+    for (int i = 0; i < 100; i++)
+        later[i] = hf_future_then(in_f, i % 2 ? hf_runtime_compute(rt) : hf_runtime_io(rt),
+                                  count_then, NULL);
+    pthread_create(&opener, NULL, open_gate_later, NULL);
+    hf_runtime_free(rt);        /* waits for the two running tasks, cancels the rest */
+    pthread_join(opener, NULL);
+    ck_assert_int_eq(hf_future_state(busy_cpu), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(hf_future_state(busy_io), HF_FUTURE_FULFILLED);
+    for (int i = 0; i < QUEUED; i++) {
+        ck_assert_int_eq(hf_future_state(queued[i]), HF_FUTURE_CANCELLED);
+        hf_future_release(queued[i]);
+    }
+    hf_promise_resolve(input, NULL, NULL);
+    for (int i = 0; i < 100; i++) {
+        ck_assert_int_eq(hf_future_state(later[i]), HF_FUTURE_CANCELLED);
+        hf_future_release(later[i]);
+    }
+    ck_assert_int_eq(atomic_load(&ran), 0);
+    hf_future_release(busy_cpu);
+    hf_future_release(busy_io);
+    hf_future_release(in_f);
+    hf_promise_free(input);
+}
+END_TEST
+
+START_TEST(configuration_is_honoured)
+{
+    hf_runtime_config_t cfg = { 3, 5, 2, 0 };
+    hf_runtime_t *rt = hf_runtime_new(&cfg);
+    hf_runtime_stats_t st;
+    ck_assert_ptr_nonnull(rt);
+    hf_runtime_stats(rt, &st);
+    ck_assert_uint_eq(st.compute_parallelism, 3);
+    ck_assert_uint_eq(st.compute_threads, 3);
+    ck_assert_uint_eq(st.io_threads_max, 5);
+    hf_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(bad_arguments_are_refused)
+{
+    hf_runtime_config_t cfg = { 100000, 0, 0, 0 };
+    hf_runtime_stats_t st;
+    ck_assert_ptr_null(hf_runtime_new(&cfg));
+    ck_assert_int_eq(hf_runtime_stats(NULL, &st), HF_EINVAL);
+    ck_assert_ptr_null(hf_runtime_compute(NULL));
+    ck_assert_ptr_null(hf_runtime_io(NULL));
+    ck_assert_ptr_null(hf_spawn_blocking(NULL, count_run, NULL));
+    ck_assert_ptr_null(hf_async(NULL, count_run, NULL));
+    ck_assert_ptr_null(hf_executor_runtime(NULL));
+    ck_assert_ptr_null(hf_executor_runtime(HF_INLINE));
+    hf_runtime_free(NULL);
+}
+END_TEST
+
+static void *free_own_runtime(void *arg, hf_error_t *err)
+{
+    (void)err;
+    hf_runtime_free(arg);       /* refused: would join this very thread */
+    return (void *)(intptr_t)1;
+}
+
+START_TEST(freeing_a_runtime_from_its_own_thread_is_refused)
+{
+    hf_runtime_t *rt = tu_runtime(1);
+    hf_future_t *f = hf_async(hf_runtime_compute(rt), free_own_runtime, rt);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    hf_future_release(f);
+    f = hf_async(hf_runtime_compute(rt), count_run, NULL);    /* still alive */
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    hf_future_release(f);
+    hf_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(short_memory_fails_cleanly)
+{
+    hf_runtime_t *rt = tu_runtime(1);
+    hf_future_t *f;
+
+    hfi_test_fail_alloc_after(0);
+    ck_assert_ptr_null(hf_runtime_new(NULL));
+    ck_assert_ptr_null(hf_async(hf_runtime_compute(rt), count_run, NULL));
+    ck_assert_int_eq(hf_executor_post(hf_runtime_compute(rt), NULL, NULL), HF_EINVAL);
+    ck_assert_ptr_null(hf_future_delay(1));
+    for (long k = 1; k < 8; k++) {      /* fail a little later each time */
+        hf_runtime_t *r2;
+        hfi_test_fail_alloc_after(k);
+        r2 = hf_runtime_new(NULL);
+        hfi_test_fail_alloc_after(-1);
+        hf_runtime_free(r2);            /* NULL or a working runtime: both fine */
+    }
+    hfi_test_fail_alloc_after(-1);
+    f = hf_async(hf_runtime_compute(rt), count_run, NULL);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    hf_future_release(f);
+    hf_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(many_runtimes_come_and_go)
+{
+    for (int i = 0; i < 30; i++) {
+        hf_runtime_t *rt = tu_runtime(2);
+        hf_future_t *a = hf_async(hf_runtime_compute(rt), count_run, NULL);
+        hf_future_t *b = hf_spawn_blocking(rt, count_run, NULL);
+        ck_assert_int_eq(tu_settle(a), HF_FUTURE_FULFILLED);
+        ck_assert_int_eq(tu_settle(b), HF_FUTURE_FULFILLED);
+        hf_future_release(a);
+        hf_future_release(b);
+        hf_runtime_free(rt);
+    }
+}
+END_TEST
+
+static Suite *runtime_suite(void)
+{
+    Suite *s = suite_create("runtime");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, freeing_a_busy_runtime_cancels_every_queued_future_and_leaks_nothing);
+    tcase_add_test(tc, configuration_is_honoured);
+    tcase_add_test(tc, bad_arguments_are_refused);
+    tcase_add_test(tc, freeing_a_runtime_from_its_own_thread_is_refused);
+    tcase_add_test(tc, short_memory_fails_cleanly);
+    tcase_add_test(tc, many_runtimes_come_and_go);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TU_MAIN(runtime_suite)

@@ -1,0 +1,198 @@
+/*
+ * check_timer.c - hf_future_timeout, hf_future_delay, the one timer thread.
+ */
+#include "common/testutil.h"
+
+#include <dirent.h>
+
+#include "core/timer.h"
+
+static void set_flag(void *arg)
+{
+    atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+START_TEST(timeout_rejects_a_late_input_and_withdraws_from_it)
+{
+    atomic_int told = 0;
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *f = hf_promise_future(p);
+    hf_future_t *t = hf_future_timeout(f, 20);
+
+    hf_promise_on_cancel(p, set_flag, &told);
+    ck_assert_int_eq(tu_settle(t), HF_FUTURE_REJECTED);
+    ck_assert_int_eq(hf_future_error(t)->code, HF_ETIMEDOUT);
+    ck_assert_int_eq(hf_future_state(f), HF_FUTURE_CANCELLED);   /* nobody else wanted it */
+    ck_assert_int_eq(told, 1);
+    hf_future_release(t);
+    hf_future_release(f);
+    hf_promise_free(p);
+}
+END_TEST
+
+START_TEST(timeout_settles_as_an_input_that_is_in_time)
+{
+    int v = 3;
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *f = hf_promise_future(p);
+    hf_future_t *t = hf_future_timeout(f, 60000);
+
+    ck_assert_uint_ge(hfi_timer_pending(), 1);
+    hf_promise_resolve(p, &v, NULL);
+    ck_assert_int_eq(hf_future_state(t), HF_FUTURE_FULFILLED);
+    ck_assert_ptr_eq(hf_future_value(t), &v);
+    ck_assert_uint_eq(hfi_timer_pending(), 0);      /* disarmed at once */
+    hf_future_release(t);
+    hf_future_release(f);
+    hf_promise_free(p);
+}
+END_TEST
+
+START_TEST(timeout_of_a_settled_future_mirrors_it)
+{
+    hf_future_t *f = hf_future_rejected(HF_EIO, 0, "x");
+    hf_future_t *t = hf_future_timeout(f, 0);
+    ck_assert_int_eq(hf_future_state(t), HF_FUTURE_REJECTED);
+    ck_assert_int_eq(hf_future_error(t)->code, HF_EIO);
+    hf_future_release(t);
+    hf_future_release(f);
+}
+END_TEST
+
+START_TEST(cancelling_a_timeout_disarms_it_and_cancels_its_input)
+{
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *f = hf_promise_future(p);
+    hf_future_t *t = hf_future_timeout(f, 60000);
+    hf_future_cancel(t);
+    ck_assert_uint_eq(hfi_timer_pending(), 0);
+    ck_assert_int_eq(hf_future_state(f), HF_FUTURE_CANCELLED);
+    hf_future_release(t);
+    hf_future_release(f);
+    hf_promise_free(p);
+}
+END_TEST
+
+static int count_timer_threads(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    int n = 0;
+    ck_assert_ptr_nonnull(d);
+    while ((e = readdir(d)) != NULL) {
+        char path[300], name[64] = "";
+        FILE *fp;
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        if ((fp = fopen(path, "r")) != NULL) {
+            if (fgets(name, sizeof name, fp) && strncmp(name, "hfasync-timer", 13) == 0)
+                n++;
+            fclose(fp);
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+#define MANY 1000
+
+START_TEST(a_thousand_timers_share_one_thread_which_exits_when_idle)
+{
+    hf_future_t *ds[MANY];
+    for (int i = 0; i < MANY; i++)
+        ds[i] = hf_future_delay(5 + (unsigned)(i % 50));
+    TU_EVENTUALLY(count_timer_threads() == 1);     /* it names itself when it starts */
+    for (int i = 0; i < MANY; i++) {
+        ck_assert_int_eq(tu_settle(ds[i]), HF_FUTURE_FULFILLED);
+        hf_future_release(ds[i]);
+    }
+    TU_EVENTUALLY(!hfi_timer_thread_alive());
+    ck_assert_int_eq(count_timer_threads(), 0);
+    /* and it comes back on demand */
+    ds[0] = hf_future_delay(1);
+    ck_assert_int_eq(tu_settle(ds[0]), HF_FUTURE_FULFILLED);
+    hf_future_release(ds[0]);
+}
+END_TEST
+
+typedef struct fired {
+    pthread_mutex_t mu;
+    int order[3];
+    int n;
+} fired_t;
+
+static fired_t fired = { PTHREAD_MUTEX_INITIALIZER, { 0 }, 0 };
+
+static void record(hf_future_t *done, void *arg)
+{
+    (void)done;
+    pthread_mutex_lock(&fired.mu);
+    fired.order[fired.n++] = (int)(intptr_t)arg;
+    pthread_mutex_unlock(&fired.mu);
+}
+
+START_TEST(timers_fire_in_deadline_order)
+{
+    unsigned ms[3] = { 900, 300, 600 };
+    hf_future_t *d[3], *g[3];
+    for (int i = 0; i < 3; i++) {
+        d[i] = hf_future_delay(ms[i]);
+        g[i] = hf_future_finally(d[i], HF_INLINE, record, (void *)(intptr_t)ms[i]);
+    }
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(tu_settle(g[i]), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(fired.n, 3);
+    ck_assert_int_eq(fired.order[0], 300);
+    ck_assert_int_eq(fired.order[1], 600);
+    ck_assert_int_eq(fired.order[2], 900);
+    for (int i = 0; i < 3; i++) {
+        hf_future_release(g[i]);
+        hf_future_release(d[i]);
+    }
+}
+END_TEST
+
+START_TEST(cancelling_a_delay_removes_its_timer)
+{
+    hf_future_t *d = hf_future_delay(60000);
+    ck_assert_uint_eq(hfi_timer_pending(), 1);
+    ck_assert_int_eq(hf_future_cancel(d), 0);
+    ck_assert_uint_eq(hfi_timer_pending(), 0);
+    hf_future_release(d);
+}
+END_TEST
+
+START_TEST(a_timeout_wrapping_a_timeout_keeps_the_inner_error)
+{
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *f = hf_promise_future(p);
+    hf_future_t *inner = hf_future_timeout(f, 10);
+    hf_future_t *outer = hf_future_timeout(inner, 60000);
+    ck_assert_int_eq(tu_settle(outer), HF_FUTURE_REJECTED);
+    ck_assert_int_eq(hf_future_error(outer)->code, HF_ETIMEDOUT);
+    ck_assert_uint_eq(hfi_timer_pending(), 0);
+    hf_future_release(outer);
+    hf_future_release(inner);
+    hf_future_release(f);
+    hf_promise_free(p);
+}
+END_TEST
+
+static Suite *timer_suite(void)
+{
+    Suite *s = suite_create("timer");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, timeout_rejects_a_late_input_and_withdraws_from_it);
+    tcase_add_test(tc, timeout_settles_as_an_input_that_is_in_time);
+    tcase_add_test(tc, timeout_of_a_settled_future_mirrors_it);
+    tcase_add_test(tc, cancelling_a_timeout_disarms_it_and_cancels_its_input);
+    tcase_add_test(tc, a_thousand_timers_share_one_thread_which_exits_when_idle);
+    tcase_add_test(tc, timers_fire_in_deadline_order);
+    tcase_add_test(tc, cancelling_a_delay_removes_its_timer);
+    tcase_add_test(tc, a_timeout_wrapping_a_timeout_keeps_the_inner_error);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TU_MAIN(timer_suite)

@@ -1,0 +1,390 @@
+/*
+ * check_wait.c - hf_future_wait from plain threads, compute workers and I/O threads.
+ */
+#include "common/testutil.h"
+
+START_TEST(a_plain_thread_waits_with_a_timeout)
+{
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *f = hf_promise_future(p);
+
+    ck_assert_int_eq(hf_future_wait(f, 0), HF_ETIMEDOUT);       /* a poll */
+    ck_assert_int_eq(hf_future_wait(f, 30), HF_ETIMEDOUT);
+    ck_assert_int_eq(hf_future_state(f), HF_FUTURE_PENDING);
+    hf_promise_resolve(p, NULL, NULL);
+    ck_assert_int_eq(hf_future_wait(f, 0), 0);
+    ck_assert_int_eq(hf_future_wait(f, -1), 0);
+    hf_promise_free(p);
+    hf_future_release(f);
+}
+END_TEST
+
+START_TEST(wait_returns_zero_for_every_settled_state)
+{
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *c = hf_promise_future(p);
+    hf_future_t *ok = hf_future_resolved(NULL, NULL);
+    hf_future_t *bad = hf_future_rejected(HF_EIO, 0, "x");
+    hf_future_cancel(c);
+    ck_assert_int_eq(hf_future_wait(ok, -1), 0);
+    ck_assert_int_eq(hf_future_wait(bad, -1), 0);
+    ck_assert_int_eq(hf_future_wait(c, -1), 0);
+    hf_future_release(ok);
+    hf_future_release(bad);
+    hf_future_release(c);
+    hf_promise_free(p);
+}
+END_TEST
+
+static void *sleeper(void *arg)
+{
+    tu_sleep_ms(20);
+    hf_promise_resolve(arg, (void *)(intptr_t)5, NULL);
+    return NULL;
+}
+
+START_TEST(a_plain_thread_sleeps_until_another_thread_settles)
+{
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *f = hf_promise_future(p);
+    pthread_t t;
+    pthread_create(&t, NULL, sleeper, p);
+    ck_assert_int_eq(hf_future_wait(f, -1), 0);
+    ck_assert_int_eq((intptr_t)hf_future_value(f), 5);
+    pthread_join(t, NULL);
+    hf_promise_free(p);
+    hf_future_release(f);
+}
+END_TEST
+
+/* ---- P workers x 100 tasks, each waiting on a child that cannot run on the pool -------
+ * The children are I/O tasks held behind a gate. The gate opens only once `P` parents are
+ * running at the same time while another parent is blocked in its wait, which can happen
+ * only if blocked workers lend their places to spares. Without that, the test hangs. */
+
+#define PER_WORKER 100
+
+static hf_runtime_t *wrt;
+static unsigned P;
+static hf_promise_t *gate;
+static hf_future_t *gate_f;
+static atomic_int active, blocked, max_active_while_blocked, done_parents;
+
+static void *child_io(void *arg, hf_error_t *err)
+{
+    (void)arg;
+    (void)err;
+    hf_future_wait(gate_f, -1);
+    return (void *)(intptr_t)1;
+}
+
+static void parent(void *arg)
+{
+    hf_future_t *kid;
+    uint64_t until;
+    int a;
+    (void)arg;
+
+    a = atomic_fetch_add(&active, 1) + 1;
+    if (atomic_load(&blocked) > 0) {
+        int m = atomic_load(&max_active_while_blocked);
+        while (a > m && !atomic_compare_exchange_weak(&max_active_while_blocked, &m, a))
+            ;
+        if (a >= (int)P && hf_future_state(gate_f) == HF_FUTURE_PENDING)
+            hf_promise_resolve(gate, NULL, NULL);
+    }
+    /* stay active a little, so that parents overlap */
+    until = tu_now_ms() + 2;
+    while (tu_now_ms() < until && hf_future_state(gate_f) == HF_FUTURE_PENDING)
+        ;
+    kid = hf_spawn_blocking(wrt, child_io, NULL);
+    atomic_fetch_sub(&active, 1);
+    atomic_fetch_add(&blocked, 1);
+    ck_assert_int_eq(hf_future_wait(kid, -1), 0);
+    atomic_fetch_sub(&blocked, 1);
+    ck_assert_int_eq((intptr_t)hf_future_value(kid), 1);
+    hf_future_release(kid);
+    atomic_fetch_add(&done_parents, 1);
+}
+
+START_TEST(workers_blocked_in_waits_lend_their_places_and_all_tasks_complete)
+{
+    hf_runtime_stats_t st;
+
+    wrt = tu_runtime(0);
+    hf_runtime_stats(wrt, &st);
+    P = st.compute_parallelism;
+    gate = hf_promise_new();
+    gate_f = hf_promise_future(gate);
+    active = blocked = max_active_while_blocked = done_parents = 0;
+    for (unsigned i = 0; i < P * PER_WORKER; i++)
+        hf_executor_post(hf_runtime_compute(wrt), parent, NULL);
+    TU_EVENTUALLY(atomic_load(&done_parents) == (int)(P * PER_WORKER));
+    ck_assert_int_eq(hf_future_state(gate_f), HF_FUTURE_FULFILLED);
+    ck_assert_int_ge(atomic_load(&max_active_while_blocked), (int)P);
+    hf_runtime_stats(wrt, &st);
+    ck_assert_uint_ge(st.compute_spares_peak, 1);
+    ck_assert_uint_eq(st.compute_blocked, 0);
+    hf_future_release(gate_f);
+    hf_promise_free(gate);
+    hf_runtime_free(wrt);
+}
+END_TEST
+
+/* ---- nested waits ----------------------------------------------------------------------- */
+
+static void *nest(void *arg, hf_error_t *err)
+{
+    intptr_t depth = (intptr_t)arg;
+    hf_future_t *kid;
+    intptr_t below;
+    (void)err;
+    if (depth == 0)
+        return (void *)0;
+    kid = hf_async(hf_current_executor(), nest, (void *)(depth - 1));
+    if (hf_future_wait(kid, -1) != 0)
+        return (void *)(intptr_t)-1000;
+    below = (intptr_t)hf_future_value(kid);
+    hf_future_release(kid);
+    return (void *)(below + 1);
+}
+
+static void nested(unsigned threads)
+{
+    hf_runtime_t *rt = tu_runtime(threads);
+    hf_future_t *f = hf_async(hf_runtime_compute(rt), nest, (void *)(intptr_t)64);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq((intptr_t)hf_future_value(f), 64);
+    hf_future_release(f);
+    hf_runtime_free(rt);
+}
+
+START_TEST(waits_nested_64_deep_complete_on_one_worker)
+{
+    nested(1);
+}
+END_TEST
+
+START_TEST(waits_nested_64_deep_complete_on_the_default_pool)
+{
+    nested(0);
+}
+END_TEST
+
+static void *fib(void *arg, hf_error_t *err)
+{
+    intptr_t n = (intptr_t)arg, a, b;
+    hf_future_t *kid;
+    (void)err;
+    if (n < 2)
+        return (void *)n;
+    kid = hf_async(hf_current_executor(), fib, (void *)(n - 1));
+    b = (intptr_t)fib((void *)(n - 2), err);
+    hf_future_wait(kid, -1);
+    a = (intptr_t)hf_future_value(kid);
+    hf_future_release(kid);
+    return (void *)(a + b);
+}
+
+START_TEST(fork_join_fib_through_futures_is_correct)
+{
+    hf_runtime_t *rt = tu_runtime(0);
+    hf_future_t *f = hf_async(hf_runtime_compute(rt), fib, (void *)(intptr_t)22);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq((intptr_t)hf_future_value(f), 17711);
+    hf_future_release(f);
+    hf_runtime_free(rt);
+}
+END_TEST
+
+static void *timed_wait_on_worker(void *arg, hf_error_t *err)
+{
+    hf_future_t *never = arg;
+    (void)err;
+    return (void *)(intptr_t)hf_future_wait(never, 30);
+}
+
+START_TEST(a_worker_waits_with_a_timeout_and_gets_its_place_back)
+{
+    hf_runtime_t *rt = tu_runtime(2);
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *never = hf_promise_future(p);
+    hf_future_t *f = hf_async(hf_runtime_compute(rt), timed_wait_on_worker, never);
+    hf_runtime_stats_t st;
+
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq((intptr_t)hf_future_value(f), HF_ETIMEDOUT);
+    hf_runtime_stats(rt, &st);
+    ck_assert_uint_eq(st.compute_blocked, 0);
+    hf_future_release(f);
+    hf_future_release(never);
+    hf_promise_free(p);
+    hf_runtime_free(rt);
+}
+END_TEST
+
+static void *wait_on_own_bound_promise(void *arg, hf_error_t *err)
+{
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *f = hf_promise_future(p);
+    hf_future_t *t;
+    int *rc = arg;
+    (void)err;
+
+    hf_promise_bind_thread(p);          /* e.g. a transfer only this thread's loop drives */
+    rc[0] = hf_future_wait(f, -1);
+    rc[1] = hf_future_wait(f, 10);
+    /* A timeout of it is not stuck: the timer can settle it. */
+    t = hf_future_timeout(f, 10);
+    rc[2] = hf_future_wait(t, -1);
+    hf_promise_resolve(p, NULL, NULL);
+    rc[3] = hf_future_wait(f, -1);
+    hf_future_release(t);
+    hf_future_release(f);
+    hf_promise_free(p);
+    return NULL;
+}
+
+START_TEST(a_wait_that_only_the_waiting_io_thread_could_end_is_edeadlk)
+{
+    hf_runtime_t *rt = tu_runtime(2);
+    int rc[4] = { 0, 0, 0, 0 };
+    hf_future_t *f = hf_spawn_blocking(rt, wait_on_own_bound_promise, rc);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(rc[0], HF_EDEADLK);
+    ck_assert_int_eq(rc[1], HF_EDEADLK);
+    ck_assert_int_eq(rc[2], 0);
+    ck_assert_int_eq(rc[3], 0);
+    hf_future_release(f);
+    hf_runtime_free(rt);
+}
+END_TEST
+
+static void passthrough(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    (void)arg;
+    hf_promise_adopt(next, done);
+}
+
+static void *wait_dep(void *arg, hf_error_t *err)
+{
+    hf_runtime_t *rt = arg;
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *f = hf_promise_future(p);
+    hf_future_t *g = hf_future_then(f, HF_INLINE, passthrough, NULL);
+    hf_future_t *h = hf_future_then(g, hf_runtime_compute(rt), passthrough, NULL);
+    intptr_t rc;
+    (void)err;
+    hf_promise_bind_thread(p);
+    rc = hf_future_wait(h, -1);     /* h waits on g waits on f, bound to this thread */
+    hf_promise_resolve(p, NULL, NULL);
+    hf_future_wait(h, -1);
+    hf_future_release(h);
+    hf_future_release(g);
+    hf_future_release(f);
+    hf_promise_free(p);
+    return (void *)rc;
+}
+
+START_TEST(a_wait_on_a_dependent_of_a_bound_promise_is_edeadlk)
+{
+    hf_runtime_t *rt = tu_runtime(2);
+    hf_future_t *f = hf_spawn_blocking(rt, wait_dep, rt);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq((intptr_t)hf_future_value(f), HF_EDEADLK);
+    hf_future_release(f);
+    hf_runtime_free(rt);
+}
+END_TEST
+
+static void *wait_forever(void *arg, hf_error_t *err)
+{
+    atomic_int *rc = arg;
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *f = hf_promise_future(p);
+    (void)err;
+    atomic_store(rc, 1);
+    atomic_store(rc, hf_future_wait(f, -1));
+    hf_future_release(f);
+    hf_promise_free(p);
+    return NULL;
+}
+
+START_TEST(freeing_the_runtime_interrupts_waits_on_its_threads)
+{
+    hf_runtime_t *rt = tu_runtime(2);
+    atomic_int rc_cpu = 0, rc_io = 0;
+    hf_future_t *a = hf_async(hf_runtime_compute(rt), wait_forever, &rc_cpu);
+    hf_future_t *b = hf_spawn_blocking(rt, wait_forever, &rc_io);
+    TU_EVENTUALLY(atomic_load(&rc_cpu) == 1 && atomic_load(&rc_io) == 1);
+    hf_runtime_free(rt);
+    ck_assert_int_eq(atomic_load(&rc_cpu), HF_ECANCELED);
+    ck_assert_int_eq(atomic_load(&rc_io), HF_ECANCELED);
+    ck_assert_int_eq(hf_future_state(a), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(hf_future_state(b), HF_FUTURE_FULFILLED);
+    hf_future_release(a);
+    hf_future_release(b);
+}
+END_TEST
+
+typedef struct pingpong {
+    hf_promise_t *ping[1000], *pong[1000];
+} pingpong_t;
+
+static void *ponger(void *arg)
+{
+    pingpong_t *pp = arg;
+    for (int i = 0; i < 1000; i++) {
+        hf_future_t *f = hf_promise_future(pp->ping[i]);
+        hf_future_wait(f, -1);
+        hf_promise_resolve(pp->pong[i], (void *)((intptr_t)hf_future_value(f) + 1), NULL);
+        hf_future_release(f);
+    }
+    return NULL;
+}
+
+START_TEST(a_thousand_round_trips_between_two_threads)
+{
+    static pingpong_t pp;
+    pthread_t t;
+    for (int i = 0; i < 1000; i++) {
+        pp.ping[i] = hf_promise_new();
+        pp.pong[i] = hf_promise_new();
+    }
+    pthread_create(&t, NULL, ponger, &pp);
+    for (int i = 0; i < 1000; i++) {
+        hf_future_t *f = hf_promise_future(pp.pong[i]);
+        hf_promise_resolve(pp.ping[i], (void *)(intptr_t)i, NULL);
+        ck_assert_int_eq(hf_future_wait(f, TU_DEADLINE_MS), 0);
+        ck_assert_int_eq((intptr_t)hf_future_value(f), i + 1);
+        hf_future_release(f);
+    }
+    pthread_join(t, NULL);
+    for (int i = 0; i < 1000; i++) {
+        hf_promise_free(pp.ping[i]);
+        hf_promise_free(pp.pong[i]);
+    }
+}
+END_TEST
+
+static Suite *wait_suite(void)
+{
+    Suite *s = suite_create("wait");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, a_plain_thread_waits_with_a_timeout);
+    tcase_add_test(tc, wait_returns_zero_for_every_settled_state);
+    tcase_add_test(tc, a_plain_thread_sleeps_until_another_thread_settles);
+    tcase_add_test(tc, workers_blocked_in_waits_lend_their_places_and_all_tasks_complete);
+    tcase_add_test(tc, waits_nested_64_deep_complete_on_one_worker);
+    tcase_add_test(tc, waits_nested_64_deep_complete_on_the_default_pool);
+    tcase_add_test(tc, fork_join_fib_through_futures_is_correct);
+    tcase_add_test(tc, a_worker_waits_with_a_timeout_and_gets_its_place_back);
+    tcase_add_test(tc, a_wait_that_only_the_waiting_io_thread_could_end_is_edeadlk);
+    tcase_add_test(tc, a_wait_on_a_dependent_of_a_bound_promise_is_edeadlk);
+    tcase_add_test(tc, freeing_the_runtime_interrupts_waits_on_its_threads);
+    tcase_add_test(tc, a_thousand_round_trips_between_two_threads);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TU_MAIN(wait_suite)
