@@ -2,14 +2,18 @@
  * alloc.c - malloc wrappers and the per-thread small-object free lists.
  *
  * Design notes
- *  - two classes (64 and 128 bytes). Each thread keeps a free list per class in
- *    thread-local storage: allocation and release are a pointer pop/push, no atomics;
+ *  - two classes (64 and 128 bytes). Each thread keeps, per class, a current chain and
+ *    at most one spare full chain ("magazine", MAG objects) in thread-local storage:
+ *    allocation and release are a pointer pop/push, no atomics, and every operation is
+ *    O(1) (a magazine is never walked);
  *  - objects migrate between threads (a future allocated by a submitter is freed by a
- *    worker), so a list that grows past 2 * MAG objects hands MAG of them, as one
- *    "magazine" (a chain), to a global depot; a thread whose list is empty takes a
- *    magazine from the depot before it calls malloc. The depot is capped; beyond the cap,
- *    objects go back to free();
- *  - a thread's lists return to the depot when it exits (a pthread key destructor);
+ *    worker): when a thread's current chain fills up while it already has a spare
+ *    magazine, the spare goes to a global depot; a thread that runs dry takes a magazine
+ *    from the depot before it calls malloc;
+ *  - the depot keeps up to DEPOT_CAP magazines per class (the peak the process needed,
+ *    as glibc's own bins would); beyond that objects go back to free(). When the last
+ *    runtime is freed the depot is emptied (hfi_obj_trim);
+ *  - a thread's chains return to the depot when it exits (a pthread key destructor);
  *  - lock order: depot.mu is a leaf lock;
  *  - sanitizer builds (HF_SANITIZE) skip the lists so that ASan sees every use after free.
  */
@@ -24,7 +28,7 @@
 #include "core/atomics.h"
 
 #define MAG 64                  /* objects per magazine */
-#define DEPOT_CAP 1024          /* magazines per class kept in the depot */
+#define DEPOT_CAP 16384         /* magazines per class kept in the depot (1M objects) */
 
 typedef struct freeobj {
     struct freeobj *next;       /* next object in this list or magazine */
@@ -32,8 +36,9 @@ typedef struct freeobj {
 } freeobj_t;
 
 typedef struct {
-    freeobj_t *head[2];
-    unsigned n[2];
+    freeobj_t *head[2];         /* current chain */
+    unsigned n[2];              /* its length, < MAG */
+    freeobj_t *full[2];         /* a spare magazine of MAG objects, or NULL */
     int registered;
 } tcache_t;
 
@@ -117,35 +122,49 @@ void hfi_obj_free(void *p, size_t size)
     free(p);
 }
 
+void hfi_obj_trim(void)
+{
+}
+
 #else
 
 static _Thread_local tcache_t tcache;
 static pthread_key_t tcache_key;
 static pthread_once_t tcache_once = PTHREAD_ONCE_INIT;
 
-/* Hand MAG objects of class c from the thread list to the depot (or to free()). */
-static void flush_magazine(tcache_t *tc, int c)
+static void free_chain(freeobj_t *o)
 {
-    freeobj_t *first = tc->head[c], *last = first;
-    for (unsigned i = 1; i < MAG; i++)
-        last = last->next;
-    tc->head[c] = last->next;
-    tc->n[c] -= MAG;
-    last->next = NULL;
+    while (o) {
+        freeobj_t *next = o->next;
+        free(o);
+        o = next;
+    }
+}
 
+/* Give a magazine (a chain of MAG objects) to the depot, or to free() beyond its cap. */
+static void depot_put(freeobj_t *mag, int c)
+{
     pthread_mutex_lock(&depot.mu);
     if (depot.nmags[c] < DEPOT_CAP) {
-        first->next_mag = depot.mags[c];
-        depot.mags[c] = first;
+        mag->next_mag = depot.mags[c];
+        depot.mags[c] = mag;
         depot.nmags[c]++;
-        first = NULL;
+        mag = NULL;
     }
     pthread_mutex_unlock(&depot.mu);
-    while (first) {
-        freeobj_t *next = first->next;
-        free(first);
-        first = next;
+    free_chain(mag);
+}
+
+static freeobj_t *depot_get(int c)
+{
+    freeobj_t *mag;
+    pthread_mutex_lock(&depot.mu);
+    if ((mag = depot.mags[c]) != NULL) {
+        depot.mags[c] = mag->next_mag;
+        depot.nmags[c]--;
     }
+    pthread_mutex_unlock(&depot.mu);
+    return mag;
 }
 
 static void tcache_exit(void *arg)
@@ -153,13 +172,10 @@ static void tcache_exit(void *arg)
     tcache_t *tc = &tcache;
     (void)arg;
     for (int c = 0; c < 2; c++) {
-        while (tc->n[c] >= MAG)
-            flush_magazine(tc, c);
-        while (tc->head[c]) {
-            freeobj_t *next = tc->head[c]->next;
-            free(tc->head[c]);
-            tc->head[c] = next;
-        }
+        if (tc->full[c])
+            depot_put(tc->full[c], c);
+        free_chain(tc->head[c]);
+        tc->full[c] = tc->head[c] = NULL;
         tc->n[c] = 0;
     }
     tc->registered = 0;
@@ -170,6 +186,13 @@ static void tcache_key_init(void)
     pthread_key_create(&tcache_key, tcache_exit);
 }
 
+static void tcache_register(tcache_t *tc)
+{
+    pthread_once(&tcache_once, tcache_key_init);
+    pthread_setspecific(tcache_key, tc);
+    tc->registered = 1;
+}
+
 void *hfi_obj_alloc(size_t size)
 {
     tcache_t *tc = &tcache;
@@ -178,29 +201,22 @@ void *hfi_obj_alloc(size_t size)
 
     if (fail_after >= 0 && should_fail())
         return NULL;
-    if ((o = tc->head[c]) != NULL) {
-        tc->head[c] = o->next;
-        tc->n[c]--;
-        return o;
+    if ((o = tc->head[c]) == NULL) {
+        if ((o = tc->full[c]) != NULL) {
+            tc->full[c] = NULL;
+        } else {
+            if (!tc->registered)
+                tcache_register(tc);
+            if ((o = depot_get(c)) == NULL) {
+                atomic_fetch_add_explicit(&obj_mallocs, 1, memory_order_relaxed);
+                return malloc(class_size(c));
+            }
+        }
+        tc->n[c] = MAG;
     }
-    if (!tc->registered) {
-        pthread_once(&tcache_once, tcache_key_init);
-        pthread_setspecific(tcache_key, tc);
-        tc->registered = 1;
-    }
-    pthread_mutex_lock(&depot.mu);
-    if ((o = depot.mags[c]) != NULL) {
-        depot.mags[c] = o->next_mag;
-        depot.nmags[c]--;
-    }
-    pthread_mutex_unlock(&depot.mu);
-    if (o) {
-        tc->head[c] = o->next;
-        tc->n[c] = MAG - 1;
-        return o;
-    }
-    atomic_fetch_add_explicit(&obj_mallocs, 1, memory_order_relaxed);
-    return malloc(class_size(c));
+    tc->head[c] = o->next;
+    tc->n[c]--;
+    return o;
 }
 
 void hfi_obj_free(void *p, size_t size)
@@ -211,15 +227,27 @@ void hfi_obj_free(void *p, size_t size)
 
     if (!p)
         return;
-    if (!tc->registered) {
-        pthread_once(&tcache_once, tcache_key_init);
-        pthread_setspecific(tcache_key, tc);
-        tc->registered = 1;
+    if (tc->n[c] == MAG) {          /* the current chain is a full magazine: set it aside */
+        if (!tc->registered)
+            tcache_register(tc);
+        if (tc->full[c])
+            depot_put(tc->full[c], c);
+        tc->full[c] = tc->head[c];
+        tc->head[c] = NULL;
+        tc->n[c] = 0;
     }
     o->next = tc->head[c];
     tc->head[c] = o;
-    if (++tc->n[c] >= 2 * MAG)
-        flush_magazine(tc, c);
+    tc->n[c]++;
+}
+
+void hfi_obj_trim(void)
+{
+    for (int c = 0; c < 2; c++) {
+        freeobj_t *mag;
+        while ((mag = depot_get(c)) != NULL)
+            free_chain(mag);
+    }
 }
 
 #endif /* HF_SANITIZE */

@@ -18,6 +18,9 @@ void *hfi_obj_alloc(size_t size);
 /* Return an object from hfi_obj_alloc(); `size` is the size it was allocated with. */
 void hfi_obj_free(void *p, size_t size);
 
+/* Return the depot's spare objects to the system (when the last runtime goes). */
+void hfi_obj_trim(void);
+
 /* malloc/calloc/realloc/strdup/free with the same failure injection. */
 void *hfi_malloc(size_t n);
 void *hfi_calloc(size_t n, size_t size);

@@ -2,10 +2,13 @@
  * compute.c - the compute pool: work-stealing workers, spin-then-park, spare workers.
  *
  * Design notes
- *  - each worker owns a Chase-Lev deque: tasks submitted from a worker of this pool go to
- *    its own deque (LIFO for it, stolen FIFO by others); tasks from any other thread go to
- *    the injection queue, from which a worker takes one and carries up to 32 more into its
- *    deque, where the others can steal them;
+ *  - each worker owns a Chase-Lev deque and a `next` slot. A task submitted from a worker
+ *    of this pool goes to its `next` slot, and the task it displaces to the deque (LIFO
+ *    for the owner, stolen FIFO by others). The owner runs `next` first, so a chain of
+ *    continuations stays on one core; a thief takes a `next` only if it finds the same
+ *    task there on two steal rounds in a row (the owner is busy with something long).
+ *    Tasks from any other thread go to the injection queue, from which a worker takes
+ *    one and carries up to 32 more into its deque, where the others can steal them;
  *  - counters: nrunning (running or searching), nsearching (spinning for work), nidle
  *    (parked), nblocked (asleep in hf_future_wait). The pool aims at nrunning ==
  *    parallelism: a thread that finds nrunning above it parks as surplus;
@@ -18,8 +21,11 @@
  *    seq_cst) and then re-checks every queue (seq_cst loads); a submitter publishes the
  *    task (seq_cst) and then reads nsearching/nidle. One of them sees the other;
  *  - the blocking-safe wait: a waiting worker first pops the tasks its running task
- *    pushed (those above `frame_base`: the awaited task's own subtree), then counts
- *    itself blocked and wakes or starts a spare, so `parallelism` threads keep running;
+ *    pushed (its `next` and the deque above `frame_base`: the awaited task's own
+ *    subtree), then steals like an idle worker (the awaited task may be running
+ *    elsewhere with its subtasks in that deque), nested at most MAX_HELP_DEPTH deep;
+ *    when nothing is left to run it counts itself blocked and wakes or starts a spare,
+ *    so `parallelism` threads keep running;
  *  - shutdown: the flag stops the loops, the threads are joined, the executor is marked
  *    dead and every queued task is discarded (its future cancelled). A submitter racing
  *    with that re-checks `dead` after its push and discards what it finds;
@@ -40,14 +46,17 @@
 
 #define BATCH_MAX 32            /* tasks carried from the injection queue at once */
 #define SPIN_NS 30000           /* how long a searcher spins before it parks */
-#define MAX_HELP_DEPTH 512      /* nested helping in waits, bounded for the stack */
+#define MAX_HELP_DEPTH 256      /* nested helping in waits, bounded for the stack */
 
 static void run_task(hfi_worker_t *w, hfi_task_t *t)
 {
     int64_t saved = w->frame_base;
+    uint64_t saved_frame = w->cur_frame;
     w->frame_base = hfi_deque_bottom(&w->dq);
+    w->cur_frame = ++w->frame_seq;
     t->fn(t, 1);
     w->frame_base = saved;
+    w->cur_frame = saved_frame;
     hfi_count(&w->tasks_run);
 }
 
@@ -68,7 +77,8 @@ static int work_available(hfi_compute_t *p)
         return 1;
     for (unsigned i = 0; i < n; i++) {
         hfi_deque_t *d = &p->workers[i]->dq;
-        if (atomic_load(&d->bottom) - atomic_load(&d->top) > 0)
+        if (atomic_load(&d->bottom) - atomic_load(&d->top) > 0 ||
+            atomic_load(&p->workers[i]->next) != NULL)
             return 1;
     }
     return 0;
@@ -182,13 +192,31 @@ static hfi_task_t *take_all_injected(hfi_compute_t *p)
     return head;
 }
 
+/* Owner: put `t` in the `next` slot; the task it displaces goes to the deque (or, if
+ * that is full, to the injection queue). Returns 1 if a task became stealable. */
+static int push_local(hfi_worker_t *w, hfi_task_t *t)
+{
+    hfi_task_t *prev = atomic_exchange(&w->next, t);
+    w->next_seq = w->frame_seq;
+    if (!prev)
+        return 0;
+    if (hfi_deque_push(&w->dq, prev) != 0)
+        hfi_injectq_push(&w->pool->inject, prev);
+    return 1;
+}
+
 void hfi_compute_submit(hfi_compute_t *p, hfi_task_t *t)
 {
     hfi_worker_t *w = hfi_tls.worker;
 
-    if (w && w->pool == p && hfi_deque_push(&w->dq, t) == 0) {
-        atomic_thread_fence(memory_order_seq_cst);
-        notify(p);
+    if (w && w->pool == p) {
+        /* The owner runs its `next` itself as soon as its current task returns: wake a
+         * sleeper only for work others can take (as tokio's LIFO slot does). A thread
+         * that blocks in a wait first makes its `next` stealable. */
+        if (push_local(w, t)) {
+            atomic_thread_fence(memory_order_seq_cst);
+            notify(p);
+        }
         return;
     }
     if (atomic_load(&p->ex.dead)) {
@@ -249,13 +277,36 @@ static hfi_task_t *steal(hfi_worker_t *w)
             return t;
         }
     }
+    /* No deque had work: look at the `next` slots. Take one only if it holds the task it
+     * held on our previous round, i.e. its owner has been busy for a while. */
+    for (unsigned i = 0; i < n; i++) {
+        unsigned vi = (start + i) % n;
+        hfi_worker_t *v = p->workers[vi];
+        hfi_task_t *t;
+        if (v == w || (t = atomic_load(&v->next)) == NULL)
+            continue;
+        if (t == w->seen_next && vi == w->seen_victim) {
+            w->seen_next = NULL;
+            if (atomic_compare_exchange_strong(&v->next, &t, NULL)) {
+                hfi_count(&w->steals);
+                return t;
+            }
+        } else {
+            w->seen_next = t;
+            w->seen_victim = vi;
+        }
+        break;
+    }
     return NULL;
 }
 
 static hfi_task_t *find_task(hfi_worker_t *w)
 {
-    hfi_task_t *t = hfi_deque_pop(&w->dq);
-    if (t)
+    hfi_task_t *t;
+    if (atomic_load_explicit(&w->next, memory_order_relaxed) &&
+        (t = atomic_exchange(&w->next, NULL)) != NULL)
+        return t;
+    if ((t = hfi_deque_pop(&w->dq)) != NULL)
         return t;
     if (hfi_injectq_len(&w->pool->inject) > 0 && (t = take_injected(w)) != NULL)
         return t;
@@ -444,7 +495,11 @@ void hfi_compute_shutdown(hfi_compute_t *p)
     atomic_store(&p->ex.dead, 1);
     list = take_all_injected(p);
     for (unsigned i = 0; i < n; i++) {
-        hfi_task_t *t;
+        hfi_task_t *t = atomic_exchange(&p->workers[i]->next, NULL);
+        if (t) {
+            hfi_store_relaxed(&t->next, list);
+            list = t;
+        }
         while ((t = hfi_deque_steal(&p->workers[i]->dq)) != NULL) {
             if (t == HFI_STEAL_RETRY)
                 continue;
@@ -476,10 +531,19 @@ void hfi_compute_destroy(hfi_compute_t *p)
 void hfi_compute_help(hfi_worker_t *w, hf_future_t *f)
 {
     while (hfi_state(f) == HF_FUTURE_PENDING && w->help_depth < MAX_HELP_DEPTH) {
-        hfi_task_t *t;
-        if (hfi_deque_bottom(&w->dq) <= w->frame_base)
-            break;                  /* nothing left that this task spawned */
-        if ((t = hfi_deque_pop(&w->dq)) == NULL)
+        hfi_task_t *t = NULL;
+        /* First what the waiting task (or what it ran) spawned: the awaited subtree. */
+        if (w->next_seq >= w->cur_frame && atomic_load_explicit(&w->next, memory_order_relaxed))
+            t = atomic_exchange(&w->next, NULL);
+        if (!t && hfi_deque_bottom(&w->dq) > w->frame_base)
+            t = hfi_deque_pop(&w->dq);
+        /* Then other queued work, as a thief (the awaited task may be running elsewhere,
+         * and its own subtasks are then in that worker's deque). */
+        if (!t && hfi_injectq_len(&w->pool->inject) > 0)
+            t = take_injected(w);
+        if (!t)
+            t = steal(w);
+        if (!t)
             break;
         w->help_depth++;
         run_task(w, t);
@@ -490,6 +554,11 @@ void hfi_compute_help(hfi_worker_t *w, hf_future_t *f)
 void hfi_compute_block_begin(hfi_worker_t *w)
 {
     hfi_compute_t *p = w->pool;
+    hfi_task_t *t = atomic_exchange(&w->next, NULL);
+
+    /* While this thread sleeps, its `next` must be stealable like the rest. */
+    if (t && hfi_deque_push(&w->dq, t) != 0)
+        hfi_injectq_push(&p->inject, t);
     atomic_fetch_add(&p->nblocked, 1);
     atomic_fetch_sub(&p->nrunning, 1);
     if (atomic_load(&p->nsearching) == 0 && work_available(p) && !wake_one(p))
@@ -530,7 +599,7 @@ void hfi_compute_stats(hfi_compute_t *p, hf_runtime_stats_t *s)
         s->compute_tasks_run += hfi_load_relaxed(&w->tasks_run);
         s->compute_steals += hfi_load_relaxed(&w->steals);
         s->compute_parks += hfi_load_relaxed(&w->parks);
-        depth += (size_t)hfi_deque_size(&w->dq);
+        depth += (size_t)hfi_deque_size(&w->dq) + (atomic_load(&w->next) != NULL);
     }
     s->compute_queue_depth = depth;
 }

@@ -15,6 +15,12 @@ typedef struct hfi_compute hfi_compute_t;
 
 typedef struct hfi_worker {
     hfi_deque_t dq;
+    _Atomic(hfi_task_t *) next; /* the owner's latest submission, run before the deque */
+    uint64_t next_seq;          /* frame_seq when `next` was set (owner only) */
+    uint64_t frame_seq;         /* frames started so far (owner only) */
+    uint64_t cur_frame;         /* frame_seq of the running task (owner only) */
+    hfi_task_t *seen_next;      /* a thief's candidate: another worker's `next`... */
+    unsigned seen_victim;       /* ...seen there on its previous steal round */
     hfi_compute_t *pool;
     unsigned index;
     int started;                /* its thread exists */

@@ -33,9 +33,10 @@ void hfi_registry_add(hf_runtime_t *rt)
     pthread_mutex_unlock(&registry_mu);
 }
 
-void hfi_registry_remove(hf_runtime_t *rt)
+int hfi_registry_remove(hf_runtime_t *rt)
 {
     hf_runtime_t **pp;
+    int left;
     pthread_mutex_lock(&registry_mu);
     for (pp = &registry; *pp; pp = &(*pp)->next) {
         if (*pp == rt) {
@@ -43,7 +44,9 @@ void hfi_registry_remove(hf_runtime_t *rt)
             break;
         }
     }
+    left = registry != NULL;
     pthread_mutex_unlock(&registry_mu);
+    return left;
 }
 
 static void prepare(void)

@@ -116,7 +116,7 @@ static int settle_core(hf_future_t *f, int state, void *value, void (*destroy)(v
     hfi_task_t *w, *fifo = NULL;
     hfi_hook_fn hook;
     void *hook_arg;
-    int waiters, kick;
+    int waiters, kick, held;
 
     *input = NULL;
     hfi_spin_lock(&f->lock);
@@ -131,7 +131,11 @@ static int settle_core(hf_future_t *f, int state, void *value, void (*destroy)(v
     f->error = err;
     if (err_owned)
         f->flags |= HFI_FL_ERR_OWNED;
-    atomic_store_explicit(&f->state, (uint8_t)state, memory_order_release);
+    if ((f->flags & HFI_FL_BOUND) &&
+        atomic_load_explicit(&f->driver, memory_order_relaxed) == hfi_thread_token() &&
+        hfi_tls.drives > 0)
+        hfi_tls.drives--;
+    atomic_store_explicit(&f->driver, NULL, memory_order_relaxed);
     w = f->watchers;
     f->watchers = NULL;
     hook = f->hook;
@@ -141,9 +145,14 @@ static int settle_core(hf_future_t *f, int state, void *value, void (*destroy)(v
     kick = f->conts_head != NULL && !(f->flags & HFI_FL_RUNNER);
     if (kick)
         f->flags |= HFI_FL_RUNNER;
+    /* Once the state is visible, whoever sees it may drop the last reference (a waiter
+     * freeing its promise): if anything below still uses `f`, hold it until done. */
+    held = w || hook || kick;
+    if (held)
+        hf_future_retain(f);
+    atomic_store_explicit(&f->state, (uint8_t)state, memory_order_release);
     hfi_spin_unlock(&f->lock);
 
-    atomic_store_explicit(&f->driver, NULL, memory_order_relaxed);
     if (hook)
         hook(f, hook_arg, state);
     while (w) {                 /* watchers were pushed LIFO: run them oldest first */
@@ -159,8 +168,11 @@ static int settle_core(hf_future_t *f, int state, void *value, void (*destroy)(v
     }
     if (kick)
         hfi_conts_run(f);
+    if (held)
+        hf_future_release(f);
     /* Sleepers wake last, so that what settlement does synchronously (the producer
-     * hook, withdrawing from inputs) has happened when a wait returns. */
+     * hook, withdrawing from inputs) has happened when a wait returns. The parking lot
+     * uses `f` only as an address. */
     if (waiters) {
         if (wake_later)
             *wake_later = 1;
@@ -250,9 +262,7 @@ void hfi_future_set_input(hf_future_t *out, hf_future_t *src)
     if (hfi_state(src) != HF_FUTURE_PENDING)
         return;                 /* nothing to withdraw from, nothing to wait on */
     hfi_future_add_interest(src);
-    hfi_spin_lock(&out->lock);
-    out->link = hf_future_retain(src);
-    hfi_spin_unlock(&out->lock);
+    out->link = hf_future_retain(src);      /* `out` is new: nobody else sees it yet */
 }
 
 void hfi_future_withdraw(hf_future_t *f)
@@ -354,6 +364,11 @@ static int chain_meets(hf_future_t *f, const hf_future_t *target, const void *dr
 
 int hfi_future_needs_me(hf_future_t *f)
 {
+    /* Only a thread that drives something (a bound promise, or the output of the task or
+     * continuation it is running) can be the one a future waits for: skip the walk
+     * otherwise, which keeps a wait on the end of a long pending chain O(1). */
+    if (!hfi_tls.producing && hfi_tls.drives == 0)
+        return 0;
     return chain_meets(f, NULL, hfi_thread_token());
 }
 

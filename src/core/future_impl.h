@@ -14,7 +14,8 @@ enum {
     HFI_FL_WAITERS = 1,     /* a thread may sleep in the parking lot on this future */
     HFI_FL_RUNNER = 2,      /* a continuation runner is active (see then.c) */
     HFI_FL_ERR_OWNED = 4,   /* `error` was allocated for this future */
-    HFI_FL_RT_OWNED = 8     /* its promise belongs to the runtime (then output, async) */
+    HFI_FL_RT_OWNED = 8,    /* its promise belongs to the runtime (then output, async) */
+    HFI_FL_BOUND = 16       /* hf_promise_bind_thread(): `driver` counts in its hfi_tls.drives */
 };
 
 /* Producer hook: called once, when `f` settles, with the state it settled in. */

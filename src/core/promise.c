@@ -114,9 +114,18 @@ int hf_promise_bind_thread(hf_promise_t *p)
 {
     if (!p)
         return HF_EINVAL;
-    if (hfi_state(PF(p)) != HF_FUTURE_PENDING)
+    hfi_spin_lock(&PF(p)->lock);
+    if (hfi_load_relaxed(&PF(p)->state) != HF_FUTURE_PENDING) {
+        hfi_spin_unlock(&PF(p)->lock);
         return HF_ESTATE;
+    }
+    if (!(PF(p)->flags & HFI_FL_BOUND) ||
+        atomic_load_explicit(&PF(p)->driver, memory_order_relaxed) != hfi_thread_token()) {
+        PF(p)->flags |= HFI_FL_BOUND;
+        hfi_tls.drives++;
+    }
     atomic_store_explicit(&PF(p)->driver, hfi_thread_token(), memory_order_relaxed);
+    hfi_spin_unlock(&PF(p)->lock);
     return 0;
 }
 

@@ -63,12 +63,13 @@ hf_runtime_t *hf_runtime_new(const hf_runtime_config_t *cfg)
 void hf_runtime_free(hf_runtime_t *rt)
 {
     hf_executor_t *self = hfi_tls.executor;
+    int others;
 
     if (!rt)
         return;
     if (self && self->rt == rt)
         return;                 /* cannot join the thread we are running on */
-    hfi_registry_remove(rt);
+    others = hfi_registry_remove(rt);
     hfi_compute_stop(rt->compute);      /* both pools stop taking tasks at once */
     hfi_io_stop(rt->io);
     hfi_compute_shutdown(rt->compute);
@@ -76,6 +77,8 @@ void hf_runtime_free(hf_runtime_t *rt)
     hfi_executor_release(&rt->compute->ex);
     hfi_executor_release(&rt->io->ex);
     hfi_free(rt);
+    if (!others)
+        hfi_obj_trim();         /* the last runtime: give the spare objects back */
 }
 
 hf_executor_t *hf_runtime_compute(hf_runtime_t *rt)

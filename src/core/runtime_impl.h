@@ -16,6 +16,7 @@ struct hf_runtime {
 /* fork.c */
 void hfi_fork_handlers_install(void);
 void hfi_registry_add(hf_runtime_t *rt);
-void hfi_registry_remove(hf_runtime_t *rt);
+/* Returns non-zero if other runtimes remain. */
+int hfi_registry_remove(hf_runtime_t *rt);
 
 #endif /* HFI_RUNTIME_IMPL_H */

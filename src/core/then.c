@@ -50,11 +50,11 @@ static int wants(unsigned on, int state)
 
 /* Run the user function of a continuation whose input `src` settled in a state it
  * handles, or pass the state on to `out`. */
-static void run_body(hf_future_t *src, hf_future_t *out, unsigned on,
+static void run_body(hf_future_t *src, hf_future_t *out, unsigned on, int linked,
                      hf_then_fn then, void (*fin)(hf_future_t *, void *), void *arg)
 {
     hfi_tls_t *tl = &hfi_tls;
-    hf_future_t *saved, *in;
+    hf_future_t *saved;
     int broken;
 
     if (hfi_state(out) != HF_FUTURE_PENDING)
@@ -63,12 +63,15 @@ static void run_body(hf_future_t *src, hf_future_t *out, unsigned on,
         hfi_future_mirror(out, src);
         return;
     }
-    /* The input has served: detach it so that `fn` may adopt another future. */
-    hfi_spin_lock(&out->lock);
-    in = out->link;
-    out->link = NULL;
-    hfi_spin_unlock(&out->lock);
-    hf_future_release(in);
+    if (linked) {
+        /* The input has served: detach it so that `fn` may adopt another future. */
+        hf_future_t *in;
+        hfi_spin_lock(&out->lock);
+        in = out->link;
+        out->link = NULL;
+        hfi_spin_unlock(&out->lock);
+        hf_future_release(in);
+    }
 
     saved = tl->producing;
     tl->producing = out;
@@ -82,9 +85,12 @@ static void run_body(hf_future_t *src, hf_future_t *out, unsigned on,
     atomic_store_explicit(&out->driver, NULL, memory_order_relaxed);
     tl->producing = saved;
 
-    hfi_spin_lock(&out->lock);
-    broken = hfi_load_relaxed(&out->state) == HF_FUTURE_PENDING && out->link == NULL;
-    hfi_spin_unlock(&out->lock);
+    broken = 0;
+    if (hfi_state(out) == HF_FUTURE_PENDING) {     /* not settled: adopting, or broken */
+        hfi_spin_lock(&out->lock);
+        broken = hfi_load_relaxed(&out->state) == HF_FUTURE_PENDING && out->link == NULL;
+        hfi_spin_unlock(&out->lock);
+    }
     if (broken)
         hfi_future_settle(out, HF_FUTURE_REJECTED, NULL, NULL, &hfi_err_broken, 0, NULL);
 }
@@ -97,7 +103,7 @@ static void cont_run(hfi_task_t *t, int run)
     hf_future_t *src = c->src;
 
     if (run)
-        run_body(src, c->out, c->on, c->fn.then, c->fn.fin, c->arg);
+        run_body(src, c->out, c->on, 1, c->fn.then, c->fn.fin, c->arg);
     else
         hfi_future_cancel(c->out);
     hf_future_release(c->out);
@@ -151,8 +157,14 @@ static hf_future_t *then_common(hf_future_t *f, hf_executor_t *ex, unsigned on,
             f->flags |= HFI_FL_RUNNER;
         hfi_spin_unlock(&f->lock);
         if (fast) {
-            run_body(f, out, on, then, fin, arg);
-            runner_next(hf_future_retain(f));   /* runs (or ends) what queued meanwhile */
+            hfi_task_t *t;
+            run_body(f, out, on, 0, then, fin, arg);
+            /* Continuations registered meanwhile wait for us: start the runner for them
+             * (it takes its own reference), or end the run. */
+            if ((t = hfi_future_next_cont(f)) != NULL) {
+                hf_future_retain(f);
+                dispatch(HFI_CONTAINER(t, cont_t, task));
+            }
         }
         hfi_tramp_leave();
         if (fast)
