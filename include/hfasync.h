@@ -8,6 +8,7 @@
 #include "hf/error.h"
 #include "hf/future.h"
 #include "hf/runtime.h"
+#include "hf/hub.h"
 
 #define HFASYNC_VERSION "0.1.0"
 

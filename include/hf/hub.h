@@ -1,0 +1,208 @@
+/*
+ * hf/hub.h - the Hugging Face Hub client: downloads on the I/O pool, results as futures,
+ * and a cache that the official Python and JavaScript clients read as their own.
+ *
+ * Every network transfer runs on the runtime's I/O threads (libcurl's multi interface);
+ * nothing here ever blocks the caller, except hf_hub_download_blocking(), which is safe to
+ * call from a compute worker (it uses the blocking-safe wait).
+ *
+ * Cache layout (byte-compatible with huggingface_hub):
+ *   <cache>/models--org--name/blobs/<etag>               the content (etag: sha256 or git sha1)
+ *   <cache>/models--org--name/snapshots/<commit>/<path>  relative symlink to ../../blobs/<etag>
+ *   <cache>/models--org--name/refs/<revision>            the commit, 40 hex, no newline
+ *   <cache>/models--org--name/.no_exist/<commit>/<path>  empty: known missing
+ *   <cache>/.locks/models--org--name/<etag>.lock         flock, mode 0664, never deleted
+ *
+ * The token is never written to a log, an error message or progress output, and is never
+ * sent to another origin than the endpoint's.
+ */
+#ifndef HF_HUB_H
+#define HF_HUB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hf/error.h"
+#include "hf/future.h"
+#include "hf/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hf_hub hf_hub_t;
+
+typedef enum { HF_REPO_MODEL = 0, HF_REPO_DATASET, HF_REPO_SPACE } hf_repo_type_t;
+
+/* Tri-state switches: 0 takes the environment's value. */
+enum { HF_FROM_ENV = 0, HF_YES = 1, HF_NO = -1 };
+
+typedef struct hf_hub_config {
+    const char *endpoint;       /* NULL: $HF_ENDPOINT, else https://huggingface.co */
+    const char *cache_dir;      /* NULL: $HF_HUB_CACHE, $HUGGINGFACE_HUB_CACHE, $HF_HOME/hub,
+                                   $XDG_CACHE_HOME/huggingface/hub, ~/.cache/huggingface/hub */
+    const char *token;          /* NULL: $HF_TOKEN, $HUGGING_FACE_HUB_TOKEN, then the token
+                                   file ($HF_TOKEN_PATH or $HF_HOME/token), unless
+                                   $HF_HUB_DISABLE_IMPLICIT_TOKEN; "": no token */
+    int offline;                /* HF_FROM_ENV ($HF_HUB_OFFLINE), HF_YES, HF_NO */
+    int disable_symlinks;       /* HF_FROM_ENV ($HF_HUB_DISABLE_SYMLINKS), HF_YES, HF_NO */
+    unsigned etag_timeout_ms;   /* 0: $HF_HUB_ETAG_TIMEOUT s, else 10 s: metadata requests */
+    unsigned download_timeout_ms; /* 0: $HF_HUB_DOWNLOAD_TIMEOUT s, else 10 s: per-read
+                                     inactivity limit of a body */
+    unsigned max_retries;       /* 0: 5 (408, 429, 5xx, dropped connections) */
+    unsigned backoff_ms;        /* 0: 1000: first retry delay, doubled up to 8x */
+    uint64_t parallel_threshold;/* 0: 64 MiB: files this large download as parallel ranges */
+    unsigned conns_per_file;    /* 0: 8 ranged connections per large file */
+    unsigned conns_total;       /* 0: 64 connections in all */
+    unsigned engine_threads;    /* 0: 2 I/O threads drive libcurl (at most 4) */
+    const char *ca_file;        /* NULL: the system's CAs; a PEM file to trust instead */
+    const char *user_agent;     /* NULL: "hfasync/<version>"; prefixed to it otherwise */
+} hf_hub_config_t;              /* zero-initialised = everything from the environment */
+
+/*
+ * hf_hub_new - a Hub client whose transfers run on `rt`'s I/O pool. `cfg` may be NULL.
+ *
+ * Returns NULL (and fills `err` if not NULL) on bad configuration (HF_EINVAL: an endpoint
+ * that is not http(s), a cache path that is not absolute after expansion) or short memory.
+ */
+HF_API hf_hub_t *hf_hub_new(hf_runtime_t *rt, const hf_hub_config_t *cfg, hf_error_t *err);
+
+/* hf_hub_free - cancel every transfer still running (their futures settle as CANCELLED),
+ * wait for the engine threads, free. Call it before freeing the runtime. NULL is ignored. */
+HF_API void hf_hub_free(hf_hub_t *hub);
+
+/* The effective settings (after the environment), for tools and tests. Strings belong to
+ * the hub. */
+HF_API const char *hf_hub_endpoint(const hf_hub_t *hub);
+HF_API const char *hf_hub_cache_dir(const hf_hub_t *hub);
+HF_API int hf_hub_is_offline(const hf_hub_t *hub);
+HF_API int hf_hub_has_token(const hf_hub_t *hub);
+
+typedef struct hf_file_ref {
+    const char *repo_id;        /* "org/name" (or a legacy "name"); never percent-encoded */
+    hf_repo_type_t repo_type;
+    const char *revision;       /* NULL: "main". A branch, a tag, "refs/pr/N" or a commit */
+    const char *path;           /* the file inside the repo, '/'-separated */
+} hf_file_ref_t;
+
+typedef struct hf_progress {
+    const char *repo_id;
+    const char *path;           /* the file this event is about (NULL for batch-only events) */
+    uint64_t file_done, file_total;     /* bytes of this file (total 0 while unknown) */
+    uint64_t batch_done, batch_total;   /* bytes of the whole call (snapshot: every file) */
+    unsigned files_done, files_total;
+} hf_progress_t;
+
+/* Called on an I/O thread, at most about every 100 ms per file and at each file's end.
+ * Must not block. */
+typedef void (*hf_progress_fn)(const hf_progress_t *p, void *arg);
+
+typedef struct hf_download_opts {
+    hf_progress_fn progress;    /* may be NULL */
+    void *progress_arg;
+    int force;                  /* download again even if cached */
+} hf_download_opts_t;
+
+/*
+ * hf_hub_download - fetch one file into the cache.
+ *
+ * The value of the future is the path of `snapshots/<commit>/<path>` (a NUL-terminated
+ * string owned by the future). A commit revision already in the cache makes no request;
+ * otherwise one metadata request (HEAD), then the body if the blob is not cached. The
+ * same blob asked for twice in one process downloads once. Errors: HF_EINVAL (bad repo id,
+ * path or revision: refused before any file or network access), HF_EREPO_NOT_FOUND,
+ * HF_EREVISION_NOT_FOUND, HF_EENTRY_NOT_FOUND, HF_EGATED, HF_EAUTH, HF_ENETWORK,
+ * HF_ETIMEDOUT, HF_EPROTO, HF_ECORRUPT (hash or size mismatch: nothing committed), HF_EIO,
+ * HF_EOFFLINE. Cancelling the future aborts the transfer.
+ */
+HF_API hf_future_t *hf_hub_download(hf_hub_t *hub, const hf_file_ref_t *ref,
+                                    const hf_download_opts_t *opts);
+
+/*
+ * hf_hub_download_blocking - hf_hub_download(), waited for. Safe on any thread, a compute
+ * worker included. On success `*path_out` is a malloc'd copy of the path (free() it).
+ * Returns 0 or the error code (and fills `err`).
+ */
+HF_API int hf_hub_download_blocking(hf_hub_t *hub, const hf_file_ref_t *ref,
+                                    const hf_download_opts_t *opts, char **path_out,
+                                    hf_error_t *err);
+
+/*
+ * hf_hub_try_cache - look `ref` up in the cache only (no I/O pool, no network): the
+ * commit is the revision if it is one, else refs/<revision>.
+ * Returns 0 and a malloc'd path in `*path_out`, HF_ENOENT if not cached, or
+ * HF_EENTRY_NOT_FOUND if the cache knows the file does not exist at that commit.
+ */
+HF_API int hf_hub_try_cache(hf_hub_t *hub, const hf_file_ref_t *ref, char **path_out);
+
+typedef struct hf_repo_file {
+    char *path;
+    uint64_t size;
+    char oid[41];               /* git blob sha1 */
+    int is_lfs;
+    char lfs_sha256[65];        /* "" unless is_lfs */
+} hf_repo_file_t;
+
+typedef struct hf_repo_info {
+    char *id;
+    char sha[41];               /* the commit the revision resolved to */
+    int is_private;
+    int gated;                  /* 0, or 1 when the repo is gated */
+    size_t nfiles;
+    hf_repo_file_t *files;      /* the siblings (sizes when the Hub gives them) */
+} hf_repo_info_t;
+
+/* hf_hub_repo_info - `api/{type}s/{repo}[/revision/{rev}]`; value: hf_repo_info_t *
+ * (owned by the future). ref->path is ignored. */
+HF_API hf_future_t *hf_hub_repo_info(hf_hub_t *hub, const hf_file_ref_t *ref);
+
+typedef struct hf_file_list {
+    size_t n;
+    hf_repo_file_t *files;      /* files only (directories are walked), sorted by path */
+} hf_file_list_t;
+
+/* hf_hub_list_files - the recursive tree listing under ref->path (NULL: the whole repo),
+ * following `Link: rel="next"` pagination; value: hf_file_list_t * (owned by the future). */
+HF_API hf_future_t *hf_hub_list_files(hf_hub_t *hub, const hf_file_ref_t *ref);
+
+typedef struct hf_snapshot_opts {
+    const char *const *include; /* glob patterns ('*' '?' '[..]', '*' crosses '/');  */
+    size_t ninclude;            /* none: every file */
+    const char *const *exclude;
+    size_t nexclude;
+    unsigned max_parallel;      /* 0: 8 files at once */
+    hf_progress_fn progress;
+    void *progress_arg;
+} hf_snapshot_opts_t;
+
+/*
+ * hf_hub_snapshot - download every file of the repo at ref->revision that matches the
+ * globs (in parallel); value: the path of `snapshots/<commit>` (owned by the future).
+ * Offline, resolves the commit like hf_hub_try_cache() and returns the cached folder.
+ */
+HF_API hf_future_t *hf_hub_snapshot(hf_hub_t *hub, const hf_file_ref_t *ref,
+                                    const hf_snapshot_opts_t *opts);
+
+typedef struct hf_hub_stats {
+    uint64_t requests;              /* HTTP requests started */
+    uint64_t bytes_received;        /* body bytes */
+    uint64_t retries;
+    uint64_t curl_calls_io;         /* libcurl calls made on I/O pool threads */
+    uint64_t curl_calls_compute;    /* ...on compute workers: always 0 */
+    uint64_t curl_calls_other;      /* ...on any other thread: always 0 */
+    unsigned transfers_active;      /* now */
+    unsigned transfers_peak;
+    uint64_t blobs_committed;
+    uint64_t downloads_shared;      /* requests that joined a download already under way */
+} hf_hub_stats_t;
+
+HF_API int hf_hub_stats(hf_hub_t *hub, hf_hub_stats_t *out);
+
+/* hf_repo_type_name - "model", "dataset", "space". */
+HF_API const char *hf_repo_type_name(hf_repo_type_t t);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HF_HUB_H */

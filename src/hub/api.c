@@ -1,0 +1,502 @@
+/*
+ * api.c - the Hub's JSON API: repo info, the paginated tree listing, and snapshot
+ * downloads built on them.
+ *
+ * Design notes
+ *  - one small state machine (apireq_t) does a GET with the token, follows same-origin
+ *    redirects (a renamed repo's relative 307, at most 10), retries 408/429/5xx and
+ *    dropped connections with backoff, maps X-Error-Code, parses the JSON with cJSON and
+ *    hands it to a parser, which may ask for a next page (Link: rel="next", same origin
+ *    only). Steps run on the I/O pool, as in download.c;
+ *  - JSON from the network is untrusted: every field is type-checked, every string length
+ *    bounded, and entries that fail the checks (a path with "..") are refused with
+ *    HF_EPROTO rather than skipped;
+ *  - a snapshot resolves the revision to a commit with repo info, filters the file list
+ *    with the globs, writes refs/<revision>, and downloads the files by commit, at most
+ *    `max_parallel` at once; the first failure cancels the rest.
+ */
+#include "config.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/alloc.h"
+#include "core/future_impl.h"
+#include "hub/cache.h"
+#include "hub/glob.h"
+#include "hub/headers.h"
+#include "hub/hub_impl.h"
+#include "hub/names.h"
+
+#define MAX_HOPS 10
+#define MAX_FILES 1000000
+
+/* ---- a JSON GET with retries, redirects and pages ---------------------------------------- */
+
+typedef struct apireq apireq_t;
+typedef int (*api_parse_fn)(apireq_t *r, const cJSON *json, hf_error_t *err);
+
+struct apireq {
+    _Atomic int refs;
+    hf_hub_t *hub;
+    hf_promise_t *out;
+    char *url, *what;
+    hfi_xfer_t x;
+    unsigned hops, attempt, pages;
+    _Atomic int cancelled;
+    pthread_mutex_t mu;
+    hf_future_t *cur;
+    api_parse_fn parse;
+    void *acc;                  /* the parser's result, resolved at the end */
+    void (*acc_free)(void *);
+};
+
+static void req_unref(apireq_t *r)
+{
+    if (atomic_fetch_sub(&r->refs, 1) != 1)
+        return;
+    hfi_xfer_reset(&r->x);
+    if (r->acc && r->acc_free)
+        r->acc_free(r->acc);
+    hf_promise_free(r->out);
+    hfi_free(r->url);
+    hfi_free(r->what);
+    pthread_mutex_destroy(&r->mu);
+    hfi_free(r);
+}
+
+static void req_set_cur(apireq_t *r, hf_future_t *f)
+{
+    pthread_mutex_lock(&r->mu);
+    hf_future_release(r->cur);
+    r->cur = hf_future_retain(f);
+    pthread_mutex_unlock(&r->mu);
+    if (f && atomic_load(&r->cancelled))
+        hf_future_cancel(f);
+}
+
+static void req_fail(apireq_t *r, int code, int status, const char *msg)
+{
+    hf_error_t e;
+    if (atomic_load(&r->cancelled) || code == HF_ECANCELED) {
+        hf_future_cancel((hf_future_t *)(void *)r->out);
+    } else {
+        hf_error_set(&e, code, status, "%s: %s", r->what, msg);
+        hf_promise_reject(r->out, &e);
+    }
+    req_set_cur(r, NULL);
+    req_unref(r);
+}
+
+static void req_start(apireq_t *r);
+
+static void req_retry(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    apireq_t *r = arg;
+    (void)done;
+    hf_promise_resolve(next, NULL, NULL);
+    if (atomic_load(&r->cancelled))
+        req_fail(r, HF_ECANCELED, 0, "cancelled");
+    else
+        req_start(r);
+}
+
+static void req_retry_later(apireq_t *r)
+{
+    long ra = hfi_parse_retry_after(r->x.headers[HFI_H_RETRY_AFTER]);
+    long rl = hfi_parse_ratelimit_reset(r->x.headers[HFI_H_RATELIMIT]);
+    uint64_t ms = (uint64_t)r->hub->backoff_ms << (r->attempt > 4 ? 3 : r->attempt - 1);
+    hf_future_t *d, *g;
+
+    if (r->x.status == 429 && rl >= 0 && (uint64_t)rl * 1000 > ms)
+        ms = (uint64_t)rl * 1000;
+    if (ra >= 0)
+        ms = (uint64_t)ra * 1000;
+    pthread_mutex_lock(&r->hub->mu);
+    r->hub->retries++;
+    pthread_mutex_unlock(&r->hub->mu);
+    d = hf_future_delay(ms);
+    req_set_cur(r, d);
+    g = hf_future_then_on(d, hf_runtime_io(r->hub->rt), HF_ON_ANY, req_retry, r);
+    hf_future_release(g);
+    hf_future_release(d);
+}
+
+/* Make a Location or Link target absolute; NULL unless it is on the endpoint's origin. */
+static char *same_origin_url(apireq_t *r, const char *target)
+{
+    if (target[0] == '/' && target[1] != '/')
+        return hfi_strfmt("%s%s", r->hub->origin, target);
+    return hfi_same_origin(r->hub, target) ? hfi_strdup(target) : NULL;
+}
+
+static void req_done(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    apireq_t *r = arg;
+    hfi_xfer_t *x = &r->x;
+    int st = hf_future_state(done);
+    hf_error_t e;
+    cJSON *json;
+    char link[2048];
+
+    hf_promise_resolve(next, NULL, NULL);
+    if (atomic_load(&r->cancelled) || st == HF_FUTURE_CANCELLED) {
+        req_fail(r, HF_ECANCELED, 0, "cancelled");
+        return;
+    }
+    if (st == HF_FUTURE_REJECTED) {
+        const hf_error_t *xe = hf_future_error(done);
+        if ((xe->code == HF_ENETWORK || xe->code == HF_ETIMEDOUT) &&
+            r->attempt++ < r->hub->max_retries) {
+            req_retry_later(r);
+            return;
+        }
+        req_fail(r, xe->code, 0, xe->message);
+        return;
+    }
+    if (x->status >= 300 && x->status < 400) {
+        char *to = x->headers[HFI_H_LOCATION] ? same_origin_url(r, x->headers[HFI_H_LOCATION]) : NULL;
+        if (!to || ++r->hops > MAX_HOPS) {
+            hfi_free(to);
+            req_fail(r, HF_EPROTO, (int)x->status, "bad or too many redirects");
+            return;
+        }
+        hfi_free(r->url);
+        r->url = to;
+        req_start(r);
+        return;
+    }
+    if (x->status < 200 || x->status >= 300) {
+        int code = hfi_http_error_code(x->status, x->headers[HFI_H_ERROR_CODE]);
+        char msg[200];
+        if (hfi_http_retryable(x->status) && r->attempt++ < r->hub->max_retries) {
+            req_retry_later(r);
+            return;
+        }
+        snprintf(msg, sizeof msg, "%s (HTTP %ld)%s%.120s", hf_strerror(code), x->status,
+                 x->headers[HFI_H_ERROR_MESSAGE] ? ": " : "",
+                 x->headers[HFI_H_ERROR_MESSAGE] ? x->headers[HFI_H_ERROR_MESSAGE] : "");
+        req_fail(r, code, (int)x->status, msg);
+        return;
+    }
+    json = x->body ? cJSON_ParseWithLength(x->body, x->body_len) : NULL;
+    if (!json) {
+        req_fail(r, HF_EPROTO, (int)x->status, "the answer is not JSON");
+        return;
+    }
+    memset(&e, 0, sizeof e);
+    if (r->parse(r, json, &e) < 0) {
+        cJSON_Delete(json);
+        req_fail(r, e.code, (int)x->status, e.message);
+        return;
+    }
+    cJSON_Delete(json);
+    if (hfi_parse_link_next(x->headers[HFI_H_LINK], link, sizeof link) == 0) {
+        char *to = same_origin_url(r, link);
+        if (!to || ++r->pages > 100000) {
+            hfi_free(to);
+            req_fail(r, HF_EPROTO, (int)x->status, "bad next-page link");
+            return;
+        }
+        hfi_free(r->url);
+        r->url = to;
+        r->attempt = 0;
+        req_start(r);
+        return;
+    }
+    if (hf_promise_resolve(r->out, r->acc, r->acc_free) == 0)
+        r->acc = NULL;          /* the future owns it now */
+    req_set_cur(r, NULL);
+    req_unref(r);
+}
+
+static void req_start(apireq_t *r)
+{
+    hf_future_t *f, *g;
+
+    hfi_xfer_reset(&r->x);
+    hfi_xfer_init(&r->x, r->url, r->hub->etag_timeout_ms);
+    r->x.with_auth = 1;
+    if ((f = hfi_engine_submit(r->hub->engine, &r->x)) == NULL) {
+        req_fail(r, HF_ENOMEM, 0, "out of memory");
+        return;
+    }
+    req_set_cur(r, f);
+    g = hf_future_then_on(f, hf_runtime_io(r->hub->rt), HF_ON_ANY, req_done, r);
+    hf_future_release(g);
+    hf_future_release(f);
+}
+
+static void req_on_settled(hf_future_t *f, void *arg, int state)
+{
+    apireq_t *r = arg;
+    (void)f;
+    if (state == HF_FUTURE_CANCELLED) {
+        hf_future_t *cur;
+        atomic_store(&r->cancelled, 1);
+        pthread_mutex_lock(&r->mu);
+        cur = hf_future_retain(r->cur);
+        pthread_mutex_unlock(&r->mu);
+        if (cur)
+            hf_future_cancel(cur);
+        hf_future_release(cur);
+    }
+    req_unref(r);
+}
+
+static void req_begin(void *arg)
+{
+    req_start(arg);
+}
+
+/* Start a request; `acc` is the parser's state (freed with acc_free unless resolved). */
+static hf_future_t *api_get(hf_hub_t *hub, char *url, const char *what, api_parse_fn parse,
+                            void *acc, void (*acc_free)(void *))
+{
+    apireq_t *r;
+    hf_future_t *f;
+
+    if (!url || (r = hfi_calloc(1, sizeof *r)) == NULL) {
+        hfi_free(url);
+        if (acc)
+            acc_free(acc);
+        return NULL;
+    }
+    atomic_init(&r->refs, 2);
+    r->hub = hub;
+    r->url = url;
+    r->what = hfi_strdup(what);
+    r->parse = parse;
+    r->acc = acc;
+    r->acc_free = acc_free;
+    pthread_mutex_init(&r->mu, NULL);
+    if (!r->what || (r->out = hf_promise_new()) == NULL) {
+        atomic_store(&r->refs, 1);
+        req_unref(r);
+        return NULL;
+    }
+    f = hf_promise_future(r->out);
+    hfi_future_set_hook((hf_future_t *)(void *)r->out, req_on_settled, r);
+    if (hub->offline) {
+        req_fail(r, HF_EOFFLINE, 0, "offline mode: no API request is made");
+        return f;
+    }
+    if (hf_executor_post(hf_runtime_io(hub->rt), req_begin, r) < 0)
+        req_fail(r, HF_ECANCELED, 0, "runtime shut down");
+    return f;
+}
+
+/* ---- JSON helpers -------------------------------------------------------------------------- */
+
+static const char *jstr(const cJSON *o, const char *key, size_t max)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) && v->valuestring && strlen(v->valuestring) <= max ? v->valuestring
+                                                                                 : NULL;
+}
+
+static int jsize(const cJSON *o, const char *key, uint64_t *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 9.0e15)
+        return -1;
+    *out = (uint64_t)v->valuedouble;
+    return 0;
+}
+
+static void files_free(hf_repo_file_t *files, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        hfi_free(files[i].path);
+    hfi_free(files);
+}
+
+/* Fill one entry from a sibling or tree object. `path_key` is "rfilename" or "path",
+ * `oid_key` "blobId" or "oid", `lfs_key` "sha256" or "oid". */
+static int read_file_entry(const cJSON *o, hf_repo_file_t *f, const char *path_key,
+                           const char *oid_key, const char *lfs_key, hf_error_t *err)
+{
+    const char *path = jstr(o, path_key, 4096), *oid;
+    const cJSON *lfs;
+
+    memset(f, 0, sizeof *f);
+    if (!path || hfi_check_path(path, NULL) < 0)
+        return hf_error_set(err, HF_EPROTO, 0, "a file entry has a missing or unsafe path");
+    if ((f->path = hfi_strdup(path)) == NULL)
+        return hf_error_set(err, HF_ENOMEM, 0, "out of memory");
+    jsize(o, "size", &f->size);
+    if ((oid = jstr(o, oid_key, 40)) != NULL && hfi_is_hex(oid, 40))
+        memcpy(f->oid, oid, 41);
+    lfs = cJSON_GetObjectItemCaseSensitive(o, "lfs");
+    if (cJSON_IsObject(lfs)) {
+        const char *sha = jstr(lfs, lfs_key, 64);
+        if (!sha || !hfi_is_hex(sha, 64))
+            return hf_error_set(err, HF_EPROTO, 0, "%s: malformed lfs entry", path);
+        f->is_lfs = 1;
+        memcpy(f->lfs_sha256, sha, 65);
+        jsize(lfs, "size", &f->size);
+    }
+    return 0;
+}
+
+/* ---- repo info --------------------------------------------------------------------------- */
+
+static void info_free(void *p)
+{
+    hf_repo_info_t *info = p;
+    if (!info)
+        return;
+    files_free(info->files, info->nfiles);
+    hfi_free(info->id);
+    hfi_free(info);
+}
+
+static int parse_info(apireq_t *r, const cJSON *json, hf_error_t *err)
+{
+    hf_repo_info_t *info = r->acc;
+    const char *id = jstr(json, "id", 256), *sha = jstr(json, "sha", 40);
+    const cJSON *sib = cJSON_GetObjectItemCaseSensitive(json, "siblings"), *g;
+
+    if (!cJSON_IsObject(json) || !sha || !hfi_is_commit(sha))
+        return hf_error_set(err, HF_EPROTO, 0, "repo info without a commit sha");
+    memcpy(info->sha, sha, 41);
+    if (id && (info->id = hfi_strdup(id)) == NULL)
+        return hf_error_set(err, HF_ENOMEM, 0, "out of memory");
+    info->is_private = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(json, "private"));
+    g = cJSON_GetObjectItemCaseSensitive(json, "gated");
+    info->gated = cJSON_IsString(g) || cJSON_IsTrue(g);
+    if (cJSON_IsArray(sib)) {
+        int n = cJSON_GetArraySize(sib);
+        if (n > MAX_FILES)
+            return hf_error_set(err, HF_EPROTO, 0, "too many files");
+        if (n > 0 && (info->files = hfi_calloc((size_t)n, sizeof *info->files)) == NULL)
+            return hf_error_set(err, HF_ENOMEM, 0, "out of memory");
+        for (int i = 0; i < n; i++) {
+            if (read_file_entry(cJSON_GetArrayItem(sib, i), &info->files[info->nfiles],
+                                "rfilename", "blobId", "sha256", err) < 0) {
+                hfi_free(info->files[info->nfiles].path);
+                return err->code;
+            }
+            info->nfiles++;
+        }
+    }
+    return 0;
+}
+
+static char *api_url(hf_hub_t *hub, const hf_file_ref_t *ref, const char *tail_fmt)
+{
+    char *rev = hfi_url_encode(ref->revision ? ref->revision : "main", 0);
+    char *url = rev ? hfi_strfmt("%s/api/%ss/%s/%s%s", hub->endpoint, hf_repo_type_name(ref->repo_type),
+                                 ref->repo_id, tail_fmt, rev)
+                    : NULL;
+    hfi_free(rev);
+    return url;
+}
+
+static int check_ref(const hf_file_ref_t *ref, hf_error_t *e)
+{
+    if (hfi_check_repo_id(ref->repo_id, e) < 0 ||
+        hfi_check_revision(ref->revision ? ref->revision : "main", e) < 0 ||
+        (ref->repo_type != HF_REPO_MODEL && ref->repo_type != HF_REPO_DATASET &&
+         ref->repo_type != HF_REPO_SPACE))
+        return HF_EINVAL;
+    return 0;
+}
+
+hf_future_t *hf_hub_repo_info(hf_hub_t *hub, const hf_file_ref_t *ref)
+{
+    hf_error_t e;
+    hf_repo_info_t *info;
+    char *url, *full;
+
+    if (!hub || !ref)
+        return NULL;
+    memset(&e, 0, sizeof e);
+    if (check_ref(ref, &e) < 0)
+        return hf_future_rejected(HF_EINVAL, 0, "%s", e.message[0] ? e.message : "bad repo");
+    if ((info = hfi_calloc(1, sizeof *info)) == NULL)
+        return NULL;
+    url = api_url(hub, ref, "revision/");
+    full = url ? hfi_strfmt("%s?blobs=true", url) : NULL;
+    hfi_free(url);
+    return api_get(hub, full, ref->repo_id, parse_info, info, info_free);
+}
+
+/* ---- tree listing --------------------------------------------------------------------------- */
+
+typedef struct listacc {
+    hf_file_list_t list;
+    size_t cap;
+} listacc_t;
+
+static void list_free(void *p)
+{
+    listacc_t *l = p;
+    if (!l)
+        return;
+    files_free(l->list.files, l->list.n);
+    hfi_free(l);
+}
+
+static int cmp_path(const void *a, const void *b)
+{
+    return strcmp(((const hf_repo_file_t *)a)->path, ((const hf_repo_file_t *)b)->path);
+}
+
+static int parse_tree(apireq_t *r, const cJSON *json, hf_error_t *err)
+{
+    listacc_t *l = r->acc;
+    const cJSON *item;
+
+    if (!cJSON_IsArray(json))
+        return hf_error_set(err, HF_EPROTO, 0, "tree listing is not an array");
+    cJSON_ArrayForEach(item, json) {
+        const char *type = jstr(item, "type", 32);
+        if (!type || strcmp(type, "file") != 0)
+            continue;           /* directories are walked by recursive=true */
+        if (l->list.n == l->cap) {
+            size_t cap = l->cap ? 2 * l->cap : 64;
+            hf_repo_file_t *nf;
+            if (cap > MAX_FILES || (nf = hfi_realloc(l->list.files, cap * sizeof *nf)) == NULL)
+                return hf_error_set(err, HF_ENOMEM, 0, "too many files");
+            l->list.files = nf;
+            l->cap = cap;
+        }
+        if (read_file_entry(item, &l->list.files[l->list.n], "path", "oid", "oid", err) < 0) {
+            hfi_free(l->list.files[l->list.n].path);
+            return err->code;
+        }
+        l->list.n++;
+    }
+    /* sort once all pages are in: cheap to do each time, and keeps this stateless */
+    qsort(l->list.files, l->list.n, sizeof *l->list.files, cmp_path);
+    return 0;
+}
+
+hf_future_t *hf_hub_list_files(hf_hub_t *hub, const hf_file_ref_t *ref)
+{
+    hf_error_t e;
+    listacc_t *l;
+    char *url, *sub = NULL, *full;
+
+    if (!hub || !ref)
+        return NULL;
+    memset(&e, 0, sizeof e);
+    if (check_ref(ref, &e) < 0 || (ref->path && hfi_check_path(ref->path, &e) < 0))
+        return hf_future_rejected(HF_EINVAL, 0, "%s", e.message[0] ? e.message : "bad repo");
+    if ((l = hfi_calloc(1, sizeof *l)) == NULL)
+        return NULL;
+    url = api_url(hub, ref, "tree/");
+    if (ref->path)
+        sub = hfi_url_encode(ref->path, 0);
+    full = url && (!ref->path || sub)
+               ? hfi_strfmt("%s%s%s?recursive=true&expand=false", url, sub ? "/" : "",
+                            sub ? sub : "")
+               : NULL;
+    hfi_free(url);
+    hfi_free(sub);
+    return api_get(hub, full, ref->repo_id, parse_tree, l, list_free);
+}

@@ -1,0 +1,786 @@
+/*
+ * blob.c - one blob's download: lock, resume or restart, stream or split in ranges, hash,
+ * verify, commit. Shared by every request for the same blob in this process.
+ *
+ * Design notes
+ *  - a blob download is found in hub->inflight (under hub->mu) by its final path; a request
+ *    joins it (requesters++) instead of starting another. The last requester to leave
+ *    cancels it. It leaves the table when it settles;
+ *  - under the blob's lock (<cache>/.locks/...): if blobs/<etag> appeared meanwhile (another
+ *    process), it is done. Otherwise bytes go to blobs/<etag>.incomplete (opened O_NOFOLLOW,
+ *    never through a symlink), kept across runs: a killed download resumes from its size,
+ *    after re-hashing that prefix. A 200 to a ranged request, or a 416, starts over;
+ *  - files of at least `parallel_threshold` bytes are fetched as byte ranges over up to
+ *    `conns_per_file` connections to the final (CDN) URL and written with pwrite; the whole
+ *    file is then hashed in one pass (the cost shows in the benchmark);
+ *  - the hash (sha256 or git sha1, from the etag's length) and the size are checked before
+ *    the rename into blobs/<etag>; a mismatch is HF_ECORRUPT, deletes the partial file and
+ *    commits nothing. The lock is an optimisation: a partial file spoiled by a writer that
+ *    ignored it fails that check;
+ *  - failures worth retrying (dropped connection, inactivity timeout, 408/429/5xx) wait
+ *    (1, 2, 4, 8, 8 x backoff, or Retry-After / RateLimit t=) and resume where they
+ *    stopped; other failures keep the partial file for the next run, except a cancellation
+ *    (the caller no longer wants it) and a corrupt file, which delete it;
+ *  - steps run on the I/O pool (continuations with HF_ON_ANY on engine futures, so each
+ *    step always runs and owns its cleanup); the body sinks run on engine loop threads;
+ *    `mu` guards the chunk table and the futures to cancel;
+ *  - lock order: hub->mu before b->mu; neither is held while calling out.
+ */
+#include "config.h"
+
+#include "hub/blob.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/parklot.h"
+#include "hub/hash.h"
+#include "hub/headers.h"
+#include "hub/names.h"
+
+#ifndef O_NOFOLLOW
+#define O_NOFOLLOW 0
+#endif
+#ifndef O_CLOEXEC
+#define O_CLOEXEC 0
+#endif
+
+#define MAX_LISTENERS 16
+#define CHUNK_MIN (4u << 20)
+#define PROGRESS_NS 100000000u
+
+typedef struct chunk {
+    hfi_blob_t *b;
+    uint64_t from, len, got;    /* got: bytes already written */
+    unsigned attempt;
+    hfi_xfer_t x;
+    hf_future_t *cur;           /* under b->mu */
+    int done;
+} chunk_t;
+
+struct hfi_blob {
+    _Atomic int refs;
+    hf_hub_t *hub;
+    struct hfi_blob *tnext;     /* in hub->inflight */
+    unsigned requesters;        /* under hub->mu */
+    _Atomic int cancelled;
+    hf_promise_t *done;
+    char *blob_path, *partial_path, *lock_path, *url, *repo_id, *path;
+    char etag[65];
+    uint64_t size;
+    int with_auth;
+    int lock_fd, fd;
+
+    pthread_mutex_t mu;
+    hf_future_t *cur;           /* single stream: the transfer (or delay) to cancel */
+    struct {
+        hf_progress_fn fn;
+        void *arg;
+    } listeners[MAX_LISTENERS];
+    unsigned nlisteners;
+    uint64_t reported;          /* bytes at the last progress report */
+    uint64_t last_report_ns;
+
+    /* single stream (one step at a time) */
+    uint64_t offset;
+    hfi_hash_t hash;
+    hfi_xfer_t x;
+    unsigned attempt;
+    int ranged_request;
+
+    /* ranges */
+    chunk_t *chunks;
+    unsigned nchunks, next_chunk, running, finished;
+    int failed_code;
+    hf_error_t failed_err;
+    _Atomic uint64_t range_bytes;
+};
+
+static void blob_unref(hfi_blob_t *b)
+{
+    if (atomic_fetch_sub(&b->refs, 1) != 1)
+        return;
+    hfi_hash_free(&b->hash);
+    hfi_xfer_reset(&b->x);
+    for (unsigned i = 0; i < b->nchunks; i++)
+        hfi_xfer_reset(&b->chunks[i].x);
+    hfi_free(b->chunks);
+    hf_promise_free(b->done);
+    hfi_free(b->blob_path);
+    hfi_free(b->partial_path);
+    hfi_free(b->lock_path);
+    hfi_free(b->url);
+    hfi_free(b->repo_id);
+    hfi_free(b->path);
+    pthread_mutex_destroy(&b->mu);
+    hfi_free(b);
+}
+
+/* ---- progress --------------------------------------------------------------------------- */
+
+static void report(hfi_blob_t *b, uint64_t done, int force)
+{
+    hf_progress_t p;
+    unsigned n;
+    struct {
+        hf_progress_fn fn;
+        void *arg;
+    } ls[MAX_LISTENERS];
+    uint64_t now = hfi_now_ns();
+
+    pthread_mutex_lock(&b->mu);
+    if (!b->nlisteners || (!force && now - b->last_report_ns < PROGRESS_NS)) {
+        pthread_mutex_unlock(&b->mu);
+        return;
+    }
+    b->last_report_ns = now;
+    b->reported = done;
+    n = b->nlisteners;
+    memcpy(ls, b->listeners, n * sizeof ls[0]);
+    pthread_mutex_unlock(&b->mu);
+    memset(&p, 0, sizeof p);
+    p.repo_id = b->repo_id;
+    p.path = b->path;
+    p.file_done = done;
+    p.file_total = b->size;
+    p.batch_done = done;
+    p.batch_total = b->size;
+    p.files_total = 1;
+    p.files_done = done == b->size && force;
+    for (unsigned i = 0; i < n; i++)
+        ls[i].fn(&p, ls[i].arg);
+}
+
+/* ---- the end ---------------------------------------------------------------------------- */
+
+static void leave_table(hfi_blob_t *b)
+{
+    hf_hub_t *hub = b->hub;
+    pthread_mutex_lock(&hub->mu);
+    for (hfi_blob_t **pp = &hub->inflight; *pp; pp = &(*pp)->tnext) {
+        if (*pp == b) {
+            *pp = b->tnext;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&hub->mu);
+}
+
+static void close_files(hfi_blob_t *b, int remove_partial)
+{
+    if (b->fd >= 0) {
+        close(b->fd);
+        b->fd = -1;
+    }
+    if (remove_partial)
+        unlink(b->partial_path);
+    if (b->lock_fd >= 0) {
+        hfi_cache_unlock(b->lock_fd);
+        b->lock_fd = -1;
+    }
+}
+
+static void fail(hfi_blob_t *b, const hf_error_t *err)
+{
+    int cancelled = atomic_load(&b->cancelled) || err->code == HF_ECANCELED;
+    close_files(b, cancelled || err->code == HF_ECORRUPT);
+    leave_table(b);
+    if (cancelled)
+        hf_future_cancel((hf_future_t *)(void *)b->done);
+    else
+        hf_promise_reject(b->done, err);
+    blob_unref(b);
+}
+
+static void fail_msg(hfi_blob_t *b, int code, const char *msg)
+{
+    hf_error_t e;
+    hf_error_set(&e, code, 0, "%s: %s", b->path, msg);
+    fail(b, &e);
+}
+
+/* Verify the finished partial file, then rename it into blobs/<etag>. */
+static void commit(hfi_blob_t *b, const char *hex)
+{
+    struct stat st;
+    hf_error_t e;
+
+    if (fstat(b->fd, &st) < 0 || (uint64_t)st.st_size != b->size) {
+        hf_error_set(&e, HF_ECORRUPT, 0, "%s: size %llu, expected %llu", b->path,
+                     (unsigned long long)st.st_size, (unsigned long long)b->size);
+        fail(b, &e);
+        return;
+    }
+    if (strcmp(hex, b->etag) != 0) {
+        hf_error_set(&e, HF_ECORRUPT, 0, "%s: content hashes to %.12s..., expected %.12s...",
+                     b->path, hex, b->etag);
+        fail(b, &e);
+        return;
+    }
+    if (fsync(b->fd) < 0 || rename(b->partial_path, b->blob_path) < 0) {
+        hf_error_set(&e, HF_EIO, 0, "cannot commit %s: %s", b->blob_path, strerror(errno));
+        fail(b, &e);
+        return;
+    }
+    close_files(b, 0);
+    pthread_mutex_lock(&b->hub->mu);
+    b->hub->blobs_committed++;
+    pthread_mutex_unlock(&b->hub->mu);
+    report(b, b->size, 1);
+    leave_table(b);
+    hf_promise_resolve(b->done, NULL, NULL);
+    blob_unref(b);
+}
+
+/* ---- waiting between attempts ---------------------------------------------------------- */
+
+/* How long to wait before attempt number `attempt` (1-based) after a response `x`. */
+static uint64_t backoff_ms(hfi_blob_t *b, const hfi_xfer_t *x, unsigned attempt)
+{
+    uint64_t ms = (uint64_t)b->hub->backoff_ms << (attempt > 4 ? 3 : attempt - 1);
+    long ra = x ? hfi_parse_retry_after(x->headers[HFI_H_RETRY_AFTER]) : -1;
+    long rl = x ? hfi_parse_ratelimit_reset(x->headers[HFI_H_RATELIMIT]) : -1;
+    if (x && x->status == 429 && rl >= 0 && (uint64_t)rl * 1000 > ms)
+        ms = (uint64_t)rl * 1000;
+    if (ra >= 0)
+        ms = (uint64_t)ra * 1000;
+    return ms;
+}
+
+static int worth_retrying(const hfi_xfer_t *x, int code)
+{
+    if (code == HF_ENETWORK || code == HF_ETIMEDOUT)
+        return 1;
+    return x->status && hfi_http_retryable(x->status);
+}
+
+/* ---- single stream ----------------------------------------------------------------------- */
+
+static void single_start(hfi_blob_t *b);
+
+static int single_sink(hfi_xfer_t *x, const char *buf, size_t n)
+{
+    hfi_blob_t *b = x->arg;
+
+    if (x->status >= 300)
+        return hf_error_set(&x->err, hfi_http_error_code(x->status, x->headers[HFI_H_ERROR_CODE]),
+                            (int)x->status, "HTTP %ld for %s", x->status, b->path);
+    if (b->ranged_request && x->status == 200) {
+        /* The server ignored our Range: start over from byte 0 (keeping nothing of
+         * what we had, which this body repeats). */
+        b->ranged_request = 0;
+        b->offset = 0;
+        hfi_hash_free(&b->hash);
+        if (ftruncate(b->fd, 0) < 0 || hfi_hash_init(&b->hash, b->etag, b->size) < 0)
+            return hf_error_set(&x->err, HF_EIO, 0, "cannot restart %s", b->partial_path);
+    }
+    if (b->offset + n > b->size)
+        return hf_error_set(&x->err, HF_ECORRUPT, 0, "%s: more bytes than its size (%llu)",
+                            b->path, (unsigned long long)b->size);
+    for (size_t done = 0; done < n;) {
+        ssize_t w = pwrite(b->fd, buf + done, n - done, (off_t)(b->offset + done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return hf_error_set(&x->err, HF_EIO, 0, "cannot write %s: %s", b->partial_path,
+                                strerror(errno));
+        done += (size_t)w;
+    }
+    hfi_hash_update(&b->hash, buf, n);
+    b->offset += n;
+    report(b, b->offset, 0);
+    return 0;
+}
+
+static void single_retry(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    hfi_blob_t *b = arg;
+    (void)done;
+    hf_promise_resolve(next, NULL, NULL);
+    if (atomic_load(&b->cancelled)) {
+        fail_msg(b, HF_ECANCELED, "cancelled");
+        return;
+    }
+    single_start(b);
+}
+
+static void single_done(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    hfi_blob_t *b = arg;
+    hfi_xfer_t *x = &b->x;
+    int st = hf_future_state(done);
+    int code = st == HF_FUTURE_FULFILLED ? 0 : st == HF_FUTURE_CANCELLED ? HF_ECANCELED
+                                                                      : hf_future_error(done)->code;
+
+    hf_promise_resolve(next, NULL, NULL);
+    pthread_mutex_lock(&b->mu);
+    hf_future_release(b->cur);
+    b->cur = NULL;
+    pthread_mutex_unlock(&b->mu);
+    if (atomic_load(&b->cancelled) || code == HF_ECANCELED) {
+        fail_msg(b, HF_ECANCELED, "cancelled");
+        return;
+    }
+    if (code == 0 && x->status == 416) {          /* our partial file is not a prefix */
+        b->offset = 0;
+        hfi_hash_free(&b->hash);
+        if (ftruncate(b->fd, 0) < 0 || hfi_hash_init(&b->hash, b->etag, b->size) < 0) {
+            fail_msg(b, HF_EIO, "cannot restart its partial file");
+            return;
+        }
+        single_start(b);
+        return;
+    }
+    if (code == 0 && x->status >= 300)
+        code = hf_error_set(&x->err, hfi_http_error_code(x->status, x->headers[HFI_H_ERROR_CODE]),
+                            (int)x->status, "HTTP %ld downloading %s", x->status, b->path);
+    if (code == 0 && b->offset < b->size)       /* a short body: resume */
+        code = hf_error_set(&x->err, HF_ENETWORK, 0, "%s: body ended early", b->path);
+    if (code == 0) {
+        char hex[65];
+        if (hfi_hash_final(&b->hash, hex) < 0) {
+            fail_msg(b, HF_ENOMEM, "cannot hash");
+            return;
+        }
+        commit(b, hex);
+        return;
+    }
+    if (code != HF_ECORRUPT && worth_retrying(x, code) && b->attempt < b->hub->max_retries) {
+        hf_future_t *d, *g;
+        uint64_t ms = backoff_ms(b, x, ++b->attempt);
+        pthread_mutex_lock(&b->hub->mu);
+        b->hub->retries++;
+        pthread_mutex_unlock(&b->hub->mu);
+        d = hf_future_delay(ms);
+        pthread_mutex_lock(&b->mu);
+        b->cur = hf_future_retain(d);
+        pthread_mutex_unlock(&b->mu);
+        g = hf_future_then_on(d, hf_runtime_io(b->hub->rt), HF_ON_ANY, single_retry, b);
+        hf_future_release(g);
+        hf_future_release(d);
+        return;
+    }
+    fail(b, &x->err);
+}
+
+static void single_start(hfi_blob_t *b)
+{
+    hfi_xfer_t *x = &b->x;
+    hf_future_t *f, *g;
+
+    hfi_xfer_reset(x);
+    hfi_xfer_init(x, b->url, b->hub->download_timeout_ms);
+    x->with_auth = b->with_auth;
+    x->on_body = single_sink;
+    x->arg = b;
+    b->ranged_request = b->offset > 0;
+    if (b->offset > 0)
+        x->range_from = b->offset;
+    if ((f = hfi_engine_submit(b->hub->engine, x)) == NULL) {
+        fail_msg(b, HF_ENOMEM, "out of memory");
+        return;
+    }
+    pthread_mutex_lock(&b->mu);
+    b->cur = hf_future_retain(f);
+    pthread_mutex_unlock(&b->mu);
+    if (atomic_load(&b->cancelled))
+        hf_future_cancel(f);
+    g = hf_future_then_on(f, hf_runtime_io(b->hub->rt), HF_ON_ANY, single_done, b);
+    hf_future_release(g);
+    hf_future_release(f);
+}
+
+/* ---- ranges ------------------------------------------------------------------------------ */
+
+static void chunk_start(chunk_t *c);
+
+static int chunk_sink(hfi_xfer_t *x, const char *buf, size_t n)
+{
+    chunk_t *c = x->arg;
+    hfi_blob_t *b = c->b;
+    uint64_t first, last, total;
+
+    if (x->status != 206)       /* 200: the server ignores ranges; the rest: errors */
+        return hf_error_set(&x->err, x->status == 200 ? HF_EPROTO
+                                                      : hfi_http_error_code(x->status, NULL),
+                            (int)x->status, "HTTP %ld to a range request for %s", x->status,
+                            b->path);
+    if (c->got == 0 || x->bytes == n) {
+        if (hfi_parse_content_range(x->headers[HFI_H_CONTENT_RANGE], &first, &last, &total) < 0 ||
+            first != c->from + c->got || total != b->size)
+            return hf_error_set(&x->err, HF_EPROTO, (int)x->status,
+                                "wrong Content-Range for %s", b->path);
+    }
+    if (c->got + n > c->len)
+        return hf_error_set(&x->err, HF_EPROTO, 0, "%s: range longer than asked", b->path);
+    for (size_t done = 0; done < n;) {
+        ssize_t w = pwrite(b->fd, buf + done, n - done, (off_t)(c->from + c->got + done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return hf_error_set(&x->err, HF_EIO, 0, "cannot write %s: %s", b->partial_path,
+                                strerror(errno));
+        done += (size_t)w;
+    }
+    c->got += n;
+    report(b, atomic_fetch_add(&b->range_bytes, n) + n, 0);
+    return 0;
+}
+
+static void hash_and_commit(void *arg);
+
+/* Start chunks while there are some left and connections to spare. */
+static void pump_chunks(hfi_blob_t *b)
+{
+    atomic_fetch_add(&b->refs, 1);      /* a chunk failing at once must not free `b` here */
+    for (;;) {
+        chunk_t *next = NULL;
+        pthread_mutex_lock(&b->mu);
+        if (b->next_chunk < b->nchunks && b->running < b->hub->conns_per_file &&
+            !b->failed_code && !atomic_load(&b->cancelled)) {
+            next = &b->chunks[b->next_chunk++];
+            b->running++;
+        }
+        pthread_mutex_unlock(&b->mu);
+        if (!next)
+            break;
+        chunk_start(next);
+    }
+    blob_unref(b);
+}
+
+/* A chunk ended (well or not): start the next ones, or finish. */
+static void chunk_settled(chunk_t *c, int code, const hf_error_t *err)
+{
+    hfi_blob_t *b = c->b;
+    int all_done = 0, failed_now = 0;
+
+    pthread_mutex_lock(&b->mu);
+    b->running--;
+    if (code == 0) {
+        c->done = 1;
+        b->finished++;
+    } else if (!b->failed_code) {
+        b->failed_code = code;
+        b->failed_err = *err;
+    }
+    if (b->failed_code || atomic_load(&b->cancelled))
+        failed_now = b->running == 0;   /* the last one out reports */
+    else
+        all_done = b->finished == b->nchunks;
+    pthread_mutex_unlock(&b->mu);
+    if (failed_now) {
+        if (atomic_load(&b->cancelled))
+            fail_msg(b, HF_ECANCELED, "cancelled");
+        else
+            fail(b, &b->failed_err);
+    } else if (all_done) {
+        if (hf_executor_post(hf_runtime_io(b->hub->rt), hash_and_commit, b) < 0)
+            fail_msg(b, HF_ECANCELED, "runtime shut down");
+    } else if (!b->failed_code) {
+        pump_chunks(b);
+    }
+}
+
+static void chunk_retry(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    chunk_t *c = arg;
+    (void)done;
+    hf_promise_resolve(next, NULL, NULL);
+    if (atomic_load(&c->b->cancelled)) {
+        hf_error_t e;
+        hf_error_set(&e, HF_ECANCELED, 0, "cancelled");
+        chunk_settled(c, HF_ECANCELED, &e);
+        return;
+    }
+    chunk_start(c);
+}
+
+static void chunk_done(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    chunk_t *c = arg;
+    hfi_blob_t *b = c->b;
+    hfi_xfer_t *x = &c->x;
+    int st = hf_future_state(done);
+    int code = st == HF_FUTURE_FULFILLED ? 0 : st == HF_FUTURE_CANCELLED ? HF_ECANCELED
+                                                                      : hf_future_error(done)->code;
+
+    hf_promise_resolve(next, NULL, NULL);
+    pthread_mutex_lock(&b->mu);
+    hf_future_release(c->cur);
+    c->cur = NULL;
+    pthread_mutex_unlock(&b->mu);
+    if (code == 0 && x->status != 206)
+        code = hf_error_set(&x->err, hfi_http_error_code(x->status, x->headers[HFI_H_ERROR_CODE]),
+                            (int)x->status, "HTTP %ld for a range of %s", x->status, b->path);
+    if (code == 0 && c->got < c->len)
+        code = hf_error_set(&x->err, HF_ENETWORK, 0, "%s: range ended early", b->path);
+    if (code == 0 || code == HF_ECANCELED || atomic_load(&b->cancelled)) {
+        chunk_settled(c, code, &x->err);
+        return;
+    }
+    if (worth_retrying(x, code) && c->attempt < b->hub->max_retries) {
+        hf_future_t *d = hf_future_delay(backoff_ms(b, x, ++c->attempt)), *g;
+        pthread_mutex_lock(&b->hub->mu);
+        b->hub->retries++;
+        pthread_mutex_unlock(&b->hub->mu);
+        pthread_mutex_lock(&b->mu);
+        c->cur = hf_future_retain(d);
+        pthread_mutex_unlock(&b->mu);
+        g = hf_future_then_on(d, hf_runtime_io(b->hub->rt), HF_ON_ANY, chunk_retry, c);
+        hf_future_release(g);
+        hf_future_release(d);
+        return;
+    }
+    chunk_settled(c, code, &x->err);
+}
+
+static void chunk_start(chunk_t *c)
+{
+    hfi_blob_t *b = c->b;
+    hfi_xfer_t *x = &c->x;
+    hf_future_t *f, *g;
+
+    hfi_xfer_reset(x);
+    hfi_xfer_init(x, b->url, b->hub->download_timeout_ms);
+    x->with_auth = b->with_auth;
+    x->on_body = chunk_sink;
+    x->arg = c;
+    x->range_from = c->from + c->got;
+    x->range_to = c->from + c->len - 1;
+    if ((f = hfi_engine_submit(b->hub->engine, x)) == NULL) {
+        hf_error_t e;
+        hf_error_set(&e, HF_ENOMEM, 0, "out of memory");
+        chunk_settled(c, HF_ENOMEM, &e);
+        return;
+    }
+    pthread_mutex_lock(&b->mu);
+    c->cur = hf_future_retain(f);
+    pthread_mutex_unlock(&b->mu);
+    if (atomic_load(&b->cancelled))
+        hf_future_cancel(f);
+    g = hf_future_then_on(f, hf_runtime_io(b->hub->rt), HF_ON_ANY, chunk_done, c);
+    hf_future_release(g);
+    hf_future_release(f);
+}
+
+static void hash_and_commit(void *arg)
+{
+    hfi_blob_t *b = arg;
+    char hex[65];
+
+    if (atomic_load(&b->cancelled)) {
+        fail_msg(b, HF_ECANCELED, "cancelled");
+        return;
+    }
+    if (hfi_hash_init(&b->hash, b->etag, b->size) < 0 || hfi_hash_fd(&b->hash, b->fd, b->size) < 0 ||
+        hfi_hash_final(&b->hash, hex) < 0) {
+        fail_msg(b, HF_EIO, "cannot read back its partial file");
+        return;
+    }
+    commit(b, hex);
+}
+
+static void ranged_start(hfi_blob_t *b)
+{
+    uint64_t chunk = b->size / ((uint64_t)b->hub->conns_per_file * 2);
+    unsigned n;
+
+    if (chunk < CHUNK_MIN)
+        chunk = CHUNK_MIN;
+    n = (unsigned)((b->size + chunk - 1) / chunk);
+    if ((b->chunks = hfi_calloc(n, sizeof *b->chunks)) == NULL) {
+        fail_msg(b, HF_ENOMEM, "out of memory");
+        return;
+    }
+    if (ftruncate(b->fd, (off_t)b->size) < 0) {
+        fail_msg(b, HF_EIO, "cannot size its partial file");
+        return;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        b->chunks[i].b = b;
+        b->chunks[i].from = (uint64_t)i * chunk;
+        b->chunks[i].len = i + 1 < n ? chunk : b->size - (uint64_t)i * chunk;
+    }
+    pthread_mutex_lock(&b->mu);
+    b->nchunks = n;
+    pthread_mutex_unlock(&b->mu);
+    pump_chunks(b);
+}
+
+/* ---- start: lock, then decide ------------------------------------------------------------ */
+
+static void blob_start(void *arg)
+{
+    hfi_blob_t *b = arg;
+    hf_error_t e;
+    struct stat st;
+
+    if (atomic_load(&b->cancelled)) {
+        fail_msg(b, HF_ECANCELED, "cancelled");
+        return;
+    }
+    memset(&e, 0, sizeof e);
+    if (hfi_mkdirs_for(b->blob_path, &e) < 0 ||
+        (b->lock_fd = hfi_cache_lock(b->lock_path, 0, &e)) < 0) {
+        b->lock_fd = -1;
+        fail(b, &e);
+        return;
+    }
+    if (stat(b->blob_path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == b->size) {
+        close_files(b, 0);      /* another process committed it meanwhile */
+        report(b, b->size, 1);
+        leave_table(b);
+        hf_promise_resolve(b->done, NULL, NULL);
+        blob_unref(b);
+        return;
+    }
+    b->fd = open(b->partial_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (b->fd < 0 || fstat(b->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        fail_msg(b, HF_EIO, "cannot open its partial file");
+        return;
+    }
+    if (b->size >= b->hub->parallel_threshold && b->size > CHUNK_MIN) {
+        ranged_start(b);
+        return;
+    }
+    b->offset = (uint64_t)st.st_size;
+    if (b->offset > b->size) {
+        if (ftruncate(b->fd, 0) < 0) {
+            fail_msg(b, HF_EIO, "cannot truncate its partial file");
+            return;
+        }
+        b->offset = 0;
+    }
+    if (hfi_hash_init(&b->hash, b->etag, b->size) < 0) {
+        fail_msg(b, HF_EPROTO, "not a sha1 or sha256 etag");
+        return;
+    }
+    /* Resume: the bytes already there count only once hashed. */
+    if (b->offset > 0 && hfi_hash_fd(&b->hash, b->fd, b->offset) < 0) {
+        fail_msg(b, HF_EIO, "cannot read its partial file");
+        return;
+    }
+    if (b->offset == b->size) {                 /* complete from an earlier run */
+        char hex[65];
+        hfi_hash_final(&b->hash, hex);
+        commit(b, hex);
+        return;
+    }
+    single_start(b);
+}
+
+/* ---- joining and leaving ----------------------------------------------------------------- */
+
+static hfi_blob_t *blob_new(hf_hub_t *hub, const hfi_blob_req_t *req, const char *blob_path)
+{
+    hfi_blob_t *b = hfi_calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    atomic_init(&b->refs, 1);
+    b->hub = hub;
+    b->fd = b->lock_fd = -1;
+    pthread_mutex_init(&b->mu, NULL);
+    b->blob_path = hfi_strdup(blob_path);
+    b->partial_path = hfi_cache_partial_path(req->loc, req->etag);
+    b->lock_path = hfi_cache_lock_path(hub->cache_dir, req->loc, req->etag);
+    b->url = hfi_strdup(req->url);
+    b->repo_id = hfi_strdup(req->repo_id);
+    b->path = hfi_strdup(req->path);
+    b->done = hf_promise_new();
+    snprintf(b->etag, sizeof b->etag, "%s", req->etag);
+    b->size = req->size;
+    b->with_auth = hfi_same_origin(hub, req->url);
+    if (!b->blob_path || !b->partial_path || !b->lock_path || !b->url || !b->repo_id ||
+        !b->path || !b->done) {
+        blob_unref(b);
+        return NULL;
+    }
+    return b;
+}
+
+hfi_blob_t *hfi_blob_join(hf_hub_t *hub, const hfi_blob_req_t *req, hf_future_t **done)
+{
+    char *blob_path = hfi_cache_blob_path(req->loc, req->etag);
+    hfi_blob_t *b, *fresh = NULL;
+    int created = 0;
+
+    if (!blob_path)
+        return NULL;
+    pthread_mutex_lock(&hub->mu);
+    for (b = hub->inflight; b && strcmp(b->blob_path, blob_path) != 0; b = b->tnext)
+        ;
+    if (b && !atomic_load(&b->cancelled)) {
+        hub->downloads_shared++;
+    } else {
+        pthread_mutex_unlock(&hub->mu);
+        fresh = blob_new(hub, req, blob_path);
+        pthread_mutex_lock(&hub->mu);
+        if (!fresh) {
+            pthread_mutex_unlock(&hub->mu);
+            hfi_free(blob_path);
+            return NULL;
+        }
+        /* nobody else started it while we were allocating? (checked again under mu) */
+        for (b = hub->inflight; b && strcmp(b->blob_path, blob_path) != 0; b = b->tnext)
+            ;
+        if (b && !atomic_load(&b->cancelled)) {
+            hub->downloads_shared++;
+        } else {
+            b = fresh;
+            fresh = NULL;
+            created = 1;
+            b->tnext = hub->inflight;
+            hub->inflight = b;
+            atomic_fetch_add(&b->refs, 1);      /* the running download's own reference */
+        }
+    }
+    b->requesters++;
+    atomic_fetch_add(&b->refs, 1);              /* the requester's */
+    pthread_mutex_lock(&b->mu);
+    if (req->progress && b->nlisteners < MAX_LISTENERS) {
+        b->listeners[b->nlisteners].fn = req->progress;
+        b->listeners[b->nlisteners].arg = req->progress_arg;
+        b->nlisteners++;
+    }
+    pthread_mutex_unlock(&b->mu);
+    *done = hf_promise_future(b->done);
+    pthread_mutex_unlock(&hub->mu);
+    hfi_free(blob_path);
+    if (fresh) {
+        blob_unref(fresh);      /* someone else's download won the race */
+    } else if (created) {
+        if (hf_executor_post(hf_runtime_io(hub->rt), blob_start, b) < 0)
+            fail_msg(b, HF_ECANCELED, "runtime shut down");
+    }
+    return b;
+}
+
+void hfi_blob_leave(hfi_blob_t *b)
+{
+    hf_hub_t *hub = b->hub;
+    int last;
+
+    pthread_mutex_lock(&hub->mu);
+    last = --b->requesters == 0;
+    if (last)
+        atomic_store(&b->cancelled, 1);
+    pthread_mutex_unlock(&hub->mu);
+    if (last) {
+        /* Abort what is in flight; its step sees `cancelled` and cleans up. */
+        pthread_mutex_lock(&b->mu);
+        if (b->cur)
+            hf_future_cancel(b->cur);
+        for (unsigned i = 0; i < b->nchunks; i++)
+            if (b->chunks[i].cur)
+                hf_future_cancel(b->chunks[i].cur);
+        pthread_mutex_unlock(&b->mu);
+    }
+    blob_unref(b);
+}

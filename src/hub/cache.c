@@ -1,0 +1,400 @@
+/*
+ * cache.c - the cache on disk: folders, refs, relative symlinks, markers, locks.
+ *
+ * Design notes
+ *  - layout (byte-compatible with huggingface_hub and huggingface.js):
+ *      <cache>/<type>s--<owner>--<name>/blobs/<etag>
+ *      <cache>/<type>s--<owner>--<name>/snapshots/<commit>/<path>  -> ../../blobs/<etag>
+ *      <cache>/<type>s--<owner>--<name>/refs/<rev>                 commit, no newline
+ *      <cache>/<type>s--<owner>--<name>/.no_exist/<commit>/<path>  empty marker
+ *      <cache>/.locks/<type>s--<owner>--<name>/<etag>.lock         0664, never deleted
+ *  - every name that reaches here was checked by names.c: a path cannot climb out;
+ *  - files are written to a temporary name in the same folder and renamed into place, so a
+ *    reader sees the old content or the new one, never a part; refs are rewritten only
+ *    when their content changes (read-only caches keep working);
+ *  - new files are created 0666 and folders 0777, so the umask decides their modes as it
+ *    does for the official clients' files; symlink targets are relative, one "../" per folder level below snapshots/<commit>;
+ *  - temporary and lock files are opened O_NOFOLLOW (and O_EXCL where created), so a
+ *    symlink planted at their path is never followed out of the cache.
+ */
+#include "config.h"
+
+#include "hub/cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "hub/names.h"
+
+#ifndef O_NOFOLLOW
+#define O_NOFOLLOW 0
+#endif
+#ifndef O_CLOEXEC
+#define O_CLOEXEC 0
+#endif
+
+static _Atomic int skip_flock;
+
+void hfi_cache_test_skip_flock(int skip)
+{
+    atomic_store(&skip_flock, skip);
+}
+
+int hfi_cache_loc_init(hfi_cache_loc_t *loc, const char *cache_dir, hf_repo_type_t type,
+                       const char *repo_id)
+{
+    loc->folder = hfi_repo_folder(type, repo_id);
+    loc->repo_dir = loc->folder ? hfi_strfmt("%s/%s", cache_dir, loc->folder) : NULL;
+    if (!loc->repo_dir) {
+        hfi_cache_loc_free(loc);
+        return HF_ENOMEM;
+    }
+    return 0;
+}
+
+void hfi_cache_loc_free(hfi_cache_loc_t *loc)
+{
+    hfi_free(loc->folder);
+    hfi_free(loc->repo_dir);
+    loc->folder = loc->repo_dir = NULL;
+}
+
+char *hfi_cache_blob_path(const hfi_cache_loc_t *loc, const char *etag)
+{
+    return hfi_strfmt("%s/blobs/%s", loc->repo_dir, etag);
+}
+
+char *hfi_cache_partial_path(const hfi_cache_loc_t *loc, const char *etag)
+{
+    return hfi_strfmt("%s/blobs/%s.incomplete", loc->repo_dir, etag);
+}
+
+char *hfi_cache_snapshot_dir(const hfi_cache_loc_t *loc, const char *commit)
+{
+    return hfi_strfmt("%s/snapshots/%s", loc->repo_dir, commit);
+}
+
+char *hfi_cache_snapshot_path(const hfi_cache_loc_t *loc, const char *commit, const char *path)
+{
+    return hfi_strfmt("%s/snapshots/%s/%s", loc->repo_dir, commit, path);
+}
+
+char *hfi_cache_no_exist_path(const hfi_cache_loc_t *loc, const char *commit, const char *path)
+{
+    return hfi_strfmt("%s/.no_exist/%s/%s", loc->repo_dir, commit, path);
+}
+
+char *hfi_cache_lock_path(const char *cache_dir, const hfi_cache_loc_t *loc, const char *etag)
+{
+    return hfi_strfmt("%s/.locks/%s/%s.lock", cache_dir, loc->folder, etag);
+}
+
+int hfi_path_exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+int hfi_mkdirs_for(const char *path, hf_error_t *err)
+{
+    char *dir = hfi_strdup(path);
+    char *slash;
+    int rc = 0;
+
+    if (!dir)
+        return HF_ENOMEM;
+    if ((slash = strrchr(dir, '/')) == NULL || slash == dir) {
+        hfi_free(dir);
+        return 0;
+    }
+    *slash = '\0';
+    /* Walk down from the root; creating an existing folder is fine. */
+    for (char *p = dir + 1; ; p++) {
+        if (*p == '/' || *p == '\0') {
+            char saved = *p;
+            *p = '\0';
+            if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
+                rc = hf_error_set(err, HF_EIO, 0, "cannot create folder %s: %s", dir,
+                                  strerror(errno));
+                break;
+            }
+            *p = saved;
+            if (saved == '\0')
+                break;
+        }
+    }
+    if (rc == 0) {
+        struct stat st;
+        if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+            rc = hf_error_set(err, HF_EIO, 0, "%s is not a folder", dir);
+    }
+    hfi_free(dir);
+    return rc;
+}
+
+static int read_small(const char *path, char *buf, size_t cap, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    ssize_t n;
+    if (fd < 0)
+        return errno == ENOENT || errno == ENOTDIR ? HF_ENOENT : HF_EIO;
+    n = read(fd, buf, cap);
+    close(fd);
+    if (n < 0)
+        return HF_EIO;
+    *len = (size_t)n;
+    return 0;
+}
+
+int hfi_cache_read_ref(const hfi_cache_loc_t *loc, const char *rev, char commit[41])
+{
+    char *path = hfi_strfmt("%s/refs/%s", loc->repo_dir, rev);
+    char buf[64];
+    size_t len = 0;
+    int rc;
+
+    if (!path)
+        return HF_ENOMEM;
+    rc = read_small(path, buf, sizeof buf - 1, &len);
+    hfi_free(path);
+    if (rc < 0)
+        return rc;
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
+        len--;          /* other writers may have added a newline: accept it on reading */
+    buf[len] = '\0';
+    if (!hfi_is_commit(buf))
+        return HF_ECORRUPT;
+    memcpy(commit, buf, 41);
+    return 0;
+}
+
+/* Write `data` to `path` through a unique temporary file and a rename. */
+static int write_atomically(const char *path, const void *data, size_t len, hf_error_t *err)
+{
+    char *tmp;
+    int fd, rc = 0;
+
+    if ((rc = hfi_mkdirs_for(path, err)) < 0)
+        return rc;
+    for (int attempt = 0;; attempt++) {
+        tmp = hfi_strfmt("%s.%08lx.tmp", path,
+                         (unsigned long)((unsigned long)getpid() * 2654435761u ^
+                                         (unsigned long)time(NULL) ^ (unsigned long)attempt ^
+                                         (unsigned long)(uintptr_t)&tmp));
+        if (!tmp)
+            return HF_ENOMEM;
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
+        if (fd >= 0 || errno != EEXIST || attempt > 16)
+            break;
+        hfi_free(tmp);
+    }
+    if (fd < 0) {
+        rc = hf_error_set(err, HF_EIO, 0, "cannot create %s: %s", tmp, strerror(errno));
+        hfi_free(tmp);
+        return rc;
+    }
+    if (write(fd, data, len) != (ssize_t)len || fsync(fd) < 0)
+        rc = hf_error_set(err, HF_EIO, 0, "cannot write %s: %s", tmp, strerror(errno));
+    if (close(fd) < 0 && rc == 0)
+        rc = hf_error_set(err, HF_EIO, 0, "cannot write %s: %s", tmp, strerror(errno));
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = hf_error_set(err, HF_EIO, 0, "cannot rename into %s: %s", path, strerror(errno));
+    if (rc < 0)
+        unlink(tmp);
+    hfi_free(tmp);
+    return rc;
+}
+
+int hfi_cache_write_ref(const hfi_cache_loc_t *loc, const char *rev, const char *commit,
+                        hf_error_t *err)
+{
+    char current[41];
+    char *path;
+    int rc;
+
+    if (hfi_cache_read_ref(loc, rev, current) == 0 && strcmp(current, commit) == 0)
+        return 0;               /* unchanged: do not touch (read-only caches) */
+    if ((path = hfi_strfmt("%s/refs/%s", loc->repo_dir, rev)) == NULL)
+        return HF_ENOMEM;
+    rc = write_atomically(path, commit, strlen(commit), err);
+    hfi_free(path);
+    return rc;
+}
+
+/* "../" once per folder between snapshots/<commit>/ and the link, plus "../../". */
+static char *relative_blob_target(const char *path, const char *etag)
+{
+    size_t depth = 0, n;
+    char *t, *o;
+
+    for (const char *p = path; *p; p++)
+        depth += *p == '/';
+    n = 3 * (depth + 2) + strlen("blobs/") + strlen(etag) + 1;
+    if ((t = hfi_malloc(n)) == NULL)
+        return NULL;
+    o = t;
+    for (size_t i = 0; i < depth + 2; i++) {
+        memcpy(o, "../", 3);
+        o += 3;
+    }
+    snprintf(o, n - (size_t)(o - t), "blobs/%s", etag);
+    return t;
+}
+
+static int copy_file(const char *from, const char *to, hf_error_t *err)
+{
+    char *tmp = hfi_strfmt("%s.%lx.copy", to, (unsigned long)getpid());
+    int in = -1, out = -1, rc = 0;
+    char buf[65536];
+    ssize_t n;
+
+    if (!tmp)
+        return HF_ENOMEM;
+    in = open(from, O_RDONLY | O_CLOEXEC);
+    unlink(tmp);
+    out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (in < 0 || out < 0) {
+        rc = hf_error_set(err, HF_EIO, 0, "cannot copy %s: %s", from, strerror(errno));
+        goto out;
+    }
+    while ((n = read(in, buf, sizeof buf)) > 0) {
+        if (write(out, buf, (size_t)n) != n) {
+            rc = hf_error_set(err, HF_EIO, 0, "cannot write %s: %s", tmp, strerror(errno));
+            goto out;
+        }
+    }
+    if (n < 0 || fsync(out) < 0)
+        rc = hf_error_set(err, HF_EIO, 0, "cannot copy %s: %s", from, strerror(errno));
+out:
+    if (in >= 0)
+        close(in);
+    if (out >= 0 && close(out) < 0 && rc == 0)
+        rc = hf_error_set(err, HF_EIO, 0, "cannot write %s", tmp);
+    if (rc == 0 && rename(tmp, to) < 0)
+        rc = hf_error_set(err, HF_EIO, 0, "cannot rename into %s: %s", to, strerror(errno));
+    if (rc < 0)
+        unlink(tmp);
+    hfi_free(tmp);
+    return rc;
+}
+
+int hfi_cache_link(const hfi_cache_loc_t *loc, const char *commit, const char *path,
+                   const char *etag, int copy, hf_error_t *err)
+{
+    char *dst = hfi_cache_snapshot_path(loc, commit, path);
+    char *target = NULL, *blob = NULL;
+    int rc;
+
+    if (!dst)
+        return HF_ENOMEM;
+    if ((rc = hfi_mkdirs_for(dst, err)) < 0)
+        goto out;
+    if (copy) {
+        if ((blob = hfi_cache_blob_path(loc, etag)) == NULL) {
+            rc = HF_ENOMEM;
+            goto out;
+        }
+        rc = copy_file(blob, dst, err);
+        goto out;
+    }
+    if ((target = relative_blob_target(path, etag)) == NULL) {
+        rc = HF_ENOMEM;
+        goto out;
+    }
+    {
+        /* Already right? Then leave it (another process may have just made it). */
+        char cur[4096];
+        ssize_t n = readlink(dst, cur, sizeof cur - 1);
+        if (n >= 0) {
+            cur[n] = '\0';
+            if (strcmp(cur, target) == 0)
+                goto out;
+        }
+    }
+    unlink(dst);
+    if (symlink(target, dst) < 0 && errno != EEXIST)
+        rc = hf_error_set(err, HF_EIO, 0, "cannot link %s: %s", dst, strerror(errno));
+out:
+    hfi_free(dst);
+    hfi_free(target);
+    hfi_free(blob);
+    return rc;
+}
+
+int hfi_cache_mark_missing(const hfi_cache_loc_t *loc, const char *commit, const char *path)
+{
+    char *p = hfi_cache_no_exist_path(loc, commit, path);
+    int fd, rc = 0;
+
+    if (!p)
+        return HF_ENOMEM;
+    if ((rc = hfi_mkdirs_for(p, NULL)) == 0) {
+        fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
+        if (fd < 0)
+            rc = HF_EIO;
+        else
+            close(fd);
+    }
+    hfi_free(p);
+    return rc;
+}
+
+int hfi_cache_lock(const char *lock_path, unsigned timeout_ms, hf_error_t *err)
+{
+    struct timespec nap = { 0, 10 * 1000000L };
+    uint64_t waited = 0;
+    int fd, rc;
+
+    if ((rc = hfi_mkdirs_for(lock_path, err)) < 0)
+        return rc;
+    fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0664);
+    if (fd < 0)
+        return hf_error_set(err, HF_EIO, 0, "cannot open lock %s: %s", lock_path,
+                            strerror(errno));
+    {
+        /* 0664 whatever the umask, as huggingface_hub's lock files are. A lock file some
+         * other user owns cannot be changed, and need not be. */
+        struct stat st;
+        if (fstat(fd, &st) == 0 && (st.st_mode & 0777) != 0664)
+            fchmod(fd, 0664);
+    }
+    if (atomic_load(&skip_flock))
+        return fd;
+    for (;;) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return fd;
+        if (errno == ENOLCK || errno == EOPNOTSUPP || errno == ENOSYS)
+            return fd;          /* no flock here: the hash check keeps the cache right */
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            rc = hf_error_set(err, HF_EIO, 0, "cannot lock %s: %s", lock_path, strerror(errno));
+            break;
+        }
+        if (timeout_ms && waited >= timeout_ms) {
+            rc = hf_error_set(err, HF_ETIMEDOUT, 0, "still waiting for lock %s after %u ms",
+                              lock_path, timeout_ms);
+            break;
+        }
+        nanosleep(&nap, NULL);
+        waited += 10;
+    }
+    close(fd);
+    return rc;
+}
+
+void hfi_cache_unlock(int fd)
+{
+    if (fd >= 0) {
+        flock(fd, LOCK_UN);
+        close(fd);
+    }
+}

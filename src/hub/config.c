@@ -1,0 +1,251 @@
+/*
+ * config.c - a hub's settings: the caller's configuration, else the environment variables
+ * the official clients read, else their defaults.
+ *
+ * Design notes
+ *  - precedence per setting: hf_hub_config_t field, then environment, then default;
+ *  - the token comes from the config, $HF_TOKEN, $HUGGING_FACE_HUB_TOKEN, then the token
+ *    file ($HF_TOKEN_PATH, else $HF_HOME/token); it is stripped of whitespace, an empty
+ *    one counts as none, and $HF_HUB_DISABLE_IMPLICIT_TOKEN keeps all but the config's
+ *    away. It is kept only in `token` and `auth_header`, never formatted into a message;
+ *  - booleans are true for 1, ON, YES, TRUE (any case), as in huggingface_hub.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/alloc.h"
+#include "hub/hub_impl.h"
+#include "hub/names.h"
+
+static int env_true(const char *name)
+{
+    const char *v = getenv(name);
+    return v && (strcasecmp(v, "1") == 0 || strcasecmp(v, "on") == 0 ||
+                 strcasecmp(v, "yes") == 0 || strcasecmp(v, "true") == 0);
+}
+
+static const char *env_nonempty(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+/* Seconds from the environment (may be fractional), as milliseconds; `def` if unset/bad. */
+static unsigned env_ms(const char *name, unsigned def)
+{
+    const char *v = env_nonempty(name);
+    char *end;
+    double d;
+    if (!v)
+        return def;
+    d = strtod(v, &end);
+    if (end == v || *end != '\0' || !(d > 0) || d > 86400)
+        return def;
+    return (unsigned)(d * 1000.0 + 0.5);
+}
+
+/* $HF_HOME, else $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface. */
+static char *hf_home(void)
+{
+    const char *v;
+    if ((v = env_nonempty("HF_HOME")) != NULL)
+        return hfi_strdup(v);
+    if ((v = env_nonempty("XDG_CACHE_HOME")) != NULL)
+        return hfi_strfmt("%s/huggingface", v);
+    if ((v = env_nonempty("HOME")) != NULL)
+        return hfi_strfmt("%s/.cache/huggingface", v);
+    return NULL;
+}
+
+/* Expand a leading "~/" (as the official clients do). */
+static char *expand_home(const char *p)
+{
+    const char *home = env_nonempty("HOME");
+    if (p[0] == '~' && (p[1] == '/' || p[1] == '\0') && home)
+        return hfi_strfmt("%s%s", home, p + 1);
+    return hfi_strdup(p);
+}
+
+static char *strip_token(const char *t)
+{
+    size_t n;
+    char *s;
+    while (*t == ' ' || *t == '\t' || *t == '\r' || *t == '\n')
+        t++;
+    n = strlen(t);
+    while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '\t' || t[n - 1] == '\r' || t[n - 1] == '\n'))
+        n--;
+    if (n == 0)
+        return NULL;
+    if ((s = hfi_malloc(n + 1)) == NULL)
+        return NULL;
+    memcpy(s, t, n);
+    s[n] = '\0';
+    return s;
+}
+
+static char *read_token_file(void)
+{
+    char *path, buf[512];
+    FILE *f;
+    size_t n;
+    const char *v = env_nonempty("HF_TOKEN_PATH");
+
+    if (v) {
+        path = expand_home(v);
+    } else {
+        char *home = hf_home();
+        path = home ? hfi_strfmt("%s/token", home) : NULL;
+        hfi_free(home);
+    }
+    if (!path)
+        return NULL;
+    f = fopen(path, "r");
+    hfi_free(path);
+    if (!f)
+        return NULL;
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strip_token(buf);
+}
+
+static char *find_token(const hf_hub_config_t *cfg)
+{
+    const char *v;
+    if (cfg->token)
+        return strip_token(cfg->token);
+    if (env_true("HF_HUB_DISABLE_IMPLICIT_TOKEN"))
+        return NULL;
+    if ((v = env_nonempty("HF_TOKEN")) != NULL)
+        return strip_token(v);
+    if ((v = env_nonempty("HUGGING_FACE_HUB_TOKEN")) != NULL)
+        return strip_token(v);
+    return read_token_file();
+}
+
+char *hfi_url_origin(const char *url)
+{
+    const char *rest, *host_end;
+    int https;
+    size_t host_len;
+
+    if (strncmp(url, "http://", 7) == 0) {
+        https = 0;
+        rest = url + 7;
+    } else if (strncmp(url, "https://", 8) == 0) {
+        https = 1;
+        rest = url + 8;
+    } else {
+        return NULL;
+    }
+    host_end = rest + strcspn(rest, "/?#");
+    host_len = (size_t)(host_end - rest);
+    if (host_len == 0 || memchr(rest, '@', host_len))
+        return NULL;            /* no host, or credentials in the URL: refused */
+    if (memchr(rest, ':', host_len) && rest[0] != '[')
+        return hfi_strfmt("%s://%.*s", https ? "https" : "http", (int)host_len, rest);
+    return hfi_strfmt("%s://%.*s:%d", https ? "https" : "http", (int)host_len, rest,
+                      https ? 443 : 80);
+}
+
+int hfi_same_origin(const hf_hub_t *hub, const char *url)
+{
+    char *o = hfi_url_origin(url);
+    int same = o && hub->origin && strcasecmp(o, hub->origin) == 0;
+    hfi_free(o);
+    return same;
+}
+
+int hfi_hub_configure(hf_hub_t *hub, const hf_hub_config_t *cfg, hf_error_t *err)
+{
+    const char *v;
+    size_t n;
+
+    /* endpoint */
+    v = cfg->endpoint ? cfg->endpoint : env_nonempty("HF_ENDPOINT");
+    hub->endpoint = hfi_strdup(v ? v : "https://huggingface.co");
+    if (!hub->endpoint)
+        return hf_error_set(err, HF_ENOMEM, 0, "out of memory");
+    n = strlen(hub->endpoint);
+    while (n > 0 && hub->endpoint[n - 1] == '/')
+        hub->endpoint[--n] = '\0';
+    if ((hub->origin = hfi_url_origin(hub->endpoint)) == NULL)
+        return hf_error_set(err, HF_EINVAL, 0, "endpoint must be an http(s) URL: %s",
+                            hub->endpoint);
+
+    /* cache */
+    if (cfg->cache_dir) {
+        hub->cache_dir = expand_home(cfg->cache_dir);
+    } else if ((v = env_nonempty("HF_HUB_CACHE")) || (v = env_nonempty("HUGGINGFACE_HUB_CACHE"))) {
+        hub->cache_dir = expand_home(v);
+    } else {
+        char *home = hf_home();
+        hub->cache_dir = home ? hfi_strfmt("%s/hub", home) : NULL;
+        hfi_free(home);
+    }
+    if (!hub->cache_dir || hub->cache_dir[0] != '/')
+        return hf_error_set(err, HF_EINVAL, 0,
+                            "no absolute cache folder (set HF_HUB_CACHE, HF_HOME or HOME)");
+    n = strlen(hub->cache_dir);
+    while (n > 1 && hub->cache_dir[n - 1] == '/')
+        hub->cache_dir[--n] = '\0';
+
+    /* token */
+    hub->token = find_token(cfg);
+    if (hub->token) {
+        if (strpbrk(hub->token, "\r\n"))
+            return hf_error_set(err, HF_EINVAL, 0, "the token has a line break in it");
+        hub->auth_header = hfi_strfmt("Authorization: Bearer %s", hub->token);
+        if (!hub->auth_header)
+            return hf_error_set(err, HF_ENOMEM, 0, "out of memory");
+    }
+
+    hub->offline = cfg->offline == HF_YES ||
+                   (cfg->offline == HF_FROM_ENV &&
+                    (env_true("HF_HUB_OFFLINE") || env_true("TRANSFORMERS_OFFLINE")));
+    hub->copy_instead_of_link = cfg->disable_symlinks == HF_YES ||
+                                (cfg->disable_symlinks == HF_FROM_ENV &&
+                                 env_true("HF_HUB_DISABLE_SYMLINKS"));
+    hub->etag_timeout_ms = cfg->etag_timeout_ms ? cfg->etag_timeout_ms
+                                                : env_ms("HF_HUB_ETAG_TIMEOUT", 10000);
+    hub->download_timeout_ms = cfg->download_timeout_ms
+                                   ? cfg->download_timeout_ms
+                                   : env_ms("HF_HUB_DOWNLOAD_TIMEOUT", 10000);
+    hub->max_retries = cfg->max_retries ? cfg->max_retries : 5;
+    hub->backoff_ms = cfg->backoff_ms ? cfg->backoff_ms : 1000;
+    hub->parallel_threshold = cfg->parallel_threshold ? cfg->parallel_threshold : 64u << 20;
+    hub->conns_per_file = cfg->conns_per_file ? cfg->conns_per_file : 8;
+    hub->conns_total = cfg->conns_total ? cfg->conns_total : 64;
+    hub->engine_threads = cfg->engine_threads ? cfg->engine_threads : 2;
+    if (hub->engine_threads > 4)
+        hub->engine_threads = 4;
+    if (cfg->ca_file && (hub->ca_file = hfi_strdup(cfg->ca_file)) == NULL)
+        return hf_error_set(err, HF_ENOMEM, 0, "out of memory");
+    v = env_nonempty("HF_HUB_USER_AGENT_ORIGIN");
+    hub->user_agent = hfi_strfmt("%s%shfasync/%s%s%s", cfg->user_agent ? cfg->user_agent : "",
+                                 cfg->user_agent ? "; " : "", PACKAGE_VERSION,
+                                 v ? "; origin/" : "", v ? v : "");
+    if (!hub->user_agent)
+        return hf_error_set(err, HF_ENOMEM, 0, "out of memory");
+    return 0;
+}
+
+void hfi_hub_unconfigure(hf_hub_t *hub)
+{
+    if (hub->token)     /* do not leave the secret in freed memory */
+        memset(hub->token, 0, strlen(hub->token));
+    if (hub->auth_header)
+        memset(hub->auth_header, 0, strlen(hub->auth_header));
+    hfi_free(hub->endpoint);
+    hfi_free(hub->origin);
+    hfi_free(hub->cache_dir);
+    hfi_free(hub->token);
+    hfi_free(hub->auth_header);
+    hfi_free(hub->ca_file);
+    hfi_free(hub->user_agent);
+}

@@ -1,0 +1,575 @@
+/*
+ * download.c - hf_hub_download: one file, from metadata request to snapshot link.
+ *
+ * Design notes
+ *  - checks of the caller's names happen in the calling thread (no I/O); everything else
+ *    runs on the I/O pool, as steps chained on engine futures with HF_ON_ANY (so each step
+ *    runs whatever happened, and owns the cleanup);
+ *  - metadata: a HEAD to {endpoint}/{prefix}{repo}/resolve/{quote(rev)}/{quote(path)} with
+ *    the token; same-origin redirects (a renamed repo's relative 307) are followed, at most
+ *    10; a cross-origin 3xx is the CDN: its headers carry the metadata and its Location is
+ *    where the bytes come from (without the token). X-Repo-Commit is required; the etag is
+ *    X-Linked-Etag or ETag; the size X-Linked-Size, or Content-Length when not a 3xx;
+ *  - a revision that is a commit already in the cache makes no request; offline mode makes
+ *    none at all; a network failure (after retries) falls back to what the cache has for
+ *    the revision;
+ *  - EntryNotFound with a commit writes .no_exist/<commit>/<path>; refs/<rev> is written
+ *    when the revision is not the commit;
+ *  - the bytes are fetched by a shared blob download (blob.c); then the snapshot link;
+ *  - cancelling the returned future aborts the metadata request, or leaves the blob
+ *    download (the last requester to leave cancels it);
+ *  - `mu` guards `cur` and `blob`, the things a cancellation must reach.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/future_impl.h"
+#include "hub/blob.h"
+#include "hub/cache.h"
+#include "hub/headers.h"
+#include "hub/hub_impl.h"
+#include "hub/names.h"
+
+#define MAX_HOPS 10
+
+typedef struct dl {
+    _Atomic int refs;
+    hf_hub_t *hub;
+    hf_promise_t *out;
+    char *repo_id, *revision, *path;
+    hf_repo_type_t type;
+    hfi_cache_loc_t loc;
+    int force;
+    hf_progress_fn progress;
+    void *progress_arg;
+    char *url;                  /* the metadata URL being asked */
+    char *download_url;
+    unsigned hops, attempt;
+    hfi_xfer_t x;
+    char commit[41], etag[65];
+    uint64_t size;
+    _Atomic int cancelled;
+    pthread_mutex_t mu;
+    hf_future_t *cur;           /* what a cancellation must abort (ours alone) */
+    hfi_blob_t *blob;           /* the shared download we joined */
+} dl_t;
+
+static void dl_unref(dl_t *d)
+{
+    if (atomic_fetch_sub(&d->refs, 1) != 1)
+        return;
+    hfi_xfer_reset(&d->x);
+    hf_promise_free(d->out);
+    hfi_cache_loc_free(&d->loc);
+    hfi_free(d->repo_id);
+    hfi_free(d->revision);
+    hfi_free(d->path);
+    hfi_free(d->url);
+    hfi_free(d->download_url);
+    pthread_mutex_destroy(&d->mu);
+    hfi_free(d);
+}
+
+/* ---- the end ---------------------------------------------------------------------------- */
+
+static void set_cur(dl_t *d, hf_future_t *f)
+{
+    pthread_mutex_lock(&d->mu);
+    hf_future_release(d->cur);
+    d->cur = hf_future_retain(f);
+    pthread_mutex_unlock(&d->mu);
+    if (f && atomic_load(&d->cancelled))
+        hf_future_cancel(f);
+}
+
+static void done_path(dl_t *d, char *path)
+{
+    if (d->progress) {
+        hf_progress_t p;
+        struct stat st;
+        memset(&p, 0, sizeof p);
+        p.repo_id = d->repo_id;
+        p.path = d->path;
+        p.file_total = p.file_done = stat(path, &st) == 0 ? (uint64_t)st.st_size : d->size;
+        p.batch_total = p.batch_done = p.file_total;
+        p.files_total = p.files_done = 1;
+        d->progress(&p, d->progress_arg);
+    }
+    if (hf_promise_resolve(d->out, path, free) < 0)
+        free(path);
+    set_cur(d, NULL);
+    dl_unref(d);
+}
+
+static void done_err(dl_t *d, const hf_error_t *e)
+{
+    if (atomic_load(&d->cancelled) || e->code == HF_ECANCELED)
+        hf_future_cancel((hf_future_t *)(void *)d->out);
+    else
+        hf_promise_reject(d->out, e);
+    set_cur(d, NULL);
+    dl_unref(d);
+}
+
+static void done_errf(dl_t *d, int code, int status, const char *msg)
+{
+    hf_error_t e;
+    hf_error_set(&e, code, status, "%s/%s: %s", d->repo_id, d->path, msg);
+    done_err(d, &e);
+}
+
+/* The snapshot path, from malloc (not hfi_malloc: the future frees it with free()). */
+static char *snapshot_path(dl_t *d, const char *commit)
+{
+    char *p = hfi_cache_snapshot_path(&d->loc, commit, d->path);
+    char *copy = p ? strdup(p) : NULL;
+    hfi_free(p);
+    return copy;
+}
+
+/* Offline (or network down): the commit is the revision if it is one, else refs/<rev>. */
+static int cached_answer(dl_t *d, char **path_out)
+{
+    char commit[41], *p;
+    int rc;
+
+    if (hfi_is_commit(d->revision))
+        memcpy(commit, d->revision, 41);
+    else if ((rc = hfi_cache_read_ref(&d->loc, d->revision, commit)) < 0)
+        return rc == HF_ECORRUPT ? HF_ENOENT : rc;
+    if ((p = hfi_cache_no_exist_path(&d->loc, commit, d->path)) == NULL)
+        return HF_ENOMEM;
+    rc = hfi_path_exists(p);
+    hfi_free(p);
+    if (rc)
+        return HF_EENTRY_NOT_FOUND;
+    if ((p = snapshot_path(d, commit)) == NULL)
+        return HF_ENOMEM;
+    if (access(p, R_OK) != 0) {     /* follows the link: a dangling one is not cached */
+        free(p);
+        return HF_ENOENT;
+    }
+    *path_out = p;
+    return 0;
+}
+
+/* ---- after the blob -------------------------------------------------------------------- */
+
+static void link_and_finish(dl_t *d)
+{
+    hf_error_t e;
+    char *path;
+
+    memset(&e, 0, sizeof e);
+    if (hfi_cache_link(&d->loc, d->commit, d->path, d->etag, d->hub->copy_instead_of_link, &e) < 0) {
+        done_err(d, &e);
+        return;
+    }
+    if ((path = snapshot_path(d, d->commit)) == NULL) {
+        done_errf(d, HF_ENOMEM, 0, "out of memory");
+        return;
+    }
+    done_path(d, path);
+}
+
+static void after_blob(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    dl_t *d = arg;
+    hfi_blob_t *b;
+    int st = hf_future_state(done);
+
+    pthread_mutex_lock(&d->mu);
+    b = d->blob;
+    d->blob = NULL;
+    pthread_mutex_unlock(&d->mu);
+    if (b)
+        hfi_blob_leave(b);
+    hf_promise_resolve(next, NULL, NULL);
+    if (atomic_load(&d->cancelled) || st == HF_FUTURE_CANCELLED) {
+        done_errf(d, HF_ECANCELED, 0, "cancelled");
+    } else if (st == HF_FUTURE_REJECTED) {
+        const hf_error_t *be = hf_future_error(done);
+        hf_error_t e;
+        hf_error_set(&e, be->code, be->http_status, "%s/%s: %s", d->repo_id, d->path, be->message);
+        done_err(d, &e);
+    } else {
+        link_and_finish(d);
+    }
+}
+
+/* ---- after the metadata ---------------------------------------------------------------- */
+
+static void have_metadata(dl_t *d)
+{
+    hf_error_t e;
+    struct stat st;
+    char *blob_path;
+    hfi_blob_req_t req;
+    hf_future_t *bf, *g;
+
+    memset(&e, 0, sizeof e);
+    if (!hfi_is_commit(d->revision) &&
+        hfi_cache_write_ref(&d->loc, d->revision, d->commit, &e) < 0) {
+        done_err(d, &e);
+        return;
+    }
+    if ((blob_path = hfi_cache_blob_path(&d->loc, d->etag)) == NULL) {
+        done_errf(d, HF_ENOMEM, 0, "out of memory");
+        return;
+    }
+    if (d->force)
+        unlink(blob_path);
+    else if (stat(blob_path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == d->size) {
+        hfi_free(blob_path);
+        link_and_finish(d);     /* cached blob: only the link may be missing */
+        return;
+    }
+    hfi_free(blob_path);
+    memset(&req, 0, sizeof req);
+    req.loc = &d->loc;
+    req.etag = d->etag;
+    req.size = d->size;
+    req.url = d->download_url;
+    req.repo_id = d->repo_id;
+    req.path = d->path;
+    req.progress = d->progress;
+    req.progress_arg = d->progress_arg;
+    pthread_mutex_lock(&d->mu);
+    d->blob = hfi_blob_join(d->hub, &req, &bf);
+    pthread_mutex_unlock(&d->mu);
+    if (!d->blob) {
+        done_errf(d, HF_ENOMEM, 0, "out of memory");
+        return;
+    }
+    if (atomic_load(&d->cancelled)) {   /* cancelled while joining: leave at once */
+        hfi_blob_t *b;
+        pthread_mutex_lock(&d->mu);
+        b = d->blob;
+        d->blob = NULL;
+        pthread_mutex_unlock(&d->mu);
+        if (b)
+            hfi_blob_leave(b);
+    }
+    g = hf_future_then_on(bf, hf_runtime_io(d->hub->rt), HF_ON_ANY, after_blob, d);
+    hf_future_release(g);
+    hf_future_release(bf);
+}
+
+static void head_start(dl_t *d);
+
+static void head_retry(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    dl_t *d = arg;
+    (void)done;
+    hf_promise_resolve(next, NULL, NULL);
+    if (atomic_load(&d->cancelled)) {
+        done_errf(d, HF_ECANCELED, 0, "cancelled");
+        return;
+    }
+    head_start(d);
+}
+
+static void retry_later(dl_t *d, uint64_t ms)
+{
+    hf_future_t *f = hf_future_delay(ms), *g;
+    pthread_mutex_lock(&d->hub->mu);
+    d->hub->retries++;
+    pthread_mutex_unlock(&d->hub->mu);
+    set_cur(d, f);
+    g = hf_future_then_on(f, hf_runtime_io(d->hub->rt), HF_ON_ANY, head_retry, d);
+    hf_future_release(g);
+    hf_future_release(f);
+}
+
+static uint64_t retry_delay(dl_t *d)
+{
+    long ra = hfi_parse_retry_after(d->x.headers[HFI_H_RETRY_AFTER]);
+    long rl = hfi_parse_ratelimit_reset(d->x.headers[HFI_H_RATELIMIT]);
+    unsigned shift = d->attempt > 4 ? 3 : d->attempt - 1;
+    uint64_t ms = (uint64_t)d->hub->backoff_ms << shift;
+    if (d->x.status == 429 && rl >= 0 && (uint64_t)rl * 1000 > ms)
+        ms = (uint64_t)rl * 1000;
+    if (ra >= 0)
+        ms = (uint64_t)ra * 1000;
+    return ms;
+}
+
+/* The network failed for good: answer from the cache if it can, else with `e`. */
+static void fall_back(dl_t *d, const hf_error_t *e)
+{
+    char *path;
+    if (cached_answer(d, &path) == 0) {
+        done_path(d, path);
+        return;
+    }
+    done_err(d, e);
+}
+
+/* A relative or same-origin Location, made absolute; NULL if cross-origin. */
+static char *same_origin_target(dl_t *d, const char *loc)
+{
+    if (loc[0] == '/' && loc[1] != '/')
+        return hfi_strfmt("%s%s", d->hub->origin, loc);
+    if (hfi_same_origin(d->hub, loc))
+        return hfi_strdup(loc);
+    return NULL;
+}
+
+static void head_done(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    dl_t *d = arg;
+    hfi_xfer_t *x = &d->x;
+    int st = hf_future_state(done);
+    const char *v;
+    hf_error_t e;
+
+    hf_promise_resolve(next, NULL, NULL);
+    if (atomic_load(&d->cancelled) || st == HF_FUTURE_CANCELLED) {
+        done_errf(d, HF_ECANCELED, 0, "cancelled");
+        return;
+    }
+    if (st == HF_FUTURE_REJECTED) {
+        const hf_error_t *xe = hf_future_error(done);
+        if ((xe->code == HF_ENETWORK || xe->code == HF_ETIMEDOUT) &&
+            d->attempt++ < d->hub->max_retries) {
+            retry_later(d, retry_delay(d));
+            return;
+        }
+        hf_error_set(&e, xe->code, 0, "%s/%s: %s", d->repo_id, d->path, xe->message);
+        fall_back(d, &e);
+        return;
+    }
+    if (x->status >= 300 && x->status < 400) {
+        char *target;
+        if (!(v = x->headers[HFI_H_LOCATION])) {
+            done_errf(d, HF_EPROTO, (int)x->status, "redirect without a Location");
+            return;
+        }
+        if ((target = same_origin_target(d, v)) != NULL) {
+            if (++d->hops > MAX_HOPS) {
+                hfi_free(target);
+                done_errf(d, HF_EPROTO, (int)x->status, "more than 10 redirects");
+                return;
+            }
+            hfi_free(d->url);
+            d->url = target;
+            head_start(d);
+            return;
+        }
+        /* cross-origin: the CDN. The metadata is in this response. */
+        hfi_free(d->download_url);
+        if ((d->download_url = hfi_strdup(v)) == NULL) {
+            done_errf(d, HF_ENOMEM, 0, "out of memory");
+            return;
+        }
+    } else if (x->status >= 400 || x->status < 200) {
+        int code = hfi_http_error_code(x->status, x->headers[HFI_H_ERROR_CODE]);
+        const char *msg = x->headers[HFI_H_ERROR_MESSAGE];
+        char text[200];
+        if (hfi_http_retryable(x->status) && d->attempt++ < d->hub->max_retries) {
+            retry_later(d, retry_delay(d));
+            return;
+        }
+        if (code == HF_EENTRY_NOT_FOUND && hfi_is_commit(x->headers[HFI_H_REPO_COMMIT])) {
+            hfi_cache_mark_missing(&d->loc, x->headers[HFI_H_REPO_COMMIT], d->path);
+            if (!hfi_is_commit(d->revision))
+                hfi_cache_write_ref(&d->loc, d->revision, x->headers[HFI_H_REPO_COMMIT], NULL);
+        }
+        snprintf(text, sizeof text, "%s (HTTP %ld)%s%.120s", hf_strerror(code), x->status,
+                 msg ? ": " : "", msg ? msg : "");
+        hf_error_set(&e, code, (int)x->status, "%s/%s: %s", d->repo_id, d->path, text);
+        if (code == HF_ENETWORK)
+            fall_back(d, &e);
+        else
+            done_err(d, &e);
+        return;
+    } else {
+        hfi_free(d->download_url);
+        if ((d->download_url = hfi_strdup(d->url)) == NULL) {
+            done_errf(d, HF_ENOMEM, 0, "out of memory");
+            return;
+        }
+    }
+    /* 2xx, or a 3xx to the CDN: read the metadata */
+    v = x->headers[HFI_H_REPO_COMMIT];
+    if (!v || !hfi_is_commit(v)) {
+        done_errf(d, HF_EPROTO, (int)x->status, "no X-Repo-Commit in the answer (not a Hub?)");
+        return;
+    }
+    memcpy(d->commit, v, 41);
+    v = x->headers[HFI_H_LINKED_ETAG] ? x->headers[HFI_H_LINKED_ETAG] : x->headers[HFI_H_ETAG];
+    if (hfi_etag_normalize(v, d->etag) < 0) {
+        done_errf(d, HF_EPROTO, (int)x->status, "missing or malformed ETag");
+        return;
+    }
+    v = x->headers[HFI_H_LINKED_SIZE];
+    if (!v && x->status < 300)
+        v = x->headers[HFI_H_CONTENT_LENGTH];
+    {
+        char *end;
+        unsigned long long n = v ? strtoull(v, &end, 10) : 0;
+        if (!v || end == v || *end != '\0') {
+            done_errf(d, HF_EPROTO, (int)x->status, "missing or malformed size");
+            return;
+        }
+        d->size = n;
+    }
+    have_metadata(d);
+}
+
+static void head_start(dl_t *d)
+{
+    hf_future_t *f, *g;
+
+    hfi_xfer_reset(&d->x);
+    hfi_xfer_init(&d->x, d->url, d->hub->etag_timeout_ms);
+    d->x.head = 1;
+    d->x.with_auth = 1;
+    d->x.max_body = 0;
+    if ((f = hfi_engine_submit(d->hub->engine, &d->x)) == NULL) {
+        done_errf(d, HF_ENOMEM, 0, "out of memory");
+        return;
+    }
+    set_cur(d, f);
+    g = hf_future_then_on(f, hf_runtime_io(d->hub->rt), HF_ON_ANY, head_done, d);
+    hf_future_release(g);
+    hf_future_release(f);
+}
+
+/* ---- the beginning (I/O pool) ------------------------------------------------------------ */
+
+static void begin(void *arg)
+{
+    dl_t *d = arg;
+    char *path, *rev, *p;
+
+    if (atomic_load(&d->cancelled)) {
+        done_errf(d, HF_ECANCELED, 0, "cancelled");
+        return;
+    }
+    if (d->hub->offline) {
+        int rc = cached_answer(d, &path);
+        if (rc == 0)
+            done_path(d, path);
+        else if (rc == HF_EENTRY_NOT_FOUND)
+            done_errf(d, rc, 0, "does not exist at this revision (cached answer)");
+        else
+            done_errf(d, HF_EOFFLINE, 0, "offline mode and not in the cache");
+        return;
+    }
+    if (!d->force && hfi_is_commit(d->revision) && cached_answer(d, &path) == 0) {
+        done_path(d, path);     /* a commit never changes: no request */
+        return;
+    }
+    rev = hfi_url_encode(d->revision, 0);
+    p = hfi_url_encode(d->path, 1);
+    d->url = rev && p ? hfi_strfmt("%s/%s%s/resolve/%s/%s", d->hub->endpoint,
+                                   hfi_url_prefix(d->type), d->repo_id, rev, p)
+                      : NULL;
+    hfi_free(rev);
+    hfi_free(p);
+    if (!d->url) {
+        done_errf(d, HF_ENOMEM, 0, "out of memory");
+        return;
+    }
+    head_start(d);
+}
+
+/* The hook of the returned future: on cancellation, abort what is in flight. */
+static void on_settled(hf_future_t *f, void *arg, int state)
+{
+    dl_t *d = arg;
+    hf_future_t *cur;
+    hfi_blob_t *b;
+
+    (void)f;
+    if (state != HF_FUTURE_CANCELLED) {
+        dl_unref(d);            /* the hook's reference */
+        return;
+    }
+    atomic_store(&d->cancelled, 1);
+    pthread_mutex_lock(&d->mu);
+    cur = hf_future_retain(d->cur);
+    b = d->blob;
+    d->blob = NULL;
+    pthread_mutex_unlock(&d->mu);
+    if (cur)
+        hf_future_cancel(cur);
+    hf_future_release(cur);
+    if (b)
+        hfi_blob_leave(b);
+    dl_unref(d);                /* the hook's reference */
+}
+
+hf_future_t *hf_hub_download(hf_hub_t *hub, const hf_file_ref_t *ref,
+                             const hf_download_opts_t *opts)
+{
+    hf_error_t e;
+    dl_t *d;
+    hf_future_t *f;
+    const char *rev;
+
+    if (!hub || !ref)
+        return NULL;
+    rev = ref->revision ? ref->revision : "main";
+    memset(&e, 0, sizeof e);
+    if (hfi_check_repo_id(ref->repo_id, &e) < 0 || hfi_check_path(ref->path, &e) < 0 ||
+        hfi_check_revision(rev, &e) < 0 ||
+        (ref->repo_type != HF_REPO_MODEL && ref->repo_type != HF_REPO_DATASET &&
+         ref->repo_type != HF_REPO_SPACE && hf_error_set(&e, HF_EINVAL, 0, "bad repo type")))
+        return hf_future_rejected(HF_EINVAL, 0, "%s", e.message);
+    if ((d = hfi_calloc(1, sizeof *d)) == NULL)
+        return NULL;
+    atomic_init(&d->refs, 2);   /* the chain's and the cancel hook's */
+    d->hub = hub;
+    d->type = ref->repo_type;
+    pthread_mutex_init(&d->mu, NULL);
+    d->repo_id = hfi_strdup(ref->repo_id);
+    d->revision = hfi_strdup(rev);
+    d->path = hfi_strdup(ref->path);
+    d->out = hf_promise_new();
+    if (opts) {
+        d->force = opts->force;
+        d->progress = opts->progress;
+        d->progress_arg = opts->progress_arg;
+    }
+    if (!d->repo_id || !d->revision || !d->path || !d->out ||
+        hfi_cache_loc_init(&d->loc, hub->cache_dir, d->type, d->repo_id) < 0) {
+        atomic_store(&d->refs, 1);
+        dl_unref(d);
+        return NULL;
+    }
+    f = hf_promise_future(d->out);
+    hfi_future_set_hook((hf_future_t *)(void *)d->out, on_settled, d);
+    if (hf_executor_post(hf_runtime_io(hub->rt), begin, d) < 0) {
+        hf_future_cancel(f);
+        dl_unref(d);
+    }
+    return f;
+}
+
+int hf_hub_try_cache(hf_hub_t *hub, const hf_file_ref_t *ref, char **path_out)
+{
+    dl_t d;
+    int rc;
+
+    if (!hub || !ref || !path_out)
+        return HF_EINVAL;
+    memset(&d, 0, sizeof d);
+    d.revision = (char *)(ref->revision ? ref->revision : "main");
+    d.path = (char *)ref->path;
+    if (hfi_check_repo_id(ref->repo_id, NULL) < 0 || hfi_check_path(ref->path, NULL) < 0 ||
+        hfi_check_revision(d.revision, NULL) < 0)
+        return HF_EINVAL;
+    if (hfi_cache_loc_init(&d.loc, hub->cache_dir, ref->repo_type, ref->repo_id) < 0)
+        return HF_ENOMEM;
+    rc = cached_answer(&d, path_out);
+    hfi_cache_loc_free(&d.loc);
+    return rc;
+}

@@ -1,0 +1,593 @@
+/*
+ * engine.c - the transfer engine: libcurl multi loops on the I/O pool.
+ *
+ * Design notes
+ *  - `loops` loops (1 to 4), each a long-running task on the runtime's I/O pool that owns
+ *    one CURLM and every easy handle in it. Only loop threads call libcurl (counted per
+ *    thread role: the counters prove it). Submitters push onto the loop's queue under
+ *    `mu` and write a byte to its pipe; curl_multi_poll() watches the pipe;
+ *  - a transfer's private part (xpriv_t) is shared by the loop and the cancel hook of its
+ *    promise, hence a reference count of 2; the hook only sets a flag, queues the
+ *    transfer for the loop and wakes it; the loop removes and finalises it;
+ *  - completion settles the transfer's promise on the loop thread; the promise is bound to
+ *    that thread, so a wait on it from there is HF_EDEADLK instead of a hang;
+ *  - inactivity: every transfer records when its last byte arrived; the progress callback
+ *    (called by libcurl at least once a second) aborts one idle longer than its limit;
+ *  - redirects are never followed by libcurl (the download logic decides), and the token
+ *    is only attached to requests for the endpoint's own origin;
+ *  - a loop also stops when its I/O pool shuts down, cancelling what it holds, so freeing
+ *    the runtime under a live hub does not hang;
+ *  - lock order: loop->mu is a leaf; it is never held while calling libcurl or settling.
+ */
+#include "config.h"
+
+#include "hub/engine.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/future_impl.h"
+#include "core/io.h"
+#include "core/parklot.h"
+#include "core/tls.h"
+#include "hub/hub_impl.h"
+
+#define MAX_LOOPS 4
+#define POLL_MS 200
+
+typedef struct loop loop_t;
+
+typedef struct xpriv {
+    hfi_xfer_t *x;
+    hf_promise_t *p;
+    loop_t *loop;
+    CURL *easy;
+    struct curl_slist *hdrs;
+    _Atomic int refs;           /* the loop's and the cancel hook's */
+    _Atomic int cancel;
+    int abort_code;             /* set by the body sink */
+    int timed_out;
+    uint64_t last_ns;           /* last sign of life */
+    size_t body_cap;
+    struct xpriv *next;         /* in loop->submitted, under loop->mu */
+    struct xpriv *cnext;        /* in loop->cancelled, under loop->mu */
+    struct xpriv *lprev, *lnext;/* in loop->live (loop thread only) */
+    char errbuf[CURL_ERROR_SIZE];
+} xpriv_t;
+
+struct loop {
+    hfi_engine_t *e;
+    CURLM *multi;               /* loop thread only */
+    xpriv_t *live;              /* loop thread only: started transfers (for stopping) */
+    int wake[2];
+    pthread_mutex_t mu;
+    xpriv_t *submitted, *cancelled;
+    int stop;
+    hf_future_t *task;
+    unsigned active;            /* loop thread only */
+};
+
+struct hfi_engine {
+    hf_hub_t *hub;
+    unsigned nloops;
+    loop_t loops[MAX_LOOPS];
+    _Atomic unsigned next_loop;
+    _Atomic uint64_t requests, bytes;
+    _Atomic unsigned active, peak;
+    _Atomic uint64_t calls_io, calls_compute, calls_other;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* Count a libcurl call by the role of the calling thread. */
+static void count_call(hfi_engine_t *e)
+{
+    if (hfi_tls.io)
+        atomic_fetch_add_explicit(&e->calls_io, 1, memory_order_relaxed);
+    else if (hfi_tls.worker)
+        atomic_fetch_add_explicit(&e->calls_compute, 1, memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(&e->calls_other, 1, memory_order_relaxed);
+}
+#define CURLCALL(e, expr) (count_call(e), (expr))
+
+static void xpriv_unref(xpriv_t *xp)
+{
+    if (atomic_fetch_sub(&xp->refs, 1) == 1)
+        hfi_free(xp);
+}
+
+static void wake(loop_t *l)
+{
+    char b = 1;
+    ssize_t n = write(l->wake[1], &b, 1);
+    (void)n;                    /* a full pipe already means "wake up" */
+}
+
+/* ---- request setup (loop thread) ------------------------------------------------------- */
+
+static const char *const header_names[HFI_H_COUNT] = {
+    "x-repo-commit", "etag", "x-linked-etag", "x-linked-size", "content-length", "location",
+    "content-range", "retry-after", "ratelimit", "x-error-code", "x-error-message", "link",
+    "accept-ranges",
+};
+
+static void clear_headers(hfi_xfer_t *x)
+{
+    for (int i = 0; i < HFI_H_COUNT; i++) {
+        hfi_free(x->headers[i]);
+        x->headers[i] = NULL;
+    }
+}
+
+static size_t on_header(char *buf, size_t size, size_t n, void *arg)
+{
+    xpriv_t *xp = arg;
+    hfi_xfer_t *x = xp->x;
+    size_t len = size * n, name_len;
+    const char *colon;
+
+    xp->last_ns = hfi_now_ns();
+    if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
+        /* a new response (after a 100 Continue, say): forget the previous headers */
+        const char *sp = memchr(buf, ' ', len);
+        clear_headers(x);
+        x->status = sp && (size_t)(sp - buf) + 4 <= len ? strtol(sp + 1, NULL, 10) : 0;
+        return len;
+    }
+    if ((colon = memchr(buf, ':', len)) == NULL)
+        return len;
+    name_len = (size_t)(colon - buf);
+    for (int i = 0; i < HFI_H_COUNT; i++) {
+        if (strlen(header_names[i]) == name_len && strncasecmp(buf, header_names[i], name_len) == 0) {
+            const char *v = colon + 1, *end = buf + len;
+            char *copy;
+            while (v < end && (*v == ' ' || *v == '\t'))
+                v++;
+            while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+                end--;
+            if ((copy = hfi_malloc((size_t)(end - v) + 1)) == NULL)
+                return 0;       /* aborts the transfer */
+            memcpy(copy, v, (size_t)(end - v));
+            copy[end - v] = '\0';
+            hfi_free(x->headers[i]);
+            x->headers[i] = copy;
+            break;
+        }
+    }
+    return len;
+}
+
+static size_t on_write(char *buf, size_t size, size_t n, void *arg)
+{
+    xpriv_t *xp = arg;
+    hfi_xfer_t *x = xp->x;
+    size_t len = size * n;
+
+    xp->last_ns = hfi_now_ns();
+    if (atomic_load_explicit(&xp->cancel, memory_order_relaxed))
+        return 0;
+    x->bytes += len;
+    atomic_fetch_add_explicit(&xp->loop->e->bytes, len, memory_order_relaxed);
+    if (x->on_body) {
+        int rc = x->on_body(x, buf, len);
+        if (rc < 0) {
+            xp->abort_code = rc;
+            return 0;
+        }
+        return len;
+    }
+    if (x->body_len + len > x->max_body) {
+        xp->abort_code = hf_error_set(&x->err, HF_EPROTO, x->status,
+                                      "response larger than %zu bytes", x->max_body);
+        return 0;
+    }
+    if (x->body_len + len + 1 > xp->body_cap) {
+        size_t cap = xp->body_cap ? xp->body_cap : 4096;
+        char *nb;
+        while (cap < x->body_len + len + 1)
+            cap *= 2;
+        if ((nb = hfi_realloc(x->body, cap)) == NULL) {
+            xp->abort_code = hf_error_set(&x->err, HF_ENOMEM, 0, "out of memory");
+            return 0;
+        }
+        x->body = nb;
+        xp->body_cap = cap;
+    }
+    memcpy(x->body + x->body_len, buf, len);
+    x->body_len += len;
+    x->body[x->body_len] = '\0';
+    return len;
+}
+
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    xpriv_t *xp = arg;
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    if (atomic_load_explicit(&xp->cancel, memory_order_relaxed))
+        return 1;
+    if (xp->x->timeout_ms &&
+        hfi_now_ns() - xp->last_ns > (uint64_t)xp->x->timeout_ms * 1000000u) {
+        xp->timed_out = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static int start(loop_t *l, xpriv_t *xp)
+{
+    hfi_engine_t *e = l->e;
+    hf_hub_t *hub = e->hub;
+    hfi_xfer_t *x = xp->x;
+    CURL *c;
+    char range[64];
+
+    if ((c = CURLCALL(e, curl_easy_init())) == NULL)
+        return hf_error_set(&x->err, HF_ENOMEM, 0, "cannot create a transfer");
+    xp->easy = c;
+    CURLCALL(e, curl_easy_setopt(c, CURLOPT_URL, x->url));
+    CURLCALL(e, curl_easy_setopt(c, CURLOPT_PRIVATE, xp));
+    CURLCALL(e, curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L));
+    CURLCALL(e, curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L));
+    CURLCALL(e, curl_easy_setopt(c, CURLOPT_ERRORBUFFER, xp->errbuf));
+    CURLCALL(e, curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header));
+    CURLCALL(e, curl_easy_setopt(c, CURLOPT_HEADERDATA, xp));
+    CURLCALL(e, curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write));
+    CURLCALL(e, curl_easy_setopt(c, CURLOPT_WRITEDATA, xp));
+    CURLCALL(e, curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L));
+    CURLCALL(e, curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress));
+    CURLCALL(e, curl_easy_setopt(c, CURLOPT_XFERINFODATA, xp));
+    CURLCALL(e, curl_easy_setopt(c, CURLOPT_USERAGENT, hub->user_agent));
+    CURLCALL(e, curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1));
+#if LIBCURL_VERSION_NUM >= 0x075500
+    CURLCALL(e, curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https"));
+#else
+    CURLCALL(e, curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)));
+#endif
+    if (x->timeout_ms)
+        CURLCALL(e, curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)x->timeout_ms));
+    if (hub->ca_file)
+        CURLCALL(e, curl_easy_setopt(c, CURLOPT_CAINFO, hub->ca_file));
+    if (x->head) {
+        CURLCALL(e, curl_easy_setopt(c, CURLOPT_NOBODY, 1L));
+        xp->hdrs = CURLCALL(e, curl_slist_append(xp->hdrs, "Accept-Encoding: identity"));
+    }
+    if (x->post) {
+        char ct[128];
+        CURLCALL(e, curl_easy_setopt(c, CURLOPT_POSTFIELDS, x->post));
+        snprintf(ct, sizeof ct, "Content-Type: %s",
+                 x->content_type ? x->content_type : "application/json");
+        xp->hdrs = CURLCALL(e, curl_slist_append(xp->hdrs, ct));
+    }
+    if (x->range_from != UINT64_MAX) {
+        if (x->range_to != UINT64_MAX)
+            snprintf(range, sizeof range, "%llu-%llu", (unsigned long long)x->range_from,
+                     (unsigned long long)x->range_to);
+        else
+            snprintf(range, sizeof range, "%llu-", (unsigned long long)x->range_from);
+        CURLCALL(e, curl_easy_setopt(c, CURLOPT_RANGE, range));
+    }
+    /* The token goes only to the endpoint's own origin. */
+    if (x->with_auth && hub->auth_header && hfi_same_origin(hub, x->url))
+        xp->hdrs = CURLCALL(e, curl_slist_append(xp->hdrs, hub->auth_header));
+    if (xp->hdrs)
+        CURLCALL(e, curl_easy_setopt(c, CURLOPT_HTTPHEADER, xp->hdrs));
+    xp->last_ns = hfi_now_ns();
+    if (CURLCALL(e, curl_multi_add_handle(l->multi, c)) != CURLM_OK)
+        return hf_error_set(&x->err, HF_ENOMEM, 0, "cannot start a transfer");
+    return 0;
+}
+
+/* Settle a transfer's promise and release the loop's hold on it. */
+static void finish(loop_t *l, xpriv_t *xp, CURLcode res, int started)
+{
+    hfi_engine_t *e = l->e;
+    hfi_xfer_t *x = xp->x;
+    int rc = 0;
+
+    if (started) {
+        long status = 0;
+        CURLCALL(e, curl_easy_getinfo(xp->easy, CURLINFO_RESPONSE_CODE, &status));
+        if (status)
+            x->status = status;
+        CURLCALL(e, curl_multi_remove_handle(l->multi, xp->easy));
+        if (xp->lprev)
+            xp->lprev->lnext = xp->lnext;
+        else
+            l->live = xp->lnext;
+        if (xp->lnext)
+            xp->lnext->lprev = xp->lprev;
+        l->active--;
+        atomic_fetch_sub(&e->active, 1);
+    }
+    if (xp->easy)
+        CURLCALL(e, curl_easy_cleanup(xp->easy));
+    if (xp->hdrs)
+        CURLCALL(e, curl_slist_free_all(xp->hdrs));
+    xp->easy = NULL;
+    xp->hdrs = NULL;
+
+    if (atomic_load(&xp->cancel))
+        rc = hf_error_set(&x->err, HF_ECANCELED, 0, "transfer cancelled");
+    else if (xp->abort_code)
+        rc = xp->abort_code;    /* the sink filled x->err */
+    else if (x->err.code < 0)
+        rc = x->err.code;       /* failed to start */
+    else if (res == CURLE_OK)
+        rc = 0;
+    else if (xp->timed_out || res == CURLE_OPERATION_TIMEDOUT)
+        rc = hf_error_set(&x->err, HF_ETIMEDOUT, 0, "no data for %u ms", x->timeout_ms);
+    else
+        rc = hf_error_set(&x->err, HF_ENETWORK, 0, "%s%s%s",
+                          CURLCALL(e, curl_easy_strerror(res)), xp->errbuf[0] ? ": " : "",
+                          xp->errbuf);
+    if (rc == 0)
+        hf_promise_resolve(xp->p, x, NULL);
+    else if (rc == HF_ECANCELED)
+        hf_future_cancel((hf_future_t *)(void *)xp->p);
+    else
+        hf_promise_reject(xp->p, &x->err);
+    hf_promise_free(xp->p);
+    xpriv_unref(xp);
+}
+
+static void take_queues(loop_t *l, xpriv_t **sub, xpriv_t **can)
+{
+    pthread_mutex_lock(&l->mu);
+    *sub = l->submitted;
+    *can = l->cancelled;
+    l->submitted = l->cancelled = NULL;
+    pthread_mutex_unlock(&l->mu);
+}
+
+static int loop_stopping(loop_t *l)
+{
+    int stop;
+    pthread_mutex_lock(&l->mu);
+    stop = l->stop;
+    pthread_mutex_unlock(&l->mu);
+    return stop || (hfi_tls.io && hfi_io_interrupted(hfi_tls.io));
+}
+
+static void cancel_all(loop_t *l)
+{
+    /* Their progress callbacks abort them at the next turn of the loop. */
+    for (xpriv_t *xp = l->live; xp; xp = xp->lnext)
+        atomic_store(&xp->cancel, 1);
+}
+
+static void *loop_main(void *arg, hf_error_t *err)
+{
+    loop_t *l = arg;
+    hfi_engine_t *e = l->e;
+    (void)err;
+
+    pthread_once(&curl_once, curl_init_once);
+    if ((l->multi = CURLCALL(e, curl_multi_init())) == NULL)
+        return NULL;
+    CURLCALL(e, curl_multi_setopt(l->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                                  (long)e->hub->conns_total));
+    for (;;) {
+        xpriv_t *sub, *can;
+        int running = 0, left = 0, stopping = loop_stopping(l);
+        CURLMsg *msg;
+        struct curl_waitfd wfd;
+
+        take_queues(l, &sub, &can);
+        while (sub) {
+            xpriv_t *next = sub->next;
+            hf_promise_bind_thread(sub->p);
+            if (stopping || atomic_load(&sub->cancel) || start(l, sub) < 0) {
+                finish(l, sub, CURLE_OK, 0);
+            } else {
+                unsigned a = atomic_fetch_add(&e->active, 1) + 1, pk = atomic_load(&e->peak);
+                while (a > pk && !atomic_compare_exchange_weak(&e->peak, &pk, a))
+                    ;
+                atomic_fetch_add_explicit(&e->requests, 1, memory_order_relaxed);
+                l->active++;
+                sub->lprev = NULL;
+                sub->lnext = l->live;
+                if (l->live)
+                    l->live->lprev = sub;
+                l->live = sub;
+            }
+            sub = next;
+        }
+        while (can) {           /* their progress callbacks abort them at the next turn */
+            xpriv_t *next = can->cnext;
+            xpriv_unref(can);
+            can = next;
+        }
+        if (stopping)
+            cancel_all(l);
+        CURLCALL(e, curl_multi_perform(l->multi, &running));
+        while ((msg = CURLCALL(e, curl_multi_info_read(l->multi, &left))) != NULL) {
+            if (msg->msg == CURLMSG_DONE) {
+                xpriv_t *xp = NULL;
+                CURLCALL(e, curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&xp));
+                finish(l, xp, msg->data.result, 1);
+            }
+        }
+        if (stopping && l->active == 0)
+            break;
+        wfd.fd = l->wake[0];
+        wfd.events = CURL_WAIT_POLLIN;
+        wfd.revents = 0;
+        CURLCALL(e, curl_multi_poll(l->multi, &wfd, 1, POLL_MS, NULL));
+        if (wfd.revents) {
+            char buf[256];
+            while (read(l->wake[0], buf, sizeof buf) > 0)
+                ;
+        }
+    }
+    CURLCALL(e, curl_multi_cleanup(l->multi));
+    l->multi = NULL;
+    return NULL;
+}
+
+/* ---- the public side (any thread) ---------------------------------------------------- */
+
+/* The promise's hook: on cancellation, flag the transfer and wake its loop. */
+static void on_settled(hf_future_t *f, void *arg, int state)
+{
+    xpriv_t *xp = arg;
+    (void)f;
+    if (state == HF_FUTURE_CANCELLED) {
+        loop_t *l = xp->loop;
+        atomic_store(&xp->cancel, 1);
+        pthread_mutex_lock(&l->mu);
+        xp->cnext = l->cancelled;       /* the queue holds the hook's reference */
+        l->cancelled = xp;
+        pthread_mutex_unlock(&l->mu);
+        wake(l);
+        return;
+    }
+    xpriv_unref(xp);
+}
+
+void hfi_xfer_init(hfi_xfer_t *x, const char *url, unsigned timeout_ms)
+{
+    memset(x, 0, sizeof *x);
+    x->url = url;
+    x->range_from = x->range_to = UINT64_MAX;
+    x->timeout_ms = timeout_ms;
+    x->max_body = 64u << 20;
+}
+
+void hfi_xfer_reset(hfi_xfer_t *x)
+{
+    clear_headers(x);
+    hfi_free(x->body);
+    x->body = NULL;
+    x->body_len = 0;
+    x->bytes = 0;
+    x->status = 0;
+    memset(&x->err, 0, sizeof x->err);
+}
+
+hf_future_t *hfi_engine_submit(hfi_engine_t *e, hfi_xfer_t *x)
+{
+    xpriv_t *xp;
+    loop_t *l;
+    hf_future_t *f;
+
+    if ((xp = hfi_calloc(1, sizeof *xp)) == NULL)
+        return NULL;
+    if ((xp->p = hf_promise_new()) == NULL) {
+        hfi_free(xp);
+        return NULL;
+    }
+    f = hf_promise_future(xp->p);
+    xp->x = x;
+    x->priv = xp;
+    x->err.code = 0;
+    l = &e->loops[atomic_fetch_add(&e->next_loop, 1) % e->nloops];
+    xp->loop = l;
+    atomic_init(&xp->refs, 2);
+    hfi_future_set_hook((hf_future_t *)(void *)xp->p, on_settled, xp);
+    pthread_mutex_lock(&l->mu);
+    xp->next = l->submitted;
+    l->submitted = xp;
+    pthread_mutex_unlock(&l->mu);
+    wake(l);
+    return f;
+}
+
+hfi_engine_t *hfi_engine_new(hf_hub_t *hub, hf_runtime_t *rt, unsigned loops, hf_error_t *err)
+{
+    hfi_engine_t *e = hfi_calloc(1, sizeof *e);
+
+    if (!e) {
+        hf_error_set(err, HF_ENOMEM, 0, "out of memory");
+        return NULL;
+    }
+    e->hub = hub;
+    e->nloops = loops < 1 ? 1 : loops > MAX_LOOPS ? MAX_LOOPS : loops;
+    for (unsigned i = 0; i < e->nloops; i++) {
+        loop_t *l = &e->loops[i];
+        l->e = e;
+        pthread_mutex_init(&l->mu, NULL);
+        if (pipe(l->wake) < 0) {
+            hf_error_set(err, HF_EIO, 0, "cannot create a pipe: %s", strerror(errno));
+            e->nloops = i;
+            hfi_engine_free(e);
+            return NULL;
+        }
+        fcntl(l->wake[0], F_SETFL, fcntl(l->wake[0], F_GETFL) | O_NONBLOCK);
+        fcntl(l->wake[1], F_SETFL, fcntl(l->wake[1], F_GETFL) | O_NONBLOCK);
+        fcntl(l->wake[0], F_SETFD, FD_CLOEXEC);
+        fcntl(l->wake[1], F_SETFD, FD_CLOEXEC);
+        if ((l->task = hf_spawn_blocking(rt, loop_main, l)) == NULL) {
+            hf_error_set(err, HF_ENOMEM, 0, "cannot start the transfer engine");
+            close(l->wake[0]);
+            close(l->wake[1]);
+            e->nloops = i;
+            hfi_engine_free(e);
+            return NULL;
+        }
+    }
+    return e;
+}
+
+void hfi_engine_free(hfi_engine_t *e)
+{
+    if (!e)
+        return;
+    for (unsigned i = 0; i < e->nloops; i++) {
+        loop_t *l = &e->loops[i];
+        pthread_mutex_lock(&l->mu);
+        l->stop = 1;
+        pthread_mutex_unlock(&l->mu);
+        wake(l);
+    }
+    for (unsigned i = 0; i < e->nloops; i++) {
+        loop_t *l = &e->loops[i];
+        xpriv_t *sub, *can;
+        hf_future_wait(l->task, -1);
+        hf_future_release(l->task);
+        /* A loop that never ran (its runtime was already gone) leaves its queue here. */
+        take_queues(l, &sub, &can);
+        while (sub) {
+            xpriv_t *next = sub->next;
+            hf_error_set(&sub->x->err, HF_ECANCELED, 0, "hub closed");
+            finish(l, sub, CURLE_OK, 0);
+            sub = next;
+        }
+        while (can) {
+            xpriv_t *next = can->cnext;
+            xpriv_unref(can);
+            can = next;
+        }
+        close(l->wake[0]);
+        close(l->wake[1]);
+        pthread_mutex_destroy(&l->mu);
+    }
+    hfi_free(e);
+}
+
+void hfi_engine_stats(hfi_engine_t *e, hf_hub_stats_t *out)
+{
+    out->requests = atomic_load(&e->requests);
+    out->bytes_received = atomic_load(&e->bytes);
+    out->transfers_active = atomic_load(&e->active);
+    out->transfers_peak = atomic_load(&e->peak);
+    out->curl_calls_io = atomic_load(&e->calls_io);
+    out->curl_calls_compute = atomic_load(&e->calls_compute);
+    out->curl_calls_other = atomic_load(&e->calls_other);
+}

@@ -1,0 +1,35 @@
+/*
+ * headers.h - parsing what the Hub and CDNs answer: ETags, Content-Range, Retry-After,
+ * RateLimit, Link, X-Error-Code. Pure functions over untrusted text.
+ */
+#ifndef HFI_HEADERS_H
+#define HFI_HEADERS_H
+
+#include <stdint.h>
+
+#include "hf/error.h"
+
+/* Strip an optional W/ and the quotes; the result must be 40 or 64 lowercase hex digits
+ * (uppercase is lowered). Returns 0 or HF_EPROTO. */
+int hfi_etag_normalize(const char *raw, char out[65]);
+
+/* "bytes a-b/total" (total may be "*": *total = UINT64_MAX). Returns 0 or HF_EPROTO. */
+int hfi_parse_content_range(const char *v, uint64_t *first, uint64_t *last, uint64_t *total);
+
+/* Retry-After in delta-seconds form. Returns seconds, or -1 if absent or not a number. */
+long hfi_parse_retry_after(const char *v);
+
+/* The t= (seconds to reset) of a RateLimit header ("name";r=0;t=55). -1 if absent. */
+long hfi_parse_ratelimit_reset(const char *v);
+
+/* The URL of the rel="next" link in a Link header, copied into out[cap]. Returns 0, or
+ * HF_ENOENT when there is none, HF_EPROTO when malformed or too long. */
+int hfi_parse_link_next(const char *v, char *out, size_t cap);
+
+/* Map an HTTP status and X-Error-Code to an HF_E* code. */
+int hfi_http_error_code(long status, const char *x_error_code);
+
+/* 1 for statuses worth retrying (408, 429, 500, 502, 503, 504). */
+int hfi_http_retryable(long status);
+
+#endif /* HFI_HEADERS_H */

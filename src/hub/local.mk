@@ -1,0 +1,15 @@
+# src/hub: the Hub client: names, headers, hashes, cache, transfer engine, downloads.
+hfinclude_HEADERS += include/hf/hub.h
+libhfasync_impl_la_SOURCES += \
+	src/hub/api.c \
+	src/hub/blob.c src/hub/blob.h \
+	src/hub/cache.c src/hub/cache.h \
+	src/hub/config.c \
+	src/hub/download.c \
+	src/hub/engine.c src/hub/engine.h \
+	src/hub/glob.c src/hub/glob.h \
+	src/hub/hash.c src/hub/hash.h \
+	src/hub/headers.c src/hub/headers.h \
+	src/hub/hub.c src/hub/hub_impl.h \
+	src/hub/names.c src/hub/names.h \
+	src/hub/snapshot.c

@@ -1,0 +1,392 @@
+/*
+ * snapshot.c - hf_hub_snapshot: every file of a revision that the globs select.
+ *
+ * Design notes
+ *  - repo info resolves the revision to a commit and lists the files; refs/<revision> is
+ *    written; each selected file is then downloaded by commit (hf_hub_download), at most
+ *    `max_parallel` at once, so each costs one metadata request and files already in the
+ *    cache for that commit cost none;
+ *  - the first failure cancels the downloads still running and rejects the snapshot with
+ *    the failing file's error; cancelling the snapshot cancels everything in flight;
+ *  - progress: per file as hf_hub_download reports it, plus batch totals (bytes and files
+ *    of the whole selection), under `mu`;
+ *  - offline, the commit comes from the revision or refs/<revision>, and the snapshot
+ *    folder is returned if it exists (HF_EOFFLINE otherwise).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/alloc.h"
+#include "core/future_impl.h"
+#include "hub/cache.h"
+#include "hub/glob.h"
+#include "hub/hub_impl.h"
+#include "hub/names.h"
+
+typedef struct snap snap_t;
+
+typedef struct sfile {
+    snap_t *s;
+    char *path;
+    uint64_t size, done;
+    hf_future_t *f;             /* under s->mu */
+} sfile_t;
+
+struct snap {
+    _Atomic int refs;
+    hf_hub_t *hub;
+    hf_promise_t *out;
+    char *repo_id, *revision;
+    hf_repo_type_t type;
+    char **include, **exclude;
+    size_t ninclude, nexclude;
+    unsigned max_parallel;
+    hf_progress_fn progress;
+    void *progress_arg;
+    hfi_cache_loc_t loc;
+    char commit[41];
+    _Atomic int cancelled;
+    pthread_mutex_t mu;
+    hf_future_t *info;
+    sfile_t *files;
+    size_t nfiles, next, running, finished;
+    int failed;
+    hf_error_t err;
+    uint64_t batch_total;
+};
+
+static void strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        hfi_free(v[i]);
+    hfi_free(v);
+}
+
+static char **strv_dup(const char *const *v, size_t n)
+{
+    char **out = n ? hfi_calloc(n, sizeof *out) : NULL;
+    if (n && !out)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!v[i] || (out[i] = hfi_strdup(v[i])) == NULL) {
+            strv_free(out, n);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+static void snap_unref(snap_t *s)
+{
+    if (atomic_fetch_sub(&s->refs, 1) != 1)
+        return;
+    for (size_t i = 0; i < s->nfiles; i++) {
+        hfi_free(s->files[i].path);
+        hf_future_release(s->files[i].f);
+    }
+    hfi_free(s->files);
+    hf_future_release(s->info);
+    strv_free(s->include, s->ninclude);
+    strv_free(s->exclude, s->nexclude);
+    hf_promise_free(s->out);
+    hfi_cache_loc_free(&s->loc);
+    hfi_free(s->repo_id);
+    hfi_free(s->revision);
+    pthread_mutex_destroy(&s->mu);
+    hfi_free(s);
+}
+
+static void snap_finish(snap_t *s, const hf_error_t *e)
+{
+    if (e) {
+        if (atomic_load(&s->cancelled) || e->code == HF_ECANCELED)
+            hf_future_cancel((hf_future_t *)(void *)s->out);
+        else
+            hf_promise_reject(s->out, e);
+    } else {
+        char *dir = hfi_cache_snapshot_dir(&s->loc, s->commit);
+        char *copy = dir ? strdup(dir) : NULL;
+        hfi_free(dir);
+        if (!copy) {
+            hf_error_t oom;
+            hf_error_set(&oom, HF_ENOMEM, 0, "out of memory");
+            hf_promise_reject(s->out, &oom);
+        } else if (hf_promise_resolve(s->out, copy, free) < 0) {
+            free(copy);
+        }
+    }
+    snap_unref(s);
+}
+
+static int selected(const snap_t *s, const char *path)
+{
+    int in = s->ninclude == 0;
+    for (size_t i = 0; i < s->ninclude && !in; i++)
+        in = hfi_glob_match(s->include[i], path);
+    for (size_t i = 0; i < s->nexclude && in; i++)
+        in = !hfi_glob_match(s->exclude[i], path);
+    return in;
+}
+
+static void file_progress(const hf_progress_t *p, void *arg)
+{
+    sfile_t *sf = arg;
+    snap_t *s = sf->s;
+    hf_progress_t q = *p;
+    uint64_t batch = 0;
+    unsigned done;
+
+    pthread_mutex_lock(&s->mu);
+    sf->done = p->file_done;
+    for (size_t i = 0; i < s->nfiles; i++)
+        batch += s->files[i].done;
+    done = (unsigned)s->finished;
+    pthread_mutex_unlock(&s->mu);
+    q.batch_done = batch;
+    q.batch_total = s->batch_total;
+    q.files_done = done;
+    q.files_total = (unsigned)s->nfiles;
+    s->progress(&q, s->progress_arg);
+}
+
+static void start_more(snap_t *s);
+
+static void file_done(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    sfile_t *sf = arg;
+    snap_t *s = sf->s;
+    int st = hf_future_state(done), finish = 0, cancel_rest = 0;
+
+    hf_promise_resolve(next, NULL, NULL);
+    pthread_mutex_lock(&s->mu);
+    s->running--;
+    s->finished++;
+    if (st != HF_FUTURE_FULFILLED && !s->failed) {
+        s->failed = 1;
+        s->err = *hf_future_error(done);
+        cancel_rest = 1;
+    }
+    finish = s->running == 0 && (s->failed || s->finished == s->nfiles);
+    pthread_mutex_unlock(&s->mu);
+    if (cancel_rest) {
+        for (size_t i = 0; i < s->nfiles; i++) {
+            hf_future_t *f;
+            pthread_mutex_lock(&s->mu);
+            f = hf_future_retain(s->files[i].f);
+            pthread_mutex_unlock(&s->mu);
+            if (f && f != done)
+                hf_future_cancel(f);
+            hf_future_release(f);
+        }
+    }
+    if (finish)
+        snap_finish(s, s->failed ? &s->err : NULL);
+    else if (!s->failed)
+        start_more(s);
+    snap_unref(s);              /* this file's hold */
+}
+
+static void start_more(snap_t *s)
+{
+    for (;;) {
+        sfile_t *sf = NULL;
+        hf_file_ref_t ref;
+        hf_download_opts_t opts;
+        hf_future_t *f, *g;
+
+        pthread_mutex_lock(&s->mu);
+        if (s->next < s->nfiles && s->running < s->max_parallel && !s->failed &&
+            !atomic_load(&s->cancelled)) {
+            sf = &s->files[s->next++];
+            s->running++;
+        }
+        pthread_mutex_unlock(&s->mu);
+        if (!sf)
+            return;
+        ref.repo_id = s->repo_id;
+        ref.repo_type = s->type;
+        ref.revision = s->commit;
+        ref.path = sf->path;
+        memset(&opts, 0, sizeof opts);
+        if (s->progress) {
+            opts.progress = file_progress;
+            opts.progress_arg = sf;
+        }
+        atomic_fetch_add(&s->refs, 1);
+        f = hf_hub_download(s->hub, &ref, &opts);
+        if (!f)
+            f = hf_future_rejected(HF_ENOMEM, 0, "out of memory");
+        pthread_mutex_lock(&s->mu);
+        sf->f = hf_future_retain(f);
+        pthread_mutex_unlock(&s->mu);
+        g = hf_future_then_on(f, hf_runtime_io(s->hub->rt), HF_ON_ANY, file_done, sf);
+        hf_future_release(g);
+        hf_future_release(f);
+    }
+}
+
+static void have_info(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    snap_t *s = arg;
+    const hf_repo_info_t *info;
+    hf_error_t e;
+    size_t n = 0;
+
+    hf_promise_resolve(next, NULL, NULL);
+    if (atomic_load(&s->cancelled) || hf_future_state(done) != HF_FUTURE_FULFILLED) {
+        if (hf_future_state(done) == HF_FUTURE_REJECTED)
+            e = *hf_future_error(done);
+        else
+            hf_error_set(&e, HF_ECANCELED, 0, "cancelled");
+        snap_finish(s, &e);
+        return;
+    }
+    info = hf_future_value(done);
+    memcpy(s->commit, info->sha, 41);
+    memset(&e, 0, sizeof e);
+    if (!hfi_is_commit(s->revision) && hfi_cache_write_ref(&s->loc, s->revision, s->commit, &e) < 0) {
+        snap_finish(s, &e);
+        return;
+    }
+    if (info->nfiles && (s->files = hfi_calloc(info->nfiles, sizeof *s->files)) == NULL) {
+        hf_error_set(&e, HF_ENOMEM, 0, "out of memory");
+        snap_finish(s, &e);
+        return;
+    }
+    for (size_t i = 0; i < info->nfiles; i++) {
+        if (!selected(s, info->files[i].path))
+            continue;
+        s->files[n].s = s;
+        s->files[n].size = info->files[i].size;
+        s->batch_total += info->files[i].size;
+        if ((s->files[n].path = hfi_strdup(info->files[i].path)) == NULL) {
+            hf_error_set(&e, HF_ENOMEM, 0, "out of memory");
+            snap_finish(s, &e);
+            return;
+        }
+        n++;
+    }
+    pthread_mutex_lock(&s->mu);
+    s->nfiles = n;
+    pthread_mutex_unlock(&s->mu);
+    if (n == 0) {
+        char *dir = hfi_cache_snapshot_dir(&s->loc, s->commit);
+        char *probe = dir ? hfi_strfmt("%s/x", dir) : NULL;
+        if (probe)
+            hfi_mkdirs_for(probe, NULL);
+        hfi_free(probe);
+        hfi_free(dir);
+        snap_finish(s, NULL);
+        return;
+    }
+    start_more(s);
+}
+
+static void snap_on_settled(hf_future_t *f, void *arg, int state)
+{
+    snap_t *s = arg;
+    (void)f;
+    if (state == HF_FUTURE_CANCELLED) {
+        atomic_store(&s->cancelled, 1);
+        pthread_mutex_lock(&s->mu);
+        if (s->info)
+            hf_future_cancel(s->info);
+        for (size_t i = 0; i < s->nfiles; i++)
+            if (s->files[i].f)
+                hf_future_cancel(s->files[i].f);
+        pthread_mutex_unlock(&s->mu);
+    }
+    snap_unref(s);
+}
+
+/* Offline: the folder of the commit the revision names in the cache. */
+static hf_future_t *offline_snapshot(hf_hub_t *hub, const hf_file_ref_t *ref)
+{
+    hfi_cache_loc_t loc;
+    char commit[41], *dir, *copy;
+    const char *rev = ref->revision ? ref->revision : "main";
+    struct stat st;
+    hf_future_t *f;
+
+    if (hfi_cache_loc_init(&loc, hub->cache_dir, ref->repo_type, ref->repo_id) < 0)
+        return NULL;
+    if (hfi_is_commit(rev))
+        memcpy(commit, rev, 41);
+    else if (hfi_cache_read_ref(&loc, rev, commit) < 0) {
+        hfi_cache_loc_free(&loc);
+        return hf_future_rejected(HF_EOFFLINE, 0, "%s: offline and revision %s not in the cache",
+                                  ref->repo_id, rev);
+    }
+    dir = hfi_cache_snapshot_dir(&loc, commit);
+    hfi_cache_loc_free(&loc);
+    if (!dir)
+        return NULL;
+    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        hfi_free(dir);
+        return hf_future_rejected(HF_EOFFLINE, 0, "%s: offline and snapshot not in the cache",
+                                  ref->repo_id);
+    }
+    copy = strdup(dir);
+    hfi_free(dir);
+    if (!copy)
+        return NULL;
+    if ((f = hf_future_resolved(copy, free)) == NULL)
+        free(copy);
+    return f;
+}
+
+hf_future_t *hf_hub_snapshot(hf_hub_t *hub, const hf_file_ref_t *ref, const hf_snapshot_opts_t *opts)
+{
+    hf_error_t e;
+    snap_t *s;
+    hf_future_t *out, *g;
+    hf_file_ref_t rref;
+
+    if (!hub || !ref)
+        return NULL;
+    memset(&e, 0, sizeof e);
+    if (hfi_check_repo_id(ref->repo_id, &e) < 0 ||
+        hfi_check_revision(ref->revision ? ref->revision : "main", &e) < 0)
+        return hf_future_rejected(HF_EINVAL, 0, "%s", e.message);
+    if (hub->offline)
+        return offline_snapshot(hub, ref);
+    if ((s = hfi_calloc(1, sizeof *s)) == NULL)
+        return NULL;
+    atomic_init(&s->refs, 2);   /* the chain's and the hook's */
+    s->hub = hub;
+    s->type = ref->repo_type;
+    pthread_mutex_init(&s->mu, NULL);
+    s->repo_id = hfi_strdup(ref->repo_id);
+    s->revision = hfi_strdup(ref->revision ? ref->revision : "main");
+    s->max_parallel = opts && opts->max_parallel ? opts->max_parallel : 8;
+    if (opts) {
+        s->progress = opts->progress;
+        s->progress_arg = opts->progress_arg;
+        s->ninclude = opts->ninclude;
+        s->nexclude = opts->nexclude;
+        s->include = strv_dup(opts->include, opts->ninclude);
+        s->exclude = strv_dup(opts->exclude, opts->nexclude);
+    }
+    s->out = hf_promise_new();
+    if (!s->repo_id || !s->revision || !s->out || (s->ninclude && !s->include) ||
+        (s->nexclude && !s->exclude) ||
+        hfi_cache_loc_init(&s->loc, hub->cache_dir, s->type, s->repo_id) < 0) {
+        atomic_store(&s->refs, 1);
+        snap_unref(s);
+        return NULL;
+    }
+    out = hf_promise_future(s->out);
+    hfi_future_set_hook((hf_future_t *)(void *)s->out, snap_on_settled, s);
+    rref = *ref;
+    rref.path = NULL;
+    s->info = hf_hub_repo_info(hub, &rref);
+    if (!s->info)
+        s->info = hf_future_rejected(HF_ENOMEM, 0, "out of memory");
+    g = hf_future_then_on(s->info, hf_runtime_io(hub->rt), HF_ON_ANY, have_info, s);
+    hf_future_release(g);
+    return out;
+}

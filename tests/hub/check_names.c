@@ -1,0 +1,137 @@
+/*
+ * check_names.c - repo ids, paths and revisions: hostile inputs refused before any I/O;
+ * URL encoding and cache folder names as the official clients make them.
+ */
+#include "common/testutil.h"
+
+#include "hub/names.h"
+
+START_TEST(good_repo_ids_pass)
+{
+    const char *ok[] = { "gpt2", "unsloth/Kimi-K2-Instruct-GGUF", "Alibaba-NLP/gte-Qwen2-1.5B-instruct",
+                         "a/b", "org_1/name.v2", "NovaSearch/stella_en_400M_v5" };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        ck_assert_msg(hfi_check_repo_id(ok[i], NULL) == 0, "refused %s", ok[i]);
+}
+END_TEST
+
+START_TEST(hostile_repo_ids_are_refused)
+{
+    char longname[200];
+    const char *bad[] = { "", "/", "a/", "/a", "a//b", "a/b/c", "a--b/c", "a/b--c", "../x", "a/..",
+                          "a/.b", "a/b.", "-a/b", "a/-b", "a b/c", "a/b\n", "a\\b", "a/b%2f",
+                          "ä/b", "a/b?", "a/b#", "a:b/c", longname };
+    memset(longname, 'x', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        hf_error_t e;
+        ck_assert_msg(hfi_check_repo_id(bad[i], &e) == HF_EINVAL, "accepted repo id #%zu", i);
+        ck_assert_int_eq(e.code, HF_EINVAL);
+        ck_assert_int_gt((int)strlen(e.message), 0);
+    }
+    ck_assert_int_eq(hfi_check_repo_id(NULL, NULL), HF_EINVAL);
+}
+END_TEST
+
+START_TEST(good_paths_pass)
+{
+    const char *ok[] = { "config.json", "2_Dense_1024/model.safetensors",
+                         "UD-TQ1_0/Kimi-K2-Instruct-UD-TQ1_0-00001-of-00005.gguf",
+                         "text_encoders/t5xxl_fp16.safetensors", "a b/c #1.txt", "日本語/ファイル.txt",
+                         ".gitattributes", "a/.hidden", "100%.txt", "a%2/x" };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        ck_assert_msg(hfi_check_path(ok[i], NULL) == 0, "refused %s", ok[i]);
+}
+END_TEST
+
+START_TEST(hostile_paths_are_refused)
+{
+    static char longpath[5000], longseg[300];
+    const char *bad[] = {
+        "", "/etc/passwd", "..", "../x", "a/../../x", "a/..", "./a", "a/./b", "a//b", "a/",
+        "a\\b", "..\\..\\x", "a\nb", "a\rb", "a\tb", "\x1b[31m", "a\x7f",
+        "%2e%2e/x", "a/%2E%2e", "%2e", "a%2fb", "a%5cb", "a%00b",
+        "a\xe2\x88\x95" "b",        /* U+2215 DIVISION SLASH */
+        "a\xef\xbc\x8f" "b",        /* U+FF0F FULLWIDTH SOLIDUS */
+        "\xe2\x80\xa4\xe2\x80\xa4/x", /* U+2024 ONE DOT LEADER twice */
+        "a\xef\xbc\xbc" "b",        /* U+FF3C FULLWIDTH REVERSE SOLIDUS */
+        "a\xe2\x80\xae" "b",        /* U+202E RIGHT-TO-LEFT OVERRIDE */
+        "a\xe2\x80\x8b" "b",        /* U+200B ZERO WIDTH SPACE */
+        "\xc0\xae\xc0\xae/x",       /* overlong '.' */
+        "a\xff" "b",                /* not UTF-8 */
+        "a\xed\xa0\x80" "b",        /* a UTF-16 surrogate */
+        "a\xc2\x85" "b",            /* U+0085, a C1 control */
+        longpath, longseg,
+    };
+    memset(longpath, 'a', sizeof longpath - 1);
+    memset(longseg, 'b', sizeof longseg - 1);
+    ck_assert_uint_ge(sizeof bad / sizeof bad[0], 30);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(hfi_check_path(bad[i], NULL) == HF_EINVAL, "accepted path #%zu", i);
+    ck_assert_int_eq(hfi_check_path(NULL, NULL), HF_EINVAL);
+}
+END_TEST
+
+START_TEST(revisions_follow_git_ref_rules)
+{
+    const char *ok[] = { "main", "v1.0", "refs/pr/1", "release-2024_01",
+                         "0123456789abcdef0123456789abcdef01234567" };
+    const char *bad[] = { "", "/main", "main/", "a..b", "refs/../x", "a b", "a~1", "a^", "a:b",
+                          "a?", "a*", "a[", "a\\b", "a%2F", "x.lock", "a//b", ".hidden", "a/.x",
+                          "end.", "a\nb" };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        ck_assert_msg(hfi_check_revision(ok[i], NULL) == 0, "refused %s", ok[i]);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(hfi_check_revision(bad[i], NULL) == HF_EINVAL, "accepted revision #%zu", i);
+    ck_assert_int_eq(hfi_is_commit("0123456789abcdef0123456789abcdef01234567"), 1);
+    ck_assert_int_eq(hfi_is_commit("0123456789ABCDEF0123456789abcdef01234567"), 0);
+    ck_assert_int_eq(hfi_is_commit("0123456789abcdef"), 0);
+}
+END_TEST
+
+START_TEST(urls_are_encoded_like_python_quote)
+{
+    char *a = hfi_url_encode("refs/pr/1", 0);
+    char *b = hfi_url_encode("dir/a b#c?.json", 1);
+    char *c = hfi_url_encode("ü~_.-", 0);
+    ck_assert_str_eq(a, "refs%2Fpr%2F1");
+    ck_assert_str_eq(b, "dir/a%20b%23c%3F.json");
+    ck_assert_str_eq(c, "%C3%BC~_.-");
+    free(a);
+    free(b);
+    free(c);
+}
+END_TEST
+
+START_TEST(cache_folders_are_named_like_the_official_clients)
+{
+    char *m = hfi_repo_folder(HF_REPO_MODEL, "google/gemma-2b");
+    char *d = hfi_repo_folder(HF_REPO_DATASET, "HuggingFaceFW/fineweb");
+    char *s = hfi_repo_folder(HF_REPO_SPACE, "gpt2");
+    ck_assert_str_eq(m, "models--google--gemma-2b");
+    ck_assert_str_eq(d, "datasets--HuggingFaceFW--fineweb");
+    ck_assert_str_eq(s, "spaces--gpt2");
+    ck_assert_str_eq(hfi_url_prefix(HF_REPO_DATASET), "datasets/");
+    ck_assert_str_eq(hfi_url_prefix(HF_REPO_MODEL), "");
+    free(m);
+    free(d);
+    free(s);
+}
+END_TEST
+
+static Suite *names_suite(void)
+{
+    Suite *s = suite_create("names");
+    TCase *tc = tcase_create("hub");
+    tcase_add_test(tc, good_repo_ids_pass);
+    tcase_add_test(tc, hostile_repo_ids_are_refused);
+    tcase_add_test(tc, good_paths_pass);
+    tcase_add_test(tc, hostile_paths_are_refused);
+    tcase_add_test(tc, revisions_follow_git_ref_rules);
+    tcase_add_test(tc, urls_are_encoded_like_python_quote);
+    tcase_add_test(tc, cache_folders_are_named_like_the_official_clients);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TU_MAIN(names_suite)
