@@ -106,22 +106,8 @@ static void req_retry(hf_future_t *done, hf_promise_t *next, void *arg)
 
 static void req_retry_later(apireq_t *r)
 {
-    long ra = hfi_parse_retry_after(r->x.headers[HFI_H_RETRY_AFTER]);
-    long rl = hfi_parse_ratelimit_reset(r->x.headers[HFI_H_RATELIMIT]);
-    uint64_t ms = (uint64_t)r->hub->backoff_ms << (r->attempt > 4 ? 3 : r->attempt - 1);
-    hf_future_t *d, *g;
-
-    if (r->x.status == 429 && rl >= 0 && (uint64_t)rl * 1000 > ms)
-        ms = (uint64_t)rl * 1000;
-    if (ra >= 0)
-        ms = (uint64_t)ra * 1000;
-    pthread_mutex_lock(&r->hub->mu);
-    r->hub->retries++;
-    pthread_mutex_unlock(&r->hub->mu);
-    d = hf_future_delay(ms);
+    hf_future_t *d = hfi_hub_retry_after(r->hub, &r->x, r->attempt, req_retry, r);
     req_set_cur(r, d);
-    g = hf_future_then_on(d, hf_runtime_io(r->hub->rt), HF_ON_ANY, req_retry, r);
-    hf_future_release(g);
     hf_future_release(d);
 }
 
@@ -215,7 +201,7 @@ static void req_done(hf_future_t *done, hf_promise_t *next, void *arg)
 
 static void req_start(apireq_t *r)
 {
-    hf_future_t *f, *g;
+    hf_future_t *f;
 
     hfi_xfer_reset(&r->x);
     hfi_xfer_init(&r->x, r->url, r->hub->etag_timeout_ms);
@@ -225,8 +211,7 @@ static void req_start(apireq_t *r)
         return;
     }
     req_set_cur(r, f);
-    g = hf_future_then_on(f, hf_runtime_io(r->hub->rt), HF_ON_ANY, req_done, r);
-    hf_future_release(g);
+    hfi_hub_then(r->hub, f, req_done, r);
     hf_future_release(f);
 }
 

@@ -44,12 +44,6 @@
 #include "hub/headers.h"
 #include "hub/names.h"
 
-#ifndef O_NOFOLLOW
-#define O_NOFOLLOW 0
-#endif
-#ifndef O_CLOEXEC
-#define O_CLOEXEC 0
-#endif
 
 #define MAX_LISTENERS 16
 #define CHUNK_MIN (4u << 20)
@@ -240,24 +234,41 @@ static void commit(hfi_blob_t *b, const char *hex)
 
 /* ---- waiting between attempts ---------------------------------------------------------- */
 
-/* How long to wait before attempt number `attempt` (1-based) after a response `x`. */
-static uint64_t backoff_ms(hfi_blob_t *b, const hfi_xfer_t *x, unsigned attempt)
-{
-    uint64_t ms = (uint64_t)b->hub->backoff_ms << (attempt > 4 ? 3 : attempt - 1);
-    long ra = x ? hfi_parse_retry_after(x->headers[HFI_H_RETRY_AFTER]) : -1;
-    long rl = x ? hfi_parse_ratelimit_reset(x->headers[HFI_H_RATELIMIT]) : -1;
-    if (x && x->status == 429 && rl >= 0 && (uint64_t)rl * 1000 > ms)
-        ms = (uint64_t)rl * 1000;
-    if (ra >= 0)
-        ms = (uint64_t)ra * 1000;
-    return ms;
-}
-
 static int worth_retrying(const hfi_xfer_t *x, int code)
 {
     if (code == HF_ENETWORK || code == HF_ETIMEDOUT)
         return 1;
     return x->status && hfi_http_retryable(x->status);
+}
+
+/* Start a GET of b->url for bytes [from, to] (UINT64_MAX: no Range / open end) into
+ * `sink(x, ...)` with `arg`; remember it in *slot (replacing the delay an attempt waited
+ * on) so that a cancellation reaches it; continue with `then(done, next, then_arg)` on the
+ * I/O pool. Returns 0 or HF_ENOMEM. */
+static int submit_get(hfi_blob_t *b, hfi_xfer_t *x, int (*sink)(hfi_xfer_t *, const char *, size_t),
+                      void *arg, uint64_t from, uint64_t to, hf_future_t **slot,
+                      hf_then_fn then, void *then_arg)
+{
+    hf_future_t *f;
+
+    hfi_xfer_reset(x);
+    hfi_xfer_init(x, b->url, b->hub->download_timeout_ms);
+    x->with_auth = b->with_auth;
+    x->on_body = sink;
+    x->arg = arg;
+    x->range_from = from;
+    x->range_to = to;
+    if ((f = hfi_engine_submit(b->hub->engine, x)) == NULL)
+        return HF_ENOMEM;
+    pthread_mutex_lock(&b->mu);
+    hf_future_release(*slot);
+    *slot = hf_future_retain(f);
+    pthread_mutex_unlock(&b->mu);
+    if (atomic_load(&b->cancelled))
+        hf_future_cancel(f);
+    hfi_hub_then(b->hub, f, then, then_arg);
+    hf_future_release(f);
+    return 0;
 }
 
 /* ---- single stream ----------------------------------------------------------------------- */
@@ -314,9 +325,7 @@ static void single_done(hf_future_t *done, hf_promise_t *next, void *arg)
 {
     hfi_blob_t *b = arg;
     hfi_xfer_t *x = &b->x;
-    int st = hf_future_state(done);
-    int code = st == HF_FUTURE_FULFILLED ? 0 : st == HF_FUTURE_CANCELLED ? HF_ECANCELED
-                                                                      : hf_future_error(done)->code;
+    int code = hfi_future_code(done);
 
     hf_promise_resolve(next, NULL, NULL);
     pthread_mutex_lock(&b->mu);
@@ -352,18 +361,10 @@ static void single_done(hf_future_t *done, hf_promise_t *next, void *arg)
         return;
     }
     if (code != HF_ECORRUPT && worth_retrying(x, code) && b->attempt < b->hub->max_retries) {
-        hf_future_t *d, *g;
-        uint64_t ms = backoff_ms(b, x, ++b->attempt);
-        pthread_mutex_lock(&b->hub->mu);
-        b->hub->retries++;
-        pthread_mutex_unlock(&b->hub->mu);
-        d = hf_future_delay(ms);
+        hf_future_t *d = hfi_hub_retry_after(b->hub, x, ++b->attempt, single_retry, b);
         pthread_mutex_lock(&b->mu);
-        b->cur = hf_future_retain(d);
+        b->cur = d;
         pthread_mutex_unlock(&b->mu);
-        g = hf_future_then_on(d, hf_runtime_io(b->hub->rt), HF_ON_ANY, single_retry, b);
-        hf_future_release(g);
-        hf_future_release(d);
         return;
     }
     fail(b, &x->err);
@@ -371,29 +372,10 @@ static void single_done(hf_future_t *done, hf_promise_t *next, void *arg)
 
 static void single_start(hfi_blob_t *b)
 {
-    hfi_xfer_t *x = &b->x;
-    hf_future_t *f, *g;
-
-    hfi_xfer_reset(x);
-    hfi_xfer_init(x, b->url, b->hub->download_timeout_ms);
-    x->with_auth = b->with_auth;
-    x->on_body = single_sink;
-    x->arg = b;
     b->ranged_request = b->offset > 0;
-    if (b->offset > 0)
-        x->range_from = b->offset;
-    if ((f = hfi_engine_submit(b->hub->engine, x)) == NULL) {
+    if (submit_get(b, &b->x, single_sink, b, b->offset > 0 ? b->offset : UINT64_MAX, UINT64_MAX,
+                   &b->cur, single_done, b) < 0)
         fail_msg(b, HF_ENOMEM, "out of memory");
-        return;
-    }
-    pthread_mutex_lock(&b->mu);
-    b->cur = hf_future_retain(f);
-    pthread_mutex_unlock(&b->mu);
-    if (atomic_load(&b->cancelled))
-        hf_future_cancel(f);
-    g = hf_future_then_on(f, hf_runtime_io(b->hub->rt), HF_ON_ANY, single_done, b);
-    hf_future_release(g);
-    hf_future_release(f);
 }
 
 /* ---- ranges ------------------------------------------------------------------------------ */
@@ -507,9 +489,7 @@ static void chunk_done(hf_future_t *done, hf_promise_t *next, void *arg)
     chunk_t *c = arg;
     hfi_blob_t *b = c->b;
     hfi_xfer_t *x = &c->x;
-    int st = hf_future_state(done);
-    int code = st == HF_FUTURE_FULFILLED ? 0 : st == HF_FUTURE_CANCELLED ? HF_ECANCELED
-                                                                      : hf_future_error(done)->code;
+    int code = hfi_future_code(done);
 
     hf_promise_resolve(next, NULL, NULL);
     pthread_mutex_lock(&b->mu);
@@ -526,16 +506,10 @@ static void chunk_done(hf_future_t *done, hf_promise_t *next, void *arg)
         return;
     }
     if (worth_retrying(x, code) && c->attempt < b->hub->max_retries) {
-        hf_future_t *d = hf_future_delay(backoff_ms(b, x, ++c->attempt)), *g;
-        pthread_mutex_lock(&b->hub->mu);
-        b->hub->retries++;
-        pthread_mutex_unlock(&b->hub->mu);
+        hf_future_t *d = hfi_hub_retry_after(b->hub, x, ++c->attempt, chunk_retry, c);
         pthread_mutex_lock(&b->mu);
-        c->cur = hf_future_retain(d);
+        c->cur = d;
         pthread_mutex_unlock(&b->mu);
-        g = hf_future_then_on(d, hf_runtime_io(b->hub->rt), HF_ON_ANY, chunk_retry, c);
-        hf_future_release(g);
-        hf_future_release(d);
         return;
     }
     chunk_settled(c, code, &x->err);
@@ -543,31 +517,12 @@ static void chunk_done(hf_future_t *done, hf_promise_t *next, void *arg)
 
 static void chunk_start(chunk_t *c)
 {
-    hfi_blob_t *b = c->b;
-    hfi_xfer_t *x = &c->x;
-    hf_future_t *f, *g;
-
-    hfi_xfer_reset(x);
-    hfi_xfer_init(x, b->url, b->hub->download_timeout_ms);
-    x->with_auth = b->with_auth;
-    x->on_body = chunk_sink;
-    x->arg = c;
-    x->range_from = c->from + c->got;
-    x->range_to = c->from + c->len - 1;
-    if ((f = hfi_engine_submit(b->hub->engine, x)) == NULL) {
+    if (submit_get(c->b, &c->x, chunk_sink, c, c->from + c->got, c->from + c->len - 1, &c->cur,
+                   chunk_done, c) < 0) {
         hf_error_t e;
         hf_error_set(&e, HF_ENOMEM, 0, "out of memory");
         chunk_settled(c, HF_ENOMEM, &e);
-        return;
     }
-    pthread_mutex_lock(&b->mu);
-    c->cur = hf_future_retain(f);
-    pthread_mutex_unlock(&b->mu);
-    if (atomic_load(&b->cancelled))
-        hf_future_cancel(f);
-    g = hf_future_then_on(f, hf_runtime_io(b->hub->rt), HF_ON_ANY, chunk_done, c);
-    hf_future_release(g);
-    hf_future_release(f);
 }
 
 static void hash_and_commit(void *arg)

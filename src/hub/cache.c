@@ -36,12 +36,6 @@
 #include "core/alloc.h"
 #include "hub/names.h"
 
-#ifndef O_NOFOLLOW
-#define O_NOFOLLOW 0
-#endif
-#ifndef O_CLOEXEC
-#define O_CLOEXEC 0
-#endif
 
 static _Atomic int skip_flock;
 

@@ -4,9 +4,19 @@
 #ifndef HFI_CACHE_H
 #define HFI_CACHE_H
 
+#include <fcntl.h>
 #include <stdint.h>
 
 #include "hf/hub.h"
+
+/* Portable fallbacks: where these flags do not exist, the cache still works, and checked
+ * names keep paths inside it. */
+#ifndef O_NOFOLLOW
+#define O_NOFOLLOW 0
+#endif
+#ifndef O_CLOEXEC
+#define O_CLOEXEC 0
+#endif
 
 /* Where one file of one repo lives in the cache. All paths malloc'd, absolute. */
 typedef struct hfi_cache_loc {

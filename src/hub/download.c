@@ -161,6 +161,18 @@ static int cached_answer(dl_t *d, char **path_out)
 
 /* ---- after the blob -------------------------------------------------------------------- */
 
+/* Leave the shared download, once, whoever gets here first (the chain or a cancel). */
+static void leave_blob(dl_t *d)
+{
+    hfi_blob_t *b;
+    pthread_mutex_lock(&d->mu);
+    b = d->blob;
+    d->blob = NULL;
+    pthread_mutex_unlock(&d->mu);
+    if (b)
+        hfi_blob_leave(b);
+}
+
 static void link_and_finish(dl_t *d)
 {
     hf_error_t e;
@@ -181,15 +193,9 @@ static void link_and_finish(dl_t *d)
 static void after_blob(hf_future_t *done, hf_promise_t *next, void *arg)
 {
     dl_t *d = arg;
-    hfi_blob_t *b;
     int st = hf_future_state(done);
 
-    pthread_mutex_lock(&d->mu);
-    b = d->blob;
-    d->blob = NULL;
-    pthread_mutex_unlock(&d->mu);
-    if (b)
-        hfi_blob_leave(b);
+    leave_blob(d);
     hf_promise_resolve(next, NULL, NULL);
     if (atomic_load(&d->cancelled) || st == HF_FUTURE_CANCELLED) {
         done_errf(d, HF_ECANCELED, 0, "cancelled");
@@ -211,7 +217,7 @@ static void have_metadata(dl_t *d)
     struct stat st;
     char *blob_path;
     hfi_blob_req_t req;
-    hf_future_t *bf, *g;
+    hf_future_t *bf;
 
     memset(&e, 0, sizeof e);
     if (!hfi_is_commit(d->revision) &&
@@ -247,17 +253,9 @@ static void have_metadata(dl_t *d)
         done_errf(d, HF_ENOMEM, 0, "out of memory");
         return;
     }
-    if (atomic_load(&d->cancelled)) {   /* cancelled while joining: leave at once */
-        hfi_blob_t *b;
-        pthread_mutex_lock(&d->mu);
-        b = d->blob;
-        d->blob = NULL;
-        pthread_mutex_unlock(&d->mu);
-        if (b)
-            hfi_blob_leave(b);
-    }
-    g = hf_future_then_on(bf, hf_runtime_io(d->hub->rt), HF_ON_ANY, after_blob, d);
-    hf_future_release(g);
+    if (atomic_load(&d->cancelled))     /* cancelled while joining: leave at once */
+        leave_blob(d);
+    hfi_hub_then(d->hub, bf, after_blob, d);
     hf_future_release(bf);
 }
 
@@ -275,29 +273,11 @@ static void head_retry(hf_future_t *done, hf_promise_t *next, void *arg)
     head_start(d);
 }
 
-static void retry_later(dl_t *d, uint64_t ms)
+static void retry_later(dl_t *d)
 {
-    hf_future_t *f = hf_future_delay(ms), *g;
-    pthread_mutex_lock(&d->hub->mu);
-    d->hub->retries++;
-    pthread_mutex_unlock(&d->hub->mu);
+    hf_future_t *f = hfi_hub_retry_after(d->hub, &d->x, d->attempt, head_retry, d);
     set_cur(d, f);
-    g = hf_future_then_on(f, hf_runtime_io(d->hub->rt), HF_ON_ANY, head_retry, d);
-    hf_future_release(g);
     hf_future_release(f);
-}
-
-static uint64_t retry_delay(dl_t *d)
-{
-    long ra = hfi_parse_retry_after(d->x.headers[HFI_H_RETRY_AFTER]);
-    long rl = hfi_parse_ratelimit_reset(d->x.headers[HFI_H_RATELIMIT]);
-    unsigned shift = d->attempt > 4 ? 3 : d->attempt - 1;
-    uint64_t ms = (uint64_t)d->hub->backoff_ms << shift;
-    if (d->x.status == 429 && rl >= 0 && (uint64_t)rl * 1000 > ms)
-        ms = (uint64_t)rl * 1000;
-    if (ra >= 0)
-        ms = (uint64_t)ra * 1000;
-    return ms;
 }
 
 /* The network failed for good: answer from the cache if it can, else with `e`. */
@@ -338,7 +318,7 @@ static void head_done(hf_future_t *done, hf_promise_t *next, void *arg)
         const hf_error_t *xe = hf_future_error(done);
         if ((xe->code == HF_ENETWORK || xe->code == HF_ETIMEDOUT) &&
             d->attempt++ < d->hub->max_retries) {
-            retry_later(d, retry_delay(d));
+            retry_later(d);
             return;
         }
         hf_error_set(&e, xe->code, 0, "%s/%s: %s", d->repo_id, d->path, xe->message);
@@ -373,7 +353,7 @@ static void head_done(hf_future_t *done, hf_promise_t *next, void *arg)
         const char *msg = x->headers[HFI_H_ERROR_MESSAGE];
         char text[200];
         if (hfi_http_retryable(x->status) && d->attempt++ < d->hub->max_retries) {
-            retry_later(d, retry_delay(d));
+            retry_later(d);
             return;
         }
         if (code == HF_EENTRY_NOT_FOUND && hfi_is_commit(x->headers[HFI_H_REPO_COMMIT])) {
@@ -425,7 +405,7 @@ static void head_done(hf_future_t *done, hf_promise_t *next, void *arg)
 
 static void head_start(dl_t *d)
 {
-    hf_future_t *f, *g;
+    hf_future_t *f;
 
     hfi_xfer_reset(&d->x);
     hfi_xfer_init(&d->x, d->url, d->hub->etag_timeout_ms);
@@ -437,8 +417,7 @@ static void head_start(dl_t *d)
         return;
     }
     set_cur(d, f);
-    g = hf_future_then_on(f, hf_runtime_io(d->hub->rt), HF_ON_ANY, head_done, d);
-    hf_future_release(g);
+    hfi_hub_then(d->hub, f, head_done, d);
     hf_future_release(f);
 }
 
@@ -486,7 +465,6 @@ static void on_settled(hf_future_t *f, void *arg, int state)
 {
     dl_t *d = arg;
     hf_future_t *cur;
-    hfi_blob_t *b;
 
     (void)f;
     if (state != HF_FUTURE_CANCELLED) {
@@ -496,14 +474,11 @@ static void on_settled(hf_future_t *f, void *arg, int state)
     atomic_store(&d->cancelled, 1);
     pthread_mutex_lock(&d->mu);
     cur = hf_future_retain(d->cur);
-    b = d->blob;
-    d->blob = NULL;
     pthread_mutex_unlock(&d->mu);
     if (cur)
         hf_future_cancel(cur);
     hf_future_release(cur);
-    if (b)
-        hfi_blob_leave(b);
+    leave_blob(d);
     dl_unref(d);                /* the hook's reference */
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "hub/headers.h"
 #include "hub/hub_impl.h"
 
 hf_hub_t *hf_hub_new(hf_runtime_t *rt, const hf_hub_config_t *cfg, hf_error_t *err)
@@ -114,4 +115,52 @@ int hf_hub_download_blocking(hf_hub_t *hub, const hf_file_ref_t *ref,
     }
     hf_future_release(f);
     return rc;
+}
+
+int hfi_hub_then(hf_hub_t *hub, hf_future_t *f, hf_then_fn fn, void *arg)
+{
+    hf_future_t *g = hf_future_then_on(f, hf_runtime_io(hub->rt), HF_ON_ANY, fn, arg);
+    if (!g)
+        return HF_ENOMEM;
+    hf_future_release(g);
+    return 0;
+}
+
+hf_future_t *hfi_hub_retry_after(hf_hub_t *hub, const hfi_xfer_t *x, unsigned attempt,
+                                 hf_then_fn fn, void *arg)
+{
+    uint64_t ms = (uint64_t)hub->backoff_ms << (attempt > 4 ? 3 : attempt ? attempt - 1 : 0);
+    hf_future_t *d;
+
+    if (x) {
+        long ra = hfi_parse_retry_after(x->headers[HFI_H_RETRY_AFTER]);
+        long rl = hfi_parse_ratelimit_reset(x->headers[HFI_H_RATELIMIT]);
+        if (x->status == 429 && rl >= 0 && (uint64_t)rl * 1000 > ms)
+            ms = (uint64_t)rl * 1000;
+        if (ra >= 0)
+            ms = (uint64_t)ra * 1000;
+    }
+    pthread_mutex_lock(&hub->mu);
+    hub->retries++;
+    pthread_mutex_unlock(&hub->mu);
+    if ((d = hf_future_delay(ms)) == NULL || hfi_hub_then(hub, d, fn, arg) < 0) {
+        /* no memory for a timer: go on at once rather than never */
+        hf_future_release(d);
+        d = hf_future_resolved(NULL, NULL);
+        if (d)
+            hfi_hub_then(hub, d, fn, arg);
+    }
+    return d;
+}
+
+int hfi_future_code(hf_future_t *f)
+{
+    switch (hf_future_state(f)) {
+    case HF_FUTURE_FULFILLED:
+        return 0;
+    case HF_FUTURE_CANCELLED:
+        return HF_ECANCELED;
+    default:
+        return hf_future_error(f)->code;
+    }
 }

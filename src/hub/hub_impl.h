@@ -34,6 +34,18 @@ struct hf_hub {
 int hfi_hub_configure(hf_hub_t *hub, const hf_hub_config_t *cfg, hf_error_t *err);
 void hfi_hub_unconfigure(hf_hub_t *hub);
 
+/* hub.c: small shared steps.
+ * Continue with `fn(done, next, arg)` on the I/O pool once `f` settles, whatever its
+ * state (HF_ON_ANY). Consumes nothing; returns 0 or HF_ENOMEM. */
+int hfi_hub_then(hf_hub_t *hub, hf_future_t *f, hf_then_fn fn, void *arg);
+/* Wait before retry number `attempt` (1-based) after the response in `x` (NULL if none):
+ * backoff_ms doubled per attempt up to 8x, or the server's Retry-After, or RateLimit t=
+ * on a 429. Counts the retry. Returns the delay future (to cancel), continuing as above. */
+hf_future_t *hfi_hub_retry_after(hf_hub_t *hub, const hfi_xfer_t *x, unsigned attempt,
+                                 hf_then_fn fn, void *arg);
+/* 0 for a fulfilled future, HF_ECANCELED for a cancelled one, else its error code. */
+int hfi_future_code(hf_future_t *f);
+
 /* "scheme://host:port" of a URL (malloc'd), the port made explicit; NULL if not http(s). */
 char *hfi_url_origin(const char *url);
 /* 1 if `url` has the same origin as the hub's endpoint. */

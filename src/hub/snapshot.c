@@ -196,7 +196,7 @@ static void start_more(snap_t *s)
         sfile_t *sf = NULL;
         hf_file_ref_t ref;
         hf_download_opts_t opts;
-        hf_future_t *f, *g;
+        hf_future_t *f;
 
         pthread_mutex_lock(&s->mu);
         if (s->next < s->nfiles && s->running < s->max_parallel && !s->failed &&
@@ -223,8 +223,7 @@ static void start_more(snap_t *s)
         pthread_mutex_lock(&s->mu);
         sf->f = hf_future_retain(f);
         pthread_mutex_unlock(&s->mu);
-        g = hf_future_then_on(f, hf_runtime_io(s->hub->rt), HF_ON_ANY, file_done, sf);
-        hf_future_release(g);
+        hfi_hub_then(s->hub, f, file_done, sf);
         hf_future_release(f);
     }
 }
@@ -343,7 +342,7 @@ hf_future_t *hf_hub_snapshot(hf_hub_t *hub, const hf_file_ref_t *ref, const hf_s
 {
     hf_error_t e;
     snap_t *s;
-    hf_future_t *out, *g;
+    hf_future_t *out;
     hf_file_ref_t rref;
 
     if (!hub || !ref)
@@ -386,7 +385,6 @@ hf_future_t *hf_hub_snapshot(hf_hub_t *hub, const hf_file_ref_t *ref, const hf_s
     s->info = hf_hub_repo_info(hub, &rref);
     if (!s->info)
         s->info = hf_future_rejected(HF_ENOMEM, 0, "out of memory");
-    g = hf_future_then_on(s->info, hf_runtime_io(hub->rt), HF_ON_ANY, have_info, s);
-    hf_future_release(g);
+    hfi_hub_then(hub, s->info, have_info, s);
     return out;
 }
