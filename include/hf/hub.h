@@ -198,6 +198,62 @@ typedef struct hf_hub_stats {
 
 HF_API int hf_hub_stats(hf_hub_t *hub, hf_hub_stats_t *out);
 
+/* ---- the cache, without a network ---------------------------------------------------- */
+
+typedef struct hf_cached_revision {
+    char commit[41];
+    char **refs;                /* the refs that point at this commit */
+    size_t nrefs;
+    size_t nfiles;              /* files in snapshots/<commit> */
+    uint64_t size;              /* bytes of the blobs those files point at */
+    int64_t last_modified;      /* newest mtime in the snapshot, seconds since the epoch */
+} hf_cached_revision_t;
+
+typedef struct hf_cached_repo {
+    hf_repo_type_t type;
+    char *repo_id;              /* "org/name" */
+    char *path;                 /* its folder */
+    uint64_t size_on_disk;      /* bytes of all its blobs */
+    size_t nblobs;
+    size_t nrevisions;
+    hf_cached_revision_t *revisions;
+    int64_t last_modified;
+} hf_cached_repo_t;
+
+typedef struct hf_cache_report {
+    size_t nrepos;
+    hf_cached_repo_t *repos;    /* sorted by type, then id */
+    uint64_t size_on_disk;
+    size_t nwarnings;
+    char **warnings;            /* things that look broken (dangling links, stray files) */
+} hf_cache_report_t;
+
+/*
+ * hf_cache_scan - describe every repo in `cache_dir` (as huggingface_hub's scan_cache_dir
+ * does; .locks and CACHEDIR.TAG are skipped). Returns 0 and *out (free it with
+ * hf_cache_report_free), or HF_EIO / HF_ENOENT (no such folder) / HF_ENOMEM.
+ */
+HF_API int hf_cache_scan(const char *cache_dir, hf_cache_report_t **out, hf_error_t *err);
+HF_API void hf_cache_report_free(hf_cache_report_t *r);
+
+/*
+ * hf_cache_verify - re-hash every blob of a cached repo against its name (sha256 or git
+ * sha1). Returns the number of blobs checked (>= 0) and the number that failed in *bad;
+ * `on_bad(blob_path, arg)` (may be NULL) is called for each. HF_ENOENT if not cached.
+ */
+HF_API int hf_cache_verify(const char *cache_dir, hf_repo_type_t type, const char *repo_id,
+                           size_t *bad, void (*on_bad)(const char *blob, void *arg), void *arg,
+                           hf_error_t *err);
+
+/*
+ * hf_cache_remove - remove `revision` (a ref or a commit; NULL: the whole repo) from the
+ * cache: its snapshot folder, the refs that point at it, and the blobs no remaining
+ * snapshot uses. Returns the number of bytes freed (>= 0) or HF_ENOENT / HF_EINVAL /
+ * HF_EIO.
+ */
+HF_API int64_t hf_cache_remove(const char *cache_dir, hf_repo_type_t type, const char *repo_id,
+                               const char *revision, hf_error_t *err);
+
 /* hf_repo_type_name - "model", "dataset", "space". */
 HF_API const char *hf_repo_type_name(hf_repo_type_t t);
 

@@ -3,12 +3,14 @@ HUB_TESTS = \
 	tests/hub/check_cache \
 	tests/hub/check_glob \
 	tests/hub/check_headers \
-	tests/hub/check_names
+	tests/hub/check_names \
+	tests/hub/check_scan
 HUB_TSAN_TESTS = \
 	tests/hub/check_cache \
 	tests/hub/check_glob \
 	tests/hub/check_headers \
-	tests/hub/check_names
+	tests/hub/check_names \
+	tests/hub/check_scan
 
 check_PROGRAMS += $(HUB_TESTS)
 TESTS += $(HUB_TESTS)
@@ -28,3 +30,7 @@ tests_hub_check_headers_LDADD = $(TEST_LIBS)
 tests_hub_check_names_SOURCES = tests/hub/check_names.c
 tests_hub_check_names_CFLAGS = $(TEST_CFLAGS)
 tests_hub_check_names_LDADD = $(TEST_LIBS)
+
+tests_hub_check_scan_SOURCES = tests/hub/check_scan.c
+tests_hub_check_scan_CFLAGS = $(TEST_CFLAGS)
+tests_hub_check_scan_LDADD = $(TEST_LIBS)

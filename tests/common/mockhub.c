@@ -1,0 +1,167 @@
+/*
+ * mockhub.c - see mockhub.h. Test code: failures end the test through Check.
+ */
+#include "config.h"
+
+#include "common/mockhub.h"
+
+#include <check.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+void tu_mock_root(tu_mock_t *m)
+{
+    memset(m, 0, sizeof *m);
+    m->pid = -1;
+    snprintf(m->root, sizeof m->root, "/tmp/hfasync-mock-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(m->root));
+}
+
+static void mkdirs_for(const char *path)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "mkdir -p \"$(dirname '%s')\"", path);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+void tu_mock_file(tu_mock_t *m, const char *type, const char *repo, const char *path,
+                  const void *data, size_t len)
+{
+    char full[1024];
+    FILE *f;
+    snprintf(full, sizeof full, "%s/%ss/%s/%s", m->root, type, repo, path);
+    mkdirs_for(full);
+    f = fopen(full, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+    fclose(f);
+}
+
+void tu_mock_settings(tu_mock_t *m, const char *type, const char *repo, const char *json)
+{
+    tu_mock_file(m, type, repo, ".mockhub.json", json, strlen(json));
+}
+
+void tu_mock_start(tu_mock_t *m, const char *extra_args)
+{
+    const char *src = getenv("HF_TOP_SRCDIR");
+    char script[512], line[512];
+    int fds[2];
+    FILE *out;
+
+    snprintf(script, sizeof script, "%s/tools/mock-hub/hf-mock-hub", src ? src : ".");
+    ck_assert_int_eq(pipe(fds), 0);
+    m->pid = fork();
+    ck_assert_int_ge(m->pid, 0);
+    if (m->pid == 0) {
+        char cmd[2048];
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        snprintf(cmd, sizeof cmd, "exec python3 '%s' --root '%s' --port 0 --cdn-port 0 %s",
+                 script, m->root, extra_args ? extra_args : "");
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    out = fdopen(fds[0], "r");
+    ck_assert_ptr_nonnull(out);
+    ck_assert_msg(fgets(line, sizeof line, out) != NULL, "hf-mock-hub printed nothing");
+    fclose(out);
+    ck_assert_msg(sscanf(line, "listening %127s %127s", m->hub, m->cdn) == 2,
+                  "unexpected first line from hf-mock-hub: %s", line);
+}
+
+void tu_mock_stop(tu_mock_t *m)
+{
+    char cmd[400];
+    if (m->pid > 0) {
+        int status;
+        kill(m->pid, SIGTERM);
+        waitpid(m->pid, &status, 0);
+        m->pid = -1;
+    }
+    if (m->root[0]) {
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", m->root);
+        ck_assert_int_eq(system(cmd), 0);
+    }
+}
+
+typedef struct buf {
+    char *p;
+    size_t n;
+} buf_t;
+
+static size_t collect(char *data, size_t size, size_t n, void *arg)
+{
+    buf_t *b = arg;
+    char *np = realloc(b->p, b->n + size * n + 1);
+    ck_assert_ptr_nonnull(np);
+    memcpy(np + b->n, data, size * n);
+    b->n += size * n;
+    np[b->n] = '\0';
+    b->p = np;
+    return size * n;
+}
+
+char *tu_http(const char *method, const char *url, const char *body, long *status)
+{
+    CURL *c = curl_easy_init();
+    buf_t b = { calloc(1, 1), 0 };
+    struct curl_slist *h = NULL;
+    CURLcode rc;
+
+    ck_assert_ptr_nonnull(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    if (body) {
+        h = curl_slist_append(h, "Content-Type: application/json");
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    }
+    rc = curl_easy_perform(c);
+    ck_assert_msg(rc == CURLE_OK, "%s %s: %s", method, url, curl_easy_strerror(rc));
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return b.p;
+}
+
+void tu_mock_fault(tu_mock_t *m, const char *json)
+{
+    char url[300];
+    long st;
+    snprintf(url, sizeof url, "%s/_mock/faults", m->hub);
+    free(tu_http("POST", url, json, &st));
+    ck_assert_msg(st == 200, "setting a fault: HTTP %ld", st);
+}
+
+void tu_mock_reset(tu_mock_t *m)
+{
+    char url[300];
+    long st;
+    snprintf(url, sizeof url, "%s/_mock/reset", m->hub);
+    free(tu_http("POST", url, "{}", &st));
+    ck_assert_int_eq(st, 200);
+}
+
+char *tu_mock_stats(tu_mock_t *m)
+{
+    char url[300];
+    long st;
+    char *s;
+    snprintf(url, sizeof url, "%s/_mock/stats", m->hub);
+    s = tu_http("GET", url, NULL, &st);
+    ck_assert_int_eq(st, 200);
+    return s;
+}
