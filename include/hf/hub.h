@@ -118,6 +118,20 @@ typedef struct hf_download_opts {
 HF_API hf_future_t *hf_hub_download(hf_hub_t *hub, const hf_file_ref_t *ref,
                                     const hf_download_opts_t *opts);
 
+typedef struct hf_file_metadata {
+    char commit[41];            /* the commit the revision resolved to */
+    char etag[65];              /* the blob's name: sha256 (LFS) or git sha1 */
+    uint64_t size;
+    char *url;                  /* where the bytes are (the CDN's URL for LFS files) */
+} hf_file_metadata_t;
+
+/*
+ * hf_hub_file_metadata - only the metadata request of hf_hub_download() (one HEAD, same
+ * redirects, retries and errors); value: hf_file_metadata_t * (owned by the future).
+ * Writes nothing to the cache. Offline: HF_EOFFLINE.
+ */
+HF_API hf_future_t *hf_hub_file_metadata(hf_hub_t *hub, const hf_file_ref_t *ref);
+
 /*
  * hf_hub_download_blocking - hf_hub_download(), waited for. Safe on any thread, a compute
  * worker included. On success `*path_out` is a malloc'd copy of the path (free() it).
@@ -164,6 +178,10 @@ typedef struct hf_file_list {
 /* hf_hub_list_files - the recursive tree listing under ref->path (NULL: the whole repo),
  * following `Link: rel="next"` pagination; value: hf_file_list_t * (owned by the future). */
 HF_API hf_future_t *hf_hub_list_files(hf_hub_t *hub, const hf_file_ref_t *ref);
+
+/* hf_glob_match - 1 if `name` matches the snapshot pattern `pattern` ('*' any run of
+ * characters, '/' included; '?' one; [set]; a trailing '/' matches everything below). */
+HF_API int hf_glob_match(const char *pattern, const char *name);
 
 typedef struct hf_snapshot_opts {
     const char *const *include; /* glob patterns ('*' '?' '[..]', '*' crosses '/');  */

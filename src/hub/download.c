@@ -46,6 +46,7 @@ typedef struct dl {
     hf_repo_type_t type;
     hfi_cache_loc_t loc;
     int force;
+    int meta_only;              /* hf_hub_file_metadata: stop after the HEAD */
     hf_progress_fn progress;
     void *progress_arg;
     char *url;                  /* the metadata URL being asked */
@@ -211,6 +212,30 @@ static void after_blob(hf_future_t *done, hf_promise_t *next, void *arg)
 
 /* ---- after the metadata ---------------------------------------------------------------- */
 
+static void metadata_free(void *p)
+{
+    hf_file_metadata_t *m = p;
+    free(m->url);
+    free(m);
+}
+
+static void answer_metadata(dl_t *d)
+{
+    hf_file_metadata_t *m = calloc(1, sizeof *m);
+    if (!m || (m->url = strdup(d->download_url)) == NULL) {
+        free(m);
+        done_errf(d, HF_ENOMEM, 0, "out of memory");
+        return;
+    }
+    memcpy(m->commit, d->commit, sizeof m->commit);
+    memcpy(m->etag, d->etag, sizeof m->etag);
+    m->size = d->size;
+    if (hf_promise_resolve(d->out, m, metadata_free) < 0)
+        metadata_free(m);
+    set_cur(d, NULL);
+    dl_unref(d);
+}
+
 static void have_metadata(dl_t *d)
 {
     hf_error_t e;
@@ -219,6 +244,10 @@ static void have_metadata(dl_t *d)
     hfi_blob_req_t req;
     hf_future_t *bf;
 
+    if (d->meta_only) {
+        answer_metadata(d);
+        return;
+    }
     memset(&e, 0, sizeof e);
     if (!hfi_is_commit(d->revision) &&
         hfi_cache_write_ref(&d->loc, d->revision, d->commit, &e) < 0) {
@@ -432,6 +461,10 @@ static void begin(void *arg)
         done_errf(d, HF_ECANCELED, 0, "cancelled");
         return;
     }
+    if (d->hub->offline && d->meta_only) {
+        done_errf(d, HF_EOFFLINE, 0, "offline mode: no metadata request is made");
+        return;
+    }
     if (d->hub->offline) {
         int rc = cached_answer(d, &path);
         if (rc == 0)
@@ -442,7 +475,7 @@ static void begin(void *arg)
             done_errf(d, HF_EOFFLINE, 0, "offline mode and not in the cache");
         return;
     }
-    if (!d->force && hfi_is_commit(d->revision) && cached_answer(d, &path) == 0) {
+    if (!d->force && !d->meta_only && hfi_is_commit(d->revision) && cached_answer(d, &path) == 0) {
         done_path(d, path);     /* a commit never changes: no request */
         return;
     }
@@ -482,8 +515,8 @@ static void on_settled(hf_future_t *f, void *arg, int state)
     dl_unref(d);                /* the hook's reference */
 }
 
-hf_future_t *hf_hub_download(hf_hub_t *hub, const hf_file_ref_t *ref,
-                             const hf_download_opts_t *opts)
+static hf_future_t *start(hf_hub_t *hub, const hf_file_ref_t *ref,
+                          const hf_download_opts_t *opts, int meta_only)
 {
     hf_error_t e;
     dl_t *d;
@@ -509,6 +542,7 @@ hf_future_t *hf_hub_download(hf_hub_t *hub, const hf_file_ref_t *ref,
     d->revision = hfi_strdup(rev);
     d->path = hfi_strdup(ref->path);
     d->out = hf_promise_new();
+    d->meta_only = meta_only;
     if (opts) {
         d->force = opts->force;
         d->progress = opts->progress;
@@ -527,6 +561,17 @@ hf_future_t *hf_hub_download(hf_hub_t *hub, const hf_file_ref_t *ref,
         dl_unref(d);
     }
     return f;
+}
+
+hf_future_t *hf_hub_download(hf_hub_t *hub, const hf_file_ref_t *ref,
+                             const hf_download_opts_t *opts)
+{
+    return start(hub, ref, opts, 0);
+}
+
+hf_future_t *hf_hub_file_metadata(hf_hub_t *hub, const hf_file_ref_t *ref)
+{
+    return start(hub, ref, NULL, 1);
 }
 
 int hf_hub_try_cache(hf_hub_t *hub, const hf_file_ref_t *ref, char **path_out)

@@ -9,6 +9,8 @@
 
 #include "hub/glob.h"
 
+#include "hf/hub.h"
+
 #include <string.h>
 
 /* Match one [set] at p (p points after '['); returns the position after ']' or NULL if
@@ -84,4 +86,9 @@ int hfi_glob_match(const char *pattern, const char *name)
     while (*p == '*')
         p++;
     return *p == '\0';
+}
+
+int hf_glob_match(const char *pattern, const char *name)
+{
+    return pattern && name && hfi_glob_match(pattern, name);
 }

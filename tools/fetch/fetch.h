@@ -1,0 +1,76 @@
+/*
+ * fetch.h - hf-fetch, the command-line tool: what its commands share.
+ */
+#ifndef HF_FETCH_H
+#define HF_FETCH_H
+
+#include <signal.h>
+#include <stdio.h>
+
+#include "hfasync.h"
+
+/* Exit codes (documented in --help and the man page). */
+enum {
+    EXIT_OK = 0,
+    EXIT_USAGE = 1,
+    EXIT_NOT_FOUND = 2,
+    EXIT_AUTH = 3,
+    EXIT_NETWORK = 4,
+    EXIT_INTEGRITY = 5,
+    EXIT_LOCAL_IO = 6,
+    EXIT_INTERRUPTED = 130
+};
+
+#define MAX_GLOBS 64
+#define MAX_FILES 4096
+
+typedef struct fetch_opts {
+    const char *command;
+    const char *repo;
+    const char *files[MAX_FILES];
+    size_t nfiles;
+    const char *include[MAX_GLOBS], *exclude[MAX_GLOBS];
+    size_t ninclude, nexclude;
+    const char *revision;
+    hf_repo_type_t repo_type;
+    const char *cache_dir, *local_dir, *endpoint, *token;
+    int offline, quiet, json;
+    unsigned jobs;
+    const char *quant;          /* hf-fetch model */
+    unsigned dim;
+} fetch_opts_t;
+
+/* The runtime and hub every command works with (main.c). */
+typedef struct fetch_ctx {
+    fetch_opts_t o;
+    hf_runtime_t *rt;
+    hf_hub_t *hub;
+} fetch_ctx_t;
+
+extern volatile sig_atomic_t fetch_interrupted;
+
+/* Wait for `f`, cancelling it on Ctrl-C. Returns 0 once settled, or EXIT_INTERRUPTED. */
+int fetch_wait(hf_future_t *f);
+/* The exit code for an HF_E* error code. */
+int fetch_exit_code(int hf_code);
+/* Print "hf-fetch: <message>" for a settled, failed future (or `err`) and return the
+ * exit code. */
+int fetch_fail(const hf_error_t *err);
+
+/* progress.c: a progress sink for hf_download_opts / hf_snapshot_opts, or NULL when
+ * quiet. Bars on a terminal, plain lines otherwise. */
+hf_progress_fn progress_sink(const fetch_opts_t *o, void **arg);
+void progress_done(void *arg);
+
+/* The commands. Each returns an exit code. */
+int cmd_download(fetch_ctx_t *c);
+int cmd_info(fetch_ctx_t *c);
+int cmd_ls(fetch_ctx_t *c);
+int cmd_scan_cache(fetch_ctx_t *c);
+int cmd_verify(fetch_ctx_t *c);
+int cmd_rm(fetch_ctx_t *c);
+
+/* A human size: "1.5 GB". */
+const char *human_size(unsigned long long n, char buf[32]);
+
+#endif /* HF_FETCH_H */

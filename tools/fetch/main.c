@@ -1,0 +1,300 @@
+/*
+ * main.c - hf-fetch: argument parsing, help, the runtime and hub, exit codes, Ctrl-C.
+ *
+ * Ctrl-C sets a flag; the main thread waits on futures in short slices and cancels what
+ * it waits on when the flag is up: transfers abort and their partial files go, then the
+ * tool exits with 130. Library threads block signals, so the handler runs here.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "fetch.h"
+
+volatile sig_atomic_t fetch_interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    fetch_interrupted = 1;
+}
+
+static const char usage_main[] =
+    "usage: hf-fetch COMMAND [ARGS] [OPTIONS]\n"
+    "\n"
+    "Fetch files from the Hugging Face Hub into the cache the official clients share.\n"
+    "\n"
+    "commands:\n"
+    "  download REPO [FILE...]   download files (or the whole repo) and print their path\n"
+    "  info REPO                 show a repo's commit and files\n"
+    "  ls REPO [PATH]            list files with sizes, LFS or not\n"
+    "  scan-cache                describe what the cache holds\n"
+    "  verify REPO               re-hash every cached blob of REPO\n"
+    "  rm REPO                   remove REPO (or one revision) from the cache\n"
+    "\n"
+    "Run 'hf-fetch COMMAND --help' for a command's options.\n"
+    "\n"
+    "exit codes: 0 success, 1 usage, 2 not found, 3 authentication or gated repo,\n"
+    "            4 network, 5 integrity (hash or size mismatch), 6 local I/O, 130 interrupted\n"
+    "\n"
+    "environment: HF_ENDPOINT, HF_HOME, HF_HUB_CACHE, HF_TOKEN, HF_TOKEN_PATH, HF_HUB_OFFLINE,\n"
+    "  HF_HUB_ETAG_TIMEOUT, HF_HUB_DOWNLOAD_TIMEOUT, HF_HUB_DISABLE_SYMLINKS,\n"
+    "  HF_HUB_DISABLE_IMPLICIT_TOKEN, HF_HUB_DISABLE_PROGRESS_BARS (see hf-fetch(1))\n";
+
+static const char common_opts[] =
+    "  --revision R            branch, tag, refs/pr/N or commit (default: main)\n"
+    "  --repo-type T           model (default), dataset or space\n"
+    "  --cache-dir DIR         the cache (default: $HF_HUB_CACHE, $HF_HOME/hub, ...)\n"
+    "  --endpoint URL          the Hub (default: $HF_ENDPOINT or https://huggingface.co)\n"
+    "  --token T               access token (default: $HF_TOKEN, then the token file)\n"
+    "  --offline               use the cache only; no network request at all\n"
+    "  --json                  print one JSON object instead of text\n"
+    "  --quiet                 no progress output\n"
+    "  --help                  this text\n";
+
+static const struct {
+    const char *name, *synopsis, *extra;
+    int (*run)(fetch_ctx_t *);
+    int needs_repo;
+} commands[] = {
+    { "download", "download REPO [FILE...] [OPTIONS]\n\n"
+      "One FILE: print its path in the cache. Several, or none (the whole repo, filtered by\n"
+      "--include/--exclude): print the snapshot folder.\n",
+      "  --include GLOB          only files matching GLOB ('*' crosses '/'); repeatable\n"
+      "  --exclude GLOB          skip files matching GLOB; repeatable\n"
+      "  --local-dir DIR         also write plain copies under DIR (metadata under\n"
+      "                          DIR/.cache/huggingface/download); a second run skips\n"
+      "                          files that did not change\n"
+      "  --jobs N                files downloaded at once (default 8)\n",
+      cmd_download, 1 },
+    { "info", "info REPO [OPTIONS]\n\nThe commit a revision resolves to, and the repo's files.\n",
+      "", cmd_info, 1 },
+    { "ls", "ls REPO [PATH] [OPTIONS]\n\nEvery file (under PATH), with its size and whether it is "
+      "stored with LFS.\n", "", cmd_ls, 1 },
+    { "scan-cache", "scan-cache [OPTIONS]\n\nEvery cached repo: type, size on disk, files, refs, last "
+      "modified, and a total.\n", "", cmd_scan_cache, 0 },
+    { "verify", "verify REPO [OPTIONS]\n\nRe-hash every cached blob of REPO against its name "
+      "(exit 5 if one differs).\n", "", cmd_verify, 1 },
+    { "rm", "rm REPO [OPTIONS]\n\nRemove --revision (a ref or commit), or the whole repo, from the "
+      "cache, with the blobs no other revision uses.\n", "", cmd_rm, 1 },
+};
+
+static int usage_error(const char *msg, const char *arg)
+{
+    fprintf(stderr, "hf-fetch: %s%s%s\n(see hf-fetch --help)\n", msg, arg ? ": " : "",
+            arg ? arg : "");
+    return EXIT_USAGE;
+}
+
+/* "--name value" or "--name=value"; advances *i. */
+static const char *value_of(int argc, char **argv, int *i, const char *name)
+{
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) == 0 && argv[*i][n] == '=')
+        return argv[*i] + n + 1;
+    if (strcmp(argv[*i], name) == 0 && *i + 1 < argc)
+        return argv[++*i];
+    return NULL;
+}
+
+static int matches(const char *arg, const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
+}
+
+static int parse(int argc, char **argv, fetch_opts_t *o, int *cmd)
+{
+    int positional = 0;
+
+    memset(o, 0, sizeof *o);
+    o->repo_type = HF_REPO_MODEL;
+    o->command = argv[1];
+    *cmd = -1;
+    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
+        if (strcmp(argv[1], commands[k].name) == 0)
+            *cmd = (int)k;
+    if (*cmd < 0)
+        return usage_error("unknown command", argv[1]);
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            printf("usage: hf-fetch %s\noptions:\n%s%s", commands[*cmd].synopsis,
+                   commands[*cmd].extra, common_opts);
+            exit(EXIT_OK);
+        }
+        if (a[0] != '-' || strcmp(a, "-") == 0) {
+            if (positional++ == 0)
+                o->repo = a;
+            else if (o->nfiles < MAX_FILES)
+                o->files[o->nfiles++] = a;
+            else
+                return usage_error("too many files", NULL);
+            continue;
+        }
+        if (strcmp(a, "--offline") == 0)
+            o->offline = 1;
+        else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0)
+            o->quiet = 1;
+        else if (strcmp(a, "--json") == 0)
+            o->json = 1;
+        else if (matches(a, "--revision") && (v = value_of(argc, argv, &i, "--revision")))
+            o->revision = v;
+        else if (matches(a, "--cache-dir") && (v = value_of(argc, argv, &i, "--cache-dir")))
+            o->cache_dir = v;
+        else if (matches(a, "--local-dir") && (v = value_of(argc, argv, &i, "--local-dir")))
+            o->local_dir = v;
+        else if (matches(a, "--endpoint") && (v = value_of(argc, argv, &i, "--endpoint")))
+            o->endpoint = v;
+        else if (matches(a, "--token") && (v = value_of(argc, argv, &i, "--token")))
+            o->token = v;
+        else if (matches(a, "--include") && (v = value_of(argc, argv, &i, "--include"))) {
+            if (o->ninclude == MAX_GLOBS)
+                return usage_error("too many --include", NULL);
+            o->include[o->ninclude++] = v;
+        } else if (matches(a, "--exclude") && (v = value_of(argc, argv, &i, "--exclude"))) {
+            if (o->nexclude == MAX_GLOBS)
+                return usage_error("too many --exclude", NULL);
+            o->exclude[o->nexclude++] = v;
+        } else if (matches(a, "--jobs") && (v = value_of(argc, argv, &i, "--jobs"))) {
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (*end || n < 1 || n > 256)
+                return usage_error("--jobs wants a number from 1 to 256", v);
+            o->jobs = (unsigned)n;
+        } else if (matches(a, "--repo-type") && (v = value_of(argc, argv, &i, "--repo-type"))) {
+            if (strcmp(v, "model") == 0)
+                o->repo_type = HF_REPO_MODEL;
+            else if (strcmp(v, "dataset") == 0)
+                o->repo_type = HF_REPO_DATASET;
+            else if (strcmp(v, "space") == 0)
+                o->repo_type = HF_REPO_SPACE;
+            else
+                return usage_error("--repo-type is model, dataset or space", v);
+        } else {
+            return usage_error("unknown or incomplete option", a);
+        }
+    }
+    if (commands[*cmd].needs_repo && !o->repo)
+        return usage_error("missing REPO", NULL);
+    if (!commands[*cmd].needs_repo && o->repo)
+        return usage_error("unexpected argument", o->repo);
+    if (o->nfiles && strcmp(o->command, "download") != 0 &&
+        !(strcmp(o->command, "ls") == 0 && o->nfiles == 1))
+        return usage_error("unexpected argument", o->files[0]);
+    return EXIT_OK;
+}
+
+int fetch_exit_code(int code)
+{
+    switch (code) {
+    case 0:
+        return EXIT_OK;
+    case HF_EINVAL:
+        return EXIT_USAGE;
+    case HF_ENOENT:
+    case HF_EREPO_NOT_FOUND:
+    case HF_EREVISION_NOT_FOUND:
+    case HF_EENTRY_NOT_FOUND:
+    case HF_EOFFLINE:
+        return EXIT_NOT_FOUND;
+    case HF_EAUTH:
+    case HF_EGATED:
+        return EXIT_AUTH;
+    case HF_ENETWORK:
+    case HF_ETIMEDOUT:
+    case HF_EPROTO:
+        return EXIT_NETWORK;
+    case HF_ECORRUPT:
+    case HF_EFORMAT:
+        return EXIT_INTEGRITY;
+    case HF_ECANCELED:
+        return EXIT_INTERRUPTED;
+    default:
+        return EXIT_LOCAL_IO;
+    }
+}
+
+int fetch_fail(const hf_error_t *err)
+{
+    fprintf(stderr, "hf-fetch: %s\n", err->message[0] ? err->message : hf_strerror(err->code));
+    return fetch_exit_code(err->code);
+}
+
+int fetch_wait(hf_future_t *f)
+{
+    while (hf_future_wait(f, 100) == HF_ETIMEDOUT) {
+        if (fetch_interrupted) {
+            hf_future_cancel(f);
+            hf_future_wait(f, -1);      /* the transfer aborts, its partial file goes */
+            return EXIT_INTERRUPTED;
+        }
+    }
+    return 0;
+}
+
+const char *human_size(unsigned long long n, char buf[32])
+{
+    static const char *units[] = { "B", "kB", "MB", "GB", "TB" };
+    double v = (double)n;
+    int u = 0;
+    while (v >= 1000 && u < 4) {
+        v /= 1000;
+        u++;
+    }
+    snprintf(buf, 32, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+    return buf;
+}
+
+int main(int argc, char **argv)
+{
+    fetch_ctx_t c;
+    hf_hub_config_t cfg;
+    hf_runtime_config_t rcfg;
+    hf_error_t err;
+    struct sigaction sa;
+    int cmd, rc;
+
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(usage_main, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("hf-fetch %s\n", HFASYNC_VERSION);
+        return EXIT_OK;
+    }
+    memset(&c, 0, sizeof c);
+    if ((rc = parse(argc, argv, &c.o, &cmd)) != EXIT_OK)
+        return rc;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    memset(&rcfg, 0, sizeof rcfg);
+    rcfg.compute_threads = 1;       /* the CLI computes nothing; the I/O pool does the work */
+    if ((c.rt = hf_runtime_new(&rcfg)) == NULL) {
+        fprintf(stderr, "hf-fetch: cannot start the runtime\n");
+        return EXIT_LOCAL_IO;
+    }
+    memset(&cfg, 0, sizeof cfg);
+    cfg.endpoint = c.o.endpoint;
+    cfg.cache_dir = c.o.cache_dir;
+    cfg.token = c.o.token;
+    cfg.offline = c.o.offline ? HF_YES : HF_FROM_ENV;
+    memset(&err, 0, sizeof err);
+    if ((c.hub = hf_hub_new(c.rt, &cfg, &err)) == NULL) {
+        rc = err.code == HF_EINVAL ? (fprintf(stderr, "hf-fetch: %s\n", err.message), EXIT_USAGE)
+                                   : fetch_fail(&err);
+        hf_runtime_free(c.rt);
+        return rc;
+    }
+    rc = commands[cmd].run(&c);
+    hf_hub_free(c.hub);
+    hf_runtime_free(c.rt);
+    return rc;
+}

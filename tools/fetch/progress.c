@@ -1,0 +1,108 @@
+/*
+ * progress.c - hf-fetch's progress output on stderr: a redrawn bar on a terminal, plain
+ * lines otherwise, nothing with --quiet or $HF_HUB_DISABLE_PROGRESS_BARS.
+ *
+ * The sink is called on I/O threads, concurrently: everything here is under one mutex.
+ * It never prints a token (it has none to print).
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fetch.h"
+
+typedef struct prog {
+    pthread_mutex_t mu;
+    int tty;
+    double start, last_print;
+    unsigned last_files_done;
+    int drawn;
+} prog_t;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int env_true(const char *name)
+{
+    const char *v = getenv(name);
+    return v && (strcasecmp(v, "1") == 0 || strcasecmp(v, "on") == 0 ||
+                 strcasecmp(v, "yes") == 0 || strcasecmp(v, "true") == 0);
+}
+
+static void sink(const hf_progress_t *p, void *arg)
+{
+    prog_t *g = arg;
+    double t = now_s(), el;
+    char a[32], b[32], r[32];
+    unsigned long long done = p->batch_total ? p->batch_done : p->file_done;
+    unsigned long long total = p->batch_total ? p->batch_total : p->file_total;
+    double rate;
+    int file_finished = p->file_total && p->file_done == p->file_total;
+
+    pthread_mutex_lock(&g->mu);
+    el = t - g->start;
+    rate = el > 0 ? (double)done / el : 0;
+    if (g->tty) {
+        if (t - g->last_print >= 0.1 || file_finished) {
+            int pct = total ? (int)(100.0 * (double)done / (double)total) : 0;
+            int fill = pct / 5;
+            char bar[21];
+            for (int i = 0; i < 20; i++)
+                bar[i] = i < fill ? '#' : '-';
+            bar[20] = '\0';
+            fprintf(stderr, "\r%-28.28s [%s] %3d%% %9s/%-9s %9s/s", p->path ? p->path : "",
+                    bar, pct, human_size(done, a), human_size(total, b),
+                    human_size((unsigned long long)rate, r));
+            if (rate > 0 && total > done)
+                fprintf(stderr, " ETA %4.0fs", (double)(total - done) / rate);
+            else
+                fputs("          ", stderr);
+            if (p->files_total > 1)
+                fprintf(stderr, " (%u/%u files)", p->files_done, p->files_total);
+            fflush(stderr);
+            g->drawn = 1;
+            g->last_print = t;
+        }
+    } else if (file_finished || t - g->last_print >= 2.0) {
+        fprintf(stderr, "%s: %s / %s%s\n", p->path ? p->path : "download",
+                human_size(p->file_done, a), human_size(p->file_total, b),
+                file_finished ? " done" : "");
+        g->last_print = t;
+    }
+    pthread_mutex_unlock(&g->mu);
+}
+
+hf_progress_fn progress_sink(const fetch_opts_t *o, void **arg)
+{
+    prog_t *g;
+    *arg = NULL;
+    if (o->quiet || o->json || env_true("HF_HUB_DISABLE_PROGRESS_BARS"))
+        return NULL;
+    if ((g = calloc(1, sizeof *g)) == NULL)
+        return NULL;
+    pthread_mutex_init(&g->mu, NULL);
+    g->tty = isatty(2);
+    g->start = now_s();
+    *arg = g;
+    return sink;
+}
+
+void progress_done(void *arg)
+{
+    prog_t *g = arg;
+    if (!g)
+        return;
+    if (g->tty && g->drawn)
+        fputc('\n', stderr);
+    pthread_mutex_destroy(&g->mu);
+    free(g);
+}
