@@ -61,6 +61,9 @@ typedef struct bench_impl {
 } bench_impl_t;
 
 extern const bench_impl_t bench_impl_hfasync;
+#ifdef HAVE_TBB
+extern const bench_impl_t bench_impl_tbb;
+#endif
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t bench_now_ns(void);

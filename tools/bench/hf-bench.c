@@ -34,6 +34,9 @@
 
 static const bench_impl_t *const impls[] = {
     &bench_impl_hfasync,
+#ifdef HAVE_TBB
+    &bench_impl_tbb,
+#endif
 };
 #define NIMPLS (sizeof impls / sizeof impls[0])
 

@@ -10,3 +10,6 @@ tools_hf_bench_SOURCES = \
 tools_hf_bench_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(LIBUV_CFLAGS)
 tools_hf_bench_CXXFLAGS = $(AM_CXXFLAGS) $(TBB_CFLAGS)
 tools_hf_bench_LDADD = libhfasync.la $(TBB_LIBS) $(GLIB_LIBS) $(LIBUV_LIBS) $(PTHREAD_LIBS)
+if HAVE_TBB
+tools_hf_bench_SOURCES += tools/bench/core_tbb.cpp
+endif
