@@ -64,6 +64,9 @@ extern const bench_impl_t bench_impl_hfasync;
 #ifdef HAVE_TBB
 extern const bench_impl_t bench_impl_tbb;
 #endif
+#ifdef HAVE_GLIB
+extern const bench_impl_t bench_impl_glib;
+#endif
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t bench_now_ns(void);

@@ -37,6 +37,9 @@ static const bench_impl_t *const impls[] = {
 #ifdef HAVE_TBB
     &bench_impl_tbb,
 #endif
+#ifdef HAVE_GLIB
+    &bench_impl_glib,
+#endif
 };
 #define NIMPLS (sizeof impls / sizeof impls[0])
 

@@ -13,3 +13,6 @@ tools_hf_bench_LDADD = libhfasync.la $(TBB_LIBS) $(GLIB_LIBS) $(LIBUV_LIBS) $(PT
 if HAVE_TBB
 tools_hf_bench_SOURCES += tools/bench/core_tbb.cpp
 endif
+if HAVE_GLIB
+tools_hf_bench_SOURCES += tools/bench/core_glib.c
+endif
