@@ -67,6 +67,9 @@ extern const bench_impl_t bench_impl_tbb;
 #ifdef HAVE_GLIB
 extern const bench_impl_t bench_impl_glib;
 #endif
+#ifdef HAVE_LIBUV
+extern const bench_impl_t bench_impl_libuv;
+#endif
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t bench_now_ns(void);

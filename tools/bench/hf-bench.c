@@ -40,6 +40,9 @@ static const bench_impl_t *const impls[] = {
 #ifdef HAVE_GLIB
     &bench_impl_glib,
 #endif
+#ifdef HAVE_LIBUV
+    &bench_impl_libuv,
+#endif
 };
 #define NIMPLS (sizeof impls / sizeof impls[0])
 

@@ -16,3 +16,6 @@ endif
 if HAVE_GLIB
 tools_hf_bench_SOURCES += tools/bench/core_glib.c
 endif
+if HAVE_LIBUV
+tools_hf_bench_SOURCES += tools/bench/core_libuv.c
+endif
