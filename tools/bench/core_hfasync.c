@@ -103,6 +103,24 @@ static int wait_value(hf_future_t *f, const char *bench, int check, void *want, 
     return 0;
 }
 
+/* Time fn(arg) run by hf_async() on the pool until its future is fulfilled (with `want`,
+ * if `check`); `ops` goes into `out`. */
+static int timed_async(env_t *e, hf_task_fn fn, void *arg, const char *bench, int check,
+                       void *want, uint64_t ops, bench_rep_t *out)
+{
+    uint64_t t0 = bench_now_ns();
+    hf_future_t *f = hf_async(e->cpu, fn, arg);
+    int rc;
+
+    if (!f)
+        return bench_fail(IMPL, bench, "hf_async failed");
+    rc = wait_value(f, bench, check, want, NULL);
+    out->ns = bench_now_ns() - t0;
+    out->ops = ops;
+    hf_future_release(f);
+    return rc;
+}
+
 /* ---- spawn_external, spawn_local ---------------------------------------------------------- */
 
 typedef struct countdown {
@@ -191,18 +209,8 @@ static void *spawn_local_body(void *arg, hf_error_t *err)
 
 static int spawn_local(void *env, const bench_params_t *p, bench_rep_t *out)
 {
-    env_t *e = env;
-    uint64_t t0 = bench_now_ns();
-    hf_future_t *f = hf_async(e->cpu, spawn_local_body, (void *)p);
-    int rc;
-
-    if (!f)
-        return bench_fail(IMPL, "spawn_local", "hf_async failed");
-    rc = wait_value(f, "spawn_local", 0, NULL, NULL);
-    out->ns = bench_now_ns() - t0;
-    out->ops = p->n_spawn;
-    hf_future_release(f);
-    return rc;
+    return timed_async(env, spawn_local_body, (void *)p, "spawn_local", 0, NULL, p->n_spawn,
+                       out);
 }
 
 /* ---- spawn_nested --------------------------------------------------------------------------- */
@@ -239,19 +247,8 @@ static int64_t fib_spawn(int n, hf_error_t *err)
 
 static int spawn_nested(void *env, const bench_params_t *p, bench_rep_t *out)
 {
-    env_t *e = env;
-    uint64_t t0 = bench_now_ns();
-    hf_future_t *f = hf_async(e->cpu, fib_task, (void *)(intptr_t)p->fib_n);
-    void *want = (void *)(intptr_t)bench_fib(p->fib_n);
-    int rc;
-
-    if (!f)
-        return bench_fail(IMPL, "spawn_nested", "hf_async failed");
-    rc = wait_value(f, "spawn_nested", 1, want, NULL);
-    out->ns = bench_now_ns() - t0;
-    out->ops = bench_fib_spawns(p->fib_n);
-    hf_future_release(f);
-    return rc;
+    return timed_async(env, fib_task, (void *)(intptr_t)p->fib_n, "spawn_nested", 1,
+                       (void *)(intptr_t)bench_fib(p->fib_n), bench_fib_spawns(p->fib_n), out);
 }
 
 /* ---- chain, then_ready ------------------------------------------------------------------- */
