@@ -387,6 +387,8 @@ class MockHubTest(unittest.TestCase):
         self.assertEqual(by_commit.headers["X-Repo-Commit"], tag.headers["X-Repo-Commit"])
         self.assertEqual(self.head("/org/plain/resolve/refs%2Ftags%2Fv1.0/config.json")
                          .headers["X-Repo-Commit"], tag.headers["X-Repo-Commit"])
+        self.assertEqual(self.head("/org/plain/resolve/HEAD/config.json").headers["X-Repo-Commit"],
+                         main.headers["X-Repo-Commit"])
         refs = self.get("/api/models/org/plain/refs?include_prs=1").json()
         self.assertEqual({b["name"] for b in refs["branches"]}, {"main", "stable"})
         self.assertEqual([(t["name"], t["targetCommit"]) for t in refs["tags"]],

@@ -47,7 +47,8 @@ SETTINGS (REPO/.mockhub.json, optional, every key optional)
      "stable": {"target": "v1.0"}}}                       the same commit as another revision
   Revision keys: dir (default "."), target, type ("branch" by default, or "tag"; refs/pr/N names
   a pull request), title (default: main "Upload folder using huggingface_hub", others
-  "Update <name>"), date. `refs/heads/X` and `refs/tags/X` name branch or tag X too.
+  "Update <name>"), date. `refs/heads/X` and `refs/tags/X` name branch or tag X too, and
+  HEAD names main.
 
 COMMITS AND OIDS
   A file's oid is the git blob sha1 of its content (regular file) or of its LFS pointer (LFS

@@ -276,6 +276,8 @@ class Repo:
         revs = self.revisions()
         if rev in revs:
             return rev
+        if rev == "HEAD":                        # git's name for the default branch
+            return "main"
         for prefix, kind in (("refs/heads/", "branch"), ("refs/tags/", "tag")):
             name = rev[len(prefix):]
             if rev.startswith(prefix) and name in revs and \
