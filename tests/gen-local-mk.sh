@@ -19,6 +19,9 @@ out=tests/$dir/local.mk
     printf '\n\ncheck_PROGRAMS += $(%s_TESTS)\nTESTS += $(%s_TESTS)\n' "$var" "$var"
     for f in tests/$dir/check_*.c; do
         v=$(echo "${f%.c}" | tr '/-' '__')
-        printf '\n%s_SOURCES = %s\n%s_CFLAGS = $(TEST_CFLAGS)\n%s_LDADD = $(TEST_LIBS)\n' "$v" "$f" "$v" "$v"
+        extra=
+        # suites that talk to hf-mock-hub also build its helper
+        grep -q 'common/mockhub.h' "$f" && extra=' tests/common/mockhub.c tests/common/mockhub.h'
+        printf '\n%s_SOURCES = %s%s\n%s_CFLAGS = $(TEST_CFLAGS)\n%s_LDADD = $(TEST_LIBS)\n' "$v" "$f" "$extra" "$v" "$v"
     done
 } > "$out"

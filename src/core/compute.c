@@ -156,7 +156,10 @@ static void add_spare(hfi_compute_t *p)
 
 static void notify(hfi_compute_t *p)
 {
-    if (atomic_load(&p->nsearching) != 0)
+    /* Someone is already looking, or `parallelism` threads run and will get to it (a
+     * running thread that is about to park re-checks the queues after counting itself
+     * out, so it cannot miss this task). */
+    if (atomic_load(&p->nsearching) != 0 || atomic_load(&p->nrunning) >= p->parallelism)
         return;
     if (atomic_load(&p->nidle) != 0) {
         if (wake_one(p))

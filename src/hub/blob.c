@@ -46,7 +46,7 @@
 
 
 #define MAX_LISTENERS 16
-#define CHUNK_MIN (4u << 20)
+#define CHUNK_MIN (1u << 20)     /* ranges smaller than this are not worth a connection */
 #define PROGRESS_NS 100000000u
 
 typedef struct chunk {

@@ -6,6 +6,7 @@
 #include "common/mockhub.h"
 
 #include <check.h>
+#include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <signal.h>
@@ -25,7 +26,7 @@ void tu_mock_root(tu_mock_t *m)
 
 static void mkdirs_for(const char *path)
 {
-    char cmd[1024];
+    char cmd[1200];
     snprintf(cmd, sizeof cmd, "mkdir -p \"$(dirname '%s')\"", path);
     ck_assert_int_eq(system(cmd), 0);
 }
@@ -161,6 +162,42 @@ char *tu_mock_stats(tu_mock_t *m)
     long st;
     char *s;
     snprintf(url, sizeof url, "%s/_mock/stats", m->hub);
+    s = tu_http("GET", url, NULL, &st);
+    ck_assert_int_eq(st, 200);
+    return s;
+}
+
+long tu_mock_count(tu_mock_t *m, const char *method, const char *path_suffix)
+{
+    char *text = tu_mock_stats(m);
+    cJSON *j = cJSON_Parse(text);
+    const char *ports[2] = { "hub", "cdn" };
+    long n = 0;
+    size_t sl = strlen(path_suffix);
+
+    ck_assert_ptr_nonnull(j);
+    for (int p = 0; p < 2; p++) {
+        cJSON *paths = cJSON_GetObjectItem(cJSON_GetObjectItem(j, ports[p]), "paths"), *e;
+        cJSON_ArrayForEach(e, paths) {
+            size_t kl = strlen(e->string);
+            cJSON *c;
+            if (kl < sl || strcmp(e->string + kl - sl, path_suffix) != 0)
+                continue;
+            if ((c = cJSON_GetObjectItem(e, method)) != NULL)
+                n += (long)c->valuedouble;
+        }
+    }
+    cJSON_Delete(j);
+    free(text);
+    return n;
+}
+
+char *tu_mock_requests(tu_mock_t *m, const char *query)
+{
+    char url[600];
+    long st;
+    char *s;
+    snprintf(url, sizeof url, "%s/_mock/requests%s%s", m->hub, query ? "?" : "", query ? query : "");
     s = tu_http("GET", url, NULL, &st);
     ck_assert_int_eq(st, 200);
     return s;

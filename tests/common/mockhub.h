@@ -37,6 +37,8 @@ void tu_mock_reset(tu_mock_t *m);
 /* The count of requests with `method` whose path ends with `path_suffix`, from
  * GET /_mock/stats (both ports). */
 long tu_mock_count(tu_mock_t *m, const char *method, const char *path_suffix);
+/* GET /_mock/requests?<query> (malloc'd JSON). */
+char *tu_mock_requests(tu_mock_t *m, const char *query);
 /* The whole /_mock/stats document (malloc'd). */
 char *tu_mock_stats(tu_mock_t *m);
 

@@ -401,12 +401,21 @@ class MockHubTest(unittest.TestCase):
         self.assertEqual(self.commit("org/mutable"), before)
         write(path, b"b\n")
         try:
+            self.post_json("/_mock/reset", {})     # read the repo again now, not in 0.5 s
             changed = self.commit("org/mutable")
             self.assertNotEqual(changed, before)
             self.assertRegex(changed, r"^[0-9a-f]{40}$")
         finally:
             os.unlink(path)
+        self.post_json("/_mock/reset", {})
         self.assertEqual(self.commit("org/mutable"), before)
+        time.sleep(0.6)                             # and without a reset, after the re-read delay
+        write(path, b"b\n")
+        try:
+            time.sleep(0.6)
+            self.assertEqual(self.commit("org/mutable"), changed)
+        finally:
+            os.unlink(path)
 
     # -- API -----------------------------------------------------------------------------------
 

@@ -95,7 +95,8 @@ CONTROL (Hub port; these requests are not counted)
   POST /_mock/faults  a fault, a list of faults or {"faults": [...]}; answers {"faults": [...]}
        with their ids; 400 names the first bad field
   GET  /_mock/faults  the active faults, with seen/applied/remaining; DELETE removes them all
-  POST /_mock/reset   clears the counters, the request log and the faults
+  POST /_mock/reset   clears the counters, the request log and the faults, and makes every
+                      repo's files be read again (otherwise they are re-read at most every 0.5 s)
 
 FAULTS (JSON object; only "path" and one effect are required)
 @FAULT_FIELDS@
@@ -188,7 +189,7 @@ def main(argv=None):
     threading.stack_size(1 << 20)       # a thread per connection: keep thousands of them light
     app = App(args)
     try:
-        hub = Server((args.host, args.port), app, "hub", HubRoutes(app), Control(app.state))
+        hub = Server((args.host, args.port), app, "hub", HubRoutes(app), Control(app.state, app.hub.snapshots))
         cdn = Server((args.host, args.cdn_port), app, "cdn", app.cdn)
     except OSError as e:
         sys.stderr.write("hf-mock-hub: cannot listen: %s\n" % e)

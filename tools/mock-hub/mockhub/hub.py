@@ -269,8 +269,9 @@ class HubRoutes:
 class Control:
     """/_mock/stats, /_mock/requests, /_mock/faults and /_mock/reset (Hub port only)."""
 
-    def __init__(self, state):
+    def __init__(self, state, snapshots=None):
         self.state = state
+        self.snapshots = snapshots
 
     def __call__(self, req):
         what = req.path[len("/_mock/"):].strip("/")
@@ -295,6 +296,8 @@ class Control:
         if what == "reset":
             _method(req, ("POST",))
             self.state.reset()
+            if self.snapshots:
+                self.snapshots.forget()     # files changed by the test are read again
             return json_response(200, {"ok": True})
         raise _not_found()
 

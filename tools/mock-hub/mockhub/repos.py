@@ -20,6 +20,7 @@ import os
 import re
 import stat
 import threading
+import time
 
 SETTINGS_NAME = ".mockhub.json"
 PRIVATE_DIR = ".mockhub"
@@ -334,10 +335,19 @@ def _inside(path, top):
 class SnapshotCache:
     """Snapshots keyed by (repo folder, revision), reused while the walk finds the same files."""
 
+    RECHECK_S = 0.5     # a repo's files are walked again at most this often
+
     def __init__(self, hub):
         self.hub = hub
         self._lock = threading.Lock()
         self._cache = {}
+        self._checked = {}  # key -> monotonic time of the last walk that confirmed the entry
+
+    def forget(self):
+        """Walk every repo again on its next request (POST /_mock/reset)."""
+        with self._lock:
+            self._cache.clear()
+            self._checked.clear()
 
     def _walk(self, top):
         found = []
@@ -362,13 +372,21 @@ class SnapshotCache:
         return found
 
     def get(self, repo, name, content, title, date):
+        key = (repo.folder, name)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(key)
+            fresh = hit is not None and now - self._checked.get(key, 0.0) < self.RECHECK_S
+        if fresh:
+            # Walking a repo of thousands of files on every request made 1,000 concurrent
+            # requests crawl (one walk each, under the GIL): trust a recent walk instead.
+            return hit[1]
         files = self._walk(content)
         stamp = (title, date, json.dumps(repo.settings, sort_keys=True),
                  tuple((p, st.st_size, st.st_mtime_ns, st.st_ino) for p, _, st in files))
-        key = (repo.folder, name)
-        with self._lock:
-            hit = self._cache.get(key)
         if hit and hit[0] == stamp:
+            with self._lock:
+                self._checked[key] = now
             return hit[1]
         is_lfs = repo.lfs_rules(content)
         entries = {}
@@ -384,6 +402,7 @@ class SnapshotCache:
         snap = Snapshot(name, entries, title, date)
         with self._lock:
             self._cache[key] = (stamp, snap)
+            self._checked[key] = now
         return snap
 
 

@@ -1,0 +1,668 @@
+/*
+ * check_download.c - the Hub client against hf-mock-hub on loopback: bytes on disk, links,
+ * refs, markers, error codes, retries, resume, ranges, sharing, cancellation, thread roles,
+ * and request counts at the server.
+ */
+#include "common/testutil.h"
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/mockhub.h"
+#include "hub/hash.h"
+
+#define TOKEN "hf_test_123"
+#define BIG (3u << 20)
+#define MODEL_BIN 300000u
+#define MANY 1000
+
+static tu_mock_t mock;
+static char cache[256];
+static hf_runtime_t *rt;
+
+static unsigned char *pattern(size_t n, unsigned seed)
+{
+    unsigned char *p = malloc(n);
+    uint32_t x = seed * 2654435761u + 1;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        p[i] = (unsigned char)x;
+    }
+    return p;
+}
+
+static void setup(void)
+{
+    unsigned char *bin = pattern(MODEL_BIN, 1), *big = pattern(BIG, 2);
+    char name[64];
+
+    tu_mock_root(&mock);
+    tu_mock_file(&mock, "model", "org/model", "config.json", "{\"a\": 1}\n", 9);
+    tu_mock_file(&mock, "model", "org/model", "sub/nested.txt", "nested\n", 7);
+    tu_mock_file(&mock, "model", "org/model", "model.bin", bin, MODEL_BIN);
+    tu_mock_file(&mock, "model", "org/model", "big.bin", big, BIG);
+    tu_mock_settings(&mock, "model", "org/model",
+                     "{\"lfs\": [\"*.bin\"], \"revisions\": {\"refs/pr/1\": {\"title\": \"Fix\"}}}");
+    tu_mock_file(&mock, "model", "org/gated", "weights.bin", bin, 1000);
+    tu_mock_settings(&mock, "model", "org/gated", "{\"gated\": \"manual\", \"lfs\": [\"*.bin\"], "
+                     "\"tokens\": [\"" TOKEN "\"]}");
+    tu_mock_file(&mock, "model", "org/private", "a.txt", "secret\n", 7);
+    tu_mock_settings(&mock, "model", "org/private", "{\"private\": true, \"tokens\": [\"" TOKEN "\"]}");
+    tu_mock_settings(&mock, "model", "oldorg/old-name", "{\"renamed_to\": \"org/model\"}");
+    for (int i = 0; i < MANY; i++) {
+        int n = snprintf(name, sizeof name, "f%04d.txt", i);
+        tu_mock_file(&mock, "model", "org/many", name, name, (size_t)n);
+    }
+    free(bin);
+    free(big);
+    tu_mock_start(&mock, NULL);
+    snprintf(cache, sizeof cache, "/tmp/hfasync-dl-cache-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(cache));
+    rt = tu_runtime(2);
+}
+
+static void teardown(void)
+{
+    char cmd[300];
+    hf_runtime_free(rt);
+    tu_mock_stop(&mock);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", cache);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static hf_hub_t *hub_with(const char *token, hf_hub_config_t *extra)
+{
+    hf_hub_config_t cfg;
+    hf_hub_t *h;
+    hf_error_t e;
+    if (extra)
+        cfg = *extra;
+    else
+        memset(&cfg, 0, sizeof cfg);
+    cfg.endpoint = mock.hub;
+    cfg.cache_dir = cache;
+    cfg.token = token ? token : "";
+    cfg.offline = HF_NO;
+    if (!cfg.backoff_ms)
+        cfg.backoff_ms = 10;
+    h = hf_hub_new(rt, &cfg, &e);
+    ck_assert_msg(h != NULL, "hf_hub_new: %s", e.message);
+    return h;
+}
+
+static hf_future_t *dl(hf_hub_t *h, const char *repo, const char *rev, const char *path)
+{
+    hf_file_ref_t ref = { repo, HF_REPO_MODEL, rev, path };
+    hf_future_t *f = hf_hub_download(h, &ref, NULL);
+    ck_assert_ptr_nonnull(f);
+    return f;
+}
+
+static int same_bytes(const char *path, const unsigned char *want, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *got = malloc(n + 1);
+    size_t r = f ? fread(got, 1, n + 1, f) : 0;
+    int ok = f && r == n && memcmp(got, want, n) == 0;
+    if (f)
+        fclose(f);
+    free(got);
+    return ok;
+}
+
+static int count_files_named(const char *dir, const char *suffix)
+{
+    char cmd[600], out[64] = "";
+    FILE *p;
+    snprintf(cmd, sizeof cmd, "find '%s' ! -type d -name '*%s' | wc -l", dir, suffix);
+    p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    ck_assert_ptr_nonnull(fgets(out, sizeof out, p));
+    pclose(p);
+    return atoi(out);
+}
+
+/* The request log with every space removed, so that it can be searched for
+ * "key":value pairs whatever the server's JSON spacing. */
+static char *requests(const char *query)
+{
+    char *log = tu_mock_requests(&mock, query), *o = log;
+    for (const char *p = log; *p; p++)
+        if (*p != ' ')
+            *o++ = *p;
+    *o = '\0';
+    return log;
+}
+
+static void assert_no_roles_but_io(hf_hub_t *h)
+{
+    hf_hub_stats_t st;
+    hf_hub_stats(h, &st);
+    ck_assert_uint_gt(st.curl_calls_io, 0);
+    ck_assert_uint_eq(st.curl_calls_compute, 0);
+    ck_assert_uint_eq(st.curl_calls_other, 0);
+}
+
+START_TEST(a_regular_file_lands_as_blob_link_and_ref)
+{
+    hf_hub_t *h = hub_with(NULL, NULL);
+    hf_future_t *f = dl(h, "org/model", NULL, "sub/nested.txt");
+    char blob[1300], target[600], ref[600], commit[64];
+    struct stat st;
+    const char *path;
+    ssize_t n;
+    int fd;
+    mode_t um = umask(022);
+    umask(um);
+
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    path = hf_future_value(f);
+    ck_assert(same_bytes(path, (const unsigned char *)"nested\n", 7));
+    n = readlink(path, target, sizeof target - 1);
+    ck_assert_int_gt(n, 0);
+    target[n] = '\0';
+    /* ../../../blobs/<git sha1 of "nested\n"> from snapshots/<commit>/sub/ */
+    ck_assert_int_eq(strncmp(target, "../../../blobs/", 15), 0);
+    snprintf(blob, sizeof blob, "%s/models--org--model/blobs/%s", cache, target + 15);
+    ck_assert_int_eq(stat(blob, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0666 & ~um);
+    {
+        hfi_hash_t hh;
+        char hex[65];
+        ck_assert_int_eq(hfi_hash_init(&hh, target + 15, 7), 0);
+        hfi_hash_update(&hh, "nested\n", 7);
+        hfi_hash_final(&hh, hex);
+        ck_assert_str_eq(hex, target + 15);     /* the blob is named by its git sha1 */
+    }
+    snprintf(ref, sizeof ref, "%s/models--org--model/refs/main", cache);
+    fd = open(ref, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    n = read(fd, commit, sizeof commit);
+    close(fd);
+    ck_assert_int_eq(n, 40);
+    commit[40] = '\0';
+    ck_assert_ptr_nonnull(strstr(path, commit));
+    ck_assert_int_eq(count_files_named(cache, ".incomplete"), 0);
+    ck_assert_int_eq(count_files_named(cache, ".tmp"), 0);
+    ck_assert_int_eq(tu_mock_count(&mock, "HEAD", "/org/model/resolve/main/sub/nested.txt"), 1);
+    ck_assert_int_eq(tu_mock_count(&mock, "GET", "/org/model/resolve/main/sub/nested.txt"), 1);
+    hf_future_release(f);
+    /* again: the metadata request, no body */
+    f = dl(h, "org/model", NULL, "sub/nested.txt");
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(tu_mock_count(&mock, "GET", "/org/model/resolve/main/sub/nested.txt"), 1);
+    hf_future_release(f);
+    /* by commit, cached: no request at all */
+    tu_mock_reset(&mock);
+    f = dl(h, "org/model", commit, "sub/nested.txt");
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(tu_mock_count(&mock, "HEAD", "nested.txt"), 0);
+    hf_future_release(f);
+    assert_no_roles_but_io(h);
+    hf_hub_free(h);
+}
+END_TEST
+
+START_TEST(an_lfs_file_comes_from_the_cdn_without_the_token)
+{
+    hf_hub_t *h = hub_with(TOKEN, NULL);
+    unsigned char *want = pattern(MODEL_BIN, 1);
+    hf_future_t *f = dl(h, "org/model", NULL, "model.bin");
+    char *log;
+
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert(same_bytes(hf_future_value(f), want, MODEL_BIN));
+    ck_assert_int_eq(tu_mock_count(&mock, "HEAD", "/org/model/resolve/main/model.bin"), 1);
+    log = requests("port=cdn");
+    ck_assert_ptr_nonnull(strstr(log, "\"method\":\"GET\""));
+    ck_assert_ptr_null(strstr(log, "\"authorization\":true"));     /* never to the CDN */
+    free(log);
+    log = requests("port=hub");
+    ck_assert_ptr_nonnull(strstr(log, "\"authorization\":true"));  /* but to the Hub */
+    ck_assert_ptr_null(strstr(log, TOKEN));
+    free(log);
+    {
+        char target[600];
+        ssize_t n = readlink(hf_future_value(f), target, sizeof target - 1);
+        target[n] = '\0';
+        ck_assert_uint_eq(strlen(target), strlen("../../blobs/") + 64);     /* sha256 name */
+    }
+    hf_future_release(f);
+    free(want);
+    hf_hub_free(h);
+}
+END_TEST
+
+static void expect_error(hf_hub_t *h, const char *repo, const char *rev, const char *path, int code)
+{
+    hf_future_t *f = dl(h, repo, rev, path);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_REJECTED);
+    ck_assert_msg(hf_future_error(f)->code == code, "%s/%s: got %s (%s), want %s", repo, path,
+                  hf_strerror(hf_future_error(f)->code), hf_future_error(f)->message,
+                  hf_strerror(code));
+    ck_assert_ptr_nonnull(strstr(hf_future_error(f)->message, repo));
+    hf_future_release(f);
+}
+
+START_TEST(hub_errors_map_to_distinct_codes)
+{
+    hf_hub_t *anon = hub_with(NULL, NULL), *auth = hub_with(TOKEN, NULL);
+    hf_future_t *f;
+    char marker[600];
+
+    expect_error(anon, "org/nope", NULL, "x", HF_EREPO_NOT_FOUND);
+    expect_error(anon, "org/model", "no-such-branch", "config.json", HF_EREVISION_NOT_FOUND);
+    expect_error(anon, "org/model", NULL, "absent.json", HF_EENTRY_NOT_FOUND);
+    expect_error(anon, "org/gated", NULL, "weights.bin", HF_EGATED);
+    expect_error(anon, "org/private", NULL, "a.txt", HF_EREPO_NOT_FOUND);
+    /* EntryNotFound left a .no_exist marker for that commit */
+    ck_assert_int_eq(count_files_named(cache, "absent.json"), 1);
+    snprintf(marker, sizeof marker, "%s/models--org--model/.no_exist", cache);
+    ck_assert_int_eq(count_files_named(marker, "absent.json"), 1);
+    /* with the token both open */
+    f = dl(auth, "org/gated", NULL, "weights.bin");
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    hf_future_release(f);
+    f = dl(auth, "org/private", NULL, "a.txt");
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert(same_bytes(hf_future_value(f), (const unsigned char *)"secret\n", 7));
+    hf_future_release(f);
+    hf_hub_free(anon);
+    hf_hub_free(auth);
+}
+END_TEST
+
+START_TEST(a_renamed_repo_follows_the_relative_redirect)
+{
+    hf_hub_t *h = hub_with(NULL, NULL);
+    hf_future_t *f = dl(h, "oldorg/old-name", NULL, "config.json");
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert(same_bytes(hf_future_value(f), (const unsigned char *)"{\"a\": 1}\n", 9));
+    ck_assert_ptr_nonnull(strstr(hf_future_value(f), "models--oldorg--old-name"));
+    hf_future_release(f);
+    hf_hub_free(h);
+}
+END_TEST
+
+START_TEST(pull_request_and_commit_revisions)
+{
+    hf_hub_t *h = hub_with(NULL, NULL);
+    hf_future_t *f = dl(h, "org/model", "refs/pr/1", "config.json"), *g;
+    char ref[600], commit[41], *slash;
+    FILE *fp;
+
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(tu_mock_count(&mock, "HEAD", "/org/model/resolve/refs%2Fpr%2F1/config.json"), 1);
+    snprintf(ref, sizeof ref, "%s/models--org--model/refs/refs/pr/1", cache);
+    fp = fopen(ref, "r");
+    ck_assert_ptr_nonnull(fp);
+    ck_assert_int_eq((int)fread(commit, 1, 40, fp), 40);
+    fclose(fp);
+    commit[40] = '\0';
+    slash = strstr(hf_future_value(f), commit);
+    ck_assert_ptr_nonnull(slash);
+    g = dl(h, "org/model", commit, "config.json");      /* cached: no request */
+    ck_assert_int_eq(tu_settle(g), HF_FUTURE_FULFILLED);
+    ck_assert_str_eq(hf_future_value(g), hf_future_value(f));
+    ck_assert_int_eq(tu_mock_count(&mock, "HEAD", "config.json"), 1);
+    hf_future_release(f);
+    hf_future_release(g);
+    hf_hub_free(h);
+}
+END_TEST
+
+START_TEST(rate_limited_then_served)
+{
+    hf_hub_t *h = hub_with(NULL, NULL);
+    hf_hub_stats_t st;
+    hf_future_t *f;
+
+    tu_mock_fault(&mock, "{\"path\": \"/org/model/resolve/main/config.json\", \"status\": 429, "
+                         "\"retry_after\": 0, \"count\": 2}");
+    f = dl(h, "org/model", NULL, "config.json");
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(tu_mock_count(&mock, "HEAD", "/org/model/resolve/main/config.json"), 3);
+    hf_hub_stats(h, &st);
+    ck_assert_uint_eq(st.retries, 2);
+    hf_future_release(f);
+    hf_hub_free(h);
+}
+END_TEST
+
+START_TEST(a_connection_reset_mid_body_resumes_with_range)
+{
+    hf_hub_t *h = hub_with(NULL, NULL);
+    unsigned char *want = pattern(MODEL_BIN, 1);
+    hf_future_t *f;
+    char *log;
+
+    tu_mock_fault(&mock, "{\"path\": \"*/model.bin\", \"port\": \"cdn\", \"method\": \"GET\", "
+                         "\"reset_after\": 100000, \"count\": 1}");
+    f = dl(h, "org/model", NULL, "model.bin");
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert(same_bytes(hf_future_value(f), want, MODEL_BIN));
+    log = requests("port=cdn");
+    ck_assert_ptr_nonnull(strstr(log, "bytes=100000-"));     /* resumed where it stopped */
+    free(log);
+    ck_assert_int_eq(count_files_named(cache, ".incomplete"), 0);
+    hf_future_release(f);
+    free(want);
+    hf_hub_free(h);
+}
+END_TEST
+
+START_TEST(a_stalled_server_times_out)
+{
+    hf_hub_config_t cfg;
+    hf_hub_t *h;
+    hf_future_t *f;
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.etag_timeout_ms = 300;
+    cfg.max_retries = 1;
+    h = hub_with(NULL, &cfg);
+    tu_mock_fault(&mock, "{\"path\": \"/org/model/resolve/main/config.json\", \"stall_ms\": 3000}");
+    f = dl(h, "org/model", NULL, "config.json");
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_REJECTED);
+    ck_assert_int_eq(hf_future_error(f)->code, HF_ETIMEDOUT);
+    hf_future_release(f);
+    hf_hub_free(h);
+}
+END_TEST
+
+START_TEST(a_flipped_byte_is_ecorrupt_and_nothing_is_committed)
+{
+    hf_hub_t *h = hub_with(NULL, NULL);
+    hf_future_t *f;
+    char blobs[600];
+
+    tu_mock_fault(&mock, "{\"path\": \"*/model.bin\", \"port\": \"cdn\", \"flip_offset\": 1234}");
+    f = dl(h, "org/model", NULL, "model.bin");
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_REJECTED);
+    ck_assert_int_eq(hf_future_error(f)->code, HF_ECORRUPT);
+    snprintf(blobs, sizeof blobs, "%s/models--org--model/blobs", cache);
+    ck_assert_int_eq(count_files_named(blobs, ""), 0);      /* no blob, no partial */
+    snprintf(blobs, sizeof blobs, "%s/models--org--model/snapshots", cache);
+    ck_assert_int_eq(count_files_named(blobs, "model.bin"), 0);
+    hf_future_release(f);
+    hf_hub_free(h);
+}
+END_TEST
+
+START_TEST(a_large_file_arrives_as_parallel_ranges)
+{
+    hf_hub_config_t cfg;
+    hf_hub_t *h;
+    unsigned char *want = pattern(BIG, 2);
+    hf_future_t *f;
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.parallel_threshold = 1u << 20;
+    cfg.conns_per_file = 4;
+    h = hub_with(NULL, &cfg);
+    f = dl(h, "org/model", NULL, "big.bin");
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert(same_bytes(hf_future_value(f), want, BIG));
+    ck_assert_int_ge(tu_mock_count(&mock, "GET", "/big.bin"), 2);
+    ck_assert_int_eq(count_files_named(cache, ".incomplete"), 0);
+    hf_future_release(f);
+    free(want);
+    hf_hub_free(h);
+}
+END_TEST
+
+START_TEST(a_partial_file_from_a_killed_run_is_resumed)
+{
+    hf_hub_t *h = hub_with(NULL, NULL);
+    unsigned char *want = pattern(MODEL_BIN, 1);
+    hf_file_ref_t ref = { "org/model", HF_REPO_MODEL, NULL, "model.bin" };
+    hf_future_t *mf = hf_hub_file_metadata(h, &ref), *f;
+    char partial[600], *log;
+    FILE *fp;
+
+    ck_assert_int_eq(tu_settle(mf), HF_FUTURE_FULFILLED);
+    snprintf(partial, sizeof partial, "%s/models--org--model/blobs/%s.incomplete", cache,
+             ((hf_file_metadata_t *)hf_future_value(mf))->etag);
+    {
+        char cmd[700];
+        snprintf(cmd, sizeof cmd, "mkdir -p '%s/models--org--model/blobs'", cache);
+        ck_assert_int_eq(system(cmd), 0);
+    }
+    fp = fopen(partial, "wb");
+    fwrite(want, 1, 123456, fp);
+    fclose(fp);
+    f = dl(h, "org/model", NULL, "model.bin");
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert(same_bytes(hf_future_value(f), want, MODEL_BIN));
+    log = requests("port=cdn");
+    ck_assert_ptr_nonnull(strstr(log, "bytes=123456-"));
+    free(log);
+    ck_assert_int_ne(access(partial, F_OK), 0);
+    hf_future_release(f);
+    hf_future_release(mf);
+    free(want);
+    hf_hub_free(h);
+}
+END_TEST
+
+START_TEST(a_server_ignoring_range_restarts_from_zero)
+{
+    hf_hub_t *h = hub_with(NULL, NULL);
+    unsigned char *want = pattern(MODEL_BIN, 1);
+    hf_future_t *f;
+
+    tu_mock_fault(&mock, "{\"path\": \"*/model.bin\", \"port\": \"cdn\", \"method\": \"GET\", "
+                         "\"reset_after\": 50000, \"count\": 1}");
+    tu_mock_fault(&mock, "{\"path\": \"*/model.bin\", \"port\": \"cdn\", \"ignore_range\": true}");
+    f = dl(h, "org/model", NULL, "model.bin");
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert(same_bytes(hf_future_value(f), want, MODEL_BIN));
+    hf_future_release(f);
+    free(want);
+    hf_hub_free(h);
+}
+END_TEST
+
+START_TEST(two_requests_for_one_blob_make_one_get)
+{
+    hf_hub_t *h = hub_with(NULL, NULL);
+    hf_future_t *a, *b;
+    hf_hub_stats_t st;
+
+    tu_mock_fault(&mock, "{\"path\": \"*/model.bin\", \"port\": \"cdn\", \"throttle_bps\": 2000000}");
+    a = dl(h, "org/model", NULL, "model.bin");
+    b = dl(h, "org/model", NULL, "model.bin");
+    ck_assert_int_eq(tu_settle(a), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(tu_settle(b), HF_FUTURE_FULFILLED);
+    ck_assert_str_eq(hf_future_value(a), hf_future_value(b));
+    ck_assert_int_eq(tu_mock_count(&mock, "GET", "/model.bin"), 1);
+    hf_hub_stats(h, &st);
+    ck_assert_uint_eq(st.downloads_shared, 1);
+    ck_assert_uint_eq(st.blobs_committed, 1);
+    hf_future_release(a);
+    hf_future_release(b);
+    hf_hub_free(h);
+}
+END_TEST
+
+static atomic_ullong seen_bytes;
+
+static void note_progress(const hf_progress_t *p, void *arg)
+{
+    (void)arg;
+    atomic_store(&seen_bytes, p->file_done);
+}
+
+START_TEST(cancelling_a_download_aborts_it_and_removes_its_partial_file)
+{
+    hf_hub_t *h = hub_with(NULL, NULL);
+    hf_file_ref_t ref = { "org/model", HF_REPO_MODEL, NULL, "big.bin" };
+    hf_download_opts_t o;
+    hf_future_t *f;
+
+    memset(&o, 0, sizeof o);
+    o.progress = note_progress;
+    seen_bytes = 0;
+    tu_mock_fault(&mock, "{\"path\": \"*/big.bin\", \"port\": \"cdn\", \"throttle_bps\": 200000}");
+    f = hf_hub_download(h, &ref, &o);
+    TU_EVENTUALLY(atomic_load(&seen_bytes) > 0);
+    ck_assert_int_eq(hf_future_cancel(f), 0);
+    ck_assert_int_eq(hf_future_state(f), HF_FUTURE_CANCELLED);
+    TU_EVENTUALLY(count_files_named(cache, ".incomplete") == 0);
+    {
+        hf_hub_stats_t st;
+        TU_EVENTUALLY(hf_hub_stats(h, &st) == 0 && st.transfers_active == 0);
+        ck_assert_uint_lt(st.bytes_received, BIG);
+    }
+    ck_assert_int_eq(count_files_named(cache, "big.bin"), 0);
+    hf_future_release(f);
+    hf_hub_free(h);
+}
+END_TEST
+
+static void *blocking_from_worker(void *arg, hf_error_t *err)
+{
+    hf_hub_t *h = arg;
+    hf_file_ref_t ref = { "org/model", HF_REPO_MODEL, NULL, "config.json" };
+    char *path = NULL;
+    int rc = hf_hub_download_blocking(h, &ref, NULL, &path, err);
+    if (rc < 0)
+        return NULL;
+    if (hf_current_worker() < 0) {      /* it must have run on a compute worker */
+        free(path);
+        hf_error_set(err, HF_ESTATE, 0, "not on a worker");
+        return NULL;
+    }
+    return path;
+}
+
+START_TEST(the_blocking_shim_works_inside_a_compute_worker)
+{
+    hf_hub_t *h = hub_with(NULL, NULL);
+    hf_future_t *f = hf_async_owned(hf_runtime_compute(rt), blocking_from_worker, h, free);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert(same_bytes(hf_future_value(f), (const unsigned char *)"{\"a\": 1}\n", 9));
+    assert_no_roles_but_io(h);
+    hf_future_release(f);
+    hf_hub_free(h);
+}
+END_TEST
+
+START_TEST(a_thousand_concurrent_downloads_on_four_io_threads)
+{
+    hf_runtime_config_t rcfg = { 2, 4, 0, 0 };
+    hf_runtime_t *small = hf_runtime_new(&rcfg);
+    hf_hub_config_t cfg;
+    hf_hub_t *h;
+    hf_future_t **fs = calloc(MANY, sizeof *fs), *all;
+    hf_hub_stats_t st;
+    hf_runtime_stats_t rs;
+    struct rlimit rl;
+
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    ck_assert_uint_ge(rl.rlim_cur, 2 * MANY + 64);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.endpoint = mock.hub;
+    cfg.cache_dir = cache;
+    cfg.token = "";
+    cfg.offline = HF_NO;
+    cfg.conns_total = 2 * MANY;
+    cfg.etag_timeout_ms = 60000;
+    cfg.download_timeout_ms = 60000;
+    h = hf_hub_new(small, &cfg, NULL);
+    ck_assert_ptr_nonnull(h);
+    /* every HEAD is held 3 s by the server: all of them are in flight at once */
+    tu_mock_fault(&mock, "{\"path\": \"/org/many/resolve/main/*\", \"method\": \"HEAD\", "
+                         "\"stall_ms\": 3000}");
+    for (int i = 0; i < MANY; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "f%04d.txt", i);
+        fs[i] = dl(h, "org/many", NULL, name);
+    }
+    all = hf_future_all(fs, MANY);
+    ck_assert_int_eq(tu_settle(all), HF_FUTURE_FULFILLED);
+    for (int i = 0; i < MANY; i++) {
+        char name[32];
+        int n = snprintf(name, sizeof name, "f%04d.txt", i);
+        ck_assert(same_bytes(hf_future_value(fs[i]), (const unsigned char *)name, (size_t)n));
+        hf_future_release(fs[i]);
+    }
+    hf_hub_stats(h, &st);
+    hf_runtime_stats(small, &rs);
+    ck_assert_uint_ge(st.transfers_peak, MANY);
+    ck_assert_uint_le(rs.io_threads_peak, 4);
+    ck_assert_uint_eq(st.curl_calls_compute, 0);
+    ck_assert_uint_eq(st.curl_calls_other, 0);
+    hf_future_release(all);
+    free(fs);
+    hf_hub_free(h);
+    hf_runtime_free(small);
+}
+END_TEST
+
+START_TEST(listing_follows_pages_and_snapshots_filter_with_globs)
+{
+    hf_hub_t *h = hub_with(NULL, NULL);
+    hf_file_ref_t ref = { "org/many", HF_REPO_MODEL, NULL, NULL };
+    hf_future_t *l = hf_hub_list_files(h, &ref), *s;
+    const char *inc[] = { "f00[0-1]?.txt" };
+    hf_snapshot_opts_t so;
+    const hf_file_list_t *fl;
+
+    ck_assert_int_eq(tu_settle(l), HF_FUTURE_FULFILLED);
+    fl = hf_future_value(l);
+    ck_assert_uint_eq(fl->n, MANY);
+    ck_assert_str_eq(fl->files[0].path, "f0000.txt");
+    ck_assert_str_eq(fl->files[MANY - 1].path, "f0999.txt");
+    ck_assert_int_ge(tu_mock_count(&mock, "GET", "/api/models/org/many/tree/main"), MANY / 50);
+    memset(&so, 0, sizeof so);
+    so.include = inc;
+    so.ninclude = 1;
+    s = hf_hub_snapshot(h, &ref, &so);
+    ck_assert_int_eq(tu_settle(s), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(count_files_named(hf_future_value(s), ".txt"), 20);
+    ck_assert_int_eq(tu_mock_count(&mock, "GET", ".txt"), 20);
+    hf_future_release(l);
+    hf_future_release(s);
+    hf_hub_free(h);
+}
+END_TEST
+
+static Suite *download_suite(void)
+{
+    Suite *s = suite_create("download");
+    TCase *tc = tcase_create("mock");
+    tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, a_regular_file_lands_as_blob_link_and_ref);
+    tcase_add_test(tc, an_lfs_file_comes_from_the_cdn_without_the_token);
+    tcase_add_test(tc, hub_errors_map_to_distinct_codes);
+    tcase_add_test(tc, a_renamed_repo_follows_the_relative_redirect);
+    tcase_add_test(tc, pull_request_and_commit_revisions);
+    tcase_add_test(tc, rate_limited_then_served);
+    tcase_add_test(tc, a_connection_reset_mid_body_resumes_with_range);
+    tcase_add_test(tc, a_stalled_server_times_out);
+    tcase_add_test(tc, a_flipped_byte_is_ecorrupt_and_nothing_is_committed);
+    tcase_add_test(tc, a_large_file_arrives_as_parallel_ranges);
+    tcase_add_test(tc, a_partial_file_from_a_killed_run_is_resumed);
+    tcase_add_test(tc, a_server_ignoring_range_restarts_from_zero);
+    tcase_add_test(tc, two_requests_for_one_blob_make_one_get);
+    tcase_add_test(tc, cancelling_a_download_aborts_it_and_removes_its_partial_file);
+    tcase_add_test(tc, the_blocking_shim_works_inside_a_compute_worker);
+    tcase_add_test(tc, listing_follows_pages_and_snapshots_filter_with_globs);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("many");
+    tcase_set_timeout(tc, 180);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, a_thousand_concurrent_downloads_on_four_io_threads);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TU_MAIN(download_suite)
