@@ -1,1 +1,1 @@
-# tests/formats: Check suites of the format readers.
+# tests/formats: Check suites of the format readers and writers.
