@@ -4,7 +4,10 @@ hfinclude_HEADERS += include/hf/formats.h
 libhfasync_impl_la_SOURCES += \
 	src/formats/arena.c src/formats/arena.h \
 	src/formats/bytes.h \
+	src/formats/dtype.c src/formats/dtype.h \
 	src/formats/ferror.c src/formats/ferror.h \
+	src/formats/json.c src/formats/json.h \
 	src/formats/mapfile.c src/formats/mapfile.h \
 	src/formats/strmap.c src/formats/strmap.h \
+	src/formats/tensor_table.c src/formats/tensor_table.h \
 	src/formats/utf8.c src/formats/utf8.h
