@@ -6,6 +6,10 @@ libhfasync_impl_la_SOURCES += \
 	src/formats/bytes.h \
 	src/formats/dtype.c src/formats/dtype.h \
 	src/formats/ferror.c src/formats/ferror.h \
+	src/formats/gguf.c src/formats/gguf_impl.h \
+	src/formats/gguf_get.c \
+	src/formats/gguf_meta.c \
+	src/formats/gguf_tensors.c \
 	src/formats/json.c src/formats/json.h \
 	src/formats/mapfile.c src/formats/mapfile.h \
 	src/formats/strmap.c src/formats/strmap.h \
