@@ -3,6 +3,7 @@
 hfinclude_HEADERS += include/hf/formats.h
 libhfasync_impl_la_SOURCES += \
 	src/formats/arena.c src/formats/arena.h \
+	src/formats/buf.c \
 	src/formats/bytes.h \
 	src/formats/dtype.c src/formats/dtype.h \
 	src/formats/ferror.c src/formats/ferror.h \
@@ -10,8 +11,12 @@ libhfasync_impl_la_SOURCES += \
 	src/formats/gguf_get.c \
 	src/formats/gguf_meta.c \
 	src/formats/gguf_tensors.c \
+	src/formats/gguf_writer.c \
 	src/formats/json.c src/formats/json.h \
 	src/formats/mapfile.c src/formats/mapfile.h \
+	src/formats/st_writer.c \
 	src/formats/strmap.c src/formats/strmap.h \
 	src/formats/tensor_table.c src/formats/tensor_table.h \
-	src/formats/utf8.c src/formats/utf8.h
+	src/formats/utf8.c src/formats/utf8.h \
+	src/formats/writer.h \
+	src/formats/wtensors.c
