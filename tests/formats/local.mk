@@ -1,10 +1,20 @@
 # tests/formats: Check suites of the format readers and writers.
 FORMATS_TESTS = \
+	tests/formats/check_gguf \
+	tests/formats/check_gguf_corrupt \
 	tests/formats/check_utf8
 
 check_PROGRAMS += $(FORMATS_TESTS)
 TESTS += $(FORMATS_TESTS)
 EXTRA_DIST += tests/formats/fmtutil.h
+
+tests_formats_check_gguf_SOURCES = tests/formats/check_gguf.c
+tests_formats_check_gguf_CFLAGS = $(TEST_CFLAGS)
+tests_formats_check_gguf_LDADD = $(TEST_LIBS)
+
+tests_formats_check_gguf_corrupt_SOURCES = tests/formats/check_gguf_corrupt.c
+tests_formats_check_gguf_corrupt_CFLAGS = $(TEST_CFLAGS)
+tests_formats_check_gguf_corrupt_LDADD = $(TEST_LIBS)
 
 tests_formats_check_utf8_SOURCES = tests/formats/check_utf8.c
 tests_formats_check_utf8_CFLAGS = $(TEST_CFLAGS)
