@@ -10,6 +10,7 @@ libhfasync_impl_la_SOURCES += \
 	src/formats/gguf.c src/formats/gguf_impl.h \
 	src/formats/gguf_get.c \
 	src/formats/gguf_meta.c \
+	src/formats/gguf_split.c \
 	src/formats/gguf_tensors.c \
 	src/formats/gguf_writer.c \
 	src/formats/json.c src/formats/json.h \

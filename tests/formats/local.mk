@@ -2,6 +2,7 @@
 FORMATS_TESTS = \
 	tests/formats/check_gguf \
 	tests/formats/check_gguf_corrupt \
+	tests/formats/check_gguf_split \
 	tests/formats/check_utf8
 
 check_PROGRAMS += $(FORMATS_TESTS)
@@ -15,6 +16,10 @@ tests_formats_check_gguf_LDADD = $(TEST_LIBS)
 tests_formats_check_gguf_corrupt_SOURCES = tests/formats/check_gguf_corrupt.c
 tests_formats_check_gguf_corrupt_CFLAGS = $(TEST_CFLAGS)
 tests_formats_check_gguf_corrupt_LDADD = $(TEST_LIBS)
+
+tests_formats_check_gguf_split_SOURCES = tests/formats/check_gguf_split.c
+tests_formats_check_gguf_split_CFLAGS = $(TEST_CFLAGS)
+tests_formats_check_gguf_split_LDADD = $(TEST_LIBS)
 
 tests_formats_check_utf8_SOURCES = tests/formats/check_utf8.c
 tests_formats_check_utf8_CFLAGS = $(TEST_CFLAGS)
