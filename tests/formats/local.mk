@@ -3,6 +3,8 @@ FORMATS_TESTS = \
 	tests/formats/check_gguf \
 	tests/formats/check_gguf_corrupt \
 	tests/formats/check_gguf_split \
+	tests/formats/check_safetensors \
+	tests/formats/check_safetensors_corrupt \
 	tests/formats/check_utf8
 
 check_PROGRAMS += $(FORMATS_TESTS)
@@ -20,6 +22,14 @@ tests_formats_check_gguf_corrupt_LDADD = $(TEST_LIBS)
 tests_formats_check_gguf_split_SOURCES = tests/formats/check_gguf_split.c
 tests_formats_check_gguf_split_CFLAGS = $(TEST_CFLAGS)
 tests_formats_check_gguf_split_LDADD = $(TEST_LIBS)
+
+tests_formats_check_safetensors_SOURCES = tests/formats/check_safetensors.c
+tests_formats_check_safetensors_CFLAGS = $(TEST_CFLAGS)
+tests_formats_check_safetensors_LDADD = $(TEST_LIBS)
+
+tests_formats_check_safetensors_corrupt_SOURCES = tests/formats/check_safetensors_corrupt.c
+tests_formats_check_safetensors_corrupt_CFLAGS = $(TEST_CFLAGS)
+tests_formats_check_safetensors_corrupt_LDADD = $(TEST_LIBS)
 
 tests_formats_check_utf8_SOURCES = tests/formats/check_utf8.c
 tests_formats_check_utf8_CFLAGS = $(TEST_CFLAGS)
