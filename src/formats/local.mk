@@ -16,6 +16,7 @@ libhfasync_impl_la_SOURCES += \
 	src/formats/json.c src/formats/json.h \
 	src/formats/mapfile.c src/formats/mapfile.h \
 	src/formats/safetensors.c \
+	src/formats/st_index.c \
 	src/formats/st_writer.c \
 	src/formats/strmap.c src/formats/strmap.h \
 	src/formats/tensor_table.c src/formats/tensor_table.h \

@@ -5,6 +5,7 @@ FORMATS_TESTS = \
 	tests/formats/check_gguf_split \
 	tests/formats/check_safetensors \
 	tests/formats/check_safetensors_corrupt \
+	tests/formats/check_st_index \
 	tests/formats/check_utf8
 
 check_PROGRAMS += $(FORMATS_TESTS)
@@ -30,6 +31,10 @@ tests_formats_check_safetensors_LDADD = $(TEST_LIBS)
 tests_formats_check_safetensors_corrupt_SOURCES = tests/formats/check_safetensors_corrupt.c
 tests_formats_check_safetensors_corrupt_CFLAGS = $(TEST_CFLAGS)
 tests_formats_check_safetensors_corrupt_LDADD = $(TEST_LIBS)
+
+tests_formats_check_st_index_SOURCES = tests/formats/check_st_index.c
+tests_formats_check_st_index_CFLAGS = $(TEST_CFLAGS)
+tests_formats_check_st_index_LDADD = $(TEST_LIBS)
 
 tests_formats_check_utf8_SOURCES = tests/formats/check_utf8.c
 tests_formats_check_utf8_CFLAGS = $(TEST_CFLAGS)
