@@ -20,6 +20,7 @@ libhfasync_impl_la_SOURCES += \
 	src/formats/st_writer.c \
 	src/formats/strmap.c src/formats/strmap.h \
 	src/formats/tensor_table.c src/formats/tensor_table.h \
+	src/formats/tokenizer.c \
 	src/formats/utf8.c src/formats/utf8.h \
 	src/formats/writer.h \
 	src/formats/wtensors.c

@@ -6,6 +6,7 @@ FORMATS_TESTS = \
 	tests/formats/check_safetensors \
 	tests/formats/check_safetensors_corrupt \
 	tests/formats/check_st_index \
+	tests/formats/check_tokenizer \
 	tests/formats/check_utf8
 
 check_PROGRAMS += $(FORMATS_TESTS)
@@ -35,6 +36,10 @@ tests_formats_check_safetensors_corrupt_LDADD = $(TEST_LIBS)
 tests_formats_check_st_index_SOURCES = tests/formats/check_st_index.c
 tests_formats_check_st_index_CFLAGS = $(TEST_CFLAGS)
 tests_formats_check_st_index_LDADD = $(TEST_LIBS)
+
+tests_formats_check_tokenizer_SOURCES = tests/formats/check_tokenizer.c
+tests_formats_check_tokenizer_CFLAGS = $(TEST_CFLAGS)
+tests_formats_check_tokenizer_LDADD = $(TEST_LIBS)
 
 tests_formats_check_utf8_SOURCES = tests/formats/check_utf8.c
 tests_formats_check_utf8_CFLAGS = $(TEST_CFLAGS)
