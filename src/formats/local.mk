@@ -5,6 +5,7 @@ libhfasync_impl_la_SOURCES += \
 	src/formats/arena.c src/formats/arena.h \
 	src/formats/buf.c \
 	src/formats/bytes.h \
+	src/formats/config.c \
 	src/formats/dtype.c src/formats/dtype.h \
 	src/formats/ferror.c src/formats/ferror.h \
 	src/formats/gguf.c src/formats/gguf_impl.h \
