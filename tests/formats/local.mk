@@ -8,7 +8,8 @@ FORMATS_TESTS = \
 	tests/formats/check_safetensors_corrupt \
 	tests/formats/check_st_index \
 	tests/formats/check_tokenizer \
-	tests/formats/check_utf8
+	tests/formats/check_utf8 \
+	tests/formats/check_writer
 
 check_PROGRAMS += $(FORMATS_TESTS)
 TESTS += $(FORMATS_TESTS)
@@ -49,3 +50,7 @@ tests_formats_check_tokenizer_LDADD = $(TEST_LIBS)
 tests_formats_check_utf8_SOURCES = tests/formats/check_utf8.c
 tests_formats_check_utf8_CFLAGS = $(TEST_CFLAGS)
 tests_formats_check_utf8_LDADD = $(TEST_LIBS)
+
+tests_formats_check_writer_SOURCES = tests/formats/check_writer.c
+tests_formats_check_writer_CFLAGS = $(TEST_CFLAGS)
+tests_formats_check_writer_LDADD = $(TEST_LIBS)
