@@ -6,6 +6,7 @@
 #define HFASYNC_H
 
 #include "hf/error.h"
+#include "hf/formats.h"
 #include "hf/future.h"
 #include "hf/runtime.h"
 #include "hf/hub.h"

@@ -1,0 +1,31 @@
+/*
+ * strmap.h - a hash map from byte strings to 64-bit values: name lookups and duplicate
+ * detection for the readers.
+ */
+#ifndef HF_FORMATS_STRMAP_H
+#define HF_FORMATS_STRMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hfi_strmap {
+    struct hfi_strmap_slot *slots;
+    size_t cap;                 /* a power of two, or 0 */
+    size_t n;
+} hfi_strmap_t;
+
+#define HFI_STRMAP_INIT { NULL, 0, 0 }
+
+/*
+ * hfi_strmap_put - map `key` (`len` bytes, borrowed: they must outlive the map) to `value`.
+ * Returns 0 when added, 1 when the key was already there (its value is left as it was and
+ * stored in `*old` if not NULL), HF_ENOMEM when memory is short.
+ */
+int hfi_strmap_put(hfi_strmap_t *m, const char *key, size_t len, uint64_t value, uint64_t *old);
+
+/* hfi_strmap_get - 1 and the value if `key` is present, else 0. */
+int hfi_strmap_get(const hfi_strmap_t *m, const char *key, size_t len, uint64_t *value);
+
+void hfi_strmap_free(hfi_strmap_t *m);
+
+#endif /* HF_FORMATS_STRMAP_H */
