@@ -690,10 +690,9 @@ hfi_blob_t *hfi_blob_join(hf_hub_t *hub, const hfi_blob_req_t *req, hf_future_t 
         } else {
             b = fresh;
             fresh = NULL;
-            created = 1;
+            created = 1;                        /* its first reference is the download's */
             b->tnext = hub->inflight;
             hub->inflight = b;
-            atomic_fetch_add(&b->refs, 1);      /* the running download's own reference */
         }
     }
     b->requesters++;

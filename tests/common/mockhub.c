@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,11 +25,18 @@ void tu_mock_root(tu_mock_t *m)
     ck_assert_ptr_nonnull(mkdtemp(m->root));
 }
 
+/* Create the folders above `path` (mkdir -p of its dirname), without a shell. */
 static void mkdirs_for(const char *path)
 {
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "mkdir -p \"$(dirname '%s')\"", path);
-    ck_assert_int_eq(system(cmd), 0);
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        ck_assert_msg(mkdir(dir, 0777) == 0 || errno == EEXIST, "mkdir %s", dir);
+        *p = '/';
+    }
 }
 
 void tu_mock_file(tu_mock_t *m, const char *type, const char *repo, const char *path,

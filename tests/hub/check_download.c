@@ -577,9 +577,15 @@ START_TEST(a_thousand_concurrent_downloads_on_four_io_threads)
     cfg.download_timeout_ms = 60000;
     h = hf_hub_new(small, &cfg, NULL);
     ck_assert_ptr_nonnull(h);
-    /* every HEAD is held 3 s by the server: all of them are in flight at once */
-    tu_mock_fault(&mock, "{\"path\": \"/org/many/resolve/main/*\", \"method\": \"HEAD\", "
-                         "\"stall_ms\": 3000}");
+    /* Every HEAD is held 3 s or more by the server, so all 1,000 are in flight at once;
+     * the holds end in ten waves of 100 (a Python server woken 1,000 times in the same
+     * instant spends its time fighting over the GIL). */
+    for (int g = 0; g < 10; g++) {
+        char fault[200];
+        snprintf(fault, sizeof fault, "{\"path\": \"/org/many/resolve/main/f0%d??.txt\", "
+                 "\"method\": \"HEAD\", \"stall_ms\": %d}", g, 3000 + 300 * g);
+        tu_mock_fault(&mock, fault);
+    }
     for (int i = 0; i < MANY; i++) {
         char name[32];
         snprintf(name, sizeof name, "f%04d.txt", i);

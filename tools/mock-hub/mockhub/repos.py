@@ -342,6 +342,7 @@ class SnapshotCache:
         self._lock = threading.Lock()
         self._cache = {}
         self._checked = {}  # key -> monotonic time of the last walk that confirmed the entry
+        self._walk_locks = {}  # key -> lock held by the thread walking that repo
 
     def forget(self):
         """Walk every repo again on its next request (POST /_mock/reset)."""
@@ -373,14 +374,31 @@ class SnapshotCache:
 
     def get(self, repo, name, content, title, date):
         key = (repo.folder, name)
-        now = time.monotonic()
+        hit = self._fresh(key)
+        if hit is not None:
+            return hit[1]
+        # One thread walks a repo at a time; the others wait for it and use its result
+        # (1,000 requests arriving together at a cold repo of 1,000 files used to walk and
+        # hash it 1,000 times over, under the GIL).
+        with self._lock:
+            walk_lock = self._walk_locks.setdefault(key, threading.Lock())
+        with walk_lock:
+            hit = self._fresh(key)
+            if hit is not None:
+                return hit[1]
+            with self._lock:
+                hit = self._cache.get(key)
+            return self._rebuild(repo, name, content, title, date, key, hit, time.monotonic())
+
+    def _fresh(self, key):
+        """The cached entry if a walk confirmed it less than RECHECK_S ago, else None."""
         with self._lock:
             hit = self._cache.get(key)
-            fresh = hit is not None and now - self._checked.get(key, 0.0) < self.RECHECK_S
-        if fresh:
-            # Walking a repo of thousands of files on every request made 1,000 concurrent
-            # requests crawl (one walk each, under the GIL): trust a recent walk instead.
-            return hit[1]
+            if hit is not None and time.monotonic() - self._checked.get(key, 0.0) < self.RECHECK_S:
+                return hit
+        return None
+
+    def _rebuild(self, repo, name, content, title, date, key, hit, now):
         files = self._walk(content)
         stamp = (title, date, json.dumps(repo.settings, sort_keys=True),
                  tuple((p, st.st_size, st.st_mtime_ns, st.st_ino) for p, _, st in files))

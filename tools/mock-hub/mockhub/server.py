@@ -162,6 +162,9 @@ class Server(ThreadingHTTPServer):
 
 
 class Handler(BaseHTTPRequestHandler):
+    # Headers and body leave in separate writes: without TCP_NODELAY each answer on a
+    # kept-alive connection waits for the client's delayed ACK (tens of ms).
+    disable_nagle_algorithm = True
     protocol_version = "HTTP/1.1"
     timeout = 120
     error_content_type = "application/json"
