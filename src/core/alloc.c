@@ -2,7 +2,7 @@
  * alloc.c - malloc wrappers and the per-thread small-object free lists.
  *
  * Design notes
- *  - two classes (64 and 128 bytes). Each thread keeps, per class, a current chain and
+ *  - three classes (64, 128 and 192 bytes). Each thread keeps, per class, a current chain and
  *    at most one spare full chain ("magazine", MAG objects) in thread-local storage:
  *    allocation and release are a pointer pop/push, no atomics, and every operation is
  *    O(1) (a magazine is never walked);
@@ -28,6 +28,7 @@
 #include "core/atomics.h"
 
 #define MAG 64                  /* objects per magazine */
+#define NCLASS 3
 #define DEPOT_CAP 16384         /* magazines per class kept in the depot (1M objects) */
 
 typedef struct freeobj {
@@ -36,9 +37,9 @@ typedef struct freeobj {
 } freeobj_t;
 
 typedef struct {
-    freeobj_t *head[2];         /* current chain */
-    unsigned n[2];              /* its length, < MAG */
-    freeobj_t *full[2];         /* a spare magazine of MAG objects, or NULL */
+    freeobj_t *head[NCLASS];         /* current chain */
+    unsigned n[NCLASS];              /* its length, < MAG */
+    freeobj_t *full[NCLASS];         /* a spare magazine of MAG objects, or NULL */
     int registered;
 } tcache_t;
 
@@ -46,9 +47,9 @@ static _Thread_local long fail_after = -1;
 
 static struct {
     pthread_mutex_t mu;
-    freeobj_t *mags[2];
-    size_t nmags[2];
-} depot = { PTHREAD_MUTEX_INITIALIZER, { NULL, NULL }, { 0, 0 } };
+    freeobj_t *mags[NCLASS];
+    size_t nmags[NCLASS];
+} depot = { PTHREAD_MUTEX_INITIALIZER, { NULL }, { 0 } };
 
 static _Atomic uint64_t obj_mallocs;
 
@@ -103,7 +104,13 @@ uint64_t hfi_obj_mallocs(void)
 
 static size_t class_size(int c)
 {
-    return c ? HFI_OBJ_LARGE : HFI_OBJ_SMALL;
+    static const size_t sizes[NCLASS] = { HFI_OBJ_SMALL, HFI_OBJ_LARGE, HFI_OBJ_XLARGE };
+    return sizes[c];
+}
+
+static int class_of(size_t size)
+{
+    return size <= HFI_OBJ_SMALL ? 0 : size <= HFI_OBJ_LARGE ? 1 : 2;
 }
 
 #ifdef HF_SANITIZE
@@ -113,7 +120,7 @@ void *hfi_obj_alloc(size_t size)
     if (should_fail())
         return NULL;
     atomic_fetch_add_explicit(&obj_mallocs, 1, memory_order_relaxed);
-    return malloc(class_size(size > HFI_OBJ_SMALL));
+    return malloc(class_size(class_of(size)));
 }
 
 void hfi_obj_free(void *p, size_t size)
@@ -171,7 +178,7 @@ static void tcache_exit(void *arg)
 {
     tcache_t *tc = &tcache;
     (void)arg;
-    for (int c = 0; c < 2; c++) {
+    for (int c = 0; c < NCLASS; c++) {
         if (tc->full[c])
             depot_put(tc->full[c], c);
         free_chain(tc->head[c]);
@@ -196,7 +203,7 @@ static void tcache_register(tcache_t *tc)
 void *hfi_obj_alloc(size_t size)
 {
     tcache_t *tc = &tcache;
-    int c = size > HFI_OBJ_SMALL;
+    int c = class_of(size);
     freeobj_t *o;
 
     if (fail_after >= 0 && should_fail())
@@ -222,7 +229,7 @@ void *hfi_obj_alloc(size_t size)
 void hfi_obj_free(void *p, size_t size)
 {
     tcache_t *tc = &tcache;
-    int c = size > HFI_OBJ_SMALL;
+    int c = class_of(size);
     freeobj_t *o = p;
 
     if (!p)
@@ -243,7 +250,7 @@ void hfi_obj_free(void *p, size_t size)
 
 void hfi_obj_trim(void)
 {
-    for (int c = 0; c < 2; c++) {
+    for (int c = 0; c < NCLASS; c++) {
         freeobj_t *mag;
         while ((mag = depot_get(c)) != NULL)
             free_chain(mag);

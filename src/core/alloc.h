@@ -12,8 +12,9 @@
 /* Small-object classes: every object of the hot paths fits in one of these. */
 #define HFI_OBJ_SMALL 64
 #define HFI_OBJ_LARGE 128
+#define HFI_OBJ_XLARGE 192
 
-/* An object of at most HFI_OBJ_LARGE bytes (NULL if memory is short). Not zeroed. */
+/* An object of at most HFI_OBJ_XLARGE bytes (NULL if memory is short). Not zeroed. */
 void *hfi_obj_alloc(size_t size);
 /* Return an object from hfi_obj_alloc(); `size` is the size it was allocated with. */
 void hfi_obj_free(void *p, size_t size);

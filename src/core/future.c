@@ -87,7 +87,7 @@ static hf_future_t *future_free(hf_future_t *f)
         f->destroy(f->value);
     if (f->flags & HFI_FL_ERR_OWNED)
         hfi_free((void *)f->error);
-    hfi_obj_free(f, HFI_OBJ_LARGE);
+    hfi_obj_free(f, (f->flags & HFI_FL_XLARGE) ? HFI_OBJ_XLARGE : HFI_OBJ_LARGE);
     return next;
 }
 
@@ -146,10 +146,11 @@ static int settle_core(hf_future_t *f, int state, void *value, void (*destroy)(v
     if (kick)
         f->flags |= HFI_FL_RUNNER;
     /* Once the state is visible, whoever sees it may drop the last reference (a waiter
-     * freeing its promise): if anything below still uses `f`, hold it until done. */
-    held = w || hook || kick;
-    if (held)
-        hf_future_retain(f);
+     * freeing its promise): if anything below still uses `f`, hold it until done. The
+     * continuation runner gets a reference of its own, taken here too. */
+    held = w || hook;
+    if (held || kick)
+        atomic_fetch_add_explicit(&f->refs, (uint32_t)(held + kick), memory_order_relaxed);
     atomic_store_explicit(&f->state, (uint8_t)state, memory_order_release);
     hfi_spin_unlock(&f->lock);
 
@@ -167,7 +168,7 @@ static int settle_core(hf_future_t *f, int state, void *value, void (*destroy)(v
         fifo = next;
     }
     if (kick)
-        hfi_conts_run(f);
+        hfi_conts_run_owned(f);
     if (held)
         hf_future_release(f);
     /* Sleepers wake last, so that what settlement does synchronously (the producer

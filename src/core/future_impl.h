@@ -15,7 +15,8 @@ enum {
     HFI_FL_RUNNER = 2,      /* a continuation runner is active (see then.c) */
     HFI_FL_ERR_OWNED = 4,   /* `error` was allocated for this future */
     HFI_FL_RT_OWNED = 8,    /* its promise belongs to the runtime (then output, async) */
-    HFI_FL_BOUND = 16       /* hf_promise_bind_thread(): `driver` counts in its hfi_tls.drives */
+    HFI_FL_BOUND = 16,      /* hf_promise_bind_thread(): `driver` counts in its hfi_tls.drives */
+    HFI_FL_XLARGE = 32      /* allocated as HFI_OBJ_XLARGE (with its continuation, then.c) */
 };
 
 /* Producer hook: called once, when `f` settles, with the state it settled in. */
@@ -100,8 +101,10 @@ void hfi_future_watch(hf_future_t *f, hfi_watch_t *w, hfi_task_fn fn);
 void hfi_future_add_cont(hf_future_t *f, hfi_task_t *cont);
 /* Pop the next continuation of a settled `f` whose runner is active; NULL ends the run. */
 hfi_task_t *hfi_future_next_cont(hf_future_t *f);
-/* Start the runner of `f` (then.c); the caller has set HFI_FL_RUNNER. */
+/* Start the runner of `f` (then.c); the caller has set HFI_FL_RUNNER. The _owned form
+ * takes over a reference the caller already holds for the runner. */
 void hfi_conts_run(hf_future_t *f);
+void hfi_conts_run_owned(hf_future_t *f);
 
 /* The deadlock walk (wait.c): 1 if `f` or an input it waits on can only be settled by
  * the calling thread. */

@@ -9,8 +9,10 @@
  *    submitted there, and the next one is popped only after it returned; one that runs
  *    inline, or that only passes the state on, runs through the trampoline. So the
  *    continuations of one future start in registration order, each on its own executor;
- *  - the runner holds one reference to the input while it runs; each continuation holds
- *    one to its output and one to its executor (a freed runtime's executor stays allocated
+ *  - a continuation is allocated inside its output future (then_obj_t: one allocation
+ *    per link); the runner holds one reference to the input while it runs; each
+ *    continuation holds one to its output (which keeps its own memory alive) and one to
+ *    its executor (a freed runtime's executor stays allocated
  *    until the last continuation naming it is gone, and discards them);
  *  - a continuation never runs inside the call that registers it unless its executor is
  *    HF_INLINE. A settled input with no runner active and HF_INLINE takes a fast path that
@@ -41,7 +43,14 @@ typedef struct cont {
     unsigned on;
 } cont_t;
 
-_Static_assert(sizeof(cont_t) <= HFI_OBJ_SMALL, "a continuation fits the small class");
+/* A continuation and its output, allocated together: one allocation per link, and the
+ * two are adjacent in memory when the link runs. */
+typedef struct then_obj {
+    hf_future_t f;
+    cont_t c;
+} then_obj_t;
+
+_Static_assert(sizeof(then_obj_t) <= HFI_OBJ_XLARGE, "a link fits the extra-large class");
 
 static int wants(unsigned on, int state)
 {
@@ -102,13 +111,15 @@ static void cont_run(hfi_task_t *t, int run)
     cont_t *c = HFI_CONTAINER(t, cont_t, task);
     hf_future_t *src = c->src;
 
+    hf_future_t *out = c->out;
+    hf_executor_t *ex = c->ex;
+
     if (run)
-        run_body(src, c->out, c->on, 1, c->fn.then, c->fn.fin, c->arg);
+        run_body(src, out, c->on, 1, c->fn.then, c->fn.fin, c->arg);
     else
-        hfi_future_cancel(c->out);
-    hf_future_release(c->out);
-    hfi_executor_release(c->ex);
-    hfi_obj_free(c, HFI_OBJ_SMALL);
+        hfi_future_cancel(out);
+    hfi_executor_release(ex);
+    hf_future_release(out);     /* last: `c` lives in the output's allocation */
     runner_next(src);
 }
 
@@ -136,45 +147,67 @@ void hfi_conts_run(hf_future_t *f)
     runner_next(hf_future_retain(f));
 }
 
+void hfi_conts_run_owned(hf_future_t *f)
+{
+    runner_next(f);
+}
+
+/* HF_INLINE on a settled future with no runner active: run it here, allocating only the
+ * output. Returns the output, or NULL when the fast path does not apply (or memory is
+ * short: *oom is then set). */
+static hf_future_t *then_now(hf_future_t *f, unsigned on, hf_then_fn then,
+                             void (*fin)(hf_future_t *, void *), void *arg, int *oom)
+{
+    hf_future_t *out = NULL;
+    hfi_task_t *t;
+    int fast;
+
+    if (!hfi_tramp_enter())
+        return NULL;            /* inside an inline callback: queue it, do not recurse */
+    hfi_spin_lock(&f->lock);
+    fast = !(f->flags & HFI_FL_RUNNER);
+    if (fast)
+        f->flags |= HFI_FL_RUNNER;
+    hfi_spin_unlock(&f->lock);
+    if (fast) {
+        if ((out = hfi_future_new()) != NULL) {
+            out->flags = HFI_FL_RT_OWNED;   /* not yet shared: no lock needed */
+            run_body(f, out, on, 0, then, fin, arg);
+        } else {
+            *oom = 1;
+        }
+        /* Continuations registered meanwhile wait for us: start the runner for them (it
+         * takes its own reference), or end the run. */
+        if ((t = hfi_future_next_cont(f)) != NULL) {
+            hf_future_retain(f);
+            dispatch(HFI_CONTAINER(t, cont_t, task));
+        }
+    }
+    hfi_tramp_leave();
+    return out;
+}
+
 static hf_future_t *then_common(hf_future_t *f, hf_executor_t *ex, unsigned on,
                                 hf_then_fn then, void (*fin)(hf_future_t *, void *),
                                 void *arg)
 {
-    hf_future_t *out;
+    then_obj_t *o;
     cont_t *c;
 
     if (!f || !ex || !(then || fin) || !(on & HF_ON_ANY))
         return NULL;
-    if ((out = hfi_future_new()) == NULL)
-        return NULL;
-    out->flags = HFI_FL_RT_OWNED;   /* not yet shared: no lock needed */
-
-    if (hfi_executor_is_inline(ex) && hfi_state(f) != HF_FUTURE_PENDING && hfi_tramp_enter()) {
-        int fast;
-        hfi_spin_lock(&f->lock);
-        fast = !(f->flags & HFI_FL_RUNNER);
-        if (fast)
-            f->flags |= HFI_FL_RUNNER;
-        hfi_spin_unlock(&f->lock);
-        if (fast) {
-            hfi_task_t *t;
-            run_body(f, out, on, 0, then, fin, arg);
-            /* Continuations registered meanwhile wait for us: start the runner for them
-             * (it takes its own reference), or end the run. */
-            if ((t = hfi_future_next_cont(f)) != NULL) {
-                hf_future_retain(f);
-                dispatch(HFI_CONTAINER(t, cont_t, task));
-            }
-        }
-        hfi_tramp_leave();
-        if (fast)
+    if (hfi_executor_is_inline(ex) && hfi_state(f) != HF_FUTURE_PENDING) {
+        int oom = 0;
+        hf_future_t *out = then_now(f, on, then, fin, arg, &oom);
+        if (out || oom)
             return out;
     }
-
-    if ((c = hfi_obj_alloc(sizeof *c)) == NULL) {
-        hf_future_release(out);
+    /* A link: the continuation and its output in one object. */
+    if ((o = hfi_obj_alloc(sizeof *o)) == NULL)
         return NULL;
-    }
+    hfi_future_init(&o->f, 2);          /* the caller's reference and the link's */
+    o->f.flags = HFI_FL_RT_OWNED | HFI_FL_XLARGE;
+    c = &o->c;
     c->task.fn = cont_run;
     c->src = f;
     c->ex = ex;
@@ -184,11 +217,11 @@ static hf_future_t *then_common(hf_future_t *f, hf_executor_t *ex, unsigned on,
     else
         c->fn.fin = fin;
     c->arg = arg;
-    c->out = hf_future_retain(out);
+    c->out = &o->f;
     c->on = on;
-    hfi_future_set_input(out, f);
+    hfi_future_set_input(&o->f, f);
     hfi_future_add_cont(f, &c->task);
-    return out;
+    return &o->f;
 }
 
 hf_future_t *hf_future_then(hf_future_t *f, hf_executor_t *ex, hf_then_fn fn, void *arg)

@@ -4,6 +4,7 @@
 #include "common/testutil.h"
 
 #include "core/alloc.h"
+#include "core/future_impl.h"
 
 static hf_error_t mkerr(int code, int status, const char *msg)
 {
@@ -388,9 +389,11 @@ START_TEST(allocation_failure_returns_null_or_enomem_and_changes_nothing)
     ck_assert_ptr_null(hf_future_timeout(f, 10));
     ck_assert_ptr_null(hf_future_resolved(NULL, NULL));
     ck_assert_int_eq(hf_future_state(f), HF_FUTURE_PENDING);
-    /* One allocation allowed (the then's output), the continuation record fails. */
+    /* `all` needs its output and its state: the second allocation fails, and the input
+     * keeps no trace of it (no interest registered: a cancel of it would still work). */
     hfi_test_fail_alloc_after(1);
-    ck_assert_ptr_null(hf_future_then(f, HF_INLINE, noop_then, NULL));
+    ck_assert_ptr_null(hf_future_all(fs, 1));
+    ck_assert_uint_eq(atomic_load(&f->interest), 0);
     /* Rejecting needs a copy of the error: without memory it rejects with ENOMEM. */
     hfi_test_fail_alloc_after(0);
     ck_assert_int_eq(hf_promise_reject(p, &e), HF_ENOMEM);
