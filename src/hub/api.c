@@ -48,7 +48,7 @@ struct apireq {
     unsigned hops, attempt, pages;
     _Atomic int cancelled;
     pthread_mutex_t mu;
-    hf_future_t *cur;
+    hfi_pending_t cur;          /* what a cancellation must stop */
     api_parse_fn parse;
     void *acc;                  /* the parser's result, resolved at the end */
     void (*acc_free)(void *);
@@ -68,14 +68,13 @@ static void req_unref(apireq_t *r)
     hfi_free(r);
 }
 
-static void req_set_cur(apireq_t *r, hf_future_t *f)
+static void req_set_cur(apireq_t *r, hf_future_t *f, hfi_xfer_t *x)
 {
     pthread_mutex_lock(&r->mu);
-    hf_future_release(r->cur);
-    r->cur = hf_future_retain(f);
-    pthread_mutex_unlock(&r->mu);
+    hfi_pending_set(&r->cur, f, x);
     if (f && atomic_load(&r->cancelled))
-        hf_future_cancel(f);
+        hfi_pending_stop(&r->cur);
+    pthread_mutex_unlock(&r->mu);
 }
 
 static void req_fail(apireq_t *r, int code, int status, const char *msg)
@@ -87,7 +86,7 @@ static void req_fail(apireq_t *r, int code, int status, const char *msg)
         hf_error_set(&e, code, status, "%s: %s", r->what, msg);
         hf_promise_reject(r->out, &e);
     }
-    req_set_cur(r, NULL);
+    req_set_cur(r, NULL, NULL);
     req_unref(r);
 }
 
@@ -107,7 +106,7 @@ static void req_retry(hf_future_t *done, hf_promise_t *next, void *arg)
 static void req_retry_later(apireq_t *r)
 {
     hf_future_t *d = hfi_hub_retry_after(r->hub, &r->x, r->attempt, req_retry, r);
-    req_set_cur(r, d);
+    req_set_cur(r, d, NULL);
     hf_future_release(d);
 }
 
@@ -195,7 +194,7 @@ static void req_done(hf_future_t *done, hf_promise_t *next, void *arg)
     }
     if (hf_promise_resolve(r->out, r->acc, r->acc_free) == 0)
         r->acc = NULL;          /* the future owns it now */
-    req_set_cur(r, NULL);
+    req_set_cur(r, NULL, NULL);
     req_unref(r);
 }
 
@@ -210,7 +209,7 @@ static void req_start(apireq_t *r)
         req_fail(r, HF_ENOMEM, 0, "out of memory");
         return;
     }
-    req_set_cur(r, f);
+    req_set_cur(r, f, &r->x);
     hfi_hub_then(r->hub, f, req_done, r);
     hf_future_release(f);
 }
@@ -220,14 +219,10 @@ static void req_on_settled(hf_future_t *f, void *arg, int state)
     apireq_t *r = arg;
     (void)f;
     if (state == HF_FUTURE_CANCELLED) {
-        hf_future_t *cur;
         atomic_store(&r->cancelled, 1);
         pthread_mutex_lock(&r->mu);
-        cur = hf_future_retain(r->cur);
+        hfi_pending_stop(&r->cur);
         pthread_mutex_unlock(&r->mu);
-        if (cur)
-            hf_future_cancel(cur);
-        hf_future_release(cur);
     }
     req_unref(r);
 }

@@ -54,7 +54,7 @@ typedef struct chunk {
     uint64_t from, len, got;    /* got: bytes already written */
     unsigned attempt;
     hfi_xfer_t x;
-    hf_future_t *cur;           /* under b->mu */
+    hfi_pending_t cur;          /* under b->mu */
     int done;
 } chunk_t;
 
@@ -72,7 +72,7 @@ struct hfi_blob {
     int lock_fd, fd;
 
     pthread_mutex_t mu;
-    hf_future_t *cur;           /* single stream: the transfer (or delay) to cancel */
+    hfi_pending_t cur;          /* single stream: the transfer (or delay) to stop */
     struct {
         hf_progress_fn fn;
         void *arg;
@@ -102,8 +102,11 @@ static void blob_unref(hfi_blob_t *b)
         return;
     hfi_hash_free(&b->hash);
     hfi_xfer_reset(&b->x);
-    for (unsigned i = 0; i < b->nchunks; i++)
+    hfi_pending_set(&b->cur, NULL, NULL);
+    for (unsigned i = 0; i < b->nchunks; i++) {
         hfi_xfer_reset(&b->chunks[i].x);
+        hfi_pending_set(&b->chunks[i].cur, NULL, NULL);
+    }
     hfi_free(b->chunks);
     hf_promise_free(b->done);
     hfi_free(b->blob_path);
@@ -246,7 +249,7 @@ static int worth_retrying(const hfi_xfer_t *x, int code)
  * on) so that a cancellation reaches it; continue with `then(done, next, then_arg)` on the
  * I/O pool. Returns 0 or HF_ENOMEM. */
 static int submit_get(hfi_blob_t *b, hfi_xfer_t *x, int (*sink)(hfi_xfer_t *, const char *, size_t),
-                      void *arg, uint64_t from, uint64_t to, hf_future_t **slot,
+                      void *arg, uint64_t from, uint64_t to, hfi_pending_t *slot,
                       hf_then_fn then, void *then_arg)
 {
     hf_future_t *f;
@@ -261,11 +264,10 @@ static int submit_get(hfi_blob_t *b, hfi_xfer_t *x, int (*sink)(hfi_xfer_t *, co
     if ((f = hfi_engine_submit(b->hub->engine, x)) == NULL)
         return HF_ENOMEM;
     pthread_mutex_lock(&b->mu);
-    hf_future_release(*slot);
-    *slot = hf_future_retain(f);
-    pthread_mutex_unlock(&b->mu);
+    hfi_pending_set(slot, f, x);     /* replaces the delay this attempt waited on, if any */
     if (atomic_load(&b->cancelled))
-        hf_future_cancel(f);
+        hfi_engine_abort(x);
+    pthread_mutex_unlock(&b->mu);
     hfi_hub_then(b->hub, f, then, then_arg);
     hf_future_release(f);
     return 0;
@@ -329,8 +331,7 @@ static void single_done(hf_future_t *done, hf_promise_t *next, void *arg)
 
     hf_promise_resolve(next, NULL, NULL);
     pthread_mutex_lock(&b->mu);
-    hf_future_release(b->cur);
-    b->cur = NULL;
+    hfi_pending_set(&b->cur, NULL, NULL);
     pthread_mutex_unlock(&b->mu);
     if (atomic_load(&b->cancelled) || code == HF_ECANCELED) {
         fail_msg(b, HF_ECANCELED, "cancelled");
@@ -363,8 +364,11 @@ static void single_done(hf_future_t *done, hf_promise_t *next, void *arg)
     if (code != HF_ECORRUPT && worth_retrying(x, code) && b->attempt < b->hub->max_retries) {
         hf_future_t *d = hfi_hub_retry_after(b->hub, x, ++b->attempt, single_retry, b);
         pthread_mutex_lock(&b->mu);
-        b->cur = d;
+        hfi_pending_set(&b->cur, d, NULL);
+        if (atomic_load(&b->cancelled))
+            hfi_pending_stop(&b->cur);
         pthread_mutex_unlock(&b->mu);
+        hf_future_release(d);
         return;
     }
     fail(b, &x->err);
@@ -493,8 +497,7 @@ static void chunk_done(hf_future_t *done, hf_promise_t *next, void *arg)
 
     hf_promise_resolve(next, NULL, NULL);
     pthread_mutex_lock(&b->mu);
-    hf_future_release(c->cur);
-    c->cur = NULL;
+    hfi_pending_set(&c->cur, NULL, NULL);
     pthread_mutex_unlock(&b->mu);
     if (code == 0 && x->status != 206)
         code = hf_error_set(&x->err, hfi_http_error_code(x->status, x->headers[HFI_H_ERROR_CODE]),
@@ -508,8 +511,11 @@ static void chunk_done(hf_future_t *done, hf_promise_t *next, void *arg)
     if (worth_retrying(x, code) && c->attempt < b->hub->max_retries) {
         hf_future_t *d = hfi_hub_retry_after(b->hub, x, ++c->attempt, chunk_retry, c);
         pthread_mutex_lock(&b->mu);
-        c->cur = d;
+        hfi_pending_set(&c->cur, d, NULL);
+        if (atomic_load(&b->cancelled))
+            hfi_pending_stop(&c->cur);
         pthread_mutex_unlock(&b->mu);
+        hf_future_release(d);
         return;
     }
     chunk_settled(c, code, &x->err);
@@ -729,11 +735,9 @@ void hfi_blob_leave(hfi_blob_t *b)
     if (last) {
         /* Abort what is in flight; its step sees `cancelled` and cleans up. */
         pthread_mutex_lock(&b->mu);
-        if (b->cur)
-            hf_future_cancel(b->cur);
+        hfi_pending_stop(&b->cur);
         for (unsigned i = 0; i < b->nchunks; i++)
-            if (b->chunks[i].cur)
-                hf_future_cancel(b->chunks[i].cur);
+            hfi_pending_stop(&b->chunks[i].cur);
         pthread_mutex_unlock(&b->mu);
     }
     blob_unref(b);

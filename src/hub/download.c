@@ -57,7 +57,7 @@ typedef struct dl {
     uint64_t size;
     _Atomic int cancelled;
     pthread_mutex_t mu;
-    hf_future_t *cur;           /* what a cancellation must abort (ours alone) */
+    hfi_pending_t cur;          /* what a cancellation must stop (ours alone) */
     hfi_blob_t *blob;           /* the shared download we joined */
 } dl_t;
 
@@ -79,14 +79,13 @@ static void dl_unref(dl_t *d)
 
 /* ---- the end ---------------------------------------------------------------------------- */
 
-static void set_cur(dl_t *d, hf_future_t *f)
+static void set_cur(dl_t *d, hf_future_t *f, hfi_xfer_t *x)
 {
     pthread_mutex_lock(&d->mu);
-    hf_future_release(d->cur);
-    d->cur = hf_future_retain(f);
-    pthread_mutex_unlock(&d->mu);
+    hfi_pending_set(&d->cur, f, x);
     if (f && atomic_load(&d->cancelled))
-        hf_future_cancel(f);
+        hfi_pending_stop(&d->cur);
+    pthread_mutex_unlock(&d->mu);
 }
 
 static void done_path(dl_t *d, char *path)
@@ -104,7 +103,7 @@ static void done_path(dl_t *d, char *path)
     }
     if (hf_promise_resolve(d->out, path, free) < 0)
         free(path);
-    set_cur(d, NULL);
+    set_cur(d, NULL, NULL);
     dl_unref(d);
 }
 
@@ -114,7 +113,7 @@ static void done_err(dl_t *d, const hf_error_t *e)
         hf_future_cancel((hf_future_t *)(void *)d->out);
     else
         hf_promise_reject(d->out, e);
-    set_cur(d, NULL);
+    set_cur(d, NULL, NULL);
     dl_unref(d);
 }
 
@@ -232,7 +231,7 @@ static void answer_metadata(dl_t *d)
     m->size = d->size;
     if (hf_promise_resolve(d->out, m, metadata_free) < 0)
         metadata_free(m);
-    set_cur(d, NULL);
+    set_cur(d, NULL, NULL);
     dl_unref(d);
 }
 
@@ -275,12 +274,15 @@ static void have_metadata(dl_t *d)
     req.path = d->path;
     req.progress = d->progress;
     req.progress_arg = d->progress_arg;
-    pthread_mutex_lock(&d->mu);
-    d->blob = hfi_blob_join(d->hub, &req, &bf);
-    pthread_mutex_unlock(&d->mu);
-    if (!d->blob) {
-        done_errf(d, HF_ENOMEM, 0, "out of memory");
-        return;
+    {
+        hfi_blob_t *b = hfi_blob_join(d->hub, &req, &bf);
+        pthread_mutex_lock(&d->mu);
+        d->blob = b;            /* a cancellation may take it from here at any time */
+        pthread_mutex_unlock(&d->mu);
+        if (!b) {
+            done_errf(d, HF_ENOMEM, 0, "out of memory");
+            return;
+        }
     }
     if (atomic_load(&d->cancelled))     /* cancelled while joining: leave at once */
         leave_blob(d);
@@ -305,7 +307,7 @@ static void head_retry(hf_future_t *done, hf_promise_t *next, void *arg)
 static void retry_later(dl_t *d)
 {
     hf_future_t *f = hfi_hub_retry_after(d->hub, &d->x, d->attempt, head_retry, d);
-    set_cur(d, f);
+    set_cur(d, f, NULL);
     hf_future_release(f);
 }
 
@@ -445,7 +447,7 @@ static void head_start(dl_t *d)
         done_errf(d, HF_ENOMEM, 0, "out of memory");
         return;
     }
-    set_cur(d, f);
+    set_cur(d, f, &d->x);
     hfi_hub_then(d->hub, f, head_done, d);
     hf_future_release(f);
 }
@@ -497,7 +499,6 @@ static void begin(void *arg)
 static void on_settled(hf_future_t *f, void *arg, int state)
 {
     dl_t *d = arg;
-    hf_future_t *cur;
 
     (void)f;
     if (state != HF_FUTURE_CANCELLED) {
@@ -506,11 +507,8 @@ static void on_settled(hf_future_t *f, void *arg, int state)
     }
     atomic_store(&d->cancelled, 1);
     pthread_mutex_lock(&d->mu);
-    cur = hf_future_retain(d->cur);
+    hfi_pending_stop(&d->cur);
     pthread_mutex_unlock(&d->mu);
-    if (cur)
-        hf_future_cancel(cur);
-    hf_future_release(cur);
     leave_blob(d);
     dl_unref(d);                /* the hook's reference */
 }

@@ -177,7 +177,8 @@ static size_t on_write(char *buf, size_t size, size_t n, void *arg)
     size_t len = size * n;
 
     xp->last_ns = hfi_now_ns();
-    if (atomic_load_explicit(&xp->cancel, memory_order_relaxed))
+    if (atomic_load_explicit(&xp->cancel, memory_order_relaxed) ||
+        atomic_load_explicit(&x->abort, memory_order_relaxed))
         return 0;
     x->bytes += len;
     atomic_fetch_add_explicit(&xp->loop->e->bytes, len, memory_order_relaxed);
@@ -220,7 +221,8 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
     (void)dlnow;
     (void)ultotal;
     (void)ulnow;
-    if (atomic_load_explicit(&xp->cancel, memory_order_relaxed))
+    if (atomic_load_explicit(&xp->cancel, memory_order_relaxed) ||
+        atomic_load_explicit(&xp->x->abort, memory_order_relaxed))
         return 1;
     if (xp->x->timeout_ms &&
         hfi_now_ns() - xp->last_ns > (uint64_t)xp->x->timeout_ms * 1000000u) {
@@ -323,7 +325,7 @@ static void finish(loop_t *l, xpriv_t *xp, CURLcode res, int started)
     xp->easy = NULL;
     xp->hdrs = NULL;
 
-    if (atomic_load(&xp->cancel))
+    if (atomic_load(&xp->cancel) || atomic_load(&x->abort))
         rc = hf_error_set(&x->err, HF_ECANCELED, 0, "transfer cancelled");
     else if (xp->abort_code)
         rc = xp->abort_code;    /* the sink filled x->err */
@@ -393,7 +395,8 @@ static void *loop_main(void *arg, hf_error_t *err)
         while (sub) {
             xpriv_t *next = sub->next;
             hf_promise_bind_thread(sub->p);
-            if (stopping || atomic_load(&sub->cancel) || start(l, sub) < 0) {
+            if (stopping || atomic_load(&sub->cancel) || atomic_load(&sub->x->abort) ||
+                start(l, sub) < 0) {
                 finish(l, sub, CURLE_OK, 0);
             } else {
                 unsigned a = atomic_fetch_add(&e->active, 1) + 1, pk = atomic_load(&e->peak);
@@ -461,9 +464,17 @@ static void on_settled(hf_future_t *f, void *arg, int state)
     xpriv_unref(xp);
 }
 
+void hfi_engine_abort(hfi_xfer_t *x)
+{
+    atomic_store(&x->abort, 1);
+    if (x->loop)
+        wake(x->loop);          /* the loop notices at once instead of at its next tick */
+}
+
 void hfi_xfer_init(hfi_xfer_t *x, const char *url, unsigned timeout_ms)
 {
     memset(x, 0, sizeof *x);
+    atomic_init(&x->abort, 0);
     x->url = url;
     x->range_from = x->range_to = UINT64_MAX;
     x->timeout_ms = timeout_ms;
@@ -499,6 +510,7 @@ hf_future_t *hfi_engine_submit(hfi_engine_t *e, hfi_xfer_t *x)
     x->err.code = 0;
     l = &e->loops[atomic_fetch_add(&e->next_loop, 1) % e->nloops];
     xp->loop = l;
+    x->loop = l;
     atomic_init(&xp->refs, 2);
     hfi_future_set_hook((hf_future_t *)(void *)xp->p, on_settled, xp);
     pthread_mutex_lock(&l->mu);

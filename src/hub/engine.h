@@ -48,6 +48,8 @@ struct hfi_xfer {
     hf_error_t err;             /* why it failed (message has no token) */
     /* engine-private */
     void *priv;
+    void *loop;                 /* the loop it was given to (lives as long as the engine) */
+    _Atomic int abort;          /* hfi_engine_abort() was called */
 };
 
 hfi_engine_t *hfi_engine_new(hf_hub_t *hub, hf_runtime_t *rt, unsigned loops, hf_error_t *err);
@@ -62,6 +64,14 @@ void hfi_engine_free(hfi_engine_t *e);
  * frees it with hfi_xfer_reset()/its own memory afterwards.
  */
 hf_future_t *hfi_engine_submit(hfi_engine_t *e, hfi_xfer_t *x);
+
+/*
+ * Abort `x`: its future then settles as CANCELLED once the engine no longer touches `x`.
+ * Use this, not hf_future_cancel() on the transfer's future, whenever `x` may be freed
+ * right after that future settles: cancelling the future settles it at once, while the
+ * loop may still be writing into `x`. Harmless once the transfer has ended.
+ */
+void hfi_engine_abort(hfi_xfer_t *x);
 
 /* Initialise a request (no range, GET, defaults). */
 void hfi_xfer_init(hfi_xfer_t *x, const char *url, unsigned timeout_ms);

@@ -164,3 +164,18 @@ int hfi_future_code(hf_future_t *f)
         return hf_future_error(f)->code;
     }
 }
+
+void hfi_pending_set(hfi_pending_t *p, hf_future_t *f, hfi_xfer_t *x)
+{
+    hf_future_release(p->f);
+    p->f = hf_future_retain(f);
+    p->x = f ? x : NULL;
+}
+
+void hfi_pending_stop(hfi_pending_t *p)
+{
+    if (p->x)
+        hfi_engine_abort(p->x);     /* settles once the engine lets go of the request */
+    else if (p->f)
+        hf_future_cancel(p->f);
+}

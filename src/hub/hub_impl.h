@@ -43,6 +43,17 @@ int hfi_hub_then(hf_hub_t *hub, hf_future_t *f, hf_then_fn fn, void *arg);
  * on a 429. Counts the retry. Returns the delay future (to cancel), continuing as above. */
 hf_future_t *hfi_hub_retry_after(hf_hub_t *hub, const hfi_xfer_t *x, unsigned attempt,
                                  hf_then_fn fn, void *arg);
+/* What a cancellation must stop: a transfer (its future and the request, aborted through
+ * the engine) or a delay (cancelled). The owner guards it with its own mutex. */
+typedef struct hfi_pending {
+    hf_future_t *f;             /* a reference, or NULL */
+    hfi_xfer_t *x;              /* the transfer behind `f`, or NULL for a delay */
+} hfi_pending_t;
+/* Replace what is pending (retaining `f`, releasing the previous one). */
+void hfi_pending_set(hfi_pending_t *p, hf_future_t *f, hfi_xfer_t *x);
+/* Stop it: abort the transfer, or cancel the delay. Leaves `p` as it is. */
+void hfi_pending_stop(hfi_pending_t *p);
+
 /* 0 for a fulfilled future, HF_ECANCELED for a cancelled one, else its error code. */
 int hfi_future_code(hf_future_t *f);
 
