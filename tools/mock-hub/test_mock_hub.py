@@ -545,6 +545,12 @@ class MockHubTest(unittest.TestCase):
         self.assertEqual(s["hub"]["statuses"], {"200": 3, "302": 1})
         self.assertEqual((s["cdn"]["total"], s["total"]), (1, 5))
         self.assertEqual(s["cdn"]["paths"][urllib.parse.urlsplit(loc).path], {"GET": 1})
+        # the server adds a body's bytes once it has written them, which may be just after
+        # the client has read them: wait for the count instead of racing it
+        deadline = time.monotonic() + 30
+        while s["cdn"]["bytes"] != len(PLAIN["weights.gguf"]) and time.monotonic() < deadline:
+            time.sleep(0.01)
+            s = self.stats()
         self.assertEqual(s["cdn"]["bytes"], len(PLAIN["weights.gguf"]))
         self.post_json("/_mock/reset", {})
         self.assertEqual(self.stats()["total"], 0)
