@@ -96,37 +96,29 @@ static void expect_gguf(const hf_gguf_t *g, const char *name, unsigned ndim, con
     expect_tensor(hf_gguf_find_tensor(g, name), name, HF_DTYPE_F32, ndim, dims);
 }
 
-static hf_gguf_t *open_gguf(const char *path)
-{
-    hf_gguf_t *g = NULL;
-    hf_error_t err;
-    ck_assert_msg(hf_gguf_open(path, &g, &err) == 0, "%s: %s", path, err.message);
-    return g;
-}
+/* NAME(path): the TYPE that READER opens from `path`; the test fails with its message if not. */
+#define OPENER(name, type, reader)                                                      \
+    static type *name(const char *path)                                                 \
+    {                                                                                   \
+        type *obj = NULL;                                                               \
+        hf_error_t err;                                                                 \
+        ck_assert_msg(reader(path, &obj, &err) == 0, "%s: %s", path, err.message);      \
+        return obj;                                                                     \
+    }
 
+OPENER(open_gguf, hf_gguf_t, hf_gguf_open)
+OPENER(open_st_loose, hf_safetensors_t, hf_safetensors_open)
+OPENER(load_tokenizer, hf_tokenizer_t, hf_tokenizer_load)
+OPENER(load_json, hf_config_t, hf_config_load)
+OPENER(load_index, hf_st_index_t, hf_st_index_load)
+
+/* A safetensors file whose tensors also cover its data section with no gap. */
 static hf_safetensors_t *open_st(const char *path)
 {
-    hf_safetensors_t *st = NULL;
+    hf_safetensors_t *st = open_st_loose(path);
     hf_error_t err;
-    ck_assert_msg(hf_safetensors_open(path, &st, &err) == 0, "%s: %s", path, err.message);
     ck_assert_msg(hf_safetensors_check_packed(st, &err) == 0, "%s: %s", path, err.message);
     return st;
-}
-
-static hf_tokenizer_t *load_tokenizer(const char *path)
-{
-    hf_tokenizer_t *tok = NULL;
-    hf_error_t err;
-    ck_assert_msg(hf_tokenizer_load(path, &tok, &err) == 0, "%s: %s", path, err.message);
-    return tok;
-}
-
-static hf_config_t *load_json(const char *path)
-{
-    hf_config_t *cfg = NULL;
-    hf_error_t err;
-    ck_assert_msg(hf_config_load(path, &cfg, &err) == 0, "%s: %s", path, err.message);
-    return cfg;
 }
 
 static uint64_t gguf_u64(const hf_gguf_t *g, const char *key, hf_gguf_type_t type)
@@ -325,8 +317,7 @@ static hf_st_index_t *open_gte_checkpoint(const char *root, hf_safetensors_t **s
     uint64_t total, sum = 0;
     char rel[160];
 
-    ck_assert_msg(hf_st_index_load(at(root, GTE "model.safetensors.index.json"), &idx, &err) == 0,
-                  "%s", err.message);
+    idx = load_index(at(root, GTE "model.safetensors.index.json"));
     ck_assert_uint_eq(hf_st_index_shard_count(idx), 2);
     for (size_t i = 0; i < 2; i++) {
         ck_assert_str_eq(hf_st_index_shard(idx, i), names[i]);
