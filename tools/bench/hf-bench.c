@@ -1,8 +1,8 @@
 /*
  * hf-bench.c - the side-by-side benchmark driver: `hf-bench core [options]`.
  *
- * Runs each bench of the `core` suite on every implementation that has it (hfasync, and
- * oneTBB, GLib and libuv where configure found them), one implementation after another,
+ * `core` runs each bench of the core suite on every implementation that has it (hfasync,
+ * and oneTBB, GLib and libuv where configure found them), one implementation after another,
  * each with its pool set up for that bench only and torn down after it. Every bench runs
  * once to warm up and then `reps` times; each run times its measured region with
  * CLOCK_MONOTONIC and checks its result. One JSON object per line goes to stdout:
@@ -56,14 +56,6 @@ static const char *const timed_benches[] = {
 };
 #define NTIMED (sizeof timed_benches / sizeof timed_benches[0])
 
-typedef struct options {
-    int quick;
-    unsigned reps;              /* 0: the mode's default */
-    const char *bench;          /* NULL: all */
-    const char *impl;           /* NULL: all */
-    unsigned threads;           /* 0: online CPUs */
-} options_t;
-
 /* ---- helpers shared with the implementation files -------------------------------------- */
 
 uint64_t bench_now_ns(void)
@@ -102,7 +94,7 @@ int bench_fail(const char *impl, const char *bench, const char *fmt, ...)
 
 /* ---- output ------------------------------------------------------------------------------ */
 
-static void json_string(const char *s)
+void bench_json_string(const char *s)
 {
     putchar('"');
     for (; *s; s++) {
@@ -117,24 +109,31 @@ static void json_string(const char *s)
     putchar('"');
 }
 
-static void row_begin(const char *bench, const char *impl, const char *metric)
+void bench_row_begin(const char *suite, const char *bench, const char *impl, const char *metric)
 {
-    printf("{\"suite\":\"core\",\"bench\":");
-    json_string(bench);
+    printf("{\"suite\":");
+    bench_json_string(suite);
+    printf(",\"bench\":");
+    bench_json_string(bench);
     if (impl) {
         printf(",\"impl\":");
-        json_string(impl);
+        bench_json_string(impl);
     }
     if (metric) {
         printf(",\"metric\":");
-        json_string(metric);
+        bench_json_string(metric);
     }
 }
 
-static void row_end(void)
+void bench_row_end(void)
 {
     printf("}\n");
     fflush(stdout);
+}
+
+static void row_begin(const char *bench, const char *impl, const char *metric)
+{
+    bench_row_begin("core", bench, impl, metric);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -143,18 +142,24 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+double bench_median(double *v, unsigned n)
+{
+    if (n == 0)
+        return 0;
+    qsort(v, n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 /* Print one ns_per_op row from `n` per-op times (sorted here). */
 static void print_stats(const char *bench, const char *impl, double *v, unsigned n,
                         uint64_t ops)
 {
-    double median;
+    double median = bench_median(v, n);
 
-    qsort(v, n, sizeof *v, cmp_double);
-    median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
     row_begin(bench, impl, "ns_per_op");
     printf(",\"median\":%.1f,\"min\":%.1f,\"max\":%.1f,\"reps\":%u,\"ops\":%llu",
            median, v[0], v[n - 1], n, (unsigned long long)ops);
-    row_end();
+    bench_row_end();
 }
 
 /* "value" as a per-task ratio, or null with `why`; `note` (may be NULL) goes with it. */
@@ -169,9 +174,9 @@ static void print_ratio(const char *bench, const char *impl, const char *metric,
         printf(",\"value\":null");
     if (!(ok && ops > 0) || note) {
         printf(",\"note\":");
-        json_string(ok && ops > 0 ? note : why);
+        bench_json_string(ok && ops > 0 ? note : why);
     }
-    row_end();
+    bench_row_end();
 }
 
 static void cpu_info(char *model, size_t size, int *hypervisor)
@@ -201,29 +206,36 @@ static void cpu_info(char *model, size_t size, int *hypervisor)
     fclose(f);
 }
 
-static void print_machine(const options_t *o, unsigned threads, unsigned reps, int selected[])
+void bench_machine_begin(const char *suite, unsigned threads, int quick, unsigned reps)
 {
     char model[256];
     int hyp;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
     cpu_info(model, sizeof model, &hyp);
-    row_begin("machine", NULL, NULL);
+    bench_row_begin(suite, "machine", NULL, NULL);
     printf(",\"cpus\":%ld,\"threads\":%u,\"cpu\":", cpus, threads);
-    json_string(model);
+    bench_json_string(model);
     printf(",\"hypervisor\":%s,\"cc\":", hyp < 0 ? "null" : hyp ? "true" : "false");
-    json_string(__VERSION__);
-    printf(",\"quick\":%s,\"reps\":%u,\"impls\":{", o->quick ? "true" : "false", reps);
+    bench_json_string(__VERSION__);
+    printf(",\"quick\":%s,\"reps\":%u", quick ? "true" : "false", reps);
+}
+
+static void print_machine(const bench_options_t *o, unsigned threads, unsigned reps,
+                          int selected[])
+{
+    bench_machine_begin("core", threads, o->quick, reps);
+    printf(",\"impls\":{");
     for (size_t i = 0, k = 0; i < NIMPLS; i++) {
         if (!selected[i])
             continue;
         printf("%s", k++ ? "," : "");
-        json_string(impls[i]->name);
+        bench_json_string(impls[i]->name);
         putchar(':');
-        json_string(impls[i]->version());
+        bench_json_string(impls[i]->version());
     }
     printf("}");
-    row_end();
+    bench_row_end();
 }
 
 /* ---- running ----------------------------------------------------------------------------- */
@@ -372,7 +384,7 @@ static const char *bench_name(const char *s)
 }
 
 /* Parse argv into `o`. Returns 0, 1 for --help, or -1 (message printed). */
-static int parse_args(int argc, char **argv, options_t *o)
+static int parse_args(int argc, char **argv, bench_options_t *o)
 {
     memset(o, 0, sizeof *o);
     if (argc < 2) {
@@ -385,6 +397,7 @@ static int parse_args(int argc, char **argv, options_t *o)
         fprintf(stderr, "hf-bench: unknown suite '%s' (the only suite is 'core')\n", argv[1]);
         return -1;
     }
+    o->suite = argv[1];
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
         const char *eq = strchr(a, '=');
@@ -447,7 +460,7 @@ static int select_impls(const char *want, int selected[])
 
 int main(int argc, char **argv)
 {
-    options_t o;
+    bench_options_t o;
     bench_params_t p;
     int selected[NIMPLS], failed = 0, rc;
     unsigned reps;
@@ -458,13 +471,15 @@ int main(int argc, char **argv)
             usage(stdout);
         return rc > 0 ? 0 : 2;
     }
-    if (select_impls(o.impl, selected) < 0)
-        return 2;
     if (o.threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         o.threads = n > 0 ? (unsigned)n : 1;
     }
-    reps = o.reps ? o.reps : o.quick ? 3 : 5;
+    if (o.reps == 0)
+        o.reps = o.quick ? 3 : 5;
+    if (select_impls(o.impl, selected) < 0)
+        return 2;
+    reps = o.reps;
 
     /* libuv reads its pool size once, at first use: set it before anything else runs. */
     snprintf(nthreads, sizeof nthreads, "%u", o.threads);
@@ -500,7 +515,7 @@ int main(int argc, char **argv)
     if ((!o.bench || strcmp(o.bench, "future_size") == 0) && selected[0]) {
         row_begin("future_size", "hfasync", "bytes");
         printf(",\"value\":%zu", hf_future_sizeof());
-        row_end();
+        bench_row_end();
     }
     return failed;
 }
