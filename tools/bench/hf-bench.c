@@ -1,5 +1,5 @@
 /*
- * hf-bench.c - the side-by-side benchmark driver: `hf-bench core [options]`.
+ * hf-bench.c - the side-by-side benchmark driver: `hf-bench core|download [options]`.
  *
  * `core` runs each bench of the core suite on every implementation that has it (hfasync,
  * and oneTBB, GLib and libuv where configure found them), one implementation after another,
@@ -14,6 +14,8 @@
  * the reps. Extra rows: "machine" (first), "chain_build"/"chain_run" (the two halves of
  * "chain"), "future_size", "malloc_per_task" and "obj_mallocs_per_task" (hfasync's own
  * small-object cache misses), both over one warm spawn_external run.
+ *
+ * `download` is the download suite (download.c); it shares the output helpers below.
  *
  * Exit status: 0; 1 if a bench failed its result check or could not run; 2 on bad usage.
  * A missed performance target is never an error: this tool only measures.
@@ -325,25 +327,37 @@ static void usage(FILE *out)
 {
     fprintf(out,
 "usage: hf-bench core [--quick] [--reps N] [--bench NAME] [--impl NAME] [--threads N]\n"
+"       hf-bench download [--quick] [--reps N] [--bench NAME] [--impl NAME] [--threads N]\n"
+"                         [--tmpdir DIR]\n"
 "\n"
-"Runs the core benchmarks of hfasync side by side with oneTBB, GLib and libuv (those\n"
-"that configure found) and prints one JSON object per line.\n"
+"core: the runtime benchmarks of hfasync side by side with oneTBB, GLib and libuv (those\n"
+"that configure found). download: the Hub client against the curl and aria2c command\n"
+"lines, over a local hf-mock-hub with nginx as its CDN. One JSON object per line.\n"
 "\n"
-"  --quick        smoke run: 3 reps, sizes / 10 (fib(25)); for CI\n"
+"  --quick        smoke run: 3 reps, smaller sizes; for CI\n"
 "  --reps N       repetitions after the warm-up run (default 5, quick 3)\n"
-"  --bench NAME   run one bench: spawn_external spawn_local spawn_nested chain\n"
-"                 then_ready ping_pong fan_in future_size malloc_per_task\n"
-"                 (chain_build, chain_run: chain; obj_mallocs_per_task: malloc_per_task)\n"
-"  --impl NAME    run one implementation: hfasync tbb glib libuv\n"
+"  --bench NAME   run one bench:\n"
+"                   core: spawn_external spawn_local spawn_nested chain then_ready\n"
+"                   ping_pong fan_in future_size malloc_per_task (chain_build,\n"
+"                   chain_run: chain; obj_mallocs_per_task: malloc_per_task)\n"
+"                   download: single_1g (with single_1g_stream) throttled_1g\n"
+"                   many_small isolation\n"
+"  --impl NAME    run one implementation: core: hfasync tbb glib libuv;\n"
+"                   download: hfasync curl aria2c naive\n"
 "  --threads N    compute workers for every implementation (default: online CPUs)\n"
+"  --tmpdir DIR   download: where its temporary folder goes (default $TMPDIR or /tmp;\n"
+"                 it needs about 3 GiB, 200 MiB with --quick)\n"
 "  --help         this text\n"
 "\n"
-"ns_per_op = measured wall time / ops, where ops are: tasks (spawn_*; spawn_nested\n"
+"core: ns_per_op = measured wall time / ops, where ops are: tasks (spawn_*; spawn_nested\n"
 "counts one task per call with n >= 2, fib(n+1)-1 = 1346268 for fib(30), for every\n"
 "implementation), links (chain), continuations (then_ready), round trips (ping_pong),\n"
 "input futures (fan_in). Implementations without an equivalent print no row.\n"
 "\n"
-"Exit status: 0; 1 if a bench failed its result check; 2 on bad usage.\n");
+"%s"
+"\n"
+"Exit status: 0; 1 if a bench failed its result check; 2 on bad usage.\n",
+            bench_download_help);
 }
 
 static int parse_uint(const char *opt, const char *s, unsigned min, unsigned max,
@@ -393,8 +407,8 @@ static int parse_args(int argc, char **argv, bench_options_t *o)
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
         return 1;
-    if (strcmp(argv[1], "core") != 0) {
-        fprintf(stderr, "hf-bench: unknown suite '%s' (the only suite is 'core')\n", argv[1]);
+    if (strcmp(argv[1], "core") != 0 && strcmp(argv[1], "download") != 0) {
+        fprintf(stderr, "hf-bench: unknown suite '%s' (core or download)\n", argv[1]);
         return -1;
     }
     o->suite = argv[1];
@@ -411,7 +425,8 @@ static int parse_args(int argc, char **argv, bench_options_t *o)
         }
         snprintf(opt, sizeof opt, "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
         if (strcmp(opt, "--reps") && strcmp(opt, "--bench") && strcmp(opt, "--impl") &&
-            strcmp(opt, "--threads")) {
+            strcmp(opt, "--threads") &&
+            (strcmp(opt, "--tmpdir") || strcmp(o->suite, "download"))) {
             fprintf(stderr, "hf-bench: unknown option '%s' (see --help)\n", a);
             return -1;
         }
@@ -423,16 +438,18 @@ static int parse_args(int argc, char **argv, bench_options_t *o)
             if (parse_uint(opt, v, 1, 1024, &o->threads) < 0)
                 return -1;
         } else if (strcmp(opt, "--bench") == 0) {
-            if (!v || (o->bench = bench_name(v)) == NULL) {
+            if (!v || (o->bench = strcmp(o->suite, "core") ? bench_download_name(v)
+                                                         : bench_name(v)) == NULL) {
                 fprintf(stderr, "hf-bench: unknown bench '%s' (see --help)\n", v ? v : "");
                 return -1;
             }
-        } else {
+        } else if (!v) {
+            fprintf(stderr, "hf-bench: %s needs a value\n", opt);
+            return -1;
+        } else if (strcmp(opt, "--impl") == 0) {
             o->impl = v;
-            if (!v) {
-                fprintf(stderr, "hf-bench: --impl needs a value\n");
-                return -1;
-            }
+        } else {
+            o->tmpdir = v;
         }
     }
     return 0;
@@ -477,6 +494,8 @@ int main(int argc, char **argv)
     }
     if (o.reps == 0)
         o.reps = o.quick ? 3 : 5;
+    if (strcmp(o.suite, "download") == 0)
+        return bench_download(&o);
     if (select_impls(o.impl, selected) < 0)
         return 2;
     reps = o.reps;
