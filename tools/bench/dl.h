@@ -142,6 +142,21 @@ int dl_run_hfasync(dl_env_t *e, dl_side_t *s, double *secs);
  * file, timed from fork to exit, then checked and removed. */
 int dl_run_curl(dl_env_t *e, dl_side_t *s, double *secs);
 int dl_run_aria2c(dl_env_t *e, dl_side_t *s, double *secs);
+/* Downloads of files 0..n-1 of a repo, all at once (hf_future_all over them). */
+typedef struct dl_batch {
+    const char *bench;
+    unsigned n;
+    dl_file_t *files;
+    hf_future_t **fs;
+    hf_future_t *all;
+} dl_batch_t;
+/* Start them on `hub`. Returns 0, or -1 (message printed; dl_batch_free still applies). */
+int dl_batch_start(dl_batch_t *b, const dl_params_t *p, hf_hub_t *hub, const char *repo,
+                   unsigned n, const char *bench);
+/* Once b->all has settled: 0 if every file is there, byte for byte; else -1 naming the
+ * first failure (message printed). */
+int dl_batch_check(dl_batch_t *b);
+void dl_batch_free(dl_batch_t *b);
 /* many_small, once: values[0] files/s, [1] peak threads, [2] peak RSS KiB per transfer
  * in flight; *transfers: the transfers_peak. */
 int dl_many_small_once(dl_env_t *e, double values[3], unsigned *transfers);

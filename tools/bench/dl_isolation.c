@@ -190,31 +190,22 @@ int dl_iso_hfasync(dl_env_t *e, dl_side_t *s, double *value)
     dl_iso_t *iso = s->arg;
     const dl_params_t *p = e->p;
     const unsigned n = p->iso_downloads;
-    dl_file_t *files = calloc(n, sizeof *files);
-    hf_future_t **fs = calloc(n, sizeof *fs), *all = NULL;
     hf_hub_config_t cfg;
     hf_hub_stats_t st;
     hf_error_t err;
     hf_hub_t *hub = NULL;
-    char cache[700], why[512];
-    uint64_t limit_ms;
+    dl_batch_t b = { 0 };
+    char cache[700];
     int rc = -1;
 
     snprintf(cache, sizeof cache, "%s/cache", e->out);
     dl_hub_config(e, cache, &cfg);
-    if (!files || !fs || (hub = hf_hub_new(iso->rt, &cfg, &err)) == NULL) {
-        bench_fail("hfasync", "isolation", "cannot set up the hub");
+    if ((hub = hf_hub_new(iso->rt, &cfg, &err)) == NULL) {
+        bench_fail("hfasync", "isolation", "hf_hub_new: %s", err.message);
         goto out;
     }
-    for (unsigned i = 0; i < n; i++) {
-        hf_file_ref_t ref;
-        dl_file_of(p, DL_REPO_SLOW, i, &files[i]);
-        ref = (hf_file_ref_t){ files[i].repo, HF_REPO_MODEL, NULL, files[i].path };
-        if ((fs[i] = hf_hub_download(hub, &ref, NULL)) == NULL) {
-            bench_fail("hfasync", "isolation", "hf_hub_download returned NULL");
-            goto out;
-        }
-    }
+    if (dl_batch_start(&b, p, hub, DL_REPO_SLOW, n, "isolation") < 0)
+        goto out;
     /* in flight: every HEAD answered and every body started */
     for (unsigned waited = 0;; waited++) {
         hf_hub_stats(hub, &st);
@@ -236,29 +227,14 @@ int dl_iso_hfasync(dl_env_t *e, dl_side_t *s, double *value)
                    "the end of the window", st.transfers_active, n);
         goto out;
     }
-    if ((all = hf_future_all(fs, n)) == NULL) {
-        bench_fail("hfasync", "isolation", "hf_future_all returned NULL");
-        goto out;
-    }
-    limit_ms = p->iso_bytes * 1000u / p->iso_bps + WAIT_MS;
-    if (hf_future_wait(all, (int64_t)limit_ms) < 0) {
+    if (hf_future_wait(b.all, (int64_t)(p->iso_bytes * 1000u / p->iso_bps + WAIT_MS)) < 0) {
         bench_fail("hfasync", "isolation", "the downloads did not finish");
         goto out;
     }
-    for (unsigned i = 0; i < n; i++) {
-        if (dl_check_download(fs[i], &files[i], why, sizeof why) < 0) {
-            bench_fail("hfasync", "isolation", "%s", why);
-            goto out;
-        }
-    }
-    rc = 0;
+    rc = dl_batch_check(&b);
 out:
-    hf_future_release(all);
-    for (unsigned i = 0; fs && i < n; i++)
-        hf_future_release(fs[i]);
+    dl_batch_free(&b);
     hf_hub_free(hub);
-    free(fs);
-    free(files);
     dl_rmtree(cache);
     sync();
     return rc;

@@ -74,15 +74,25 @@ int dl_run_hfasync(dl_env_t *e, dl_side_t *s, double *secs)
     return rc < 0 ? bench_fail(s->impl, s->bench, "%s", why) : 0;
 }
 
-/* Run a peer's command line (argv[argc - 1] is set to the CDN URL here) that writes
- * s->file to `out`; time it, check the file, clean up. */
-static int run_peer(dl_env_t *e, dl_side_t *s, char **argv, int argc, const char *out,
-                    double *secs)
+/* Where a peer (named by s->impl) writes: <out>/<impl>/file. */
+static void peer_paths(const dl_env_t *e, const dl_side_t *s, char *dir, size_t dsize, char *out,
+                       size_t osize)
+{
+    snprintf(dir, dsize, "%s/%s", e->out, s->impl);
+    snprintf(out, osize, "%s/file", dir);
+}
+
+/* Run a peer's command line, which writes s->file to `out` in `dir` (argv[argc - 1] is set
+ * to the CDN URL here); time it, check the file, clean up. */
+static int run_peer(dl_env_t *e, dl_side_t *s, char **argv, int argc, const char *dir,
+                    const char *out, double *secs)
 {
     char why[512];
     uint64_t ns = 0;
     int status, rc = 0;
 
+    if (dl_mkdirs(dir) < 0)
+        return bench_fail(s->impl, s->bench, "cannot make %s", dir);
     if ((argv[argc - 1] = dl_cdn_url(e, s->file)) == NULL)
         return bench_fail(s->impl, s->bench, "no CDN URL");
     status = dl_run(e, argv, &ns);
@@ -94,6 +104,8 @@ static int run_peer(dl_env_t *e, dl_side_t *s, char **argv, int argc, const char
         rc = bench_fail(s->impl, s->bench, "%s", why);
     free(argv[argc - 1]);
     argv[argc - 1] = NULL;
+    dl_rmtree(dir);
+    sync();
     return rc;
 }
 
@@ -101,16 +113,9 @@ int dl_run_curl(dl_env_t *e, dl_side_t *s, double *secs)
 {
     char dir[700], out[760];
     char *argv[] = { "curl", "-sS", "--fail", "-o", out, NULL, NULL };
-    int rc;
 
-    snprintf(dir, sizeof dir, "%s/curl", e->out);
-    snprintf(out, sizeof out, "%s/file", dir);
-    if (dl_mkdirs(dir) < 0)
-        return -1;
-    rc = run_peer(e, s, argv, 6, out, secs);
-    dl_rmtree(dir);
-    sync();
-    return rc;
+    peer_paths(e, s, dir, sizeof dir, out, sizeof out);
+    return run_peer(e, s, argv, 6, dir, out, secs);
 }
 
 int dl_run_aria2c(dl_env_t *e, dl_side_t *s, double *secs)
@@ -121,16 +126,60 @@ int dl_run_aria2c(dl_env_t *e, dl_side_t *s, double *secs)
     char *argv[] = { "aria2c", "--no-conf", "-q", "-x8", "-s8", "-k1M",
                      "--allow-overwrite=true", "--auto-file-renaming=false", "-d", dir,
                      "-o", "file", NULL, NULL };
-    int rc;
 
-    snprintf(dir, sizeof dir, "%s/aria2c", e->out);
-    snprintf(out, sizeof out, "%s/file", dir);
-    if (dl_mkdirs(dir) < 0)
-        return -1;
-    rc = run_peer(e, s, argv, 13, out, secs);
-    dl_rmtree(dir);
-    sync();
-    return rc;
+    peer_paths(e, s, dir, sizeof dir, out, sizeof out);
+    return run_peer(e, s, argv, 13, dir, out, secs);
+}
+
+/* ---- many files at once --------------------------------------------------------------- */
+
+int dl_batch_start(dl_batch_t *b, const dl_params_t *p, hf_hub_t *hub, const char *repo,
+                   unsigned n, const char *bench)
+{
+    memset(b, 0, sizeof *b);
+    b->bench = bench;
+    b->files = calloc(n, sizeof *b->files);
+    b->fs = calloc(n, sizeof *b->fs);
+    if (!b->files || !b->fs)
+        return bench_fail("hfasync", bench, "out of memory");
+    b->n = n;
+    for (unsigned i = 0; i < n; i++) {
+        hf_file_ref_t ref;
+        dl_file_of(p, repo, i, &b->files[i]);
+        ref = (hf_file_ref_t){ b->files[i].repo, HF_REPO_MODEL, NULL, b->files[i].path };
+        if ((b->fs[i] = hf_hub_download(hub, &ref, NULL)) == NULL)
+            return bench_fail("hfasync", bench, "hf_hub_download returned NULL");
+    }
+    if ((b->all = hf_future_all(b->fs, n)) == NULL)
+        return bench_fail("hfasync", bench, "hf_future_all returned NULL");
+    return 0;
+}
+
+int dl_batch_check(dl_batch_t *b)
+{
+    char why[512];
+
+    /* a failure cancels the rest (hf_future_all): name the one that failed first */
+    for (unsigned i = 0; i < b->n; i++) {
+        if (hf_future_state(b->fs[i]) == HF_FUTURE_REJECTED) {
+            dl_check_download(b->fs[i], &b->files[i], why, sizeof why);
+            return bench_fail("hfasync", b->bench, "%s", why);
+        }
+    }
+    for (unsigned i = 0; i < b->n; i++)
+        if (dl_check_download(b->fs[i], &b->files[i], why, sizeof why) < 0)
+            return bench_fail("hfasync", b->bench, "%s", why);
+    return 0;
+}
+
+void dl_batch_free(dl_batch_t *b)
+{
+    hf_future_release(b->all);
+    for (unsigned i = 0; b->fs && i < b->n; i++)
+        hf_future_release(b->fs[i]);
+    free(b->fs);
+    free(b->files);
+    memset(b, 0, sizeof *b);
 }
 
 /* ---- many_small -------------------------------------------------------------------------- */
@@ -152,16 +201,14 @@ static void sample(peaks_t *pk)
 int dl_many_small_once(dl_env_t *e, double values[3], unsigned *transfers)
 {
     const dl_params_t *p = e->p;
-    const unsigned n = p->small_files;
     hf_runtime_config_t rcfg = { 0 };
     hf_hub_config_t cfg;
     hf_hub_stats_t st;
     hf_error_t err;
     hf_runtime_t *rt = NULL;
     hf_hub_t *hub = NULL;
-    hf_future_t **fs = calloc(n, sizeof *fs), *all = NULL;
-    dl_file_t *files = calloc(n, sizeof *files);
-    char cache[700], why[512];
+    dl_batch_t b = { 0 };
+    char cache[700];
     long threads0, rss0, hwm;
     peaks_t pk;
     int reset, rc = -1;
@@ -171,31 +218,18 @@ int dl_many_small_once(dl_env_t *e, double values[3], unsigned *transfers)
     rcfg.compute_threads = p->threads;
     rcfg.io_threads_max = p->small_io_threads;
     dl_hub_config(e, cache, &cfg);
-    if (!fs || !files || (rt = hf_runtime_new(&rcfg)) == NULL ||
-        (hub = hf_hub_new(rt, &cfg, &err)) == NULL) {
+    if ((rt = hf_runtime_new(&rcfg)) == NULL || (hub = hf_hub_new(rt, &cfg, &err)) == NULL) {
         bench_fail("hfasync", "many_small", "cannot set up the runtime and the hub");
         goto out;
     }
-    for (unsigned i = 0; i < n; i++)
-        dl_file_of(p, DL_REPO_SMALL, i, &files[i]);
-
     dl_proc_status(&threads0, &rss0, &hwm);
     reset = dl_reset_peak_rss() == 0;
     pk.threads = threads0;
     pk.rss_kib = rss0;
     t0 = bench_now_ns();
-    for (unsigned i = 0; i < n; i++) {
-        hf_file_ref_t ref = { files[i].repo, HF_REPO_MODEL, NULL, files[i].path };
-        if ((fs[i] = hf_hub_download(hub, &ref, NULL)) == NULL) {
-            bench_fail("hfasync", "many_small", "hf_hub_download returned NULL");
-            goto out;
-        }
-    }
-    if ((all = hf_future_all(fs, n)) == NULL) {
-        bench_fail("hfasync", "many_small", "hf_future_all returned NULL");
+    if (dl_batch_start(&b, p, hub, DL_REPO_SMALL, p->small_files, "many_small") < 0)
         goto out;
-    }
-    while (hf_future_wait(all, 1) == HF_ETIMEDOUT)
+    while (hf_future_wait(b.all, 1) == HF_ETIMEDOUT)
         sample(&pk);
     ns = bench_now_ns() - t0;
     sample(&pk);
@@ -205,35 +239,18 @@ int dl_many_small_once(dl_env_t *e, double values[3], unsigned *transfers)
         if (hwm > pk.rss_kib)
             pk.rss_kib = hwm;
     }
-
     hf_hub_stats(hub, &st);
-    /* a failure cancels the rest (hf_future_all): name the one that failed first */
-    for (unsigned i = 0; i < n; i++) {
-        if (hf_future_state(fs[i]) == HF_FUTURE_REJECTED) {
-            dl_check_download(fs[i], &files[i], why, sizeof why);
-            bench_fail("hfasync", "many_small", "%s", why);
-            goto out;
-        }
-    }
-    for (unsigned i = 0; i < n; i++) {
-        if (dl_check_download(fs[i], &files[i], why, sizeof why) < 0) {
-            bench_fail("hfasync", "many_small", "%s", why);
-            goto out;
-        }
-    }
+    if (dl_batch_check(&b) < 0)
+        goto out;
     *transfers = st.transfers_peak;
-    values[0] = (double)n / ((double)ns / 1e9);
+    values[0] = (double)b.n / ((double)ns / 1e9);
     values[1] = (double)pk.threads;
     values[2] = st.transfers_peak ? (double)(pk.rss_kib - rss0) / st.transfers_peak : 0;
     rc = 0;
 out:
-    hf_future_release(all);
-    for (unsigned i = 0; fs && i < n; i++)
-        hf_future_release(fs[i]);
+    dl_batch_free(&b);
     hf_hub_free(hub);
     hf_runtime_free(rt);
-    free(fs);
-    free(files);
     dl_rmtree(cache);
     sync();
     return rc;

@@ -101,8 +101,9 @@ static void set_params(const bench_options_t *o, dl_params_t *p)
     p->iso_window_ms = o->quick ? 500 : 3000;
     /* nginx lets a throttled body start with one to two seconds' worth at once (its
      * allowance is rate * (whole seconds elapsed + 1)): the files last (size / rate - 2) s
-     * at least, half a second (quick) or two more than the window */
-    p->iso_bytes = p->iso_bps * (o->quick ? 3 : 7);
+     * at least, 1.5 s (quick) or 2 s more than the window, which starts once the last of
+     * them has started */
+    p->iso_bytes = p->iso_bps * (o->quick ? 4 : 7);
 }
 
 /* ---- rows -------------------------------------------------------------------------------- */
@@ -214,34 +215,45 @@ static hf_runtime_t *new_runtime(const dl_params_t *p)
     return hf_runtime_new(&cfg);
 }
 
+/* sides[0..nours-1]: hfasync (on a runtime made here, *rt), then curl and aria2c, all of
+ * `bench` over file `f`; those that `want` leaves out do not run. Returns 0 or -1. */
+static int file_sides(dl_side_t *sides, unsigned nours, const char *bench, const dl_file_t *f,
+                      const dl_params_t *p, const char *want, hf_runtime_t **rt)
+{
+    memset(sides, 0, (nours + 2) * sizeof *sides);
+    for (unsigned i = 0; i < nours + 2; i++) {
+        sides[i].bench = bench;
+        sides[i].file = f;
+        sides[i].impl = i < nours ? "hfasync" : i == nours ? "curl" : "aria2c";
+    }
+    *rt = NULL;
+    if (wanted(want, "hfasync")) {
+        if ((*rt = new_runtime(p)) == NULL)
+            return bench_fail("hfasync", bench, "hf_runtime_new failed");
+        for (unsigned i = 0; i < nours; i++) {
+            sides[i].run = dl_run_hfasync;
+            sides[i].arg = *rt;
+        }
+    }
+    peer_sides(&sides[nours], &sides[nours + 1], want);
+    return 0;
+}
+
 static int bench_single(dl_env_t *e, const dl_params_t *p, const char *want)
 {
     static dl_side_t sides[4];
     dl_side_t *ours = &sides[0], *stream = &sides[1], *curl = &sides[2], *aria = &sides[3];
-    hf_runtime_t *rt = NULL;
+    hf_runtime_t *rt;
     dl_file_t f;
     char extra[160];
     double m_ours, m_stream, m_curl, m_aria;
     int rc;
 
-    memset(sides, 0, sizeof sides);
     dl_file_of(p, DL_REPO_BIG, 0, &f);
-    for (int i = 0; i < 4; i++) {
-        sides[i].bench = "single_1g";
-        sides[i].file = &f;
-    }
-    ours->impl = stream->impl = "hfasync";
+    if (file_sides(sides, 2, "single_1g", &f, p, want, &rt) < 0)
+        return -1;
     stream->bench = "single_1g_stream";
-    curl->impl = "curl";
-    aria->impl = "aria2c";
     stream->threshold = UINT64_MAX;             /* never ranged */
-    if (wanted(want, "hfasync")) {
-        if ((rt = new_runtime(p)) == NULL)
-            return bench_fail("hfasync", "single_1g", "hf_runtime_new failed");
-        ours->run = stream->run = dl_run_hfasync;
-        ours->arg = stream->arg = rt;
-    }
-    peer_sides(curl, aria, want);
     rc = alternate(e, sides, 4, p->reps, 1);
     hf_runtime_free(rt);
     if (rc < 0)
@@ -272,28 +284,15 @@ static int bench_throttled(dl_env_t *e, const dl_params_t *p, const char *want)
 {
     static dl_side_t sides[3];
     dl_side_t *ours = &sides[0], *curl = &sides[1], *aria = &sides[2];
-    hf_runtime_t *rt = NULL;
+    hf_runtime_t *rt;
     dl_file_t f;
     char extra[160];
     double m_ours = 0, m_curl = 0, m_aria = 0;
     int rc;
 
-    memset(sides, 0, sizeof sides);
     dl_file_of(p, DL_REPO_THROTTLED, 0, &f);
-    for (int i = 0; i < 3; i++) {
-        sides[i].bench = "throttled_1g";
-        sides[i].file = &f;
-    }
-    ours->impl = "hfasync";
-    curl->impl = "curl";
-    aria->impl = "aria2c";
-    if (wanted(want, "hfasync")) {
-        if ((rt = new_runtime(p)) == NULL)
-            return bench_fail("hfasync", "throttled_1g", "hf_runtime_new failed");
-        ours->run = dl_run_hfasync;
-        ours->arg = rt;
-    }
-    peer_sides(curl, aria, want);
+    if (file_sides(sides, 1, "throttled_1g", &f, p, want, &rt) < 0)
+        return -1;
     rc = alternate(e, sides, 3, p->reps, 0);
     hf_runtime_free(rt);
     if (rc < 0)
