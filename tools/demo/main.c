@@ -82,7 +82,7 @@ static void usage(FILE *out)
             "  --endpoint URL      a Hub to use instead of the bundled local one (also\n"
             "                      HF_ENDPOINT; the token then comes from HF_TOKEN)\n"
             "  --scale MIB         size of each fixture weight file (default 8)\n"
-            "  --throttle-bps B    local CDN rate per connection (default 4000000)\n"
+            "  --throttle-bps B    local CDN rate per connection (default 1000000)\n"
             "  --threads N         compute workers (default: one per CPU)\n"
             "  --cache DIR         Hub cache to use (default: a fresh one, removed after)\n"
             "  --idle-seconds S    how long the kernel runs alone, before and after (2)\n"
@@ -109,7 +109,7 @@ static int parse(int argc, char **argv, options_t *o)
     double v;
     memset(o, 0, sizeof *o);
     o->scale = 8;
-    o->throttle = 4000000;
+    o->throttle = 1000000;
     o->idle_s = 2.0;
     o->endpoint = getenv("HF_ENDPOINT");
     if (o->endpoint && !*o->endpoint)
