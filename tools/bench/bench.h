@@ -73,7 +73,8 @@ extern const bench_impl_t bench_impl_libuv;
 
 /* The command line (hf-bench.c parses it for every suite). */
 typedef struct bench_options {
-    const char *suite;          /* "core" or "download" */
+    const char *suite;          /* "core", "download" or "models" */
+    const char *argv0;          /* how hf-bench was run: where to look for its helpers */
     int quick;
     unsigned reps;              /* 0 until main() applies the mode's default */
     const char *bench;          /* NULL: all */
@@ -120,6 +121,11 @@ extern const char bench_download_help[];
 const char *bench_download_name(const char *s);
 /* Run it; returns the exit status. */
 int bench_download(const bench_options_t *o);
+
+/* ---- the models suite (models.c) ------------------------------------------------------ */
+
+/* Run it; returns the exit status. */
+int bench_models(const bench_options_t *o);
 
 /* malloc_count.c: calls to malloc, calloc, realloc and the aligned allocators in this
  * process so far. Returns 0, or -1 where counting is not available (no glibc

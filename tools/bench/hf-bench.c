@@ -329,10 +329,13 @@ static void usage(FILE *out)
 "usage: hf-bench core [--quick] [--reps N] [--bench NAME] [--impl NAME] [--threads N]\n"
 "       hf-bench download [--quick] [--reps N] [--bench NAME] [--impl NAME] [--threads N]\n"
 "                         [--tmpdir DIR]\n"
+"       hf-bench models [--quick] [--reps N] [--threads N] [--tmpdir DIR]\n"
 "\n"
 "core: the runtime benchmarks of hfasync side by side with oneTBB, GLib and libuv (those\n"
 "that configure found). download: the Hub client against the curl and aria2c command\n"
-"lines, over a local hf-mock-hub with nginx as its CDN. One JSON object per line.\n"
+"lines, over a local hf-mock-hub with nginx as its CDN. models: the five model modules\n"
+"loaded all at once against one after another, with a kernel on every compute worker.\n"
+"One JSON object per line.\n"
 "\n"
 "  --quick        smoke run: 3 reps, smaller sizes; for CI\n"
 "  --reps N       repetitions after the warm-up run (default 5, quick 3)\n"
@@ -345,8 +348,9 @@ static void usage(FILE *out)
 "  --impl NAME    run one implementation: core: hfasync tbb glib libuv;\n"
 "                   download: hfasync curl aria2c naive\n"
 "  --threads N    compute workers for every implementation (default: online CPUs)\n"
-"  --tmpdir DIR   download: where its temporary folder goes (default $TMPDIR or /tmp;\n"
-"                 it needs about 3 GiB, 200 MiB with --quick)\n"
+"  --tmpdir DIR   download, models: where the temporary folder goes (default $TMPDIR\n"
+"                 or /tmp; download needs about 3 GiB, models 1.6 GiB, 200 MiB with\n"
+"                 --quick)\n"
 "  --help         this text\n"
 "\n"
 "core: ns_per_op = measured wall time / ops, where ops are: tasks (spawn_*; spawn_nested\n"
@@ -355,6 +359,14 @@ static void usage(FILE *out)
 "input futures (fan_in). Implementations without an equivalent print no row.\n"
 "\n"
 "%s"
+"\n"
+"models: hf-fixtures writes the five models' repos (--scale 64 MiB per weight file;\n"
+"quick: 8) for a local hf-mock-hub whose CDN is throttled per connection (16 MB/s;\n"
+"quick: 4 MB/s). A kernel runs on every compute worker over a model loaded beforehand.\n"
+"Each rep loads the five into an empty cache all at once (concurrent) and one after\n"
+"another (sequential), in alternating order: seconds, speedup_vs_sequential, and the\n"
+"kernel's throughput during the concurrent load over its rate alone just before\n"
+"(compute_ratio, target >= 0.95). libcurl calls on compute threads must be 0.\n"
 "\n"
 "Exit status: 0; 1 if a bench failed its result check; 2 on bad usage.\n",
             bench_download_help);
@@ -407,11 +419,13 @@ static int parse_args(int argc, char **argv, bench_options_t *o)
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
         return 1;
-    if (strcmp(argv[1], "core") != 0 && strcmp(argv[1], "download") != 0) {
-        fprintf(stderr, "hf-bench: unknown suite '%s' (core or download)\n", argv[1]);
+    if (strcmp(argv[1], "core") != 0 && strcmp(argv[1], "download") != 0 &&
+        strcmp(argv[1], "models") != 0) {
+        fprintf(stderr, "hf-bench: unknown suite '%s' (core, download or models)\n", argv[1]);
         return -1;
     }
     o->suite = argv[1];
+    o->argv0 = argv[0];
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
         const char *eq = strchr(a, '=');
@@ -424,9 +438,11 @@ static int parse_args(int argc, char **argv, bench_options_t *o)
             continue;
         }
         snprintf(opt, sizeof opt, "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
-        if (strcmp(opt, "--reps") && strcmp(opt, "--bench") && strcmp(opt, "--impl") &&
+        if (strcmp(opt, "--reps") && strcmp(opt, "--bench") &&
+            (strcmp(opt, "--impl") || strcmp(o->suite, "models") == 0) &&
             strcmp(opt, "--threads") &&
-            (strcmp(opt, "--tmpdir") || strcmp(o->suite, "download"))) {
+            (strcmp(opt, "--tmpdir") || strcmp(o->suite, "core") == 0) &&
+            (strcmp(opt, "--bench") || strcmp(o->suite, "models"))) {
             fprintf(stderr, "hf-bench: unknown option '%s' (see --help)\n", a);
             return -1;
         }
@@ -496,6 +512,8 @@ int main(int argc, char **argv)
         o.reps = o.quick ? 3 : 5;
     if (strcmp(o.suite, "download") == 0)
         return bench_download(&o);
+    if (strcmp(o.suite, "models") == 0)
+        return bench_models(&o);
     if (select_impls(o.impl, selected) < 0)
         return 2;
     reps = o.reps;

@@ -14,11 +14,15 @@ tools_hf_bench_SOURCES = \
 	tools/bench/dl_data.c \
 	tools/bench/dl_serve.c \
 	tools/bench/dl_transfer.c \
-	tools/bench/dl_isolation.c
-tools_hf_bench_CPPFLAGS = $(AM_CPPFLAGS) -DHF_BENCH_SRCDIR='"$(abs_top_srcdir)"'
+	tools/bench/dl_isolation.c \
+	tools/bench/models.c \
+	tools/common/child.c tools/common/child.h \
+	tools/demo/kernel.c tools/demo/kernel.h
+tools_hf_bench_CPPFLAGS = $(AM_CPPFLAGS) -DHF_BENCH_SRCDIR='"$(abs_top_srcdir)"' \
+	-I$(top_srcdir)/tools -DHF_SRCDIR='"$(abs_top_srcdir)"' -DHF_BUILDDIR='"$(abs_top_builddir)"'
 tools_hf_bench_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(LIBUV_CFLAGS) $(CURL_CFLAGS)
 tools_hf_bench_CXXFLAGS = $(AM_CXXFLAGS) $(TBB_CFLAGS)
-tools_hf_bench_LDADD = libhfasync.la $(TBB_LIBS) $(GLIB_LIBS) $(LIBUV_LIBS) $(CURL_LIBS) $(PTHREAD_LIBS)
+tools_hf_bench_LDADD = libhfasync.la $(TBB_LIBS) $(GLIB_LIBS) $(LIBUV_LIBS) $(CURL_LIBS) $(PTHREAD_LIBS) -lm
 if HAVE_TBB
 tools_hf_bench_SOURCES += tools/bench/core_tbb.cpp
 endif

@@ -1,0 +1,311 @@
+/*
+ * models.c - hf-bench's `models` suite: the five model modules loaded all at once against
+ * one after another, and what the compute pool keeps of its throughput meanwhile.
+ *
+ * The setting: hf-fixtures writes the five models' repos (--scale MiB per weight file:
+ * 64, or 8 with --quick) into a temporary folder; hf-mock-hub serves them on loopback
+ * with its CDN throttled per connection (16 MB/s, 4 MB/s with --quick), as a real CDN
+ * limits each stream. A kernel (the demo's matrix-vector chunks over a tensor of a model
+ * loaded beforehand into a cache of its own) runs on every compute worker the whole time.
+ *
+ * Each rep loads the five models into an empty cache with a new hub, once concurrently
+ * (hf_model_load for all five, then hf_future_all) and once sequentially (load, wait,
+ * next), in alternating order; a side's value is the wall time from the first call until
+ * its last model is in, checked (all five fulfilled). During each concurrent load the
+ * kernel's chunk rate is compared with its rate alone over the second before: that is the
+ * compute ratio (target >= 0.95). libcurl calls on compute threads are summed over the
+ * whole run and printed (must be 0).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hfasync.h"
+#include "bench.h"
+#include "common/child.h"
+#include "demo/kernel.h"
+
+#define SUITE "models"
+#define NMODELS 5
+#define FIXTURE_TOKEN "hf_fixture_token"
+#define MAX_REPS 1000
+
+static const char *const models[NMODELS] = {
+    "kimi-k2", "phi4-reasoning", "stella", "gte-qwen", "sd35-turbo",
+};
+
+typedef struct env {
+    char tmp[512];
+    char root[600];
+    char cache[640];
+    mock_proc_t mock;
+    hf_runtime_t *rt;
+    kernel_t *k;
+    unsigned scale;
+    unsigned long bps;
+    uint64_t files, bytes;      /* of the last checked load */
+    uint64_t curl_compute, curl_other;
+    unsigned runs;
+} env_t;
+
+static double now_s(void)
+{
+    return (double)bench_now_ns() / 1e9;
+}
+
+static void sleep_s(double s)
+{
+    struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
+    nanosleep(&ts, NULL);
+}
+
+static hf_hub_t *new_hub(env_t *e, const char *cache)
+{
+    hf_hub_config_t c;
+    hf_error_t err;
+    hf_hub_t *h;
+
+    memset(&c, 0, sizeof c);
+    c.endpoint = e->mock.hub;
+    c.cache_dir = cache;
+    c.token = FIXTURE_TOKEN;
+    c.offline = HF_NO;
+    if ((h = hf_hub_new(e->rt, &c, &err)) == NULL)
+        bench_fail("hfasync", SUITE, "hf_hub_new: %s", err.message);
+    return h;
+}
+
+/* Add the hub's libcurl calls by thread role to the run's totals, then free it. */
+static void free_hub(env_t *e, hf_hub_t *h)
+{
+    hf_hub_stats_t st;
+    if (hf_hub_stats(h, &st) == 0) {
+        e->curl_compute += st.curl_calls_compute;
+        e->curl_other += st.curl_calls_other;
+    }
+    hf_hub_free(h);
+}
+
+/* Check the five loads and release them; sum their files and bytes. 0 or -1. */
+static int check_models(env_t *e, hf_future_t *const *fs, const char *impl)
+{
+    int rc = 0;
+    e->files = e->bytes = 0;
+    for (int i = 0; i < NMODELS; i++) {
+        if (hf_future_state(fs[i]) != HF_FUTURE_FULFILLED) {
+            const hf_error_t *err = hf_future_error(fs[i]);
+            rc = bench_fail(impl, SUITE, "%s did not load: %s", models[i],
+                            err ? err->message : "still pending");
+            continue;
+        }
+        {
+            hf_model_t *m = hf_future_value(fs[i]);
+            e->files += hf_model_file_count(m);
+            e->bytes += hf_model_bytes(m);
+        }
+    }
+    return rc;
+}
+
+/* One load of the five into an empty cache: all at once or one after another. Its wall
+ * time in *secs; with `during`, the kernel's chunks over that time in *chunks. */
+static int load_once(env_t *e, int concurrent, double *secs, uint64_t *chunks)
+{
+    const char *impl = concurrent ? "concurrent" : "sequential";
+    hf_future_t *fs[NMODELS] = { NULL };
+    uint64_t c0;
+    double t0;
+    hf_hub_t *h;
+    int rc = 0;
+
+    snprintf(e->cache, sizeof e->cache, "%s/cache-%u", e->tmp, e->runs++);
+    if ((h = new_hub(e, e->cache)) == NULL)
+        return -1;
+    c0 = kernel_chunks(e->k);
+    t0 = now_s();
+    for (int i = 0; i < NMODELS && rc == 0; i++) {
+        if ((fs[i] = hf_model_load(e->rt, h, models[i], NULL)) == NULL)
+            rc = bench_fail(impl, SUITE, "hf_model_load(%s) returned NULL", models[i]);
+        else if (!concurrent)
+            hf_future_wait(fs[i], -1);
+    }
+    if (rc == 0 && concurrent) {
+        hf_future_t *all = hf_future_all_settled(fs, NMODELS);
+        hf_future_wait(all, -1);
+        hf_future_release(all);
+    }
+    *secs = now_s() - t0;
+    *chunks = kernel_chunks(e->k) - c0;
+    if (rc == 0)
+        rc = check_models(e, fs, impl);
+    for (int i = 0; i < NMODELS; i++)
+        hf_future_release(fs[i]);
+    free_hub(e, h);
+    if (remove_tree(e->cache) < 0)
+        rc = bench_fail(impl, SUITE, "cannot remove %s", e->cache);
+    return rc;
+}
+
+static int setup(env_t *e, const bench_options_t *o)
+{
+    char prog[1024], script[1024], scale[16], bps[32];
+    const char *tmpdir = o->tmpdir ? o->tmpdir : getenv("TMPDIR");
+    hf_runtime_config_t rc;
+    hf_error_t err;
+    hf_future_t *f;
+    hf_hub_t *h;
+
+    snprintf(e->tmp, sizeof e->tmp, "%s/hf-bench-models-XXXXXX",
+             tmpdir && *tmpdir ? tmpdir : "/tmp");
+    if (!mkdtemp(e->tmp)) {
+        e->tmp[0] = '\0';
+        return bench_fail("hfasync", SUITE, "cannot make a temporary folder: %s",
+                          strerror(errno));
+    }
+    snprintf(e->root, sizeof e->root, "%s/repos", e->tmp);
+    if (tool_find(o->argv0, "hf-fixtures", "HF_FIXTURES", prog, sizeof prog) < 0)
+        return bench_fail("hfasync", SUITE, "cannot find hf-fixtures (last tried %s)", prog);
+    if (tool_find(o->argv0, "mock-hub/hf-mock-hub", "HF_MOCK_HUB", script, sizeof script) < 0)
+        return bench_fail("hfasync", SUITE, "cannot find hf-mock-hub (last tried %s)", script);
+    snprintf(scale, sizeof scale, "%u", e->scale);
+    snprintf(bps, sizeof bps, "%lu", e->bps);
+    {
+        char *args[] = { prog, e->root, (char *)"--scale", scale, NULL };
+        if (tool_run(args) != 0)
+            return bench_fail("hfasync", SUITE, "hf-fixtures failed");
+    }
+    {
+        const char *extra[] = { "--throttle-bps", bps, NULL };
+        if (mock_start(&e->mock, script, e->root, extra) < 0)
+            return -1;
+    }
+    memset(&rc, 0, sizeof rc);
+    rc.compute_threads = o->threads;
+    if ((e->rt = hf_runtime_new(&rc)) == NULL)
+        return bench_fail("hfasync", SUITE, "hf_runtime_new failed");
+
+    /* the kernel's model, in a cache of its own, loaded before anything is measured */
+    snprintf(e->cache, sizeof e->cache, "%s/kernel-cache", e->tmp);
+    if ((h = new_hub(e, e->cache)) == NULL)
+        return -1;
+    f = hf_model_load(e->rt, h, "stella", NULL);
+    if (!f || hf_future_wait(f, -1) != 0 || hf_future_state(f) != HF_FUTURE_FULFILLED ||
+        (e->k = kernel_new(hf_future_value(f), &err)) == NULL) {
+        hf_future_release(f);
+        free_hub(e, h);
+        return bench_fail("hfasync", SUITE, "cannot set the kernel up on stella");
+    }
+    hf_future_release(f);       /* the kernel holds the model */
+    free_hub(e, h);
+    if (kernel_start(e->k, hf_runtime_compute(e->rt), o->threads) < 0)
+        return bench_fail("hfasync", SUITE, "cannot start the kernel");
+    return 0;
+}
+
+static void teardown(env_t *e)
+{
+    if (e->k) {
+        kernel_stop(e->k);
+        kernel_free(e->k);
+    }
+    if (e->rt)
+        hf_runtime_free(e->rt);
+    mock_stop(&e->mock);
+    if (e->tmp[0])
+        remove_tree(e->tmp);
+}
+
+static void row_stats(const char *bench, const char *impl, const char *metric, double *v,
+                      unsigned n, const env_t *e)
+{
+    double lo = v[0], hi = v[0], med;
+    for (unsigned i = 1; i < n; i++) {
+        lo = v[i] < lo ? v[i] : lo;
+        hi = v[i] > hi ? v[i] : hi;
+    }
+    med = bench_median(v, n);
+    bench_row_begin(SUITE, bench, impl, metric);
+    printf(",\"median\":%.3f,\"min\":%.3f,\"max\":%.3f,\"reps\":%u,\"models\":%d,\"files\":%llu,"
+           "\"bytes\":%llu,\"scale_mib\":%u,\"throttle_bps\":%lu",
+           med, lo, hi, n, NMODELS, (unsigned long long)e->files, (unsigned long long)e->bytes,
+           e->scale, e->bps);
+    bench_row_end();
+}
+
+int bench_models(const bench_options_t *o)
+{
+    static double conc[MAX_REPS], seq[MAX_REPS], ratio[MAX_REPS];
+    env_t e;
+    unsigned n = o->reps < MAX_REPS ? o->reps : MAX_REPS;
+    int rc = 0;
+
+    memset(&e, 0, sizeof e);
+    e.scale = o->quick ? 8 : 64;
+    e.bps = o->quick ? 4000000ul : 16000000ul;
+    bench_machine_begin(SUITE, o->threads, o->quick, n);
+    bench_row_end();
+    fflush(stdout);
+    if (setup(&e, o) < 0) {
+        teardown(&e);
+        return 1;
+    }
+    /* one warm-up of each side, not counted */
+    for (unsigned r = 0; r <= n && rc == 0; r++) {
+        for (int side = 0; side < 2 && rc == 0; side++) {
+            int concurrent = (side + (int)r) % 2 == 0;  /* alternate which goes first */
+            double secs, idle, during;
+            uint64_t chunks, c0;
+
+            fprintf(stderr, "hf-bench: models %s %s\n", concurrent ? "concurrent" : "sequential",
+                    r == 0 ? "warm-up" : "round");
+            c0 = kernel_chunks(e.k);
+            idle = now_s();
+            sleep_s(1.0);
+            idle = (double)(kernel_chunks(e.k) - c0) / (now_s() - idle);
+            if ((rc = load_once(&e, concurrent, &secs, &chunks)) < 0)
+                break;
+            if (r == 0)
+                continue;
+            if (concurrent) {
+                during = (double)chunks / secs;
+                ratio[r - 1] = idle > 0 ? during / idle : 0;
+                conc[r - 1] = secs;
+            } else {
+                seq[r - 1] = secs;
+            }
+        }
+    }
+    if (rc == 0) {
+        double c, s;
+        row_stats("load_all", "concurrent", "seconds", conc, n, &e);
+        row_stats("load_all", "sequential", "seconds", seq, n, &e);
+        c = bench_median(conc, n);
+        s = bench_median(seq, n);
+        bench_row_begin(SUITE, "load_all", "concurrent", "speedup_vs_sequential");
+        printf(",\"value\":%.3f", c > 0 ? s / c : 0);
+        bench_row_end();
+        {
+            double lo = ratio[0], hi = ratio[0], med = bench_median(ratio, n);
+            for (unsigned i = 1; i < n; i++) {
+                lo = ratio[i] < lo ? ratio[i] : lo;
+                hi = ratio[i] > hi ? ratio[i] : hi;
+            }
+            bench_row_begin(SUITE, "compute_ratio", "concurrent", "ratio");
+            printf(",\"median\":%.3f,\"min\":%.3f,\"max\":%.3f,\"reps\":%u,\"compute_threads\":%u,"
+                   "\"kernel_tensor\":", med, lo, hi, n, o->threads);
+            bench_json_string(kernel_tensor(e.k));
+            printf(",\"curl_calls_on_compute_threads\":%llu,\"target\":\">= 0.95\",\"met\":%s",
+                   (unsigned long long)e.curl_compute, med >= 0.95 ? "true" : "false");
+            bench_row_end();
+        }
+        if (e.curl_compute != 0)
+            rc = bench_fail("hfasync", SUITE, "%llu libcurl calls ran on compute threads",
+                            (unsigned long long)e.curl_compute);
+    }
+    teardown(&e);
+    return rc == 0 ? 0 : 1;
+}
