@@ -1,6 +1,7 @@
 /*
- * thread.c - platform glue for threads. The only file that asks for GNU extensions, and
- * only for pthread_setname_np, behind a configure check; elsewhere naming is a no-op.
+ * thread.c - platform glue for threads. It asks for GNU extensions only for
+ * pthread_setname_np, behind a configure check (as hub/writeback.c does for
+ * sync_file_range); elsewhere naming is a no-op.
  */
 #include "config.h"
 
