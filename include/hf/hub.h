@@ -57,6 +57,13 @@ typedef struct hf_hub_config {
     unsigned engine_threads;    /* 0: 2 I/O threads drive libcurl (at most 4) */
     const char *ca_file;        /* NULL: the system's CAs; a PEM file to trust instead */
     const char *user_agent;     /* NULL: "hfasync/<version>"; prefixed to it otherwise */
+    int fsync_blobs;            /* HF_FROM_ENV ($HFASYNC_FSYNC_BLOBS, default no), HF_YES,
+                                   HF_NO: fsync each verified blob before it is renamed
+                                   into blobs/, so that a power cut cannot leave a blob
+                                   holding less than its name says. Off by default, as in
+                                   the official clients: a blob cut short by a crash has
+                                   the wrong size, which the next download notices and
+                                   fetches again */
 } hf_hub_config_t;              /* zero-initialised = everything from the environment */
 
 /*

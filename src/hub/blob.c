@@ -13,8 +13,8 @@
  *  - files of at least `parallel_threshold` bytes are fetched as byte ranges over up to
  *    `conns_per_file` connections to the final (CDN) URL and written with pwrite; the whole
  *    file is then hashed in one pass (the cost shows in the benchmark);
- *  - writes start going to disk every HFI_WRITEBACK_STEP bytes (hub/writeback.h), so the
- *    fsync that makes a blob durable before its rename costs little at the end;
+ *  - writes start going to disk every HFI_WRITEBACK_STEP bytes (hub/writeback.h), so that
+ *    the fsync before the rename, when the hub asks for one (fsync_blobs), has little left;
  *  - the hash (sha256 or git sha1, from the etag's length) and the size are checked before
  *    the rename into blobs/<etag>; a mismatch is HF_ECORRUPT, deletes the partial file and
  *    commits nothing. The lock is an optimisation: a partial file spoiled by a writer that
@@ -227,7 +227,7 @@ static void commit(hfi_blob_t *b, const char *hex)
         fail(b, &e);
         return;
     }
-    if (fsync(b->fd) < 0 || rename(b->partial_path, b->blob_path) < 0) {
+    if ((b->hub->fsync_blobs && fsync(b->fd) < 0) || rename(b->partial_path, b->blob_path) < 0) {
         hf_error_set(&e, HF_EIO, 0, "cannot commit %s: %s", b->blob_path, strerror(errno));
         fail(b, &e);
         return;
@@ -284,9 +284,9 @@ static int submit_get(hfi_blob_t *b, hfi_xfer_t *x, int (*sink)(hfi_xfer_t *, co
 
 static void single_start(hfi_blob_t *b);
 
-/* Write all of buf at `off` of the partial file. Each time the writes cross a multiple of
- * HFI_WRITEBACK_STEP, the step just filled starts going to disk, so that the fsync
- * before the commit has little left to wait for. 0, or an HF_EIO code set in x->err. */
+/* Write all of buf at `off` of the partial file. With fsync_blobs, each time the writes
+ * cross a multiple of HFI_WRITEBACK_STEP the step just filled starts going to disk, so
+ * that the fsync before the commit has little left to wait for. 0, or an HF_EIO code set in x->err. */
 static int write_at(hfi_blob_t *b, hfi_xfer_t *x, const char *buf, size_t n, uint64_t off)
 {
     uint64_t step_end = (off + n) / HFI_WRITEBACK_STEP * HFI_WRITEBACK_STEP;
@@ -300,7 +300,7 @@ static int write_at(hfi_blob_t *b, hfi_xfer_t *x, const char *buf, size_t n, uin
                                 strerror(errno));
         done += (size_t)w;
     }
-    if (step_end > off)
+    if (b->hub->fsync_blobs && step_end > off)
         hfi_writeback_start(b->fd, step_end - HFI_WRITEBACK_STEP, HFI_WRITEBACK_STEP);
     return 0;
 }

@@ -211,6 +211,8 @@ int hfi_hub_configure(hf_hub_t *hub, const hf_hub_config_t *cfg, hf_error_t *err
     hub->copy_instead_of_link = cfg->disable_symlinks == HF_YES ||
                                 (cfg->disable_symlinks == HF_FROM_ENV &&
                                  env_true("HF_HUB_DISABLE_SYMLINKS"));
+    hub->fsync_blobs = cfg->fsync_blobs == HF_YES ||
+                       (cfg->fsync_blobs == HF_FROM_ENV && env_true("HFASYNC_FSYNC_BLOBS"));
     hub->etag_timeout_ms = cfg->etag_timeout_ms ? cfg->etag_timeout_ms
                                                 : env_ms("HF_HUB_ETAG_TIMEOUT", 10000);
     hub->download_timeout_ms = cfg->download_timeout_ms

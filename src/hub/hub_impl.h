@@ -20,6 +20,7 @@ struct hf_hub {
     char *user_agent;
     int offline;
     int copy_instead_of_link;
+    int fsync_blobs;
     unsigned etag_timeout_ms, download_timeout_ms, max_retries, backoff_ms;
     uint64_t parallel_threshold;
     unsigned conns_per_file, conns_total, engine_threads;

@@ -5,6 +5,9 @@
  */
 #include "common/testutil.h"
 
+#include <limits.h>
+#include <unistd.h>
+
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -415,6 +418,43 @@ START_TEST(a_large_file_arrives_as_parallel_ranges)
 }
 END_TEST
 
+/* fsync_blobs changes nothing but durability; and a blob left short (as a power cut without
+ * that fsync may leave it) is noticed by its size and fetched again. */
+START_TEST(a_blob_cut_short_on_disk_is_fetched_again)
+{
+    hf_hub_config_t cfg;
+    hf_hub_t *h;
+    unsigned char *want = pattern(BIG, 2);
+    hf_future_t *f;
+    char blob[PATH_MAX];
+    long gets;
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.parallel_threshold = 1u << 20;
+    cfg.fsync_blobs = HF_YES;
+    h = hub_with(NULL, &cfg);
+    f = dl(h, "org/model", NULL, "big.bin");
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert(same_bytes(hf_future_value(f), want, BIG));
+    ck_assert_ptr_nonnull(realpath(hf_future_value(f), blob));   /* blobs/<sha256> */
+    ck_assert_ptr_nonnull(strstr(blob, "/blobs/"));
+    hf_future_release(f);
+    hf_hub_free(h);
+
+    ck_assert_int_eq(truncate(blob, BIG / 3), 0);
+    gets = tu_mock_count(&mock, "GET", "/big.bin");
+    h = hub_with(NULL, NULL);
+    f = dl(h, "org/model", NULL, "big.bin");
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert(same_bytes(hf_future_value(f), want, BIG));
+    ck_assert_int_gt(tu_mock_count(&mock, "GET", "/big.bin"), gets);
+    ck_assert_int_eq(count_files_named(cache, ".incomplete"), 0);
+    hf_future_release(f);
+    free(want);
+    hf_hub_free(h);
+}
+END_TEST
+
 START_TEST(a_partial_file_from_a_killed_run_is_resumed)
 {
     hf_hub_t *h = hub_with(NULL, NULL);
@@ -656,6 +696,7 @@ static Suite *download_suite(void)
     tcase_add_test(tc, a_stalled_server_times_out);
     tcase_add_test(tc, a_flipped_byte_is_ecorrupt_and_nothing_is_committed);
     tcase_add_test(tc, a_large_file_arrives_as_parallel_ranges);
+    tcase_add_test(tc, a_blob_cut_short_on_disk_is_fetched_again);
     tcase_add_test(tc, a_partial_file_from_a_killed_run_is_resumed);
     tcase_add_test(tc, a_server_ignoring_range_restarts_from_zero);
     tcase_add_test(tc, two_requests_for_one_blob_make_one_get);
