@@ -18,7 +18,7 @@
 static const char *match_set(const char *p, char c, int *hit)
 {
     int negate = 0, in = 0;
-    if (*p == '!' || *p == '^') {
+    if (*p == '!') {            /* '^' is an ordinary member, as in Python's fnmatch */
         negate = 1;
         p++;
     }

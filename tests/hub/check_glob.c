@@ -62,6 +62,20 @@ START_TEST(folder_patterns_keep_their_wildcards)
 }
 END_TEST
 
+/* Found by fuzz_glob (tools/fuzz/corpus/regressions/glob/caret-in-set): "[^...]" was a
+ * negated set; in Python's fnmatch, which huggingface_hub uses, only "[!...]" is, and '^'
+ * is an ordinary member. */
+START_TEST(a_caret_in_a_set_is_an_ordinary_member)
+{
+    ck_assert(hfi_glob_match("a[^b]", "a^"));
+    ck_assert(hfi_glob_match("a[^b]", "ab"));
+    ck_assert(!hfi_glob_match("a[^b]", "ac"));
+    ck_assert(hfi_glob_match("a[!b]", "ac"));
+    ck_assert(!hfi_glob_match("a[!b]", "ab"));
+    ck_assert(!hfi_glob_match("*[^s\021c][]", "-[\021c][]"));
+}
+END_TEST
+
 static Suite *glob_suite(void)
 {
     Suite *s = suite_create("glob");
@@ -70,6 +84,7 @@ static Suite *glob_suite(void)
     tcase_add_test(tc, question_marks_and_sets);
     tcase_add_test(tc, pathological_patterns_stay_fast);
     tcase_add_test(tc, folder_patterns_keep_their_wildcards);
+    tcase_add_test(tc, a_caret_in_a_set_is_an_ordinary_member);
     suite_add_tcase(s, tc);
     return s;
 }
