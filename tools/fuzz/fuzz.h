@@ -58,15 +58,44 @@ static inline char *hfz_cstr(const uint8_t *data, size_t size)
 }
 
 /*
- * A reader's refusal: `rc` is the code given, a format reader's (HF_EFORMAT,
- * HF_EUNSUPPORTED or HF_ENOMEM), and `err` holds it with a non-empty, terminated message.
+ * Whether a reader refused its input, checking either outcome: success (`rc` 0) gives an
+ * object; a refusal gives none, a reader's code (HF_EFORMAT, HF_EUNSUPPORTED or HF_ENOMEM)
+ * and `err` holding it with a non-empty, terminated message.
  */
-static inline void hfz_check_refusal(int rc, const hf_error_t *err)
+static inline int hfz_refused(int rc, const void *obj, const hf_error_t *err)
 {
+    if (rc == 0) {
+        HFZ_CHECK(obj != NULL);
+        return 0;
+    }
+    HFZ_CHECK(obj == NULL);
     HFZ_CHECK(rc == HF_EFORMAT || rc == HF_EUNSUPPORTED || rc == HF_ENOMEM);
     HFZ_CHECK(err->code == rc);
     HFZ_CHECK(memchr(err->message, '\0', sizeof err->message) != NULL);
     HFZ_CHECK(err->message[0] != '\0');
+    return 1;
+}
+
+/* A byte range [begin, end) of a tensor. */
+typedef struct hfz_range {
+    uint64_t begin, end;
+} hfz_range_t;
+
+static inline int hfz_by_begin(const void *a, const void *b)
+{
+    const hfz_range_t *x = a, *y = b;
+
+    return x->begin < y->begin ? -1 : x->begin > y->begin;
+}
+
+/* Sort `n` ranges by their start; abort if two overlap. */
+static inline void hfz_sort_disjoint(hfz_range_t *r, size_t n)
+{
+    size_t i;
+
+    qsort(r, n, sizeof *r, hfz_by_begin);
+    for (i = 1; i < n; i++)
+        HFZ_CHECK(r[i].begin >= r[i - 1].end);
 }
 
 /* Whether [p, p + n) lies inside [base, base + size). */

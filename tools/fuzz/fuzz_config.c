@@ -128,12 +128,8 @@ int hfz_config(const uint8_t *data, size_t size)
     char path[MAX_PATH];
     int rc = hf_config_parse(data, size, "config.json", &cfg, &err);
 
-    if (rc < 0) {
-        HFZ_CHECK(cfg == NULL);
-        hfz_check_refusal(rc, &err);
+    if (hfz_refused(rc, cfg, &err))
         return 0;
-    }
-    HFZ_CHECK(rc == 0 && cfg != NULL);
     HFZ_CHECK(hf_config_type(cfg, NULL) == HF_EINVAL);
     root = cJSON_ParseWithLength((const char *)data, size);
     HFZ_CHECK(root != NULL);

@@ -14,23 +14,12 @@
 
 #include "hf/formats.h"
 
-typedef struct range {
-    uint64_t begin, end;
-} range_t;
-
-static int by_begin(const void *a, const void *b)
-{
-    const range_t *x = a, *y = b;
-
-    return x->begin < y->begin ? -1 : x->begin > y->begin;
-}
-
 /* The tensors' ranges, checked disjoint; returns whether they cover [data, size) exactly. */
 static int check_tensors(const hf_safetensors_t *st, const uint8_t *buf, size_t size)
 {
     size_t n = hf_safetensors_tensor_count(st), i, k = 0;
     uint64_t data = hf_safetensors_data_offset(st), next = data;
-    range_t *r = malloc((n ? n : 1) * sizeof *r);
+    hfz_range_t *r = malloc((n ? n : 1) * sizeof *r);
 
     HFZ_CHECK(r != NULL);
     for (i = 0; i < n; i++) {
@@ -49,13 +38,9 @@ static int check_tensors(const hf_safetensors_t *st, const uint8_t *buf, size_t 
         }
     }
     HFZ_CHECK(hf_safetensors_tensor(st, n) == NULL);
-    qsort(r, k, sizeof *r, by_begin);
-    for (i = 0; i < k; i++) {
-        HFZ_CHECK(i == 0 || r[i].begin >= r[i - 1].end);
-        if (r[i].begin != next)
-            break;
+    hfz_sort_disjoint(r, k);
+    for (i = 0; i < k && r[i].begin == next; i++)
         next = r[i].end;
-    }
     free(r);
     return i == k && next == size;
 }
@@ -67,12 +52,8 @@ int hfz_safetensors(const uint8_t *data, size_t size)
     size_t n, i, mapped;
     int packed, rc = hf_safetensors_parse(data, size, "fuzz.safetensors", &st, &err);
 
-    if (rc < 0) {
-        HFZ_CHECK(st == NULL);
-        hfz_check_refusal(rc, &err);
+    if (hfz_refused(rc, st, &err))
         return 0;
-    }
-    HFZ_CHECK(rc == 0 && st != NULL);
     HFZ_CHECK(hf_safetensors_mapping(st, &mapped) == data && mapped == size);
     HFZ_CHECK(hf_safetensors_data_offset(st) >= 8 && hf_safetensors_data_offset(st) <= size);
     HFZ_CHECK(hf_safetensors_data_offset(st) - 8 <= HF_SAFETENSORS_MAX_HEADER);

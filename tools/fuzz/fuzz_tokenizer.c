@@ -113,12 +113,8 @@ int hfz_tokenizer(const uint8_t *data, size_t size)
     uint32_t id;
     int rc = hf_tokenizer_parse(data, size, "tokenizer.json", &tok, &err);
 
-    if (rc < 0) {
-        HFZ_CHECK(tok == NULL);
-        hfz_check_refusal(rc, &err);
+    if (hfz_refused(rc, tok, &err))
         return 0;
-    }
-    HFZ_CHECK(rc == 0 && tok != NULL);
     HFZ_CHECK(hf_tokenizer_vocab_size(tok) <= (uint64_t)1 << 31);
     rc = hf_tokenizer_token_id(tok, "\xff not a token", &id);   /* invalid UTF-8: never one */
     HFZ_CHECK(rc == HF_ENOENT);
