@@ -10,6 +10,7 @@
 #include "hf/future.h"
 #include "hf/runtime.h"
 #include "hf/hub.h"
+#include "hf/model.h"
 
 #define HFASYNC_VERSION "0.1.0"
 

@@ -5,7 +5,8 @@ set -e
 
 PKGS="build-essential autoconf automake libtool pkg-config clang python3 \
 libcurl4-openssl-dev libcjson-dev libssl-dev check \
-libtbb-dev libglib2.0-dev libuv1-dev"
+libtbb-dev libglib2.0-dev libuv1-dev \
+nginx-light aria2"
 
 if command -v apt-get >/dev/null 2>&1; then
     SUDO=
@@ -22,6 +23,7 @@ else
     echo "install-deps: not a Debian-like system. Install the equivalents of:" >&2
     echo "  $PKGS" >&2
     echo "  (a C11 compiler, autotools, pkg-config, libcurl, cJSON, OpenSSL libcrypto, Check;" >&2
-    echo "   oneTBB, GLib and libuv only for the side-by-side benchmarks)" >&2
+    echo "   oneTBB, GLib and libuv only for the side-by-side benchmarks; nginx and aria2" >&2
+    echo "   only for hf-bench download)" >&2
     exit 1
 fi

@@ -98,7 +98,9 @@ HF_API int hf_promise_rejectf(hf_promise_t *p, int code, int http_status, const 
  * hf_promise_adopt - settle `p` as `f` settles (flattening): same state, the same value
  * (still owned by `f`, kept alive as long as `p`'s future) or the same error.
  *
- * Returns 0; HF_EINVAL for NULL arguments; HF_ESTATE if `p` is already settled;
+ * Returns 0; HF_EINVAL for NULL arguments; HF_ESTATE if `p` is already settled (if it
+ * was cancelled, `f` is then cancelled too unless another consumer holds interest in it,
+ * exactly as if `p`'s future had depended on it and been cancelled);
  * HF_EDEADLK if `f` is `p`'s own future or depends on it (a cycle), in which case `p`
  * stays pending; HF_ENOMEM.
  */
@@ -185,6 +187,12 @@ HF_API hf_future_t *hf_future_catch(hf_future_t *f, hf_executor_t *ex, hf_then_f
  * hf_future_then_on - run `fn` on `ex` when `f` settles in one of the states in `on`
  * (HF_ON_* bits); other states pass through. then = HF_ON_VALUE, catch = HF_ON_ERROR.
  * Returns NULL if `on` has no valid bit.
+ *
+ * If the returned future is cancelled before `fn` starts, a continuation that handles
+ * HF_ON_CANCEL still runs once `f` settles (inside it hf_cancel_requested() returns 1 and
+ * settling `next` returns HF_ESTATE); any other continuation is then skipped. So one
+ * registered with HF_ON_ANY (or hf_future_finally) runs exactly once, and can always
+ * release what `arg` owns, unless its executor's runtime is freed first.
  */
 HF_API hf_future_t *hf_future_then_on(hf_future_t *f, hf_executor_t *ex, unsigned on,
                                       hf_then_fn fn, void *arg);

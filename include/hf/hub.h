@@ -67,8 +67,15 @@ typedef struct hf_hub_config {
  */
 HF_API hf_hub_t *hf_hub_new(hf_runtime_t *rt, const hf_hub_config_t *cfg, hf_error_t *err);
 
-/* hf_hub_free - cancel every transfer still running (their futures settle as CANCELLED),
- * wait for the engine threads, free. Call it before freeing the runtime. NULL is ignored. */
+/*
+ * hf_hub_free - close the hub and free it. Every operation under way (downloads,
+ * snapshots, API requests, model loads) ends: its transfers are aborted and its retry
+ * delays cut short, and its future settles as CANCELLED (unless it had already settled);
+ * a call made on the hub meanwhile returns a cancelled future. Blocks until the last of
+ * them has let go of the hub (promptly: nothing waits on the network any more), then
+ * frees it. Futures already returned stay valid. Call it before freeing the runtime,
+ * and not from a continuation of one of the hub's own futures. NULL is ignored.
+ */
 HF_API void hf_hub_free(hf_hub_t *hub);
 
 /* The effective settings (after the environment), for tools and tests. Strings belong to

@@ -8,7 +8,9 @@
  *    continuations stays on one core; a thief takes a `next` only if it finds the same
  *    task there on two steal rounds in a row (the owner is busy with something long).
  *    Tasks from any other thread go to the injection queue, from which a worker takes
- *    one and carries up to 32 more into its deque, where the others can steal them;
+ *    one and carries up to 32 more into its deque, where the others can steal them.
+ *    A worker looks there first every 61st task, so that a chain that keeps its `next`
+ *    busy (a kernel resubmitting itself) cannot starve what I/O threads submit;
  *  - counters: nrunning (running or searching), nsearching (spinning for work), nidle
  *    (parked), nblocked (asleep in hf_future_wait). The pool aims at nrunning ==
  *    parallelism: a thread that finds nrunning above it parks as surplus;
@@ -44,6 +46,7 @@
 #include "core/thread.h"
 #include "core/tls.h"
 
+#define INJECT_EVERY 61         /* see find_task */
 #define BATCH_MAX 32            /* tasks carried from the injection queue at once */
 #define SPIN_NS 30000           /* how long a searcher spins before it parks */
 #define MAX_HELP_DEPTH 256      /* nested helping in waits, bounded for the stack */
@@ -306,6 +309,15 @@ static hfi_task_t *steal(hfi_worker_t *w)
 static hfi_task_t *find_task(hfi_worker_t *w)
 {
     hfi_task_t *t;
+    /* fairness: a worker busy with its own chain (next, deque) still takes what other
+     * threads submit (I/O completions, timers), and what `next` displaced into its
+     * deque, every INJECT_EVERY tasks */
+    if (++w->tick % INJECT_EVERY == 0) {
+        if (hfi_injectq_len(&w->pool->inject) > 0 && (t = take_injected(w)) != NULL)
+            return t;
+        if ((t = hfi_deque_pop(&w->dq)) != NULL)
+            return t;
+    }
     if (atomic_load_explicit(&w->next, memory_order_relaxed) &&
         (t = atomic_exchange(&w->next, NULL)) != NULL)
         return t;

@@ -33,6 +33,8 @@ typedef struct hfi_worker {
     int searching;              /* counted in pool->nsearching (set by a waker while parked) */
     int64_t frame_base;         /* deque bottom when the running task started */
     unsigned help_depth;
+    unsigned tick;              /* tasks found: every INJECT_EVERY-th comes from the
+                                   injection queue first, when it has any */
     uint64_t rng;
     _Atomic uint64_t tasks_run, steals, parks;
 } hfi_worker_t;

@@ -78,6 +78,16 @@ hf_future_t *hf_future_retain(hf_future_t *f)
     return f;
 }
 
+hf_future_t *hfi_future_try_retain(hf_future_t *f)
+{
+    uint32_t n = atomic_load_explicit(&f->refs, memory_order_relaxed);
+    while (n > 0)
+        if (atomic_compare_exchange_weak_explicit(&f->refs, &n, n + 1, memory_order_relaxed,
+                                                  memory_order_relaxed))
+            return f;
+    return NULL;                /* already on its way out */
+}
+
 /* Free a settled future whose count reached zero; returns its link to release next. */
 static hf_future_t *future_free(hf_future_t *f)
 {
@@ -394,15 +404,26 @@ static void adopt_fire(hfi_task_t *t, int run)
     hfi_obj_free(a, HFI_OBJ_SMALL);
 }
 
+/* `out` refused to adopt `g` because it had settled: if it was cancelled, it withdraws the
+ * interest it would have held, which cancels `g` if nobody else wants it. */
+static int adopt_refused(hf_future_t *out, hf_future_t *g)
+{
+    if (hfi_state(out) == HF_FUTURE_CANCELLED && hfi_state(g) == HF_FUTURE_PENDING) {
+        hfi_future_add_interest(g);
+        hfi_future_withdraw(g);
+    }
+    return HF_ESTATE;
+}
+
 int hfi_future_adopt(hf_future_t *out, hf_future_t *g)
 {
     adopt_t *a;
-    int rc = 0;
+    int rc = 0, settled = 0;
 
     if (g == out)
         return HF_EDEADLK;
     if (hfi_state(out) != HF_FUTURE_PENDING)
-        return HF_ESTATE;
+        return adopt_refused(out, g);
     if ((a = hfi_obj_alloc(sizeof *a)) == NULL)
         return HF_ENOMEM;
     pthread_mutex_lock(&adopt_mu);
@@ -410,18 +431,24 @@ int hfi_future_adopt(hf_future_t *out, hf_future_t *g)
         rc = HF_EDEADLK;
     } else {
         hfi_spin_lock(&out->lock);
-        if (hfi_load_relaxed(&out->state) != HF_FUTURE_PENDING || out->link)
+        if (hfi_load_relaxed(&out->state) != HF_FUTURE_PENDING) {
             rc = HF_ESTATE;
-        else if (hfi_state(g) == HF_FUTURE_PENDING)
-            out->link = hf_future_retain(g);
+            settled = 1;
+        } else if (out->link) {
+            rc = HF_ESTATE;     /* already adopting another */
+        } else {
+            /* interest before the link: a cancel of `out` from now on withdraws it */
+            hfi_future_add_interest(g);
+            if (hfi_state(g) == HF_FUTURE_PENDING)
+                out->link = hf_future_retain(g);
+        }
         hfi_spin_unlock(&out->lock);
     }
     pthread_mutex_unlock(&adopt_mu);
     if (rc < 0) {
         hfi_obj_free(a, HFI_OBJ_SMALL);
-        return rc;
+        return settled ? adopt_refused(out, g) : rc;
     }
-    hfi_future_add_interest(g);
     a->out = hf_future_retain(out);
     hfi_future_watch(g, &a->w, adopt_fire);
     return 0;

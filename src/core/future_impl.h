@@ -62,6 +62,9 @@ static inline int hfi_state(const hf_future_t *f)
 
 /* A new pending future with one reference, in a HFI_OBJ_LARGE object (NULL: no memory). */
 hf_future_t *hfi_future_new(void);
+/* A new reference unless the count already reached zero (then NULL): for weak pointers
+ * that are dropped, under their owner's lock, before the future's memory is freed. */
+hf_future_t *hfi_future_try_retain(hf_future_t *f);
 /* Initialise the future part of an object the caller allocated (refs = `refs`). */
 void hfi_future_init(hf_future_t *f, uint32_t refs);
 

@@ -41,6 +41,7 @@ typedef struct cont {
     void *arg;
     hf_future_t *out;           /* a reference */
     unsigned on;
+    int call;                   /* set by dispatch(): the user function runs */
 } cont_t;
 
 /* A continuation and its output, allocated together: one allocation per link, and the
@@ -57,19 +58,22 @@ static int wants(unsigned on, int state)
     return state != HF_FUTURE_PENDING && (on & (1u << (state - 1)));
 }
 
-/* Run the user function of a continuation whose input `src` settled in a state it
- * handles, or pass the state on to `out`. */
-static void run_body(hf_future_t *src, hf_future_t *out, unsigned on, int linked,
+/* Run the user function of a continuation whose input `src` settled, if `call` (decided
+ * when it was dispatched, see dispatch()), or pass the state on to `out`. A continuation
+ * that handles cancellation runs even when `out` was cancelled first, so that it can
+ * always release what its argument owns; the others are skipped then. */
+static void run_body(hf_future_t *src, hf_future_t *out, unsigned on, int linked, int call,
                      hf_then_fn then, void (*fin)(hf_future_t *, void *), void *arg)
 {
     hfi_tls_t *tl = &hfi_tls;
     hf_future_t *saved;
     int broken;
 
-    if (hfi_state(out) != HF_FUTURE_PENDING)
+    if (hfi_state(out) != HF_FUTURE_PENDING && !(on & HF_ON_CANCEL))
         return;                 /* cancelled by its consumer meanwhile */
-    if (!wants(on, hfi_state(src))) {
-        hfi_future_mirror(out, src);
+    if (!call) {
+        if (hfi_state(out) == HF_FUTURE_PENDING)
+            hfi_future_mirror(out, src);
         return;
     }
     if (linked) {
@@ -115,7 +119,7 @@ static void cont_run(hfi_task_t *t, int run)
     hf_executor_t *ex = c->ex;
 
     if (run)
-        run_body(src, out, c->on, 1, c->fn.then, c->fn.fin, c->arg);
+        run_body(src, out, c->on, 1, c->call, c->fn.then, c->fn.fin, c->arg);
     else
         hfi_future_cancel(out);
     hfi_executor_release(ex);
@@ -123,10 +127,14 @@ static void cont_run(hfi_task_t *t, int run)
     runner_next(src);
 }
 
+/* Decide once whether the user function runs: it does if the input settled in a state it
+ * handles, or if its own output was cancelled first and it handles cancellation. Only then
+ * does it go to its executor; passing a state on runs through the trampoline. */
 static void dispatch(cont_t *c)
 {
-    if (hfi_executor_is_inline(c->ex) || hfi_state(c->out) != HF_FUTURE_PENDING ||
-        !wants(c->on, hfi_state(c->src)))
+    c->call = hfi_state(c->out) == HF_FUTURE_PENDING ? wants(c->on, hfi_state(c->src))
+                                                      : (c->on & HF_ON_CANCEL) != 0;
+    if (hfi_executor_is_inline(c->ex) || !c->call)
         hfi_tramp_run(&c->task, 1);
     else
         hfi_executor_submit(c->ex, &c->task);
@@ -172,7 +180,7 @@ static hf_future_t *then_now(hf_future_t *f, unsigned on, hf_then_fn then,
     if (fast) {
         if ((out = hfi_future_new()) != NULL) {
             out->flags = HFI_FL_RT_OWNED;   /* not yet shared: no lock needed */
-            run_body(f, out, on, 0, then, fin, arg);
+            run_body(f, out, on, 0, wants(on, hfi_state(f)), then, fin, arg);
         } else {
             *oom = 1;
         }

@@ -65,7 +65,11 @@ static void req_unref(apireq_t *r)
     hfi_free(r->url);
     hfi_free(r->what);
     pthread_mutex_destroy(&r->mu);
-    hfi_free(r);
+    {
+        hf_hub_t *hub = r->hub;
+        hfi_free(r);
+        hfi_hub_drop(hub);
+    }
 }
 
 static void req_set_cur(apireq_t *r, hf_future_t *f, hfi_xfer_t *x)
@@ -236,14 +240,17 @@ static void req_begin(void *arg)
 static hf_future_t *api_get(hf_hub_t *hub, char *url, const char *what, api_parse_fn parse,
                             void *acc, void (*acc_free)(void *))
 {
-    apireq_t *r;
+    int held = url ? hfi_hub_hold(hub, 0) : HF_ENOMEM;
+    apireq_t *r = NULL;
     hf_future_t *f;
 
-    if (!url || (r = hfi_calloc(1, sizeof *r)) == NULL) {
+    if (held < 0 || (r = hfi_calloc(1, sizeof *r)) == NULL) {
+        if (held == 0)
+            hfi_hub_drop(hub);          /* held, but no memory for the request */
         hfi_free(url);
         if (acc)
             acc_free(acc);
-        return NULL;
+        return held == HF_ECANCELED ? hfi_hub_closed_future() : NULL;
     }
     atomic_init(&r->refs, 2);
     r->hub = hub;

@@ -116,7 +116,11 @@ static void blob_unref(hfi_blob_t *b)
     hfi_free(b->repo_id);
     hfi_free(b->path);
     pthread_mutex_destroy(&b->mu);
-    hfi_free(b);
+    {
+        hf_hub_t *hub = b->hub;
+        hfi_free(b);
+        hfi_hub_drop(hub);
+    }
 }
 
 /* ---- progress --------------------------------------------------------------------------- */
@@ -644,6 +648,7 @@ static hfi_blob_t *blob_new(hf_hub_t *hub, const hfi_blob_req_t *req, const char
     hfi_blob_t *b = hfi_calloc(1, sizeof *b);
     if (!b)
         return NULL;
+    hfi_hub_hold(hub, 1);       /* the download that joins it holds the hub already */
     atomic_init(&b->refs, 1);
     b->hub = hub;
     b->fd = b->lock_fd = -1;

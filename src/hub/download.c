@@ -74,7 +74,11 @@ static void dl_unref(dl_t *d)
     hfi_free(d->url);
     hfi_free(d->download_url);
     pthread_mutex_destroy(&d->mu);
-    hfi_free(d);
+    {
+        hf_hub_t *hub = d->hub;
+        hfi_free(d);
+        hfi_hub_drop(hub);
+    }
 }
 
 /* ---- the end ---------------------------------------------------------------------------- */
@@ -530,8 +534,12 @@ static hf_future_t *start(hf_hub_t *hub, const hf_file_ref_t *ref,
         (ref->repo_type != HF_REPO_MODEL && ref->repo_type != HF_REPO_DATASET &&
          ref->repo_type != HF_REPO_SPACE && hf_error_set(&e, HF_EINVAL, 0, "bad repo type")))
         return hf_future_rejected(HF_EINVAL, 0, "%s", e.message);
-    if ((d = hfi_calloc(1, sizeof *d)) == NULL)
+    if (hfi_hub_hold(hub, 0) < 0)
+        return hfi_hub_closed_future();
+    if ((d = hfi_calloc(1, sizeof *d)) == NULL) {
+        hfi_hub_drop(hub);
         return NULL;
+    }
     atomic_init(&d->refs, 2);   /* the chain's and the cancel hook's */
     d->hub = hub;
     d->type = ref->repo_type;

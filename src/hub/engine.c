@@ -70,6 +70,7 @@ struct loop {
     int wake[2];
     pthread_mutex_t mu;
     xpriv_t *submitted, *cancelled;
+    int closing;                /* refuse new transfers, abort live ones, keep running */
     int stop;
     hf_future_t *task;
     unsigned active;            /* loop thread only */
@@ -358,13 +359,18 @@ static void take_queues(loop_t *l, xpriv_t **sub, xpriv_t **can)
     pthread_mutex_unlock(&l->mu);
 }
 
+/* 2: stop (end the loop once nothing is live); 1: closing (refuse and abort, go on);
+ * 0: neither. */
 static int loop_stopping(loop_t *l)
 {
-    int stop;
+    int stop, closing;
     pthread_mutex_lock(&l->mu);
     stop = l->stop;
+    closing = l->closing;
     pthread_mutex_unlock(&l->mu);
-    return stop || (hfi_tls.io && hfi_io_interrupted(hfi_tls.io));
+    if (stop || (hfi_tls.io && hfi_io_interrupted(hfi_tls.io)))
+        return 2;
+    return closing;
 }
 
 static void cancel_all(loop_t *l)
@@ -395,6 +401,8 @@ static void *loop_main(void *arg, hf_error_t *err)
         while (sub) {
             xpriv_t *next = sub->next;
             hf_promise_bind_thread(sub->p);
+            if (stopping)
+                atomic_store(&sub->cancel, 1);  /* ends as cancelled, never started */
             if (stopping || atomic_load(&sub->cancel) || atomic_load(&sub->x->abort) ||
                 start(l, sub) < 0) {
                 finish(l, sub, CURLE_OK, 0);
@@ -427,7 +435,7 @@ static void *loop_main(void *arg, hf_error_t *err)
                 finish(l, xp, msg->data.result, 1);
             }
         }
-        if (stopping && l->active == 0)
+        if (stopping == 2 && l->active == 0)
             break;
         wfd.fd = l->wake[0];
         wfd.events = CURL_WAIT_POLLIN;
@@ -557,6 +565,19 @@ hfi_engine_t *hfi_engine_new(hf_hub_t *hub, hf_runtime_t *rt, unsigned loops, hf
     return e;
 }
 
+void hfi_engine_close(hfi_engine_t *e)
+{
+    if (!e)
+        return;
+    for (unsigned i = 0; i < e->nloops; i++) {
+        loop_t *l = &e->loops[i];
+        pthread_mutex_lock(&l->mu);
+        l->closing = 1;
+        pthread_mutex_unlock(&l->mu);
+        wake(l);
+    }
+}
+
 void hfi_engine_free(hfi_engine_t *e)
 {
     if (!e)
@@ -577,14 +598,19 @@ void hfi_engine_free(hfi_engine_t *e)
         take_queues(l, &sub, &can);
         while (sub) {
             xpriv_t *next = sub->next;
-            hf_error_set(&sub->x->err, HF_ECANCELED, 0, "hub closed");
+            atomic_store(&sub->cancel, 1);
             finish(l, sub, CURLE_OK, 0);
             sub = next;
         }
-        while (can) {
-            xpriv_t *next = can->cnext;
-            xpriv_unref(can);
-            can = next;
+        for (int round = 0; round < 2; round++) {
+            /* round 2: the hooks of the transfers just cancelled queued themselves */
+            if (round == 1)
+                take_queues(l, &sub, &can);
+            while (can) {
+                xpriv_t *next = can->cnext;
+                xpriv_unref(can);
+                can = next;
+            }
         }
         close(l->wake[0]);
         close(l->wake[1]);

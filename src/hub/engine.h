@@ -55,6 +55,9 @@ struct hfi_xfer {
 hfi_engine_t *hfi_engine_new(hf_hub_t *hub, hf_runtime_t *rt, unsigned loops, hf_error_t *err);
 /* Cancel every transfer, stop the loops and wait for them. */
 void hfi_engine_free(hfi_engine_t *e);
+/* Close: abort every transfer under way and refuse (as cancelled) every one submitted
+ * from now on; the loops keep running until hfi_engine_free. */
+void hfi_engine_close(hfi_engine_t *e);
 
 /*
  * Start `x`. The future settles (on a loop thread) when the transfer ends: fulfilled

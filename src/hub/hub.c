@@ -1,8 +1,18 @@
 /*
- * hub.c - creating and freeing a hub; its statistics; the blocking shim.
+ * hub.c - creating and freeing a hub; its statistics; the blocking shim; retries.
+ *
+ * Design notes
+ *  - closing: each operation object (download, blob download, API request, snapshot,
+ *    model load) holds the hub from creation to destruction. hf_hub_free marks the hub
+ *    closing (new operations get a cancelled future), closes the engine (every transfer
+ *    under way and every one submitted from now on ends as cancelled), cancels the retry
+ *    delays under way, and waits until no hold is left; only then are the engine and
+ *    the hub freed, so that no continuation can find either gone;
+ *  - lock order: hub->mu is a leaf (blob.c takes a blob's mu after it, never before).
  */
 #include "config.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,11 +37,15 @@ hf_hub_t *hf_hub_new(hf_runtime_t *rt, const hf_hub_config_t *cfg, hf_error_t *e
         hf_error_set(err, HF_ENOMEM, 0, "out of memory");
         return NULL;
     }
+    static _Atomic uint64_t next_id = 1;
     hub->rt = rt;
+    hub->id = atomic_fetch_add(&next_id, 1);
     pthread_mutex_init(&hub->mu, NULL);
+    pthread_cond_init(&hub->idle, NULL);
     if (hfi_hub_configure(hub, cfg, err) < 0 ||
         (hub->engine = hfi_engine_new(hub, rt, hub->engine_threads, err)) == NULL) {
         hfi_hub_unconfigure(hub);
+        pthread_cond_destroy(&hub->idle);
         pthread_mutex_destroy(&hub->mu);
         hfi_free(hub);
         return NULL;
@@ -39,14 +53,83 @@ hf_hub_t *hf_hub_new(hf_runtime_t *rt, const hf_hub_config_t *cfg, hf_error_t *e
     return hub;
 }
 
+typedef struct hfi_retry {
+    struct hfi_retry *next, *prev;      /* in hub->retries_waiting, under hub->mu */
+    hf_hub_t *hub;
+    hf_then_fn fn;
+    void *arg;
+    hf_future_t *delay;
+} retry_t;
+
 void hf_hub_free(hf_hub_t *hub)
 {
+    hf_future_t **delays = NULL;
+    size_t n = 0;
+
     if (!hub)
         return;
+    pthread_mutex_lock(&hub->mu);
+    hub->closing = 1;
+    for (retry_t *r = hub->retries_waiting; r; r = r->next)
+        n++;
+    if (n && (delays = hfi_calloc(n, sizeof *delays)) != NULL) {
+        n = 0;
+        for (retry_t *r = hub->retries_waiting; r; r = r->next)
+            delays[n++] = hf_future_retain(r->delay);
+    }
+    pthread_mutex_unlock(&hub->mu);
+    hfi_engine_close(hub->engine);
+    for (size_t i = 0; delays && i < n; i++) {
+        hf_future_cancel(delays[i]);
+        hf_future_release(delays[i]);
+    }
+    hfi_free(delays);
+    pthread_mutex_lock(&hub->mu);
+    while (hub->holds > 0)
+        pthread_cond_wait(&hub->idle, &hub->mu);
+    pthread_mutex_unlock(&hub->mu);
     hfi_engine_free(hub->engine);
     hfi_hub_unconfigure(hub);
+    pthread_cond_destroy(&hub->idle);
     pthread_mutex_destroy(&hub->mu);
     hfi_free(hub);
+}
+
+int hfi_hub_hold(hf_hub_t *hub, int even_closing)
+{
+    int rc = 0;
+    pthread_mutex_lock(&hub->mu);
+    if (hub->closing && !even_closing)
+        rc = HF_ECANCELED;
+    else
+        hub->holds++;
+    pthread_mutex_unlock(&hub->mu);
+    return rc;
+}
+
+void hfi_hub_drop(hf_hub_t *hub)
+{
+    pthread_mutex_lock(&hub->mu);
+    if (--hub->holds == 0 && hub->closing)
+        pthread_cond_broadcast(&hub->idle);
+    pthread_mutex_unlock(&hub->mu);
+}
+
+hf_future_t *hfi_hub_closed_future(void)
+{
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *f;
+    if (!p)
+        return NULL;
+    f = hf_promise_future(p);
+    hf_future_cancel(f);
+    hf_promise_free(p);
+    return f;
+}
+
+uint64_t hfi_hub_id(const hf_hub_t *hub)
+{
+    return hub->id;
 }
 
 const char *hf_hub_endpoint(const hf_hub_t *hub)
@@ -126,11 +209,34 @@ int hfi_hub_then(hf_hub_t *hub, hf_future_t *f, hf_then_fn fn, void *arg)
     return 0;
 }
 
+static void retry_unlink(retry_t *r)
+{
+    hf_hub_t *hub = r->hub;
+    pthread_mutex_lock(&hub->mu);
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        hub->retries_waiting = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    pthread_mutex_unlock(&hub->mu);
+}
+
+static void retry_fire(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    retry_t *r = arg;
+    retry_unlink(r);
+    hf_future_release(r->delay);
+    r->fn(done, next, r->arg);
+    hfi_free(r);
+}
+
 hf_future_t *hfi_hub_retry_after(hf_hub_t *hub, const hfi_xfer_t *x, unsigned attempt,
                                  hf_then_fn fn, void *arg)
 {
+    retry_t *r = NULL;
     uint64_t ms = (uint64_t)hub->backoff_ms << (attempt > 4 ? 3 : attempt ? attempt - 1 : 0);
-    hf_future_t *d;
+    hf_future_t *d = NULL;
 
     if (x) {
         long ra = hfi_parse_retry_after(x->headers[HFI_H_RETRY_AFTER]);
@@ -142,14 +248,31 @@ hf_future_t *hfi_hub_retry_after(hf_hub_t *hub, const hfi_xfer_t *x, unsigned at
     }
     pthread_mutex_lock(&hub->mu);
     hub->retries++;
+    if (hub->closing)
+        ms = 0;                 /* the retry's transfer will be refused at once */
     pthread_mutex_unlock(&hub->mu);
-    if ((d = hf_future_delay(ms)) == NULL || hfi_hub_then(hub, d, fn, arg) < 0) {
-        /* no memory for a timer: go on at once rather than never */
+    if ((r = hfi_calloc(1, sizeof *r)) != NULL && (d = hf_future_delay(ms)) != NULL) {
+        r->hub = hub;
+        r->fn = fn;
+        r->arg = arg;
+        r->delay = hf_future_retain(d);
+        pthread_mutex_lock(&hub->mu);
+        r->next = hub->retries_waiting;
+        if (r->next)
+            r->next->prev = r;
+        hub->retries_waiting = r;
+        pthread_mutex_unlock(&hub->mu);
+        if (hfi_hub_then(hub, d, retry_fire, r) == 0)
+            return d;
+        retry_unlink(r);
+        hf_future_release(r->delay);
         hf_future_release(d);
-        d = hf_future_resolved(NULL, NULL);
-        if (d)
-            hfi_hub_then(hub, d, fn, arg);
     }
+    /* no memory for a timer: go on at once rather than never */
+    hfi_free(r);
+    d = hf_future_resolved(NULL, NULL);
+    if (d)
+        hfi_hub_then(hub, d, fn, arg);
     return d;
 }
 

@@ -28,11 +28,32 @@ struct hf_hub {
     pthread_mutex_t mu;         /* in-flight blob downloads (dedup) and stats */
     struct hfi_blob *inflight;  /* blob downloads under way, under mu */
     uint64_t blobs_committed, downloads_shared, retries;
+    uint64_t id;                /* unique for the process's life (hub addresses are reused) */
+
+    /* Closing (see hub.c): every object that uses the hub from a continuation holds it
+     * (under mu); hf_hub_free sets `closing`, aborts what is under way and waits for
+     * `holds` to reach zero before it frees anything. */
+    unsigned long holds;
+    int closing;
+    pthread_cond_t idle;
+    struct hfi_retry *retries_waiting;  /* retry delays under way, cancelled when closing */
 };
 
 /* config.c: fill the settings from `cfg` and the environment. */
 int hfi_hub_configure(hf_hub_t *hub, const hf_hub_config_t *cfg, hf_error_t *err);
 void hfi_hub_unconfigure(hf_hub_t *hub);
+
+/* hub.c: holding the hub for the life of an operation (a download, a blob download, an
+ * API request, a snapshot, a model load). Returns 0, or HF_ECANCELED if the hub is
+ * closing (unless `even_closing`: for an object created on behalf of one that already
+ * holds it). Every successful hold is matched by one drop, the last thing its holder
+ * does with the hub. */
+int hfi_hub_hold(hf_hub_t *hub, int even_closing);
+void hfi_hub_drop(hf_hub_t *hub);
+/* A future that is already cancelled ("the hub is closing"); NULL if memory is short. */
+hf_future_t *hfi_hub_closed_future(void);
+/* The hub's unique id. */
+uint64_t hfi_hub_id(const hf_hub_t *hub);
 
 /* hub.c: small shared steps.
  * Continue with `fn(done, next, arg)` on the I/O pool once `f` settles, whatever its
@@ -40,7 +61,8 @@ void hfi_hub_unconfigure(hf_hub_t *hub);
 int hfi_hub_then(hf_hub_t *hub, hf_future_t *f, hf_then_fn fn, void *arg);
 /* Wait before retry number `attempt` (1-based) after the response in `x` (NULL if none):
  * backoff_ms doubled per attempt up to 8x, or the server's Retry-After, or RateLimit t=
- * on a 429. Counts the retry. Returns the delay future (to cancel), continuing as above. */
+ * on a 429. Counts the retry. Returns the delay future (to cancel), continuing as above.
+ * Closing the hub cancels the delay (fn then sees it cancelled). */
 hf_future_t *hfi_hub_retry_after(hf_hub_t *hub, const hfi_xfer_t *x, unsigned attempt,
                                  hf_then_fn fn, void *arg);
 /* What a cancellation must stop: a transfer (its future and the request, aborted through

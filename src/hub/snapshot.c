@@ -97,7 +97,11 @@ static void snap_unref(snap_t *s)
     hfi_free(s->repo_id);
     hfi_free(s->revision);
     pthread_mutex_destroy(&s->mu);
-    hfi_free(s);
+    {
+        hf_hub_t *hub = s->hub;
+        hfi_free(s);
+        hfi_hub_drop(hub);
+    }
 }
 
 static void snap_finish(snap_t *s, const hf_error_t *e)
@@ -353,8 +357,12 @@ hf_future_t *hf_hub_snapshot(hf_hub_t *hub, const hf_file_ref_t *ref, const hf_s
         return hf_future_rejected(HF_EINVAL, 0, "%s", e.message);
     if (hub->offline)
         return offline_snapshot(hub, ref);
-    if ((s = hfi_calloc(1, sizeof *s)) == NULL)
+    if (hfi_hub_hold(hub, 0) < 0)
+        return hfi_hub_closed_future();
+    if ((s = hfi_calloc(1, sizeof *s)) == NULL) {
+        hfi_hub_drop(hub);
         return NULL;
+    }
     atomic_init(&s->refs, 2);   /* the chain's and the hook's */
     s->hub = hub;
     s->type = ref->repo_type;

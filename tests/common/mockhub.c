@@ -57,6 +57,26 @@ void tu_mock_settings(tu_mock_t *m, const char *type, const char *repo, const ch
     tu_mock_file(m, type, repo, ".mockhub.json", json, strlen(json));
 }
 
+void tu_mock_fixtures(tu_mock_t *m, unsigned scale)
+{
+    const char *build = getenv("HF_TOP_BUILDDIR");
+    char prog[1024], sc[16];
+    pid_t pid;
+    int status;
+
+    snprintf(prog, sizeof prog, "%s/tools/hf-fixtures", build ? build : ".");
+    snprintf(sc, sizeof sc, "%u", scale);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        execl(prog, prog, m->root, "--scale", sc, (char *)NULL);
+        _exit(127);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "%s %s failed (status %d)", prog, m->root, status);
+}
+
 void tu_mock_start(tu_mock_t *m, const char *extra_args)
 {
     const char *src = getenv("HF_TOP_SRCDIR");

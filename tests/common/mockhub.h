@@ -22,6 +22,8 @@ void tu_mock_file(tu_mock_t *m, const char *type, const char *repo, const char *
                   const void *data, size_t len);
 /* Write ROOT/<type>s/<repo>/.mockhub.json with `json`. */
 void tu_mock_settings(tu_mock_t *m, const char *type, const char *repo, const char *json);
+/* Write the model fixtures (tools/hf-fixtures ROOT --scale N) into m->root. */
+void tu_mock_fixtures(tu_mock_t *m, unsigned scale);
 /* Start the server over m->root (extra command-line arguments may be NULL); fails the
  * test if it does not print its "listening" line. */
 void tu_mock_start(tu_mock_t *m, const char *extra_args);

@@ -228,6 +228,134 @@ START_TEST(a_running_async_task_learns_of_its_cancellation)
 }
 END_TEST
 
+
+START_TEST(adopting_into_a_cancelled_promise_cancels_the_adopted_producer)
+{
+    atomic_int told = 0, told_kept = 0;
+    hf_promise_t *cancelled = hf_promise_new(), *prod = hf_promise_new();
+    hf_promise_t *wanted = hf_promise_new(), *other = hf_promise_new();
+    hf_future_t *cf = hf_promise_future(cancelled), *pf = hf_promise_future(prod);
+    hf_future_t *wf = hf_promise_future(wanted), *keeper;
+
+    hf_promise_on_cancel(prod, set_flag, &told);
+    hf_promise_on_cancel(wanted, set_flag, &told_kept);
+    ck_assert_int_eq(hf_future_cancel(cf), 0);
+    /* nobody else wants pf: the cancelled promise's refusal cancels it */
+    ck_assert_int_eq(hf_promise_adopt(cancelled, pf), HF_ESTATE);
+    ck_assert_int_eq(hf_future_state(pf), HF_FUTURE_CANCELLED);
+    ck_assert_int_eq(told, 1);
+    /* another consumer still wants wf: it is left alone */
+    keeper = hf_future_then(wf, HF_INLINE, count_and_resolve, NULL);
+    ck_assert_int_eq(hf_promise_adopt(cancelled, wf), HF_ESTATE);
+    ck_assert_int_eq(hf_future_state(wf), HF_FUTURE_PENDING);
+    ck_assert_int_eq(told_kept, 0);
+    /* a fulfilled promise refuses without touching the adopted future */
+    hf_promise_resolve(other, NULL, NULL);
+    ck_assert_int_eq(hf_promise_adopt(other, wf), HF_ESTATE);
+    ck_assert_int_eq(hf_future_state(wf), HF_FUTURE_PENDING);
+    hf_promise_resolve(wanted, NULL, NULL);
+    ck_assert_int_eq(hf_future_state(keeper), HF_FUTURE_FULFILLED);
+    hf_future_release(keeper);
+    hf_future_release(cf);
+    hf_future_release(pf);
+    hf_future_release(wf);
+    hf_promise_free(cancelled);
+    hf_promise_free(prod);
+    hf_promise_free(wanted);
+    hf_promise_free(other);
+}
+END_TEST
+
+/* What a continuation saw when it ran: the input's state, hf_cancel_requested(), what
+ * settling its promise returned, and whether it ran on the executor it named. */
+typedef struct seen {
+    atomic_int runs, state, cancel_requested, resolve_rc, on_compute;
+} seen_t;
+
+static void record(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    seen_t *s = arg;
+    atomic_store(&s->state, (int)hf_future_state(done));
+    atomic_store(&s->cancel_requested, hf_cancel_requested());
+    atomic_store(&s->on_compute, hf_current_worker() >= 0);
+    atomic_store(&s->resolve_rc, hf_promise_resolve(next, NULL, NULL));
+    atomic_fetch_add(&s->runs, 1);
+}
+
+static void record_finally(hf_future_t *done, void *arg)
+{
+    seen_t *s = arg;
+    atomic_store(&s->state, (int)hf_future_state(done));
+    atomic_fetch_add(&s->runs, 1);
+}
+
+START_TEST(an_any_state_continuation_runs_once_even_if_its_output_is_cancelled_first)
+{
+    hf_runtime_t *rt = tu_runtime(1);
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *f = hf_promise_future(p), *any, *fin, *value_only, *keeper;
+    seen_t a, b;
+
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    calls = 0;
+    /* keeper keeps interest in f, so cancelling the others does not cancel f */
+    keeper = hf_future_then(f, HF_INLINE, count_and_resolve, NULL);
+    any = hf_future_then_on(f, hf_runtime_compute(rt), HF_ON_ANY, record, &a);
+    fin = hf_future_finally(f, hf_runtime_compute(rt), record_finally, &b);
+    value_only = hf_future_then(f, hf_runtime_compute(rt), count_and_resolve, NULL);
+    ck_assert_int_eq(hf_future_cancel(any), 0);
+    ck_assert_int_eq(hf_future_cancel(fin), 0);
+    ck_assert_int_eq(hf_future_cancel(value_only), 0);
+    ck_assert_int_eq(hf_future_state(f), HF_FUTURE_PENDING);
+    ck_assert_int_eq(atomic_load(&a.runs), 0);      /* not before its input settles */
+
+    ck_assert_int_eq(hf_promise_resolve(p, NULL, NULL), 0);
+    TU_EVENTUALLY(atomic_load(&a.runs) == 1 && atomic_load(&b.runs) == 1);
+    ck_assert_int_eq(tu_settle(keeper), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(atomic_load(&a.state), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(atomic_load(&a.cancel_requested), 1);
+    ck_assert_int_eq(atomic_load(&a.resolve_rc), HF_ESTATE);
+    ck_assert_int_eq(atomic_load(&a.on_compute), 1);
+    ck_assert_int_eq(atomic_load(&b.state), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(atomic_load(&calls), 1);       /* the keeper; never value_only */
+    ck_assert_int_eq(hf_future_state(any), HF_FUTURE_CANCELLED);
+    ck_assert_int_eq(hf_future_state(fin), HF_FUTURE_CANCELLED);
+    hf_future_release(keeper);
+    hf_future_release(any);
+    hf_future_release(fin);
+    hf_future_release(value_only);
+    hf_future_release(f);
+    hf_promise_free(p);
+    hf_runtime_free(rt);
+    ck_assert_int_eq(atomic_load(&a.runs), 1);
+    ck_assert_int_eq(atomic_load(&b.runs), 1);
+}
+END_TEST
+
+START_TEST(an_any_state_continuation_whose_cancel_reaches_its_input_sees_it_cancelled)
+{
+    hf_runtime_t *rt = tu_runtime(1);
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *f = hf_promise_future(p), *any;
+    seen_t a;
+
+    memset(&a, 0, sizeof a);
+    any = hf_future_then_on(f, hf_runtime_compute(rt), HF_ON_ANY, record, &a);
+    ck_assert_int_eq(hf_future_cancel(any), 0);     /* the only consumer: f is cancelled */
+    ck_assert_int_eq(hf_future_state(f), HF_FUTURE_CANCELLED);
+    TU_EVENTUALLY(atomic_load(&a.runs) == 1);
+    ck_assert_int_eq(atomic_load(&a.state), HF_FUTURE_CANCELLED);
+    ck_assert_int_eq(atomic_load(&a.on_compute), 1);
+    hf_future_release(any);
+    hf_future_release(f);
+    hf_promise_free(p);
+    hf_runtime_free(rt);
+    ck_assert_int_eq(atomic_load(&a.runs), 1);
+}
+END_TEST
+
+
 static Suite *cancel_suite(void)
 {
     Suite *s = suite_create("cancel");
@@ -240,6 +368,9 @@ static Suite *cancel_suite(void)
     tcase_add_test(tc, upstream_cancel_of_a_10000_deep_chain_is_iterative);
     tcase_add_test(tc, an_async_task_cancelled_before_it_starts_never_runs);
     tcase_add_test(tc, a_running_async_task_learns_of_its_cancellation);
+    tcase_add_test(tc, an_any_state_continuation_runs_once_even_if_its_output_is_cancelled_first);
+    tcase_add_test(tc, an_any_state_continuation_whose_cancel_reaches_its_input_sees_it_cancelled);
+    tcase_add_test(tc, adopting_into_a_cancelled_promise_cancels_the_adopted_producer);
     suite_add_tcase(s, tc);
     return s;
 }

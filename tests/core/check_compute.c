@@ -220,6 +220,42 @@ START_TEST(tasks_spawned_by_a_worker_complete_and_are_joined)
 }
 END_TEST
 
+/* A kernel that keeps resubmitting itself from its worker (so always into `next`) until
+ * told to stop: what an inference loop of short chunks looks like. */
+static atomic_int chain_stop, chain_links;
+static hf_executor_t *chain_ex;
+
+static void chain_link(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&chain_links, 1);
+    if (!atomic_load(&chain_stop))
+        ck_assert_int_eq(hf_executor_post(chain_ex, chain_link, NULL), 0);
+}
+
+static void stop_chains(void *arg)
+{
+    (void)arg;
+    atomic_store(&chain_stop, 1);
+}
+
+START_TEST(a_self_resubmitting_chain_does_not_starve_outside_submissions)
+{
+    hf_runtime_t *rt = tu_runtime(2);
+    chain_ex = hf_runtime_compute(rt);
+    atomic_store(&chain_stop, 0);
+    atomic_store(&chain_links, 0);
+    /* one chain per worker: both are always busy with their own `next` */
+    ck_assert_int_eq(hf_executor_post(chain_ex, chain_link, NULL), 0);
+    ck_assert_int_eq(hf_executor_post(chain_ex, chain_link, NULL), 0);
+    TU_EVENTUALLY(atomic_load(&chain_links) > 10000);
+    /* a task from outside (as an I/O completion would be) still gets to run */
+    ck_assert_int_eq(hf_executor_post(chain_ex, stop_chains, NULL), 0);
+    TU_EVENTUALLY(atomic_load(&chain_stop) == 1);
+    hf_runtime_free(rt);
+}
+END_TEST
+
 static Suite *compute_suite(void)
 {
     Suite *s = suite_create("compute");
@@ -231,6 +267,7 @@ static Suite *compute_suite(void)
     tcase_add_test(tc, idle_workers_park_and_a_submission_wakes_one);
     tcase_add_test(tc, steady_state_submission_does_not_malloc_per_task);
     tcase_add_test(tc, tasks_spawned_by_a_worker_complete_and_are_joined);
+    tcase_add_test(tc, a_self_resubmitting_chain_does_not_starve_outside_submissions);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -71,6 +71,17 @@ extern const bench_impl_t bench_impl_glib;
 extern const bench_impl_t bench_impl_libuv;
 #endif
 
+/* The command line (hf-bench.c parses it for every suite). */
+typedef struct bench_options {
+    const char *suite;          /* "core" or "download" */
+    int quick;
+    unsigned reps;              /* 0 until main() applies the mode's default */
+    const char *bench;          /* NULL: all */
+    const char *impl;           /* NULL: all */
+    unsigned threads;           /* 0 until main() puts the online CPUs */
+    const char *tmpdir;         /* download: NULL for $TMPDIR or /tmp */
+} bench_options_t;
+
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t bench_now_ns(void);
 
@@ -87,6 +98,28 @@ int bench_fail(const char *impl, const char *bench, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+
+/* ---- JSON-lines output (hf-bench.c) ---------------------------------------------------- */
+
+/* `s` as a JSON string on stdout. */
+void bench_json_string(const char *s);
+/* Open a row: {"suite":..,"bench":..[,"impl":..][,"metric":..]; the caller prints more
+ * fields (each starting with a comma) and closes it with bench_row_end(). */
+void bench_row_begin(const char *suite, const char *bench, const char *impl, const char *metric);
+void bench_row_end(void);
+/* Open the suite's first row, "machine": cpus, threads, cpu, hypervisor, cc, quick, reps. */
+void bench_machine_begin(const char *suite, unsigned threads, int quick, unsigned reps);
+/* The median of v[0..n-1] (sorted here; 0 when n is 0). */
+double bench_median(double *v, unsigned n);
+
+/* ---- the download suite (download.c) --------------------------------------------------- */
+
+/* Its part of --help. */
+extern const char bench_download_help[];
+/* The canonical name of one of its benches, or NULL. */
+const char *bench_download_name(const char *s);
+/* Run it; returns the exit status. */
+int bench_download(const bench_options_t *o);
 
 /* malloc_count.c: calls to malloc, calloc, realloc and the aligned allocators in this
  * process so far. Returns 0, or -1 where counting is not available (no glibc

@@ -1,8 +1,8 @@
 /*
- * hf-bench.c - the side-by-side benchmark driver: `hf-bench core [options]`.
+ * hf-bench.c - the side-by-side benchmark driver: `hf-bench core|download [options]`.
  *
- * Runs each bench of the `core` suite on every implementation that has it (hfasync, and
- * oneTBB, GLib and libuv where configure found them), one implementation after another,
+ * `core` runs each bench of the core suite on every implementation that has it (hfasync,
+ * and oneTBB, GLib and libuv where configure found them), one implementation after another,
  * each with its pool set up for that bench only and torn down after it. Every bench runs
  * once to warm up and then `reps` times; each run times its measured region with
  * CLOCK_MONOTONIC and checks its result. One JSON object per line goes to stdout:
@@ -14,6 +14,8 @@
  * the reps. Extra rows: "machine" (first), "chain_build"/"chain_run" (the two halves of
  * "chain"), "future_size", "malloc_per_task" and "obj_mallocs_per_task" (hfasync's own
  * small-object cache misses), both over one warm spawn_external run.
+ *
+ * `download` is the download suite (download.c); it shares the output helpers below.
  *
  * Exit status: 0; 1 if a bench failed its result check or could not run; 2 on bad usage.
  * A missed performance target is never an error: this tool only measures.
@@ -56,14 +58,6 @@ static const char *const timed_benches[] = {
 };
 #define NTIMED (sizeof timed_benches / sizeof timed_benches[0])
 
-typedef struct options {
-    int quick;
-    unsigned reps;              /* 0: the mode's default */
-    const char *bench;          /* NULL: all */
-    const char *impl;           /* NULL: all */
-    unsigned threads;           /* 0: online CPUs */
-} options_t;
-
 /* ---- helpers shared with the implementation files -------------------------------------- */
 
 uint64_t bench_now_ns(void)
@@ -102,7 +96,7 @@ int bench_fail(const char *impl, const char *bench, const char *fmt, ...)
 
 /* ---- output ------------------------------------------------------------------------------ */
 
-static void json_string(const char *s)
+void bench_json_string(const char *s)
 {
     putchar('"');
     for (; *s; s++) {
@@ -117,24 +111,31 @@ static void json_string(const char *s)
     putchar('"');
 }
 
-static void row_begin(const char *bench, const char *impl, const char *metric)
+void bench_row_begin(const char *suite, const char *bench, const char *impl, const char *metric)
 {
-    printf("{\"suite\":\"core\",\"bench\":");
-    json_string(bench);
+    printf("{\"suite\":");
+    bench_json_string(suite);
+    printf(",\"bench\":");
+    bench_json_string(bench);
     if (impl) {
         printf(",\"impl\":");
-        json_string(impl);
+        bench_json_string(impl);
     }
     if (metric) {
         printf(",\"metric\":");
-        json_string(metric);
+        bench_json_string(metric);
     }
 }
 
-static void row_end(void)
+void bench_row_end(void)
 {
     printf("}\n");
     fflush(stdout);
+}
+
+static void row_begin(const char *bench, const char *impl, const char *metric)
+{
+    bench_row_begin("core", bench, impl, metric);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -143,18 +144,24 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+double bench_median(double *v, unsigned n)
+{
+    if (n == 0)
+        return 0;
+    qsort(v, n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 /* Print one ns_per_op row from `n` per-op times (sorted here). */
 static void print_stats(const char *bench, const char *impl, double *v, unsigned n,
                         uint64_t ops)
 {
-    double median;
+    double median = bench_median(v, n);
 
-    qsort(v, n, sizeof *v, cmp_double);
-    median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
     row_begin(bench, impl, "ns_per_op");
     printf(",\"median\":%.1f,\"min\":%.1f,\"max\":%.1f,\"reps\":%u,\"ops\":%llu",
            median, v[0], v[n - 1], n, (unsigned long long)ops);
-    row_end();
+    bench_row_end();
 }
 
 /* "value" as a per-task ratio, or null with `why`; `note` (may be NULL) goes with it. */
@@ -169,9 +176,9 @@ static void print_ratio(const char *bench, const char *impl, const char *metric,
         printf(",\"value\":null");
     if (!(ok && ops > 0) || note) {
         printf(",\"note\":");
-        json_string(ok && ops > 0 ? note : why);
+        bench_json_string(ok && ops > 0 ? note : why);
     }
-    row_end();
+    bench_row_end();
 }
 
 static void cpu_info(char *model, size_t size, int *hypervisor)
@@ -201,29 +208,36 @@ static void cpu_info(char *model, size_t size, int *hypervisor)
     fclose(f);
 }
 
-static void print_machine(const options_t *o, unsigned threads, unsigned reps, int selected[])
+void bench_machine_begin(const char *suite, unsigned threads, int quick, unsigned reps)
 {
     char model[256];
     int hyp;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
     cpu_info(model, sizeof model, &hyp);
-    row_begin("machine", NULL, NULL);
+    bench_row_begin(suite, "machine", NULL, NULL);
     printf(",\"cpus\":%ld,\"threads\":%u,\"cpu\":", cpus, threads);
-    json_string(model);
+    bench_json_string(model);
     printf(",\"hypervisor\":%s,\"cc\":", hyp < 0 ? "null" : hyp ? "true" : "false");
-    json_string(__VERSION__);
-    printf(",\"quick\":%s,\"reps\":%u,\"impls\":{", o->quick ? "true" : "false", reps);
+    bench_json_string(__VERSION__);
+    printf(",\"quick\":%s,\"reps\":%u", quick ? "true" : "false", reps);
+}
+
+static void print_machine(const bench_options_t *o, unsigned threads, unsigned reps,
+                          int selected[])
+{
+    bench_machine_begin("core", threads, o->quick, reps);
+    printf(",\"impls\":{");
     for (size_t i = 0, k = 0; i < NIMPLS; i++) {
         if (!selected[i])
             continue;
         printf("%s", k++ ? "," : "");
-        json_string(impls[i]->name);
+        bench_json_string(impls[i]->name);
         putchar(':');
-        json_string(impls[i]->version());
+        bench_json_string(impls[i]->version());
     }
     printf("}");
-    row_end();
+    bench_row_end();
 }
 
 /* ---- running ----------------------------------------------------------------------------- */
@@ -313,25 +327,37 @@ static void usage(FILE *out)
 {
     fprintf(out,
 "usage: hf-bench core [--quick] [--reps N] [--bench NAME] [--impl NAME] [--threads N]\n"
+"       hf-bench download [--quick] [--reps N] [--bench NAME] [--impl NAME] [--threads N]\n"
+"                         [--tmpdir DIR]\n"
 "\n"
-"Runs the core benchmarks of hfasync side by side with oneTBB, GLib and libuv (those\n"
-"that configure found) and prints one JSON object per line.\n"
+"core: the runtime benchmarks of hfasync side by side with oneTBB, GLib and libuv (those\n"
+"that configure found). download: the Hub client against the curl and aria2c command\n"
+"lines, over a local hf-mock-hub with nginx as its CDN. One JSON object per line.\n"
 "\n"
-"  --quick        smoke run: 3 reps, sizes / 10 (fib(25)); for CI\n"
+"  --quick        smoke run: 3 reps, smaller sizes; for CI\n"
 "  --reps N       repetitions after the warm-up run (default 5, quick 3)\n"
-"  --bench NAME   run one bench: spawn_external spawn_local spawn_nested chain\n"
-"                 then_ready ping_pong fan_in future_size malloc_per_task\n"
-"                 (chain_build, chain_run: chain; obj_mallocs_per_task: malloc_per_task)\n"
-"  --impl NAME    run one implementation: hfasync tbb glib libuv\n"
+"  --bench NAME   run one bench:\n"
+"                   core: spawn_external spawn_local spawn_nested chain then_ready\n"
+"                   ping_pong fan_in future_size malloc_per_task (chain_build,\n"
+"                   chain_run: chain; obj_mallocs_per_task: malloc_per_task)\n"
+"                   download: single_1g (with single_1g_stream) throttled_1g\n"
+"                   many_small isolation\n"
+"  --impl NAME    run one implementation: core: hfasync tbb glib libuv;\n"
+"                   download: hfasync curl aria2c naive\n"
 "  --threads N    compute workers for every implementation (default: online CPUs)\n"
+"  --tmpdir DIR   download: where its temporary folder goes (default $TMPDIR or /tmp;\n"
+"                 it needs about 3 GiB, 200 MiB with --quick)\n"
 "  --help         this text\n"
 "\n"
-"ns_per_op = measured wall time / ops, where ops are: tasks (spawn_*; spawn_nested\n"
+"core: ns_per_op = measured wall time / ops, where ops are: tasks (spawn_*; spawn_nested\n"
 "counts one task per call with n >= 2, fib(n+1)-1 = 1346268 for fib(30), for every\n"
 "implementation), links (chain), continuations (then_ready), round trips (ping_pong),\n"
 "input futures (fan_in). Implementations without an equivalent print no row.\n"
 "\n"
-"Exit status: 0; 1 if a bench failed its result check; 2 on bad usage.\n");
+"%s"
+"\n"
+"Exit status: 0; 1 if a bench failed its result check; 2 on bad usage.\n",
+            bench_download_help);
 }
 
 static int parse_uint(const char *opt, const char *s, unsigned min, unsigned max,
@@ -372,7 +398,7 @@ static const char *bench_name(const char *s)
 }
 
 /* Parse argv into `o`. Returns 0, 1 for --help, or -1 (message printed). */
-static int parse_args(int argc, char **argv, options_t *o)
+static int parse_args(int argc, char **argv, bench_options_t *o)
 {
     memset(o, 0, sizeof *o);
     if (argc < 2) {
@@ -381,10 +407,11 @@ static int parse_args(int argc, char **argv, options_t *o)
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
         return 1;
-    if (strcmp(argv[1], "core") != 0) {
-        fprintf(stderr, "hf-bench: unknown suite '%s' (the only suite is 'core')\n", argv[1]);
+    if (strcmp(argv[1], "core") != 0 && strcmp(argv[1], "download") != 0) {
+        fprintf(stderr, "hf-bench: unknown suite '%s' (core or download)\n", argv[1]);
         return -1;
     }
+    o->suite = argv[1];
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
         const char *eq = strchr(a, '=');
@@ -398,7 +425,8 @@ static int parse_args(int argc, char **argv, options_t *o)
         }
         snprintf(opt, sizeof opt, "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
         if (strcmp(opt, "--reps") && strcmp(opt, "--bench") && strcmp(opt, "--impl") &&
-            strcmp(opt, "--threads")) {
+            strcmp(opt, "--threads") &&
+            (strcmp(opt, "--tmpdir") || strcmp(o->suite, "download"))) {
             fprintf(stderr, "hf-bench: unknown option '%s' (see --help)\n", a);
             return -1;
         }
@@ -410,16 +438,18 @@ static int parse_args(int argc, char **argv, options_t *o)
             if (parse_uint(opt, v, 1, 1024, &o->threads) < 0)
                 return -1;
         } else if (strcmp(opt, "--bench") == 0) {
-            if (!v || (o->bench = bench_name(v)) == NULL) {
+            if (!v || (o->bench = strcmp(o->suite, "core") ? bench_download_name(v)
+                                                         : bench_name(v)) == NULL) {
                 fprintf(stderr, "hf-bench: unknown bench '%s' (see --help)\n", v ? v : "");
                 return -1;
             }
-        } else {
+        } else if (!v) {
+            fprintf(stderr, "hf-bench: %s needs a value\n", opt);
+            return -1;
+        } else if (strcmp(opt, "--impl") == 0) {
             o->impl = v;
-            if (!v) {
-                fprintf(stderr, "hf-bench: --impl needs a value\n");
-                return -1;
-            }
+        } else {
+            o->tmpdir = v;
         }
     }
     return 0;
@@ -447,7 +477,7 @@ static int select_impls(const char *want, int selected[])
 
 int main(int argc, char **argv)
 {
-    options_t o;
+    bench_options_t o;
     bench_params_t p;
     int selected[NIMPLS], failed = 0, rc;
     unsigned reps;
@@ -458,13 +488,17 @@ int main(int argc, char **argv)
             usage(stdout);
         return rc > 0 ? 0 : 2;
     }
-    if (select_impls(o.impl, selected) < 0)
-        return 2;
     if (o.threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         o.threads = n > 0 ? (unsigned)n : 1;
     }
-    reps = o.reps ? o.reps : o.quick ? 3 : 5;
+    if (o.reps == 0)
+        o.reps = o.quick ? 3 : 5;
+    if (strcmp(o.suite, "download") == 0)
+        return bench_download(&o);
+    if (select_impls(o.impl, selected) < 0)
+        return 2;
+    reps = o.reps;
 
     /* libuv reads its pool size once, at first use: set it before anything else runs. */
     snprintf(nthreads, sizeof nthreads, "%u", o.threads);
@@ -500,7 +534,7 @@ int main(int argc, char **argv)
     if ((!o.bench || strcmp(o.bench, "future_size") == 0) && selected[0]) {
         row_begin("future_size", "hfasync", "bytes");
         printf(",\"value\":%zu", hf_future_sizeof());
-        row_end();
+        bench_row_end();
     }
     return failed;
 }

@@ -69,6 +69,7 @@ int cmd_ls(fetch_ctx_t *c);
 int cmd_scan_cache(fetch_ctx_t *c);
 int cmd_verify(fetch_ctx_t *c);
 int cmd_rm(fetch_ctx_t *c);
+int cmd_model(fetch_ctx_t *c);
 
 /* A human size: "1.5 GB". */
 const char *human_size(unsigned long long n, char buf[32]);

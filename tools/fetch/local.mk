@@ -6,6 +6,7 @@ tools_hf_fetch_SOURCES = \
 	tools/fetch/progress.c \
 	tools/fetch/cmd_download.c \
 	tools/fetch/cmd_repo.c \
-	tools/fetch/cmd_cache.c
+	tools/fetch/cmd_cache.c \
+	tools/fetch/cmd_model.c
 tools_hf_fetch_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS)
 tools_hf_fetch_LDADD = libhfasync.la $(CJSON_LIBS) $(PTHREAD_LIBS)

@@ -33,6 +33,9 @@ static const char usage_main[] =
     "  scan-cache                describe what the cache holds\n"
     "  verify REPO               re-hash every cached blob of REPO\n"
     "  rm REPO                   remove REPO (or one revision) from the cache\n"
+    "  model [NAME]              load a model module (kimi-k2, phi4-reasoning, stella,\n"
+    "                            gte-qwen, sd35-turbo) into the cache and describe it;\n"
+    "                            without NAME, list the modules\n"
     "\n"
     "Run 'hf-fetch COMMAND --help' for a command's options.\n"
     "\n"
@@ -79,6 +82,12 @@ static const struct {
       "(exit 5 if one differs).\n", "", cmd_verify, 1 },
     { "rm", "rm REPO [OPTIONS]\n\nRemove --revision (a ref or commit), or the whole repo, from the "
       "cache, with the blobs no other revision uses.\n", "", cmd_rm, 1 },
+    { "model", "model [NAME] [OPTIONS]\n\nDownload the files of model module NAME (in parallel), "
+      "open and check them,\nand describe the model: architecture, files, tensors, vocabulary. "
+      "Without NAME,\nlist the modules. --revision applies to the module's main repo.\n",
+      "  --quant Q               kimi-k2 and phi4-reasoning: the quantisation (case matters)\n"
+      "  --dim D                 stella: the output size (256 ... 8192, default 1024)\n",
+      cmd_model, 0 },
 };
 
 static int usage_error(const char *msg, const char *arg)
@@ -164,6 +173,14 @@ static int parse(int argc, char **argv, fetch_opts_t *o, int *cmd)
             if (*end || n < 1 || n > 256)
                 return usage_error("--jobs wants a number from 1 to 256", v);
             o->jobs = (unsigned)n;
+        } else if (matches(a, "--quant") && (v = value_of(argc, argv, &i, "--quant"))) {
+            o->quant = v;
+        } else if (matches(a, "--dim") && (v = value_of(argc, argv, &i, "--dim"))) {
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (*end || n < 1 || n > 65536)
+                return usage_error("--dim wants a positive number", v);
+            o->dim = (unsigned)n;
         } else if (matches(a, "--repo-type") && (v = value_of(argc, argv, &i, "--repo-type"))) {
             if (strcmp(v, "model") == 0)
                 o->repo_type = HF_REPO_MODEL;
@@ -179,8 +196,10 @@ static int parse(int argc, char **argv, fetch_opts_t *o, int *cmd)
     }
     if (commands[*cmd].needs_repo && !o->repo)
         return usage_error("missing REPO", NULL);
-    if (!commands[*cmd].needs_repo && o->repo)
+    if (!commands[*cmd].needs_repo && o->repo && strcmp(o->command, "model") != 0)
         return usage_error("unexpected argument", o->repo);
+    if ((o->quant || o->dim) && strcmp(o->command, "model") != 0)
+        return usage_error("--quant and --dim are options of 'model'", NULL);
     if (o->nfiles && strcmp(o->command, "download") != 0 &&
         !(strcmp(o->command, "ls") == 0 && o->nfiles == 1))
         return usage_error("unexpected argument", o->files[0]);

@@ -545,6 +545,12 @@ class MockHubTest(unittest.TestCase):
         self.assertEqual(s["hub"]["statuses"], {"200": 3, "302": 1})
         self.assertEqual((s["cdn"]["total"], s["total"]), (1, 5))
         self.assertEqual(s["cdn"]["paths"][urllib.parse.urlsplit(loc).path], {"GET": 1})
+        # the server adds a body's bytes once it has written them, which may be just after
+        # the client has read them: wait for the count instead of racing it
+        deadline = time.monotonic() + 30
+        while s["cdn"]["bytes"] != len(PLAIN["weights.gguf"]) and time.monotonic() < deadline:
+            time.sleep(0.01)
+            s = self.stats()
         self.assertEqual(s["cdn"]["bytes"], len(PLAIN["weights.gguf"]))
         self.post_json("/_mock/reset", {})
         self.assertEqual(self.stats()["total"], 0)
@@ -823,13 +829,31 @@ class MockHubTest(unittest.TestCase):
         self.assertNotIn("Traceback", other.errors())
         other.close()
 
+    def test_cdn_url_points_lfs_redirects_at_another_server_with_the_same_layout(self):
+        other = MockHub(self.root, "--cdn-url", "http://127.0.0.1:9/base/")
+        try:
+            r = request("HEAD", other.hub + "/org/faulty/resolve/main/blob.bin")
+            self.assertEqual(r.status, 302)
+            loc = r.headers["Location"]
+            prefix = "http://127.0.0.1:9/base/repos/models/org/faulty/%s/blob.bin?" % (
+                sha256(FAULTY["blob.bin"]))
+            self.assertTrue(loc.startswith(prefix), loc)
+            # the mock's own CDN port still serves the same path and query
+            own = request("GET", other.cdn + loc[len("http://127.0.0.1:9/base"):])
+            self.assertEqual((own.status, own.body), (200, FAULTY["blob.bin"]))
+        finally:
+            rc, rest = other.stop()
+        self.assertEqual((rc, rest), (0, b""))
+        self.assertNotIn("Traceback", other.errors())
+        other.close()
+
     def test_help_documents_layout_settings_faults_and_stats(self):
         out = subprocess.run([sys.executable, SCRIPT, "--help"], capture_output=True, timeout=30)
         self.assertEqual(out.returncode, 0)
         text = out.stdout.decode()
         for word in ("ROOT/models/ORG/NAME", "ROOT/datasets", ".mockhub.json", "renamed_to",
                      "gated", "tokens", "filter=lfs", "--lfs-threshold", "--page-size",
-                     "--throttle-bps", "/_mock/stats", "/_mock/requests", "/_mock/faults",
+                     "--throttle-bps", "--cdn-url", "/_mock/stats", "/_mock/requests", "/_mock/faults",
                      "/_mock/reset", "reset_after", "stall_ms", "throttle_bps", "flip_offset",
                      "retry_after", "ratelimit", "count", "listening <hub-url> <cdn-url>"):
             self.assertIn(word, text)

@@ -6,6 +6,7 @@ Design notes
    key, so a URL whose query was dropped or altered is refused (403), as a signed URL would be;
  - before serving, the file's current sha256 (cached by the hash cache) is checked against the
    URL's, so content that changed on disk is a 404, never the wrong bytes;
+ - --cdn-url points the Hub's redirects at another server (same path layout) instead;
  - the CDN never looks at Authorization (the request log records whether one came);
    --throttle-bps applies to every CDN body unless a fault sets its own throttle.
 """
@@ -38,6 +39,7 @@ class Cdn:
         self._key = os.urandom(32)
         self._lock = threading.Lock()
         self._blobs = {}                       # sha256 -> file path
+        self.base_url = None                   # where LFS redirects point (set once listening)
 
     def _sign(self, sha, expires):
         return hmac.new(self._key, ("%s\n%d" % (sha, expires)).encode(),
@@ -57,7 +59,7 @@ class Cdn:
             ("response-content-type", "application/octet-stream"),
             ("Expires", str(expires)), ("Signature", self._sign(sha, expires)),
             ("Key-Pair-Id", KEY_PAIR_ID)])
-        return "%s/repos/%s/%s/%s/%s?%s" % (self.app.cdn_url, repo.type, repo.id, sha,
+        return "%s/repos/%s/%s/%s/%s?%s" % (self.base_url, repo.type, repo.id, sha,
                                             urllib.parse.quote(f.path), query)
 
     def __call__(self, req):

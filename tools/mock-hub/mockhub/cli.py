@@ -61,7 +61,7 @@ HUB PORT
     regular file: 200, 206 (Range, with Content-Range), 304 (If-None-Match) or 416, with
       ETag "<git blob sha1>", X-Repo-Commit, Content-Length, Accept-Ranges: bytes; with
       --resolve-cache a 307 (relative) to /api/resolve-cache/{type}s/REPO/COMMIT/PATH first
-    LFS file: 302 with Location <absolute signed URL on the CDN port>, X-Linked-Etag
+    LFS file: 302 with Location <absolute signed URL on the CDN port, or --cdn-url>, X-Linked-Etag
       "<sha256>", X-Linked-Size, X-Repo-Commit (GET or HEAD, with or without Range)
   GET  /api/{models|datasets|spaces}/REPO[/revision/REV][?blobs=true][&expand=FIELD...]
        {_id,id,author,sha,lastModified,createdAt,private,gated,disabled,downloads,likes,tags,
@@ -152,6 +152,11 @@ def parse_args(argv):
     p.add_argument("--cdn-host", metavar="NAME",
                    help="host name in CDN URLs (default: --host), e.g. localhost to make the CDN "
                         "a different host as well as a different port")
+    p.add_argument("--cdn-url", metavar="BASE",
+                   help="put BASE (e.g. http://127.0.0.1:8080) instead of the CDN port's URL in "
+                        "LFS redirects: Location BASE/repos/{type}s/REPO/SHA256/PATH?...; another "
+                        "server (nginx aliasing ROOT, say) then serves the bytes. The CDN port "
+                        "still listens and is the one printed")
     p.add_argument("--page-size", type=_positive, default=50, metavar="N",
                    help="tree listing entries per page (default 50)")
     p.add_argument("--lfs-threshold", type=int, default=10 << 20, metavar="BYTES",
@@ -196,6 +201,7 @@ def main(argv=None):
         return 1
     app.hub_url = "http://%s:%d" % (args.host, hub.server_address[1])
     app.cdn_url = "http://%s:%d" % (args.cdn_host or args.host, cdn.server_address[1])
+    app.cdn.base_url = args.cdn_url.rstrip("/") if args.cdn_url else app.cdn_url
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

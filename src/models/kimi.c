@@ -1,0 +1,162 @@
+/*
+ * kimi.c - the "kimi-k2" module: every part of one quantisation of
+ * unsloth/Kimi-K2-Instruct-GGUF, found through the repo's tree listing.
+ *
+ * Design notes
+ *  - chain: list the tree under "<quant>/" (I/O pool) -> pick the parts
+ *    "<name>-<k>-of-<n>.gguf", require all n of them, fetch them all at once -> open and
+ *    check the split set (compute pool): architecture deepseek2, vocabulary from the GGUF
+ *    metadata (tokenizer.ggml.tokens), end token tokenizer.ggml.eos_token_id;
+ *  - a quantisation the repo does not have is HF_EENTRY_NOT_FOUND naming it; a part missing
+ *    from the listing is HF_EENTRY_NOT_FOUND naming the file of the part.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "models/model_impl.h"
+
+#define KIMI_ARCH "deepseek2"
+#define KIMI_MAX_PARTS 999
+
+static int kimi_check(hf_model_opts_t *o, hf_error_t *err)
+{
+    if (!o->quant)
+        o->quant = "UD-TQ1_0";
+    if (o->dim)
+        return hf_error_set(err, HF_EINVAL, 0, "dim is not an option of this model");
+    return hfi_check_quant(o->quant, err);
+}
+
+/* "<dir>/<stem>-00003-of-00005.gguf": 3 and 5; 0 if the name has no such suffix. */
+static int split_numbers(const char *path, unsigned *k, unsigned *n)
+{
+    size_t len = strlen(path);
+    const char *s;
+    if (len < 21 || strcmp(path + len - 5, ".gguf") != 0)
+        return 0;
+    s = path + len - 20;        /* "-00003-of-00005.gguf" */
+    if (s[0] != '-' || strncmp(s + 6, "-of-", 4) != 0)
+        return 0;
+    for (int i = 1; i <= 5; i++)
+        if (s[i] < '0' || s[i] > '9' || s[i + 9] < '0' || s[i + 9] > '9')
+            return 0;
+    *k = (unsigned)strtoul(s + 1, NULL, 10);
+    *n = (unsigned)strtoul(s + 10, NULL, 10);
+    return *k >= 1 && *k <= *n;
+}
+
+static void kimi_listed(hfi_load_t *l, hf_future_t *done, hf_promise_t *next)
+{
+    const hf_file_list_t *fl;
+    const char *q = l->opts.quant, **parts = NULL, *single = NULL, *any = NULL;
+    size_t qlen = strlen(q), nsingle = 0;
+    unsigned total = 0, k, n;
+    hf_future_t *all;
+
+    if (hf_future_state(done) != HF_FUTURE_FULFILLED) {
+        const hf_error_t *e = hf_future_error(done);
+        if (e && (e->code == HF_ENOENT || e->code == HF_EENTRY_NOT_FOUND))
+            hf_promise_rejectf(next, HF_EENTRY_NOT_FOUND, e->http_status, "%s has no quantisation %s "
+                               "(%s)", l->repo, q, e->message);
+        else
+            hf_promise_adopt(next, done);
+        return;
+    }
+    fl = hf_future_value(done);
+    for (size_t i = 0; i < fl->n; i++) {
+        const char *p = fl->files[i].path;
+        if (strncmp(p, q, qlen) != 0 || p[qlen] != '/' || strchr(p + qlen + 1, '/'))
+            continue;
+        if (split_numbers(p, &k, &n)) {
+            if (n > KIMI_MAX_PARTS || (total && n != total)) {
+                hf_promise_rejectf(next, HF_EFORMAT, 0, "%s: %s does not belong to a set of "
+                                   "%u parts", l->repo, p, total ? total : n);
+                goto out;
+            }
+            if (!parts && (parts = hfi_calloc(n + 1, sizeof *parts)) == NULL)
+                goto oom;
+            total = n;
+            parts[k - 1] = p;
+            any = p;
+        } else if (strlen(p) > 5 && strcmp(p + strlen(p) - 5, ".gguf") == 0) {
+            single = p;
+            nsingle++;
+        }
+    }
+    if (!total && nsingle == 1) {
+        if (!hfi_load_fetch(l, l->repo, l->opts.revision, single))
+            goto oom;
+    } else if (!total) {
+        hf_promise_rejectf(next, HF_EENTRY_NOT_FOUND, 0, nsingle ? "%s/%s holds %zu GGUF files that "
+                           "are not one split set" : "%s/%s holds no GGUF file", l->repo, q,
+                           nsingle);
+        goto out;
+    } else {
+        for (unsigned i = 0; i < total; i++) {
+            if (!parts[i]) {
+                size_t base = strlen(any) - 20;
+                hf_promise_rejectf(next, HF_EENTRY_NOT_FOUND, 404, "%s has no %.*s-%05u-of-%05u.gguf "
+                                   "(part %u of %u)", l->repo, (int)base, any, i + 1, total,
+                                   i + 1, total);
+                goto out;
+            }
+        }
+        for (unsigned i = 0; i < total; i++)
+            if (!hfi_load_fetch(l, l->repo, l->opts.revision, parts[i]))
+                goto oom;
+    }
+    if ((all = hfi_load_all(l)) == NULL)
+        goto oom;
+    hf_promise_adopt(next, all);
+    hf_future_release(all);
+    goto out;
+oom:
+    hf_promise_rejectf(next, HF_ENOMEM, 0, "out of memory");
+out:
+    hfi_free(parts);
+}
+
+static hf_future_t *kimi_start(hfi_load_t *l)
+{
+    hf_file_ref_t ref = { l->repo, HF_REPO_MODEL, l->opts.revision, l->opts.quant };
+    hf_future_t *list = hf_hub_list_files(l->hub, &ref), *f;
+    if (!list)
+        return NULL;
+    f = hfi_load_then(l, list, kimi_listed);
+    hf_future_release(list);
+    return f;
+}
+
+static int kimi_build(hfi_load_t *l, hf_model_t *m, hf_error_t *err)
+{
+    hf_gguf_t **parts = hfi_calloc(l->nfiles ? l->nfiles : 1, sizeof *parts);
+    int rc = 0;
+
+    if (!parts)
+        return hf_error_set(err, HF_ENOMEM, 0, "out of memory");
+    for (size_t i = 0; i < l->nfiles && rc == 0; i++) {
+        const char *p = hfi_load_need(l, l->repo, l->files[i].path, err);
+        rc = p ? hfi_model_open_gguf(m, p, &parts[i], err) : HF_EBROKEN;
+    }
+    if (rc == 0)
+        rc = hfi_build_gguf_meta(m, parts, l->nfiles, KIMI_ARCH, err);
+    if (rc == 0)
+        rc = hfi_build_require(m, l->files[0].path, "token_embd.weight", 2,
+                               (uint64_t)m->embed, m->vocab > 0 ? (uint64_t)m->vocab : 0, err);
+    hfi_free(parts);            /* the model keeps the files open */
+    return rc;
+}
+
+const hfi_module_t hfi_module_kimi = {
+    .name = "kimi-k2",
+    .description = "Kimi K2 Instruct, one quantisation of unsloth's split GGUF "
+                   "(deepseek2; option quant, default UD-TQ1_0)",
+    .default_repo = "unsloth/Kimi-K2-Instruct-GGUF",
+    .check = kimi_check,
+    .start = kimi_start,
+    .build = kimi_build,
+};

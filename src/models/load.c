@@ -1,0 +1,434 @@
+/*
+ * load.c - hf_model_load: the registry, the shared (memoized) loads, and the chain
+ * "fetch on the I/O pool -> build on the compute pool" every module runs.
+ *
+ * Design notes
+ *  - a load job owns the public promise; its steps: the module's start() (downloads, each
+ *    an hf_hub_download on the I/O pool, in parallel), then build() in a continuation on
+ *    the compute pool once they are all in. The continuation uses HF_ON_ANY, so it always
+ *    runs and always frees the job;
+ *  - cancelling the public future cancels the "all fetched" future, which withdraws the
+ *    load's interest in its downloads (and so aborts the ones nobody else wants);
+ *  - memo: (hub, module, repo, revision, quant, dim) -> the load's future. The entry holds
+ *    a reference while the load runs; once it succeeded, a weak pointer (try-retained
+ *    under the memo lock) dropped by the model's destructor before the future's memory
+ *    goes; a failed or cancelled load leaves the memo at once, so a later call retries;
+ *  - a load holds its hub (hfi_hub_hold) until its job is freed: hf_hub_free waits for
+ *    it, having cancelled its downloads, so no step of a load ever finds the hub gone;
+ *  - memo keys name the hub by its unique id, never its address (addresses are reused);
+ *  - lock order: memo_mu is a leaf; nothing is called out under it.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/future_impl.h"
+#include "hub/hub_impl.h"
+#include "hub/names.h"
+#include "models/model_impl.h"
+
+static const hfi_module_t *const modules[] = {
+    &hfi_module_kimi, &hfi_module_phi4, &hfi_module_stella, &hfi_module_gte, &hfi_module_sd35,
+};
+#define NMODULES (sizeof modules / sizeof modules[0])
+
+size_t hf_model_module_count(void)
+{
+    return NMODULES;
+}
+
+const char *hf_model_module_name(size_t i)
+{
+    return i < NMODULES ? modules[i]->name : NULL;
+}
+
+const char *hf_model_module_description(size_t i)
+{
+    return i < NMODULES ? modules[i]->description : NULL;
+}
+
+/* ---- the memo ------------------------------------------------------------------------------ */
+
+typedef struct hfi_memo_entry {
+    struct hfi_memo_entry *next;
+    char *key;
+    hf_future_t *f;
+    int strong;                 /* holds a reference (the load still runs) */
+} memo_entry_t;
+
+static pthread_mutex_t memo_mu = PTHREAD_MUTEX_INITIALIZER;
+static memo_entry_t *memo;
+
+static void memo_unlink(memo_entry_t *e)   /* memo_mu held */
+{
+    for (memo_entry_t **pp = &memo; *pp; pp = &(*pp)->next) {
+        if (*pp == e) {
+            *pp = e->next;
+            return;
+        }
+    }
+}
+
+/* The model's destructor, as the value destructor of the load's future. */
+static void model_destroy(void *p)
+{
+    hf_model_t *m = p;
+    memo_entry_t *e;
+
+    pthread_mutex_lock(&memo_mu);
+    if ((e = m->memo) != NULL)
+        memo_unlink(e);
+    pthread_mutex_unlock(&memo_mu);
+    if (e) {
+        hfi_free(e->key);
+        hfi_free(e);
+    }
+    hf_model_release(m);
+}
+
+/* ---- a load ------------------------------------------------------------------------------ */
+
+typedef struct job {
+    hfi_load_t l;
+    _Atomic int refs;           /* the chain's and the hook's */
+    hf_promise_t *out;
+    hf_future_t *fetched;       /* under mu: what a cancellation cancels */
+    memo_entry_t *entry;
+    pthread_mutex_t mu;
+} job_t;
+
+static void job_unref(job_t *j)
+{
+    if (atomic_fetch_sub(&j->refs, 1) != 1)
+        return;
+    for (size_t i = 0; i < j->l.nfiles; i++) {
+        hfi_free(j->l.files[i].repo);
+        hfi_free(j->l.files[i].path);
+        hf_future_release(j->l.files[i].f);
+    }
+    hfi_free(j->l.files);
+    hfi_free((char *)j->l.opts.repo);
+    hfi_free((char *)j->l.opts.revision);
+    hfi_free((char *)j->l.opts.quant);
+    hf_future_release(j->fetched);
+    hf_promise_free(j->out);
+    pthread_mutex_destroy(&j->mu);
+    {
+        hf_hub_t *hub = j->l.hub;
+        hfi_free(j);
+        hfi_hub_drop(hub);      /* the last use of the hub */
+    }
+}
+
+hf_future_t *hfi_load_fetch(hfi_load_t *l, const char *repo, const char *revision,
+                            const char *path)
+{
+    hf_file_ref_t ref = { repo, HF_REPO_MODEL, revision, path };
+    hf_download_opts_t o;
+    struct hfi_fetched *nf;
+    hf_future_t *f;
+
+    if (l->nfiles == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 8;
+        if ((nf = hfi_realloc(l->files, cap * sizeof *nf)) == NULL)
+            return NULL;
+        l->files = nf;
+        l->cap = cap;
+    }
+    memset(&o, 0, sizeof o);
+    o.progress = l->opts.progress;
+    o.progress_arg = l->opts.progress_arg;
+    if ((f = hf_hub_download(l->hub, &ref, &o)) == NULL)
+        return NULL;
+    nf = &l->files[l->nfiles];
+    nf->repo = hfi_strdup(repo);
+    nf->path = hfi_strdup(path);
+    nf->f = f;
+    if (!nf->repo || !nf->path) {
+        hfi_free(nf->repo);
+        hfi_free(nf->path);
+        hf_future_release(f);
+        return NULL;
+    }
+    l->nfiles++;
+    return f;
+}
+
+hf_future_t *hfi_load_all(hfi_load_t *l)
+{
+    hf_future_t **fs = hfi_calloc(l->nfiles ? l->nfiles : 1, sizeof *fs), *all;
+    if (!fs)
+        return NULL;
+    for (size_t i = 0; i < l->nfiles; i++)
+        fs[i] = l->files[i].f;
+    all = hf_future_all(fs, l->nfiles);
+    hfi_free(fs);
+    return all;
+}
+
+const char *hfi_load_path(const hfi_load_t *l, const char *repo, const char *path)
+{
+    for (size_t i = 0; i < l->nfiles; i++)
+        if (strcmp(l->files[i].repo, repo) == 0 && strcmp(l->files[i].path, path) == 0)
+            return hf_future_state(l->files[i].f) == HF_FUTURE_FULFILLED
+                       ? hf_future_value(l->files[i].f)
+                       : NULL;
+    return NULL;
+}
+
+typedef struct step {
+    job_t *j;
+    hfi_load_step_fn fn;
+} step_t;
+
+static void run_step(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    step_t *s = arg;
+    if (!hf_promise_is_cancelled(next))     /* a cancelled load starts nothing more */
+        s->fn(&s->j->l, done, next);
+    job_unref(s->j);
+    hfi_free(s);
+}
+
+hf_future_t *hfi_load_then(hfi_load_t *l, hf_future_t *f, hfi_load_step_fn fn)
+{
+    job_t *j = (job_t *)(void *)l;     /* l is the job's first member */
+    step_t *s = hfi_malloc(sizeof *s);
+    hf_future_t *out;
+
+    if (!s)
+        return NULL;
+    s->j = j;
+    s->fn = fn;
+    atomic_fetch_add(&j->refs, 1);
+    if ((out = hf_future_then_on(f, hf_runtime_io(l->rt), HF_ON_ANY, run_step, s)) == NULL) {
+        atomic_fetch_sub(&j->refs, 1);     /* the caller still holds one: never the last */
+        hfi_free(s);
+    }
+    return out;
+}
+
+/* Drop the memo entry of a load that did not produce a model. */
+static void forget(job_t *j)
+{
+    memo_entry_t *e;
+    pthread_mutex_lock(&memo_mu);
+    if ((e = j->entry) != NULL)
+        memo_unlink(e);
+    j->entry = NULL;
+    pthread_mutex_unlock(&memo_mu);
+    if (e) {
+        hf_future_release(e->f);
+        hfi_free(e->key);
+        hfi_free(e);
+    }
+}
+
+static void fail(job_t *j, const hf_error_t *cause)
+{
+    hf_error_t e;
+    forget(j);
+    if (cause->code == HF_ECANCELED) {
+        hf_future_cancel((hf_future_t *)(void *)j->out);
+        return;
+    }
+    hf_error_set(&e, cause->code, cause->http_status, "%s: %s", j->l.mod->name, cause->message);
+    hf_promise_reject(j->out, &e);
+}
+
+static int add_files(const hfi_load_t *l, hf_model_t *m, hf_error_t *e)
+{
+    for (size_t i = 0; i < l->nfiles; i++) {
+        const char *p = hfi_load_need(l, l->files[i].repo, l->files[i].path, e);
+        int rc = p ? hfi_model_add_file(m, p, e) : HF_EBROKEN;
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* On a compute worker, once the downloads are in (or failed). */
+static void build_step(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    job_t *j = arg;
+    hf_error_t e;
+    hf_model_t *m;
+
+    hf_promise_resolve(next, NULL, NULL);
+    memset(&e, 0, sizeof e);
+    if (hf_future_state((hf_future_t *)(void *)j->out) != HF_FUTURE_PENDING) {
+        forget(j);              /* cancelled meanwhile */
+    } else if (hf_future_state(done) != HF_FUTURE_FULFILLED) {
+        fail(j, hf_future_error(done));
+    } else if ((m = hfi_model_new(j->l.mod->name)) == NULL) {
+        hf_error_set(&e, HF_ENOMEM, 0, "out of memory");
+        fail(j, &e);
+    } else if (add_files(&j->l, m, &e) < 0 || j->l.mod->build(&j->l, m, &e) < 0) {
+        hf_model_release(m);
+        fail(j, &e);
+    } else {
+        memo_entry_t *entry;
+        pthread_mutex_lock(&memo_mu);
+        entry = j->entry;
+        if (entry)
+            entry->strong = 0;  /* from now on the model's destructor drops the entry */
+        j->entry = NULL;
+        m->memo = entry;
+        pthread_mutex_unlock(&memo_mu);
+        if (hf_promise_resolve(j->out, m, model_destroy) < 0)
+            model_destroy(m);   /* cancelled in the meantime */
+        if (entry)
+            hf_future_release(entry->f);  /* the entry's reference: weak from here on */
+    }
+    job_unref(j);
+}
+
+static void on_out_settled(hf_future_t *f, void *arg, int state)
+{
+    job_t *j = arg;
+    (void)f;
+    if (state == HF_FUTURE_CANCELLED) {
+        hf_future_t *fetched;
+        pthread_mutex_lock(&j->mu);
+        fetched = hf_future_retain(j->fetched);
+        pthread_mutex_unlock(&j->mu);
+        if (fetched)
+            hf_future_cancel(fetched);      /* withdraws from the downloads */
+        hf_future_release(fetched);
+    }
+    job_unref(j);
+}
+
+static char *memo_key(hf_hub_t *hub, const hfi_module_t *mod, const hf_model_opts_t *o)
+{
+    return hfi_strfmt("%llu|%s|%s|%s|%s|%u", (unsigned long long)hfi_hub_id(hub), mod->name, o->repo,
+                      o->revision ? o->revision : "main", o->quant ? o->quant : "", o->dim);
+}
+
+static hf_future_t *memo_find(const char *key)
+{
+    hf_future_t *f = NULL;
+    pthread_mutex_lock(&memo_mu);
+    for (memo_entry_t *e = memo; e; e = e->next) {
+        if (strcmp(e->key, key) == 0) {
+            f = e->strong ? hf_future_retain(e->f) : hfi_future_try_retain(e->f);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&memo_mu);
+    return f;
+}
+
+hf_future_t *hf_model_load(hf_runtime_t *rt, hf_hub_t *hub, const char *name,
+                           const hf_model_opts_t *opts)
+{
+    const hfi_module_t *mod = NULL;
+    hf_model_opts_t o;
+    hf_error_t e;
+    job_t *j;
+    char *key;
+    hf_future_t *f, *g;
+
+    if (!rt || !hub || !name)
+        return NULL;
+    for (size_t i = 0; i < NMODULES; i++)
+        if (strcmp(modules[i]->name, name) == 0)
+            mod = modules[i];
+    if (!mod)
+        return hf_future_rejected(HF_EINVAL, 0, "no model module called \"%s\"", name);
+    if (opts)
+        o = *opts;
+    else
+        memset(&o, 0, sizeof o);
+    if (!o.repo)
+        o.repo = mod->default_repo;
+    memset(&e, 0, sizeof e);
+    if (mod->check(&o, &e) < 0)
+        return hf_future_rejected(HF_EINVAL, 0, "%s: %s", mod->name, e.message);
+    if ((key = memo_key(hub, mod, &o)) == NULL)
+        return NULL;
+    if ((f = memo_find(key)) != NULL) {
+        hfi_free(key);
+        return f;               /* shared: same future, nothing fetched or parsed again */
+    }
+    if (hfi_hub_hold(hub, 0) < 0) {
+        hfi_free(key);
+        return hfi_hub_closed_future();
+    }
+    if ((j = hfi_calloc(1, sizeof *j)) == NULL) {
+        hfi_hub_drop(hub);
+        hfi_free(key);
+        return NULL;
+    }
+    atomic_init(&j->refs, 2);
+    pthread_mutex_init(&j->mu, NULL);
+    j->l.rt = rt;
+    j->l.hub = hub;
+    j->l.mod = mod;
+    j->l.opts = o;
+    j->l.opts.repo = hfi_strdup(o.repo);
+    j->l.opts.revision = o.revision ? hfi_strdup(o.revision) : NULL;
+    j->l.opts.quant = o.quant ? hfi_strdup(o.quant) : NULL;
+    j->l.repo = j->l.opts.repo;
+    j->out = hf_promise_new();
+    if (!j->out || !j->l.opts.repo || (o.revision && !j->l.opts.revision) ||
+        (o.quant && !j->l.opts.quant) || (j->entry = hfi_calloc(1, sizeof *j->entry)) == NULL) {
+        hfi_free(key);
+        atomic_store(&j->refs, 1);
+        job_unref(j);
+        return NULL;
+    }
+    f = hf_promise_future(j->out);
+    j->entry->key = key;
+    j->entry->f = hf_future_retain(f);
+    j->entry->strong = 1;
+    pthread_mutex_lock(&memo_mu);
+    {
+        /* another thread may have started the same load meanwhile: share it */
+        hf_future_t *other = NULL;
+        for (memo_entry_t *x = memo; x; x = x->next)
+            if (strcmp(x->key, key) == 0 &&
+                (other = x->strong ? hf_future_retain(x->f) : hfi_future_try_retain(x->f)))
+                break;
+        if (other) {
+            pthread_mutex_unlock(&memo_mu);
+            hf_future_release(j->entry->f);
+            hfi_free(j->entry->key);
+            hfi_free(j->entry);
+            j->entry = NULL;
+            hf_future_release(f);
+            atomic_store(&j->refs, 1);
+            job_unref(j);
+            return other;
+        }
+        j->entry->next = memo;
+        memo = j->entry;
+    }
+    pthread_mutex_unlock(&memo_mu);
+    hfi_future_set_hook((hf_future_t *)(void *)j->out, on_out_settled, j);
+
+    if ((g = mod->start(&j->l)) == NULL)
+        g = hf_future_rejected(HF_ENOMEM, 0, "out of memory");
+    pthread_mutex_lock(&j->mu);
+    j->fetched = hf_future_retain(g);
+    pthread_mutex_unlock(&j->mu);
+    if (hf_future_state(f) == HF_FUTURE_CANCELLED)
+        hf_future_cancel(g);
+    {
+        hf_future_t *step = hf_future_then_on(g, hf_runtime_compute(rt), HF_ON_ANY, build_step, j);
+        if (!step) {
+            hf_error_t oom;
+            hf_error_set(&oom, HF_ENOMEM, 0, "out of memory");
+            fail(j, &oom);
+            job_unref(j);
+        }
+        hf_future_release(step);
+    }
+    hf_future_release(g);
+    return f;
+}

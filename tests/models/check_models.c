@@ -1,0 +1,716 @@
+/*
+ * check_models.c - the five model modules against hf-mock-hub serving the hf-fixtures
+ * repos: metadata read from the files, tensors pointing into the mappings, sharing
+ * (request counts at the server), cancellation (no partial file left), the blocking shim
+ * inside a compute worker, and the errors a user meets (gated, missing part or shard,
+ * wrong architecture, tensor missing from its shard, bad options).
+ */
+#include "common/testutil.h"
+
+#include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/mockhub.h"
+#include "formats/writer.h"
+
+#define TOKEN "hf_fixture_token"
+#define KIMI "unsloth/Kimi-K2-Instruct-GGUF"
+#define GTE "Alibaba-NLP/gte-Qwen2-1.5B-instruct"
+
+static tu_mock_t mock;
+static char cache[256];
+static hf_runtime_t *rt;
+
+static void start_mock(void)
+{
+    tu_mock_start(&mock, NULL);
+    snprintf(cache, sizeof cache, "/tmp/hfasync-models-cache-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(cache));
+    rt = tu_runtime(2);
+}
+
+static void setup(void)
+{
+    tu_mock_root(&mock);
+    tu_mock_fixtures(&mock, 0);
+    start_mock();
+}
+
+/* For tests that change the fixtures before the server starts. */
+static void setup_unstarted(void)
+{
+    tu_mock_root(&mock);
+    tu_mock_fixtures(&mock, 0);
+    rt = NULL;
+}
+
+static void teardown(void)
+{
+    char cmd[300];
+    hf_runtime_free(rt);
+    tu_mock_stop(&mock);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", cache);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static hf_hub_t *hub_with(const char *token)
+{
+    hf_hub_config_t cfg;
+    hf_hub_t *h;
+    hf_error_t e;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.endpoint = mock.hub;
+    cfg.cache_dir = cache;
+    cfg.token = token ? token : "";
+    cfg.offline = HF_NO;
+    cfg.backoff_ms = 10;
+    h = hf_hub_new(rt, &cfg, &e);
+    ck_assert_msg(h != NULL, "hf_hub_new: %s", e.message);
+    return h;
+}
+
+/* Load and wait; the model (retained) or a failed test. */
+static hf_model_t *load_ok(hf_hub_t *h, const char *name, const hf_model_opts_t *o)
+{
+    hf_future_t *f = hf_model_load(rt, h, name, o);
+    hf_model_t *m;
+    ck_assert_ptr_nonnull(f);
+    ck_assert_msg(tu_settle(f) == HF_FUTURE_FULFILLED, "%s: %s", name,
+                  hf_future_state(f) == HF_FUTURE_REJECTED ? hf_future_error(f)->message
+                                                           : "cancelled");
+    m = hf_model_retain(hf_future_value(f));
+    hf_future_release(f);
+    return m;
+}
+
+/* Load and wait for a failure; its code, and the message copied into msg. */
+static int load_err(hf_hub_t *h, const char *name, const hf_model_opts_t *o, char *msg,
+                    size_t size)
+{
+    hf_future_t *f = hf_model_load(rt, h, name, o);
+    int code;
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_REJECTED);
+    code = hf_future_error(f)->code;
+    snprintf(msg, size, "%s", hf_future_error(f)->message);
+    hf_future_release(f);
+    return code;
+}
+
+static void assert_only_io_threads_ran_curl(hf_hub_t *h)
+{
+    hf_hub_stats_t st;
+    hf_hub_stats(h, &st);
+    ck_assert_uint_gt(st.curl_calls_io, 0);
+    ck_assert_uint_eq(st.curl_calls_compute, 0);
+    ck_assert_uint_eq(st.curl_calls_other, 0);
+}
+
+/* The tensor's data is the file's bytes at its offset: a pointer into the mapping. */
+static void assert_tensor_is_mapped(const hf_model_t *m, const hf_tensor_info_t *t)
+{
+    size_t n = t->nbytes < 4096 ? (size_t)t->nbytes : 4096;
+    unsigned char *buf = malloc(n ? n : 1);
+    int found = 0;
+    ck_assert_ptr_nonnull(t->data);
+    for (size_t i = 0; i < hf_model_file_count(m) && !found; i++) {
+        int fd = open(hf_model_file(m, i), O_RDONLY);
+        ck_assert_int_ge(fd, 0);
+        if (pread(fd, buf, n, (off_t)t->offset) == (ssize_t)n && memcmp(buf, t->data, n) == 0)
+            found = 1;
+        close(fd);
+    }
+    ck_assert_msg(found, "tensor %s: data is not the bytes of any of its files", t->name);
+    free(buf);
+}
+
+static void assert_files_in_cache(const hf_model_t *m, size_t n)
+{
+    uint64_t total = 0;
+    ck_assert_uint_eq(hf_model_file_count(m), n);
+    for (size_t i = 0; i < n; i++) {
+        struct stat st;
+        const char *p = hf_model_file(m, i);
+        ck_assert_msg(strncmp(p, cache, strlen(cache)) == 0, "%s is outside the cache", p);
+        ck_assert_int_eq(stat(p, &st), 0);
+        total += (uint64_t)st.st_size;
+    }
+    ck_assert_uint_eq(hf_model_bytes(m), total);
+}
+
+static void assert_shape(const hf_model_t *m, const char *name, hf_dtype_t dt, unsigned ndim,
+                         uint64_t d0, uint64_t d1)
+{
+    const hf_tensor_info_t *t = hf_model_find_tensor(m, name);
+    ck_assert_msg(t != NULL, "no tensor %s", name);
+    ck_assert_int_eq(t->dtype, dt);
+    ck_assert_uint_eq(t->ndim, ndim);
+    ck_assert_uint_eq(t->shape[0], d0);
+    if (ndim > 1)
+        ck_assert_uint_eq(t->shape[1], d1);
+    assert_tensor_is_mapped(m, t);
+}
+
+START_TEST(the_registry_lists_the_five_modules)
+{
+    static const char *const names[] = { "kimi-k2", "phi4-reasoning", "stella", "gte-qwen",
+                                         "sd35-turbo" };
+    ck_assert_uint_eq(hf_model_module_count(), 5);
+    for (size_t i = 0; i < 5; i++) {
+        ck_assert_str_eq(hf_model_module_name(i), names[i]);
+        ck_assert_ptr_nonnull(hf_model_module_description(i));
+    }
+    ck_assert_ptr_null(hf_model_module_name(5));
+}
+END_TEST
+
+START_TEST(kimi_loads_every_part_of_the_default_quant)
+{
+    hf_hub_t *h = hub_with(NULL);
+    hf_model_t *m = load_ok(h, "kimi-k2", NULL);
+
+    ck_assert_str_eq(hf_model_name(m), "kimi-k2");
+    ck_assert_str_eq(hf_model_architecture(m), "deepseek2");
+    assert_files_in_cache(m, 5);
+    for (int k = 1; k <= 5; k++) {
+        char want[96];
+        snprintf(want, sizeof want, "Kimi-K2-Instruct-UD-TQ1_0-%05d-of-00005.gguf", k);
+        ck_assert_ptr_nonnull(strstr(hf_model_file(m, (size_t)k - 1), want));
+        ck_assert_int_eq(tu_mock_count(&mock, "GET", want), 1);
+    }
+    ck_assert_int_eq(hf_model_vocab_size(m), 1024);
+    ck_assert_int_eq(hf_model_eos_token_id(m), 2);
+    ck_assert_int_eq(hf_model_embedding_size(m), 64);
+    ck_assert_uint_eq(hf_model_tensor_count(m), 1 + 4 * 4 + 2);
+    assert_shape(m, "token_embd.weight", HF_DTYPE_F32, 2, 64, 1024);
+    assert_shape(m, "blk.3.ffn_gate_exps.weight", HF_DTYPE_F32, 3, 64, 16);
+    assert_shape(m, "output.weight", HF_DTYPE_F32, 2, 64, 1024);
+    /* the other quantisation was not touched */
+    ck_assert_int_eq(tu_mock_count(&mock, "GET", "Q2_K_XL-00001-of-00003.gguf"), 0);
+    assert_only_io_threads_ran_curl(h);
+    hf_model_release(m);
+    hf_hub_free(h);
+}
+END_TEST
+
+START_TEST(kimi_quant_option_picks_the_other_set)
+{
+    hf_hub_t *h = hub_with(NULL);
+    hf_model_opts_t o = { .quant = "UD-Q2_K_XL" };
+    hf_model_t *m = load_ok(h, "kimi-k2", &o);
+    assert_files_in_cache(m, 3);
+    ck_assert_uint_eq(hf_model_tensor_count(m), 1 + 4 * 4 + 2);
+    ck_assert_int_eq(tu_mock_count(&mock, "GET", "TQ1_0-00001-of-00005.gguf"), 0);
+    hf_model_release(m);
+    hf_hub_free(h);
+}
+END_TEST
+
+START_TEST(phi4_takes_its_end_token_from_the_tokenizer_repo)
+{
+    hf_hub_t *h = hub_with(NULL);
+    hf_model_t *m = load_ok(h, "phi4-reasoning", NULL);
+
+    ck_assert_str_eq(hf_model_architecture(m), "phi3");
+    assert_files_in_cache(m, 2);
+    ck_assert_ptr_nonnull(strstr(hf_model_file(m, 0), "Phi-4-reasoning-Q4_K_M.gguf"));
+    ck_assert_ptr_nonnull(strstr(hf_model_file(m, 1), "models--microsoft--Phi-4-reasoning"));
+    ck_assert_int_eq(hf_model_eos_token_id(m), 100265);       /* <|im_end|> */
+    ck_assert_int_eq(hf_model_vocab_size(m), 100267);
+    ck_assert_int_eq(hf_model_embedding_size(m), 64);
+    ck_assert_uint_eq(hf_model_tensor_count(m), 1 + 2 * 3 + 2);
+    assert_shape(m, "blk.1.attn_qkv.weight", HF_DTYPE_F32, 2, 64, 192);
+    ck_assert_int_eq(tu_mock_count(&mock, "GET", "Phi-4-reasoning-Q8_0.gguf"), 0);
+    hf_model_release(m);
+    hf_hub_free(h);
+}
+END_TEST
+
+START_TEST(stella_loads_the_dense_head_of_the_chosen_size)
+{
+    hf_hub_t *h = hub_with(NULL);
+    hf_model_opts_t o = { .dim = 256 };
+    hf_model_t *m = load_ok(h, "stella", NULL), *m256;
+
+    ck_assert_str_eq(hf_model_architecture(m), "new");
+    assert_files_in_cache(m, 4);
+    ck_assert_int_eq(hf_model_embedding_size(m), 1024);
+    ck_assert_int_eq(hf_model_vocab_size(m), 128);
+    ck_assert_int_eq(hf_model_eos_token_id(m), -1);
+    ck_assert_uint_eq(hf_model_tensor_count(m), 1 + 2 * 4 + 2);
+    assert_shape(m, "linear.weight", HF_DTYPE_F32, 2, 1024, 64);
+    assert_shape(m, "embeddings.word_embeddings.weight", HF_DTYPE_F32, 2, 128, 64);
+
+    m256 = load_ok(h, "stella", &o);
+    ck_assert_ptr_ne(m, m256);
+    ck_assert_int_eq(hf_model_embedding_size(m256), 256);
+    assert_shape(m256, "linear.weight", HF_DTYPE_F32, 2, 256, 64);
+    /* the shared files came from the cache: one GET each over both loads */
+    ck_assert_int_eq(tu_mock_count(&mock, "GET", "/stella_en_400M_v5/resolve/main/config.json"), 1);
+    ck_assert_int_eq(tu_mock_count(&mock, "GET", "2_Dense_4096/model.safetensors"), 0);
+    hf_model_release(m);
+    hf_model_release(m256);
+    hf_hub_free(h);
+}
+END_TEST
+
+START_TEST(stella_by_its_old_id_follows_the_rename)
+{
+    hf_hub_t *h = hub_with(NULL);
+    hf_model_opts_t o = { .repo = "dunzhang/stella_en_400M_v5" };
+    hf_model_t *m = load_ok(h, "stella", &o);
+    ck_assert_str_eq(hf_model_architecture(m), "new");
+    ck_assert_int_eq(hf_model_embedding_size(m), 1024);
+    ck_assert_int_ge(tu_mock_count(&mock, "HEAD", "/dunzhang/stella_en_400M_v5/resolve/main/config.json"), 1);
+    hf_model_release(m);
+    hf_hub_free(h);
+}
+END_TEST
+
+START_TEST(gte_fetches_every_shard_its_index_names)
+{
+    hf_hub_t *h = hub_with(NULL);
+    hf_model_t *m = load_ok(h, "gte-qwen", NULL);
+
+    ck_assert_str_eq(hf_model_architecture(m), "qwen2");
+    assert_files_in_cache(m, 5);
+    ck_assert_int_eq(hf_model_eos_token_id(m), 151643);        /* <|endoftext|> */
+    ck_assert_int_eq(hf_model_vocab_size(m), 151646);
+    ck_assert_int_eq(hf_model_embedding_size(m), 64);
+    ck_assert_uint_eq(hf_model_tensor_count(m), 1 + 8 + 8 + 1);
+    assert_shape(m, "model.layers.1.mlp.down_proj.weight", HF_DTYPE_F32, 2, 64, 128);
+    assert_shape(m, "model.norm.weight", HF_DTYPE_F32, 1, 64, 0);
+    ck_assert_int_eq(tu_mock_count(&mock, "GET", "/model-00001-of-00002.safetensors"), 1);
+    ck_assert_int_eq(tu_mock_count(&mock, "GET", "/model-00002-of-00002.safetensors"), 1);
+    ck_assert_int_eq(tu_mock_count(&mock, "GET", "/model.safetensors.index.json"), 1);
+    hf_model_release(m);
+    hf_hub_free(h);
+}
+END_TEST
+
+START_TEST(sd35_loads_with_a_token_from_five_repos)
+{
+    hf_hub_t *h = hub_with(TOKEN);
+    hf_model_t *m = load_ok(h, "sd35-turbo", NULL);
+
+    ck_assert_str_eq(hf_model_architecture(m), "sd3");
+    assert_files_in_cache(m, 8);
+    ck_assert_int_eq(hf_model_eos_token_id(m), 49407);
+    ck_assert_int_eq(hf_model_vocab_size(m), 49408);
+    ck_assert_int_eq(hf_model_embedding_size(m), 64);
+    ck_assert_uint_eq(hf_model_tensor_count(m), 5 + 2 + 2 + 2);
+    assert_shape(m, "model.diffusion_model.x_embedder.proj.weight", HF_DTYPE_F16, 4, 64, 16);
+    assert_shape(m, "first_stage_model.decoder.conv_in.weight", HF_DTYPE_F16, 4, 64, 16);
+    assert_shape(m, "shared.weight", HF_DTYPE_F16, 2, 128, 64);
+    assert_only_io_threads_ran_curl(h);
+    hf_model_release(m);
+    hf_hub_free(h);
+}
+END_TEST
+
+START_TEST(sd35_without_a_token_is_egated)
+{
+    hf_hub_t *h = hub_with(NULL);
+    char msg[256];
+    ck_assert_int_eq(load_err(h, "sd35-turbo", NULL, msg, sizeof msg), HF_EGATED);
+    ck_assert_ptr_nonnull(strstr(msg, "sd35-turbo"));
+    ck_assert_int_eq(tu_mock_count(&mock, "GET", "sd3.5_large_turbo.safetensors"), 0);
+    hf_hub_free(h);
+}
+END_TEST
+
+/* ---- sharing -------------------------------------------------------------------------- */
+
+struct racer {
+    hf_hub_t *h;
+    pthread_barrier_t *bar;
+    hf_future_t *f;
+};
+
+static void *race_load(void *arg)
+{
+    struct racer *r = arg;
+    pthread_barrier_wait(r->bar);
+    r->f = hf_model_load(rt, r->h, "gte-qwen", NULL);
+    return NULL;
+}
+
+START_TEST(eight_concurrent_loads_make_one_get_per_file)
+{
+    hf_hub_t *h = hub_with(NULL);
+    pthread_barrier_t bar;
+    pthread_t th[8];
+    struct racer r[8];
+    static const char *const files[] = { "/config.json", "/tokenizer.json",
+                                         "/model.safetensors.index.json",
+                                         "/model-00001-of-00002.safetensors",
+                                         "/model-00002-of-00002.safetensors" };
+
+    pthread_barrier_init(&bar, NULL, 8);
+    for (int i = 0; i < 8; i++) {
+        r[i].h = h;
+        r[i].bar = &bar;
+        ck_assert_int_eq(pthread_create(&th[i], NULL, race_load, &r[i]), 0);
+    }
+    for (int i = 0; i < 8; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&bar);
+    for (int i = 0; i < 8; i++) {
+        ck_assert_ptr_eq(r[i].f, r[0].f);          /* one shared future */
+        ck_assert_int_eq(tu_settle(r[i].f), HF_FUTURE_FULFILLED);
+    }
+    for (size_t i = 0; i < 5; i++) {
+        char suffix[96];
+        /* LFS files come from the CDN; the others from the resolve URL */
+        if (strstr(files[i], ".safetensors") && !strstr(files[i], ".json"))
+            snprintf(suffix, sizeof suffix, "%s", files[i]);
+        else
+            snprintf(suffix, sizeof suffix, "/gte-Qwen2-1.5B-instruct/resolve/main%s", files[i]);
+        ck_assert_msg(tu_mock_count(&mock, "GET", suffix) == 1, "GETs of %s: %ld", files[i],
+                      tu_mock_count(&mock, "GET", suffix));
+    }
+    /* loaded: a ninth load while the model lives is the same future, no request at all */
+    {
+        char *before = tu_mock_stats(&mock), *after;
+        hf_future_t *again = hf_model_load(rt, h, "gte-qwen", NULL);
+        ck_assert_ptr_eq(again, r[0].f);
+        after = tu_mock_stats(&mock);
+        ck_assert_str_eq(before, after);
+        free(before);
+        free(after);
+        hf_future_release(again);
+    }
+    for (int i = 0; i < 8; i++)
+        hf_future_release(r[i].f);
+    hf_hub_free(h);
+}
+END_TEST
+
+START_TEST(a_load_after_the_last_release_reads_the_cache)
+{
+    hf_hub_t *h = hub_with(NULL);
+    hf_model_t *m = load_ok(h, "phi4-reasoning", NULL);
+    hf_model_t *m2;
+    const char *gguf = "/Phi-4-reasoning-Q4_K_M.gguf";      /* an LFS file: from the CDN */
+
+    hf_model_release(m);        /* the last reference: the memo forgets it */
+    m2 = load_ok(h, "phi4-reasoning", NULL);
+    ck_assert_str_eq(hf_model_architecture(m2), "phi3");
+    ck_assert_int_eq(tu_mock_count(&mock, "GET", gguf), 1);    /* not fetched again */
+    hf_model_release(m2);
+    hf_hub_free(h);
+}
+END_TEST
+
+#ifdef __linux__
+static int mapped(const char *path)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[1400];
+    int found = 0;
+    char real[1024];
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(realpath(path, real));
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, real))
+            found = 1;
+    fclose(f);
+    return found;
+}
+
+START_TEST(the_last_release_unmaps_the_files)
+{
+    hf_hub_t *h = hub_with(NULL);
+    hf_model_t *m = load_ok(h, "gte-qwen", NULL);
+    char shard[1024];
+    size_t i;
+    for (i = 0; i < hf_model_file_count(m); i++)
+        if (strstr(hf_model_file(m, i), "model-00002-of-00002.safetensors"))
+            break;
+    ck_assert_uint_lt(i, hf_model_file_count(m));
+    snprintf(shard, sizeof shard, "%s", hf_model_file(m, i));
+    ck_assert(mapped(shard));
+    hf_model_release(m);
+    /* the load's promise may hold the future (and so the model) a moment longer on the
+     * worker that resolved it */
+    TU_EVENTUALLY(!mapped(shard));
+    hf_hub_free(h);
+}
+END_TEST
+#endif
+
+/* ---- cancellation and threads --------------------------------------------------------- */
+
+static atomic_ulong progress_bytes;
+
+static void on_progress(const hf_progress_t *p, void *arg)
+{
+    (void)arg;
+    if (p->file_done > 0)
+        atomic_fetch_add(&progress_bytes, 1);
+}
+
+static int count_incomplete(void)
+{
+    char cmd[600], out[64] = "";
+    FILE *p;
+    snprintf(cmd, sizeof cmd, "find '%s' -name '*.incomplete' | wc -l", cache);
+    p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    ck_assert_ptr_nonnull(fgets(out, sizeof out, p));
+    pclose(p);
+    return atoi(out);
+}
+
+START_TEST(a_cancelled_load_leaves_no_partial_file)
+{
+    hf_hub_t *h = hub_with(NULL);
+    hf_model_opts_t o = { .progress = on_progress };
+    hf_future_t *f, *again;
+    hf_hub_stats_t st;
+
+    tu_mock_fault(&mock, "{\"path\": \"*/model-00002-of-00002.safetensors\", \"port\": \"cdn\", "
+                  "\"throttle_bps\": 2000}");
+    atomic_store(&progress_bytes, 0);
+    f = hf_model_load(rt, h, "gte-qwen", &o);
+    TU_EVENTUALLY(atomic_load(&progress_bytes) > 0 && count_incomplete() > 0);
+    ck_assert_int_eq(hf_future_cancel(f), 0);
+    ck_assert_int_eq(hf_future_state(f), HF_FUTURE_CANCELLED);
+    TU_EVENTUALLY(hf_hub_stats(h, &st) == 0 && st.transfers_active == 0);
+    TU_EVENTUALLY(count_incomplete() == 0);
+    hf_future_release(f);
+
+    /* a cancelled load is forgotten: the next one starts afresh and completes */
+    tu_mock_reset(&mock);
+    again = hf_model_load(rt, h, "gte-qwen", NULL);
+    ck_assert_int_eq(tu_settle(again), HF_FUTURE_FULFILLED);
+    hf_future_release(again);
+    hf_hub_free(h);
+}
+END_TEST
+
+struct in_worker {
+    hf_hub_t *h;
+    int worker;
+};
+
+static void *load_from_worker(void *arg, hf_error_t *err)
+{
+    struct in_worker *w = arg;
+    hf_future_t *f;
+    void *arch = NULL;
+
+    w->worker = hf_current_worker();
+    f = hf_model_load(rt, w->h, "kimi-k2", NULL);
+    if (hf_future_wait(f, -1) == 0 && hf_future_state(f) == HF_FUTURE_FULFILLED)
+        arch = strdup(hf_model_architecture(hf_future_value(f)));
+    else
+        hf_error_set(err, HF_EIO, 0, "load failed");
+    hf_future_release(f);
+    return arch;
+}
+
+START_TEST(a_load_waited_on_inside_a_compute_worker_completes)
+{
+    hf_hub_t *h = hub_with(NULL);
+    struct in_worker w = { h, -1 };
+    hf_future_t *f = hf_async_owned(hf_runtime_compute(rt), load_from_worker, &w, free);
+
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert_int_ge(w.worker, 0);
+    ck_assert_str_eq(hf_future_value(f), "deepseek2");
+    assert_only_io_threads_ran_curl(h);
+    hf_future_release(f);
+    hf_hub_free(h);
+}
+END_TEST
+
+/* ---- what users get wrong, and broken repos ------------------------------------------- */
+
+START_TEST(bad_names_and_options_are_einval)
+{
+    hf_hub_t *h = hub_with(NULL);
+    hf_model_opts_t dim = { .dim = 300 }, slash = { .quant = "../x" }, qs = { .quant = "Q8_0" };
+    char msg[256];
+
+    ck_assert_int_eq(load_err(h, "llama", NULL, msg, sizeof msg), HF_EINVAL);
+    ck_assert_ptr_nonnull(strstr(msg, "llama"));
+    ck_assert_int_eq(load_err(h, "stella", &dim, msg, sizeof msg), HF_EINVAL);
+    ck_assert_ptr_nonnull(strstr(msg, "300"));
+    ck_assert_int_eq(load_err(h, "kimi-k2", &slash, msg, sizeof msg), HF_EINVAL);
+    ck_assert_int_eq(load_err(h, "gte-qwen", &qs, msg, sizeof msg), HF_EINVAL);
+    ck_assert_ptr_null(hf_model_load(NULL, h, "stella", NULL));
+    ck_assert_ptr_null(hf_model_load(rt, h, NULL, NULL));
+    ck_assert_int_eq(tu_mock_count(&mock, "GET", ""), 0);      /* nothing was asked */
+    hf_hub_free(h);
+}
+END_TEST
+
+START_TEST(a_quant_the_repo_lacks_is_entry_not_found_naming_it)
+{
+    hf_hub_t *h = hub_with(NULL);
+    hf_model_opts_t o = { .quant = "IQ1_S" }, p = { .quant = "Q2_K" };
+    char msg[256];
+    ck_assert_int_eq(load_err(h, "kimi-k2", &o, msg, sizeof msg), HF_EENTRY_NOT_FOUND);
+    ck_assert_ptr_nonnull(strstr(msg, "IQ1_S"));
+    ck_assert_int_eq(load_err(h, "phi4-reasoning", &p, msg, sizeof msg), HF_EENTRY_NOT_FOUND);
+    ck_assert_ptr_nonnull(strstr(msg, "Phi-4-reasoning-Q2_K.gguf"));
+    hf_hub_free(h);
+}
+END_TEST
+
+static void remove_fixture(const char *repo, const char *path)
+{
+    char full[1024];
+    snprintf(full, sizeof full, "%s/models/%s/%s", mock.root, repo, path);
+    ck_assert_msg(unlink(full) == 0, "unlink %s", full);
+}
+
+START_TEST(a_missing_kimi_part_is_named)
+{
+    hf_hub_t *h;
+    char msg[256];
+    remove_fixture(KIMI, "UD-TQ1_0/Kimi-K2-Instruct-UD-TQ1_0-00003-of-00005.gguf");
+    start_mock();
+    h = hub_with(NULL);
+    ck_assert_int_eq(load_err(h, "kimi-k2", NULL, msg, sizeof msg), HF_EENTRY_NOT_FOUND);
+    ck_assert_msg(strstr(msg, "Kimi-K2-Instruct-UD-TQ1_0-00003-of-00005.gguf") != NULL, "%s", msg);
+    /* nothing was downloaded for a set known to be incomplete */
+    ck_assert_int_eq(tu_mock_count(&mock, "GET", "-00001-of-00005.gguf"), 0);
+    hf_hub_free(h);
+}
+END_TEST
+
+START_TEST(a_missing_gte_shard_is_named)
+{
+    hf_hub_t *h;
+    char msg[256];
+    remove_fixture(GTE, "model-00002-of-00002.safetensors");
+    start_mock();
+    h = hub_with(NULL);
+    ck_assert_int_eq(load_err(h, "gte-qwen", NULL, msg, sizeof msg), HF_EENTRY_NOT_FOUND);
+    ck_assert_msg(strstr(msg, "model-00002-of-00002.safetensors") != NULL, "%s", msg);
+    hf_hub_free(h);
+}
+END_TEST
+
+START_TEST(a_tensor_missing_from_its_shard_is_named)
+{
+    hf_hub_t *h;
+    char path[1024], msg[256], *text;
+    cJSON *doc;
+    FILE *f;
+    long n;
+
+    /* the real index plus one entry for a tensor the shard does not have */
+    snprintf(path, sizeof path, "%s/models/%s/model.safetensors.index.json", mock.root, GTE);
+    f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    rewind(f);
+    text = calloc(1, (size_t)n + 1);
+    ck_assert_uint_eq(fread(text, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    doc = cJSON_Parse(text);
+    free(text);
+    ck_assert_ptr_nonnull(doc);
+    cJSON_AddStringToObject(cJSON_GetObjectItem(doc, "weight_map"),
+                            "model.layers.0.self_attn.ghost.weight",
+                            "model-00001-of-00002.safetensors");
+    text = cJSON_Print(doc);
+    cJSON_Delete(doc);
+    tu_mock_file(&mock, "model", GTE, "model.safetensors.index.json", text, strlen(text));
+    free(text);
+    start_mock();
+    h = hub_with(NULL);
+    ck_assert_int_eq(load_err(h, "gte-qwen", NULL, msg, sizeof msg), HF_EFORMAT);
+    ck_assert_msg(strstr(msg, "model.layers.0.self_attn.ghost.weight") != NULL, "%s", msg);
+    hf_hub_free(h);
+}
+END_TEST
+
+START_TEST(a_gguf_of_another_architecture_says_what_it_found)
+{
+    hfi_gguf_writer_t *w = hfi_gguf_writer_new();
+    hfi_buf_t buf = HFI_BUF_INIT;
+    uint64_t dims[2] = { 64, 16 };
+    hf_hub_t *h;
+    hf_model_opts_t o = { .repo = "someone/llama-gguf" };
+    char msg[256];
+
+    hfi_gguf_add_str(w, "general.architecture", "llama");
+    hfi_gguf_add_uint(w, "llama.embedding_length", HF_GGUF_UINT32, 64);
+    hfi_gguf_add_tensor(w, "token_embd.weight", 0 /* F32 */, 2, dims, NULL);
+    ck_assert_int_eq(hfi_gguf_writer_finish(w, &buf), 0);
+    tu_mock_file(&mock, "model", "someone/llama-gguf", "Phi-4-reasoning-Q4_K_M.gguf", buf.data,
+                 buf.len);
+    hfi_buf_free(&buf);
+    hfi_gguf_writer_free(w);
+    start_mock();
+    h = hub_with(NULL);
+    ck_assert_int_eq(load_err(h, "phi4-reasoning", &o, msg, sizeof msg), HF_EUNSUPPORTED);
+    ck_assert_msg(strstr(msg, "\"llama\"") && strstr(msg, "phi3"), "%s", msg);
+    hf_hub_free(h);
+}
+END_TEST
+
+START_TEST(a_truncated_weight_file_is_eformat_naming_it)
+{
+    hf_hub_t *h;
+    char path[1024], msg[256];
+    snprintf(path, sizeof path, "%s/models/NovaSearch/stella_en_400M_v5/model.safetensors",
+             mock.root);
+    ck_assert_int_eq(truncate(path, 200), 0);
+    start_mock();
+    h = hub_with(NULL);
+    ck_assert_int_eq(load_err(h, "stella", NULL, msg, sizeof msg), HF_EFORMAT);
+    ck_assert_msg(strstr(msg, "model.safetensors") != NULL, "%s", msg);
+    hf_hub_free(h);
+}
+END_TEST
+
+static Suite *models_suite(void)
+{
+    Suite *s = suite_create("models");
+    TCase *tc = tcase_create("load");
+    tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, the_registry_lists_the_five_modules);
+    tcase_add_test(tc, kimi_loads_every_part_of_the_default_quant);
+    tcase_add_test(tc, kimi_quant_option_picks_the_other_set);
+    tcase_add_test(tc, phi4_takes_its_end_token_from_the_tokenizer_repo);
+    tcase_add_test(tc, stella_loads_the_dense_head_of_the_chosen_size);
+    tcase_add_test(tc, stella_by_its_old_id_follows_the_rename);
+    tcase_add_test(tc, gte_fetches_every_shard_its_index_names);
+    tcase_add_test(tc, sd35_loads_with_a_token_from_five_repos);
+    tcase_add_test(tc, sd35_without_a_token_is_egated);
+    tcase_add_test(tc, eight_concurrent_loads_make_one_get_per_file);
+    tcase_add_test(tc, a_load_after_the_last_release_reads_the_cache);
+#ifdef __linux__
+    tcase_add_test(tc, the_last_release_unmaps_the_files);
+#endif
+    tcase_add_test(tc, a_load_waited_on_inside_a_compute_worker_completes);
+    tcase_add_test(tc, bad_names_and_options_are_einval);
+    tcase_add_test(tc, a_quant_the_repo_lacks_is_entry_not_found_naming_it);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("cancel");
+    tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, a_cancelled_load_leaves_no_partial_file);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("broken");
+    tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, setup_unstarted, teardown);
+    tcase_add_test(tc, a_missing_kimi_part_is_named);
+    tcase_add_test(tc, a_missing_gte_shard_is_named);
+    tcase_add_test(tc, a_tensor_missing_from_its_shard_is_named);
+    tcase_add_test(tc, a_gguf_of_another_architecture_says_what_it_found);
+    tcase_add_test(tc, a_truncated_weight_file_is_eformat_naming_it);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TU_MAIN(models_suite)

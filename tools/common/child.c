@@ -1,0 +1,146 @@
+/*
+ * child.c - see child.h. POSIX only (fork, exec, waitpid, nftw).
+ */
+#define _XOPEN_SOURCE 700
+#include "config.h"
+
+#include "common/child.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int tool_find(const char *argv0, const char *name, const char *env, char *out, size_t size)
+{
+    const char *v = env ? getenv(env) : NULL;
+    const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
+
+    if (v && *v) {
+        snprintf(out, size, "%s", v);
+        return exists(out) ? 0 : -1;
+    }
+    if (slash) {
+        snprintf(out, size, "%.*s/%s", (int)(slash - argv0), argv0, name);
+        if (exists(out))
+            return 0;
+    }
+#ifdef HF_BUILDDIR
+    snprintf(out, size, "%s/tools/%s", HF_BUILDDIR, name);
+    if (exists(out))
+        return 0;
+#endif
+#ifdef HF_SRCDIR
+    snprintf(out, size, "%s/tools/%s", HF_SRCDIR, name);
+    if (exists(out))
+        return 0;
+#endif
+    return -1;
+}
+
+int tool_run(char *const argv[])
+{
+    pid_t pid;
+    int status;
+
+    fflush(NULL);
+    if ((pid = fork()) < 0)
+        return -1;
+    if (pid == 0) {
+        dup2(2, 1);
+        execv(argv[0], argv);
+        fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int mock_start(mock_proc_t *m, const char *script, const char *root, const char *const *extra)
+{
+    const char *argv[32];
+    char line[512];
+    size_t n = 0;
+    int fds[2];
+    FILE *in;
+
+    memset(m, 0, sizeof *m);
+    m->pid = -1;
+    argv[n++] = "python3";
+    argv[n++] = script;
+    argv[n++] = "--root";
+    argv[n++] = root;
+    argv[n++] = "--port";
+    argv[n++] = "0";
+    argv[n++] = "--cdn-port";
+    argv[n++] = "0";
+    for (size_t i = 0; extra && extra[i] && n < 31; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    if (pipe(fds) < 0)
+        return -1;
+    fflush(NULL);
+    if ((m->pid = fork()) < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (m->pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execvp("python3", (char *const *)argv);
+        fprintf(stderr, "cannot run python3: %s\n", strerror(errno));
+        _exit(127);
+    }
+    close(fds[1]);
+    if ((in = fdopen(fds[0], "r")) == NULL) {
+        close(fds[0]);
+        mock_stop(m);
+        return -1;
+    }
+    if (!fgets(line, sizeof line, in) ||
+        sscanf(line, "listening %127s %127s", m->hub, m->cdn) != 2) {
+        fprintf(stderr, "hf-mock-hub (%s) did not start\n", script);
+        fclose(in);
+        mock_stop(m);
+        return -1;
+    }
+    fclose(in);
+    return 0;
+}
+
+void mock_stop(mock_proc_t *m)
+{
+    if (m->pid <= 0)
+        return;
+    kill(m->pid, SIGTERM);
+    while (waitpid(m->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    m->pid = -1;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    return (flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int remove_tree(const char *path)
+{
+    return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0 || errno == ENOENT ? 0 : -1;
+}

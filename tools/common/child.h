@@ -1,0 +1,43 @@
+/*
+ * child.h - what the tools (hf-demo, hf-bench) need to run the bundled helpers: find a
+ * helper program, run one to completion, and run hf-mock-hub as a child process on
+ * ephemeral loopback ports.
+ */
+#ifndef HF_TOOLS_CHILD_H
+#define HF_TOOLS_CHILD_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/*
+ * tool_find - the path of helper `name` ("hf-fixtures", "mock-hub/hf-mock-hub"): the
+ * value of environment variable `env` when set, else the first of these that exists:
+ * the folder of `argv0`, the build tree's tools/ and the source tree's tools/ (as
+ * configure saw them). Returns 0, or -1 with `out` holding the last path tried.
+ */
+int tool_find(const char *argv0, const char *name, const char *env, char *out, size_t size);
+
+/* tool_run - run `argv` (argv[0] is the program's path) with stdout sent to stderr and
+ * wait for it. Returns its exit status, or -1 if it could not run or was killed. */
+int tool_run(char *const argv[]);
+
+typedef struct mock_proc {
+    pid_t pid;
+    char hub[128];              /* http://127.0.0.1:PORT */
+    char cdn[128];
+} mock_proc_t;
+
+/*
+ * mock_start - run `python3 SCRIPT --root ROOT --port 0 --cdn-port 0 EXTRA...` and read
+ * its "listening HUB CDN" line. `extra` is NULL-terminated (or NULL). Returns 0, or -1
+ * after a message on stderr (the child is gone).
+ */
+int mock_start(mock_proc_t *m, const char *script, const char *root, const char *const *extra);
+/* mock_stop - SIGTERM and wait (nothing if it is not running). */
+void mock_stop(mock_proc_t *m);
+
+/* remove_tree - `rm -rf path` without a shell (nftw, depth first, no symlinks followed).
+ * Returns 0 or -1. */
+int remove_tree(const char *path);
+
+#endif /* HF_TOOLS_CHILD_H */
