@@ -7,14 +7,17 @@
 #   FUZZ_LIB_SOURCES           the library's .c files, relative to top_srcdir
 #   FUZZ_TARGETS               the targets to build and run (tools/fuzz/fuzz_<target>.c)
 #   FUZZ_SECONDS               seconds each target runs (60)
+#   HF_FIXTURES                the built tools/hf-fixtures, which writes the seeds' fixtures
 #   WARN_CFLAGS, CJSON_*, CURL_*, CRYPTO_* as configure found them
 #
 # Goals: build (the fuzzers, in $(FUZZ_DIR)), run (each target over a fresh copy of its
-# seeds; non-zero if any finds a crash, a leak, a timeout or runs out of memory).
+# seeds, the committed ones and those of the test fixtures (fixture-seeds.sh); non-zero if
+# any finds a crash, a leak, a timeout or runs out of memory).
 
 CLANG = clang
 FUZZ_SECONDS = 60
 FUZZ_DIR = $(top_builddir)/tools/fuzz/build
+SEEDS_DIR = $(FUZZ_DIR)/fixture-seeds
 FUZZ_SAN = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS = -std=c11 -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) $(WARN_CFLAGS) -pthread
 FUZZ_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/src -I$(top_builddir) \
@@ -43,8 +46,15 @@ $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tools/fuzz/fuzz_%.o $(FUZZ_DIR)/libhfasync-f
 	@echo "  CLANGLD  $(@F)"
 	@$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_DIR)/libhfasync-fuzz.a $(FUZZ_LIBS)
 
-run-%: $(FUZZ_DIR)/fuzz_% FORCE
-	@sh $(top_srcdir)/tools/fuzz/run.sh $* $(FUZZ_DIR) $(top_srcdir)/tools/fuzz $(FUZZ_SECONDS)
+# The fixtures' seeds, written again whenever hf-fixtures is rebuilt.
+$(SEEDS_DIR)/stamp: $(HF_FIXTURES) $(top_srcdir)/tools/fuzz/fixture-seeds.sh
+	@echo "  SEEDS    hf-fixtures"
+	@sh $(top_srcdir)/tools/fuzz/fixture-seeds.sh $(HF_FIXTURES) $(SEEDS_DIR)
+	@touch $@
+
+run-%: $(FUZZ_DIR)/fuzz_% $(SEEDS_DIR)/stamp FORCE
+	@sh $(top_srcdir)/tools/fuzz/run.sh $* $(FUZZ_DIR) $(top_srcdir)/tools/fuzz $(FUZZ_SECONDS) \
+	    $(SEEDS_DIR)
 
 FORCE:
 .PHONY: build run FORCE

@@ -16,7 +16,7 @@ FUZZ_TARGET_SOURCES = \
 	tools/fuzz/fuzz_url.c \
 	tools/fuzz/fuzz_glob.c
 EXTRA_DIST += tools/fuzz/README.md tools/fuzz/fuzz.mk tools/fuzz/run.sh \
-	tools/fuzz/json.dict tools/fuzz/headers.dict tools/fuzz/corpus
+	tools/fuzz/fixture-seeds.sh tools/fuzz/json.dict tools/fuzz/headers.dict tools/fuzz/corpus
 
 # The seed writer, built on demand by `make fuzz-seeds`.
 EXTRA_PROGRAMS = tools/fuzz/gen-seeds
@@ -26,13 +26,14 @@ tools_fuzz_gen_seeds_LDADD = libhfasync_impl.la $(CJSON_LIBS) $(PTHREAD_LIBS)
 FUZZ_MAKE = $(MAKE) -f '$(abs_top_srcdir)/tools/fuzz/fuzz.mk' \
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
 	FUZZ_LIB_SOURCES='$(libhfasync_impl_la_SOURCES)' FUZZ_TARGETS='$(FUZZ_TARGETS)' \
-	FUZZ_SECONDS='$(FUZZ_SECONDS)' WARN_CFLAGS='$(WARN_CFLAGS)' \
+	FUZZ_SECONDS='$(FUZZ_SECONDS)' HF_FIXTURES='$(abs_top_builddir)/tools/hf-fixtures$(EXEEXT)' \
+	WARN_CFLAGS='$(WARN_CFLAGS)' \
 	CJSON_CFLAGS='$(CJSON_CFLAGS)' CJSON_LIBS='$(CJSON_LIBS)' \
 	CURL_CFLAGS='$(CURL_CFLAGS)' CURL_LIBS='$(CURL_LIBS)' \
 	CRYPTO_CFLAGS='$(CRYPTO_CFLAGS)' CRYPTO_LIBS='$(CRYPTO_LIBS)'
 
 # -k: every target runs even after one has failed, so one run reports every finding.
-fuzz:
+fuzz: tools/hf-fixtures$(EXEEXT)
 	+@$(FUZZ_MAKE) build
 	+@$(FUZZ_MAKE) -k run
 fuzz-build:

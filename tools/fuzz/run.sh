@@ -1,14 +1,19 @@
 #!/bin/sh
-# run.sh TARGET BUILD_DIR FUZZ_SRC_DIR SECONDS - run one fuzzer for SECONDS over a fresh copy
-# of its seeds (FUZZ_SRC_DIR/corpus/TARGET) and its past findings
+# run.sh TARGET BUILD_DIR FUZZ_SRC_DIR SECONDS [FIXTURE_SEEDS] - run one fuzzer for SECONDS
+# over a fresh copy of its seeds (FUZZ_SRC_DIR/corpus/TARGET, plus FIXTURE_SEEDS/TARGET, the
+# fixtures' files that fixture-seeds.sh picked) and its past findings
 # (FUZZ_SRC_DIR/corpus/regressions/TARGET), in BUILD_DIR/run/TARGET. Prints one line; on a
 # finding, the end of libFuzzer's report and the input it saved, and exits non-zero.
 set -u
-name=$1 build=$2 src=$3 secs=$4
+name=$1 build=$2 src=$3 secs=$4 fixtures=${5:-}
 work=$build/run/$name
 rm -rf "$work"
 mkdir -p "$work/corpus" "$work/artifacts" || exit 1
-cp "$src/corpus/$name"/* "$work/corpus/" && chmod -R u+w "$work/corpus" || exit 1
+cp "$src/corpus/$name"/* "$work/corpus/" || exit 1
+if [ -n "$fixtures" ] && [ -d "$fixtures/$name" ]; then
+    find "$fixtures/$name" -type f -exec cp {} "$work/corpus/" \; || exit 1
+fi
+chmod -R u+w "$work/corpus" || exit 1
 set -- "$work/corpus"
 if [ -d "$src/corpus/regressions/$name" ]; then set -- "$@" "$src/corpus/regressions/$name"; fi
 case $name in
