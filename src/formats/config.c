@@ -54,7 +54,7 @@ static const cJSON *lookup(const hf_config_t *cfg, const char *path)
     const char *seg = path;
 
     if (*path == '\0')
-        return cur;
+        return cJSON_IsNull(cur) ? NULL : cur;  /* the document itself: null is absent too */
     while (cur) {
         const char *dot = strchr(seg, '.');
         size_t len = dot ? (size_t)(dot - seg) : strlen(seg);

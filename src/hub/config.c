@@ -130,7 +130,7 @@ static char *find_token(const hf_hub_config_t *cfg)
 
 char *hfi_url_origin(const char *url)
 {
-    const char *rest, *host_end;
+    const char *rest, *host_end, *port;
     int https;
     size_t host_len;
 
@@ -147,7 +147,15 @@ char *hfi_url_origin(const char *url)
     host_len = (size_t)(host_end - rest);
     if (host_len == 0 || memchr(rest, '@', host_len))
         return NULL;            /* no host, or credentials in the URL: refused */
-    if (memchr(rest, ':', host_len) && rest[0] != '[')
+    if (rest[0] == '[') {           /* an IPv6 literal: its port comes after the ']' */
+        const char *close = memchr(rest, ']', host_len);
+        if (!close)
+            return NULL;
+        port = memchr(close, ':', host_len - (size_t)(close - rest));
+    } else {
+        port = memchr(rest, ':', host_len);
+    }
+    if (port)
         return hfi_strfmt("%s://%.*s", https ? "https" : "http", (int)host_len, rest);
     return hfi_strfmt("%s://%.*s:%d", https ? "https" : "http", (int)host_len, rest,
                       https ? 443 : 80);

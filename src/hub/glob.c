@@ -18,7 +18,7 @@
 static const char *match_set(const char *p, char c, int *hit)
 {
     int negate = 0, in = 0;
-    if (*p == '!' || *p == '^') {
+    if (*p == '!') {            /* '^' is an ordinary member, as in Python's fnmatch */
         negate = 1;
         p++;
     }
@@ -45,11 +45,13 @@ int hfi_glob_match(const char *pattern, const char *name)
 {
     const char *p = pattern, *n = name, *star_p = NULL, *star_n = NULL;
     size_t plen = strlen(pattern);
+    /* "dir/" means everything below: the pattern continues as if by "?*" (huggingface_hub
+     * adds "*"; the "?" keeps "dir/" itself out), so its wildcards still apply */
+    int below = plen > 0 && pattern[plen - 1] == '/';
 
-    if (plen > 0 && pattern[plen - 1] == '/') {      /* "dir/" means everything below */
-        return strncmp(name, pattern, plen) == 0 && name[plen] != '\0';
-    }
     while (*n) {
+        if (below && *p == '\0')
+            return 1;           /* the whole pattern matched, and something is left below */
         if (*p == '*') {
             star_p = ++p;
             star_n = n;
@@ -83,6 +85,8 @@ int hfi_glob_match(const char *pattern, const char *name)
         p = star_p;
         n = ++star_n;
     }
+    if (below)
+        return 0;               /* the name ended before anything below the folder */
     while (*p == '*')
         p++;
     return *p == '\0';

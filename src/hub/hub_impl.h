@@ -80,7 +80,8 @@ void hfi_pending_stop(hfi_pending_t *p);
 /* 0 for a fulfilled future, HF_ECANCELED for a cancelled one, else its error code. */
 int hfi_future_code(hf_future_t *f);
 
-/* "scheme://host:port" of a URL (malloc'd), the port made explicit; NULL if not http(s). */
+/* "scheme://host:port" of a URL (malloc'd), the port made explicit; NULL if not http(s)
+ * or its host is missing, holds credentials or is an unclosed IPv6 literal. */
 char *hfi_url_origin(const char *url);
 /* 1 if `url` has the same origin as the hub's endpoint. */
 int hfi_same_origin(const hf_hub_t *hub, const char *url);

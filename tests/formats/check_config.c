@@ -184,6 +184,24 @@ START_TEST(a_utf8_byte_order_mark_is_allowed)
 }
 END_TEST
 
+/* Found by fuzz_config (tools/fuzz/corpus/regressions/config/null-document): the path ""
+ * of a document that is just null was reported as an object, and its getters said
+ * "is null, not ..." instead of HF_ENOENT. */
+START_TEST(a_null_document_is_absent_like_any_null)
+{
+    static const char json[] = "null  ";
+    hf_config_t *cfg;
+    hf_error_t err;
+    int64_t i;
+
+    ck_assert_msg(hf_config_parse(json, strlen(json), NULL, &cfg, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(hf_config_type(cfg, ""), HF_ENOENT);
+    FU_ASSERT_ERR(hf_config_get_int(cfg, "", &i, &err), HF_ENOENT, err, "not found");
+    ck_assert_int_eq(hf_config_type(cfg, "a"), HF_ENOENT);
+    hf_config_free(cfg);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -197,6 +215,7 @@ static Suite *config_suite(void)
     tcase_add_loop_test(tc, malformed_json_is_refused_naming_the_byte, 0,
                         (int)(sizeof bad / sizeof bad[0]));
     tcase_add_test(tc, a_utf8_byte_order_mark_is_allowed);
+    tcase_add_test(tc, a_null_document_is_absent_like_any_null);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -4,6 +4,7 @@ FORMATS_TESTS = \
 	tests/formats/check_gguf \
 	tests/formats/check_gguf_corrupt \
 	tests/formats/check_gguf_split \
+	tests/formats/check_regressions \
 	tests/formats/check_safetensors \
 	tests/formats/check_safetensors_corrupt \
 	tests/formats/check_st_index \
@@ -30,6 +31,12 @@ tests_formats_check_gguf_corrupt_LDADD = $(TEST_LIBS)
 tests_formats_check_gguf_split_SOURCES = tests/formats/check_gguf_split.c
 tests_formats_check_gguf_split_CFLAGS = $(TEST_CFLAGS)
 tests_formats_check_gguf_split_LDADD = $(TEST_LIBS)
+
+# the fuzz targets' corpora, replayed through the targets themselves (tools/fuzz)
+tests_formats_check_regressions_SOURCES = tests/formats/check_regressions.c $(FUZZ_TARGET_SOURCES)
+tests_formats_check_regressions_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tools/fuzz
+tests_formats_check_regressions_CFLAGS = $(TEST_CFLAGS)
+tests_formats_check_regressions_LDADD = $(TEST_LIBS)
 
 tests_formats_check_safetensors_SOURCES = tests/formats/check_safetensors.c
 tests_formats_check_safetensors_CFLAGS = $(TEST_CFLAGS)

@@ -4,6 +4,7 @@
  */
 #include "common/testutil.h"
 
+#include "hub/hub_impl.h"
 #include "hub/names.h"
 
 START_TEST(good_repo_ids_pass)
@@ -119,6 +120,31 @@ START_TEST(cache_folders_are_named_like_the_official_clients)
 }
 END_TEST
 
+/* Found by fuzz_url (tools/fuzz/corpus/regressions/url/ipv6-literal-with-port): the ':'s
+ * inside an IPv6 literal were taken for a port, so "http://[::1]:8080" got ":80" added
+ * after its own port, and an origin was not its own origin. */
+START_TEST(url_origins_find_the_port_after_an_ipv6_literal)
+{
+    static const char *const cases[][2] = {
+        { "http://[::1]/x", "http://[::1]:80" },
+        { "http://[::1]:8080/api", "http://[::1]:8080" },
+        { "https://[2001:db8::1]?q", "https://[2001:db8::1]:443" },
+        { "http://[::1]:80", "http://[::1]:80" },
+        { "https://huggingface.co/api", "https://huggingface.co:443" },
+        { "http://127.0.0.1:8080#f", "http://127.0.0.1:8080" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *o = hfi_url_origin(cases[i][0]);
+        ck_assert_ptr_nonnull(o);
+        ck_assert_str_eq(o, cases[i][1]);
+        free(o);
+    }
+    ck_assert_ptr_null(hfi_url_origin("http://[::1/x"));         /* unclosed literal */
+    ck_assert_ptr_null(hfi_url_origin("https://user@[::1]:1/"));
+    ck_assert_ptr_null(hfi_url_origin("ftp://[::1]/"));
+}
+END_TEST
+
 static Suite *names_suite(void)
 {
     Suite *s = suite_create("names");
@@ -130,6 +156,7 @@ static Suite *names_suite(void)
     tcase_add_test(tc, revisions_follow_git_ref_rules);
     tcase_add_test(tc, urls_are_encoded_like_python_quote);
     tcase_add_test(tc, cache_folders_are_named_like_the_official_clients);
+    tcase_add_test(tc, url_origins_find_the_port_after_an_ipv6_literal);
     suite_add_tcase(s, tc);
     return s;
 }
