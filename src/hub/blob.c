@@ -10,9 +10,11 @@
  *    process), it is done. Otherwise bytes go to blobs/<etag>.incomplete (opened O_NOFOLLOW,
  *    never through a symlink), kept across runs: a killed download resumes from its size,
  *    after re-hashing that prefix. A 200 to a ranged request, or a 416, starts over;
- *  - files of at least `parallel_threshold` bytes are fetched as byte ranges over up to
- *    `conns_per_file` connections to the final (CDN) URL and written with pwrite; the whole
- *    file is then hashed in one pass (the cost shows in the benchmark);
+ *  - files of at least `parallel_threshold` bytes are fetched as byte ranges (8 per
+ *    connection, handed out in order) over up to `conns_per_file` connections to the
+ *    final (CDN) URL and written with pwrite. One hasher at a time (hash_step, on the I/O
+ *    pool) reads back and hashes the prefix whose ranges are all in, while later ranges
+ *    still download, so little is left to hash when the last one lands;
  *  - writes start going to disk every HFI_WRITEBACK_STEP bytes (hub/writeback.h), so that
  *    the fsync before the rename, when the hub asks for one (fsync_blobs), has little left;
  *  - the hash (sha256 or git sha1, from the etag's length) and the size are checked before
@@ -25,7 +27,8 @@
  *    (the caller no longer wants it) and a corrupt file, which delete it;
  *  - steps run on the I/O pool (continuations with HF_ON_ANY on engine futures, so each
  *    step always runs and owns its cleanup); the body sinks run on engine loop threads;
- *    `mu` guards the chunk table and the futures to cancel;
+ *    `mu` guards the chunk table, the hasher's progress and the futures to cancel; the
+ *    last of the chunks and the hasher to stop reports a failure (`ended`: once);
  *  - lock order: hub->mu before b->mu; neither is held while calling out.
  */
 #include "config.h"
@@ -50,6 +53,8 @@
 
 #define MAX_LISTENERS 16
 #define CHUNK_MIN (1u << 20)     /* ranges smaller than this are not worth a connection */
+#define CHUNKS_PER_CONN 8        /* ranges per connection: they end one after another, so the
+                                    hashed prefix follows the download closely */
 #define PROGRESS_NS 100000000u
 
 typedef struct chunk {
@@ -94,6 +99,9 @@ struct hfi_blob {
     /* ranges */
     chunk_t *chunks;
     unsigned nchunks, next_chunk, running, finished;
+    uint64_t hashed;            /* the prefix hashed so far (by hash_step) */
+    int hashing;                /* a hash_step is posted or running */
+    int ended;                  /* the download was settled (failure reported or commit) */
     int failed_code;
     hf_error_t failed_err;
     _Atomic uint64_t range_bytes;
@@ -433,8 +441,6 @@ static int chunk_sink(hfi_xfer_t *x, const char *buf, size_t n)
     return 0;
 }
 
-static void hash_and_commit(void *arg);
-
 /* Start chunks while there are some left and connections to spare. */
 static void pump_chunks(hfi_blob_t *b)
 {
@@ -455,11 +461,77 @@ static void pump_chunks(hfi_blob_t *b)
     blob_unref(b);
 }
 
-/* A chunk ended (well or not): start the next ones, or finish. */
+/* The end of the prefix of the file whose chunks are all done (b->mu held). */
+static uint64_t done_prefix(const hfi_blob_t *b)
+{
+    uint64_t end = 0;
+    for (unsigned i = 0; i < b->nchunks && b->chunks[i].done; i++)
+        end = b->chunks[i].from + b->chunks[i].len;
+    return end;
+}
+
+static void hash_step(void *arg);
+
+/* With b->mu held, after a chunk or the hasher changed the state: what happens next.
+ * Exactly one of the calls that see the end of the download settles it. */
+enum { NEXT_NOTHING, NEXT_PUMP, NEXT_HASH, NEXT_FAIL };
+
+static int next_step(hfi_blob_t *b)
+{
+    if (b->ended)
+        return NEXT_NOTHING;
+    if (b->failed_code || atomic_load(&b->cancelled)) {
+        if (b->running > 0 || b->hashing)
+            return NEXT_NOTHING;        /* the last one out reports */
+        b->ended = 1;
+        return NEXT_FAIL;
+    }
+    if (!b->hashing && done_prefix(b) > b->hashed) {
+        b->hashing = 1;
+        return NEXT_HASH;
+    }
+    return b->finished < b->nchunks ? NEXT_PUMP : NEXT_NOTHING;
+}
+
+static void do_next(hfi_blob_t *b, int what)
+{
+    switch (what) {
+    case NEXT_FAIL:
+        if (atomic_load(&b->cancelled))
+            fail_msg(b, HF_ECANCELED, "cancelled");
+        else
+            fail(b, &b->failed_err);
+        break;
+    case NEXT_HASH:
+        atomic_fetch_add(&b->refs, 1);  /* the hasher's */
+        if (hf_executor_post(hf_runtime_io(b->hub->rt), hash_step, b) < 0) {
+            pthread_mutex_lock(&b->mu);
+            b->hashing = 0;
+            if (!b->failed_code) {
+                b->failed_code = HF_ECANCELED;
+                hf_error_set(&b->failed_err, HF_ECANCELED, 0, "runtime shut down");
+            }
+            what = next_step(b);
+            pthread_mutex_unlock(&b->mu);
+            do_next(b, what);
+            blob_unref(b);
+            return;
+        }
+        pump_chunks(b);
+        break;
+    case NEXT_PUMP:
+        pump_chunks(b);
+        break;
+    default:
+        break;
+    }
+}
+
+/* A chunk ended (well or not): start the next ones, hash what is contiguous, or finish. */
 static void chunk_settled(chunk_t *c, int code, const hf_error_t *err)
 {
     hfi_blob_t *b = c->b;
-    int all_done = 0, failed_now = 0;
+    int what;
 
     pthread_mutex_lock(&b->mu);
     b->running--;
@@ -470,21 +542,57 @@ static void chunk_settled(chunk_t *c, int code, const hf_error_t *err)
         b->failed_code = code;
         b->failed_err = *err;
     }
-    if (b->failed_code || atomic_load(&b->cancelled))
-        failed_now = b->running == 0;   /* the last one out reports */
-    else
-        all_done = b->finished == b->nchunks;
+    what = next_step(b);
     pthread_mutex_unlock(&b->mu);
-    if (failed_now) {
-        if (atomic_load(&b->cancelled))
-            fail_msg(b, HF_ECANCELED, "cancelled");
-        else
-            fail(b, &b->failed_err);
-    } else if (all_done) {
-        if (hf_executor_post(hf_runtime_io(b->hub->rt), hash_and_commit, b) < 0)
-            fail_msg(b, HF_ECANCELED, "runtime shut down");
-    } else if (!b->failed_code) {
-        pump_chunks(b);
+    do_next(b, what);
+}
+
+/* On the I/O pool, one at a time: hash the done prefix past what is hashed, while the
+ * later chunks still download; once the whole file is hashed, verify and commit. */
+static void hash_step(void *arg)
+{
+    hfi_blob_t *b = arg;
+    int what;
+
+    for (;;) {
+        uint64_t from, to;
+        pthread_mutex_lock(&b->mu);
+        from = b->hashed;
+        to = done_prefix(b);
+        if (b->failed_code || atomic_load(&b->cancelled) || to <= from) {
+            b->hashing = 0;
+            if (!b->failed_code && !atomic_load(&b->cancelled) && from == b->size) {
+                b->ended = 1;
+                pthread_mutex_unlock(&b->mu);
+                {
+                    char hex[65];
+                    if (hfi_hash_final(&b->hash, hex) < 0)
+                        fail_msg(b, HF_EIO, "cannot finish its hash");
+                    else
+                        commit(b, hex);
+                }
+                blob_unref(b);          /* the hasher's */
+                return;
+            }
+            what = next_step(b);
+            pthread_mutex_unlock(&b->mu);
+            do_next(b, what);
+            blob_unref(b);              /* the hasher's */
+            return;
+        }
+        pthread_mutex_unlock(&b->mu);
+        if (hfi_hash_fd(&b->hash, b->fd, from, to - from) < 0) {
+            pthread_mutex_lock(&b->mu);
+            if (!b->failed_code) {
+                b->failed_code = HF_EIO;
+                hf_error_set(&b->failed_err, HF_EIO, 0, "cannot read back %s", b->partial_path);
+            }
+            pthread_mutex_unlock(&b->mu);
+            continue;                   /* and report it on the way out */
+        }
+        pthread_mutex_lock(&b->mu);
+        b->hashed = to;
+        pthread_mutex_unlock(&b->mu);
     }
 }
 
@@ -545,30 +653,17 @@ static void chunk_start(chunk_t *c)
     }
 }
 
-static void hash_and_commit(void *arg)
-{
-    hfi_blob_t *b = arg;
-    char hex[65];
-
-    if (atomic_load(&b->cancelled)) {
-        fail_msg(b, HF_ECANCELED, "cancelled");
-        return;
-    }
-    if (hfi_hash_init(&b->hash, b->etag, b->size) < 0 || hfi_hash_fd(&b->hash, b->fd, b->size) < 0 ||
-        hfi_hash_final(&b->hash, hex) < 0) {
-        fail_msg(b, HF_EIO, "cannot read back its partial file");
-        return;
-    }
-    commit(b, hex);
-}
-
 static void ranged_start(hfi_blob_t *b)
 {
-    uint64_t chunk = b->size / ((uint64_t)b->hub->conns_per_file * 2);
+    uint64_t chunk = b->size / ((uint64_t)b->hub->conns_per_file * CHUNKS_PER_CONN);
     unsigned n;
 
     if (chunk < CHUNK_MIN)
         chunk = CHUNK_MIN;
+    if (hfi_hash_init(&b->hash, b->etag, b->size) < 0) {
+        fail_msg(b, HF_EPROTO, "not a sha1 or sha256 etag");
+        return;
+    }
     n = (unsigned)((b->size + chunk - 1) / chunk);
     if ((b->chunks = hfi_calloc(n, sizeof *b->chunks)) == NULL) {
         fail_msg(b, HF_ENOMEM, "out of memory");
@@ -638,7 +733,7 @@ static void blob_start(void *arg)
         return;
     }
     /* Resume: the bytes already there count only once hashed. */
-    if (b->offset > 0 && hfi_hash_fd(&b->hash, b->fd, b->offset) < 0) {
+    if (b->offset > 0 && hfi_hash_fd(&b->hash, b->fd, 0, b->offset) < 0) {
         fail_msg(b, HF_EIO, "cannot read its partial file");
         return;
     }

@@ -67,17 +67,17 @@ void hfi_hash_free(hfi_hash_t *h)
     h->ctx = NULL;
 }
 
-int hfi_hash_fd(hfi_hash_t *h, int fd, uint64_t len)
+int hfi_hash_fd(hfi_hash_t *h, int fd, uint64_t off, uint64_t len)
 {
     enum { CHUNK = 1 << 20 };
     unsigned char *buf = hfi_malloc(CHUNK);
-    uint64_t off = 0;
+    uint64_t end = off + len;
     int rc = 0;
 
     if (!buf)
         return HF_ENOMEM;
-    while (off < len) {
-        size_t want = len - off < CHUNK ? (size_t)(len - off) : CHUNK;
+    while (off < end) {
+        size_t want = end - off < CHUNK ? (size_t)(end - off) : CHUNK;
         ssize_t got = pread(fd, buf, want, (off_t)off);
         if (got < 0 && errno == EINTR)
             continue;

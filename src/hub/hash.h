@@ -21,8 +21,8 @@ int hfi_hash_update(hfi_hash_t *h, const void *buf, size_t n);
 int hfi_hash_final(hfi_hash_t *h, char out[65]);
 void hfi_hash_free(hfi_hash_t *h);
 
-/* Hash `len` bytes of the open file `fd` from offset 0 into `h` (pread, 1 MiB at a time).
+/* Hash bytes [off, off + len) of the open file `fd` into `h` (pread, 1 MiB at a time).
  * Returns 0 or HF_EIO. */
-int hfi_hash_fd(hfi_hash_t *h, int fd, uint64_t len);
+int hfi_hash_fd(hfi_hash_t *h, int fd, uint64_t off, uint64_t len);
 
 #endif /* HFI_HASH_H */

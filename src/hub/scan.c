@@ -461,7 +461,7 @@ static int on_verify(const char *path, const char *rel, const struct stat *st, v
     w->checked++;
     if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0) {
         if (hfi_hash_init(&h, rel, (uint64_t)st->st_size) == 0) {
-            if (hfi_hash_fd(&h, fd, (uint64_t)st->st_size) == 0 && hfi_hash_final(&h, hex) == 0)
+            if (hfi_hash_fd(&h, fd, 0, (uint64_t)st->st_size) == 0 && hfi_hash_final(&h, hex) == 0)
                 ok = strcmp(hex, rel) == 0;
             hfi_hash_free(&h);
         }
