@@ -153,6 +153,39 @@ static void teardown(void)
     ck_assert_int_eq(system(cmd), 0);
 }
 
+/* For the token test: `third`, a server that stands for any other origin, and `relay`, a
+ * second server over mock's root whose LFS redirects lead to `third`. Started before the
+ * runtime's threads exist (forking a threaded process upsets ThreadSanitizer). */
+static tu_mock_t third, relay;
+
+static void token_setup(void)
+{
+    char args[300];
+    snprintf(top, sizeof top, "/tmp/hfasync-sec-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(top));
+    snprintf(cache, sizeof cache, "%s/cache", top);
+    snprintf(outside, sizeof outside, "%s/outside.txt", top);
+    write_file(outside, OUTSIDE_BYTES, sizeof OUTSIDE_BYTES - 1);
+    tu_mock_root(&mock);
+    mock_repos();
+    tu_mock_start(&mock, NULL);
+    tu_mock_root(&third);
+    tu_mock_start(&third, NULL);
+    relay = mock;
+    relay.pid = 0;
+    snprintf(args, sizeof args, "--cdn-url %s", third.hub);
+    tu_mock_start(&relay, args);
+    relay.root[0] = '\0';      /* mock's: removed by teardown */
+    rt = tu_runtime(2);
+}
+
+static void token_teardown(void)
+{
+    tu_mock_stop(&relay);
+    tu_mock_stop(&third);
+    teardown();
+}
+
 static hf_hub_t *hub_at(const char *endpoint, const char *token, const hf_hub_config_t *extra)
 {
     hf_hub_config_t cfg;
@@ -725,9 +758,8 @@ START_TEST(the_token_never_appears_in_output_and_never_leaves_the_hub_origin)
     int saved_err, fd;
     hf_hub_t *h;
     hf_hub_config_t cfg;
-    tu_mock_t third, relay;
     long total, with_auth;
-    char *err_text, relay_args[300];
+    char *err_text;
 
     snprintf(errpath, sizeof errpath, "%s/stderr.txt", top);
     fflush(stderr);
@@ -777,17 +809,6 @@ START_TEST(the_token_never_appears_in_output_and_never_leaves_the_hub_origin)
     ck_assert_int_eq(with_auth, 0);                 /* and never reached the CDN */
 
     /* LFS redirects to a third origin (another server): no token there either */
-    tu_mock_root(&third);
-    tu_mock_start(&third, NULL);
-    relay.pid = 0;
-    memcpy(relay.root, mock.root, sizeof relay.root);
-    snprintf(relay_args, sizeof relay_args, "--cdn-url %s", third.hub);
-    {   /* a second server over the same root whose LFS redirects leave for `third` */
-        tu_mock_t m2 = mock;
-        m2.pid = 0;
-        tu_mock_start(&m2, relay_args);
-        relay = m2;
-    }
     say_files(cache);
     snprintf(cache, sizeof cache, "%s/cache2", top);    /* nothing cached: the bytes must move */
     h = hub_at(relay.hub, TOKEN, &cfg);
@@ -798,9 +819,6 @@ START_TEST(the_token_never_appears_in_output_and_never_leaves_the_hub_origin)
     ck_assert_int_eq(with_auth, 0);
     auth_counts(&relay, "hub", &total, &with_auth);
     ck_assert_int_gt(with_auth, 0);
-    relay.root[0] = '\0';                           /* shared with `mock`: not removed here */
-    tu_mock_stop(&relay);
-    tu_mock_stop(&third);
 
     fflush(stderr);
     ck_assert_int_ge(dup2(saved_err, 2), 0);
@@ -976,7 +994,7 @@ static Suite *security_suite(void)
     tcase_add_test(links, a_symlinked_folder_inside_the_repo_is_not_written_through);
     suite_add_tcase(s, links);
 
-    tcase_add_checked_fixture(token, setup, teardown);
+    tcase_add_checked_fixture(token, token_setup, token_teardown);
     tcase_add_test(token, the_token_never_appears_in_output_and_never_leaves_the_hub_origin);
     suite_add_tcase(s, token);
 
