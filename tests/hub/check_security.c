@@ -44,16 +44,7 @@ static unsigned char *lfs_data;
 
 static unsigned char *pattern(size_t n, unsigned seed)
 {
-    unsigned char *p = malloc(n);
-    uint32_t x = seed * 2654435761u + 1;
-    ck_assert_ptr_nonnull(p);
-    for (size_t i = 0; i < n; i++) {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        p[i] = (unsigned char)x;
-    }
-    return p;
+    return tu_pattern(n, seed);
 }
 
 static void write_file(const char *path, const void *data, size_t n)
