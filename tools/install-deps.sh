@@ -6,7 +6,7 @@ set -e
 PKGS="build-essential autoconf automake libtool pkg-config clang python3 \
 libcurl4-openssl-dev libcjson-dev libssl-dev check \
 libtbb-dev libglib2.0-dev libuv1-dev \
-nginx-light aria2"
+nginx-light aria2 openssl"
 
 if command -v apt-get >/dev/null 2>&1; then
     SUDO=
@@ -24,6 +24,6 @@ else
     echo "  $PKGS" >&2
     echo "  (a C11 compiler, autotools, pkg-config, libcurl, cJSON, OpenSSL libcrypto, Check;" >&2
     echo "   oneTBB, GLib and libuv only for the side-by-side benchmarks; nginx and aria2" >&2
-    echo "   only for hf-bench download)" >&2
+    echo "   only for hf-bench download; the openssl command only for the mock Hub's TLS test)" >&2
     exit 1
 fi

@@ -45,11 +45,13 @@ enum {
     HF_EGATED = -17,              /* X-Error-Code: GatedRepo (accept the terms, use a token) */
     HF_EFORMAT = -18,     /* a file (GGUF, safetensors, JSON) is malformed */
     HF_EUNSUPPORTED = -19,/* valid but not supported (a format version, a dtype) */
-    HF_EOFFLINE = -20     /* offline mode and the answer is not in the cache */
+    HF_EOFFLINE = -20,    /* offline mode and the answer is not in the cache */
+    HF_ETLS = -21         /* the server's TLS certificate is not trusted (unknown CA, wrong
+                             host name, expired) or the CA file is unreadable: not retried */
 };
 
 /* The lowest (most negative) code in use; codes below it are unknown. */
-#define HF_ERR_MIN HF_EOFFLINE
+#define HF_ERR_MIN HF_ETLS
 
 typedef struct hf_error {
     int  code;                  /* negative HF_E* */

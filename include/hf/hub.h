@@ -55,7 +55,11 @@ typedef struct hf_hub_config {
     unsigned conns_per_file;    /* 0: 8 ranged connections per large file */
     unsigned conns_total;       /* 0: 64 connections in all */
     unsigned engine_threads;    /* 0: 2 I/O threads drive libcurl (at most 4) */
-    const char *ca_file;        /* NULL: the system's CAs; a PEM file to trust instead */
+    const char *ca_file;        /* NULL: $REQUESTS_CA_BUNDLE, $CURL_CA_BUNDLE, $SSL_CERT_FILE
+                                   (the first set and non-empty), else the system's CAs: a
+                                   PEM file of CAs to trust instead of the system's. TLS
+                                   peer and host name verification are always on; a refused
+                                   certificate fails with HF_ETLS (never retried) */
     const char *user_agent;     /* NULL: "hfasync/<version>"; prefixed to it otherwise */
     int fsync_blobs;            /* HF_FROM_ENV ($HFASYNC_FSYNC_BLOBS, default no), HF_YES,
                                    HF_NO: fsync each verified blob before it is renamed
@@ -125,7 +129,7 @@ typedef struct hf_download_opts {
  * otherwise one metadata request (HEAD), then the body if the blob is not cached. The
  * same blob asked for twice in one process downloads once. Errors: HF_EINVAL (bad repo id,
  * path or revision: refused before any file or network access), HF_EREPO_NOT_FOUND,
- * HF_EREVISION_NOT_FOUND, HF_EENTRY_NOT_FOUND, HF_EGATED, HF_EAUTH, HF_ENETWORK,
+ * HF_EREVISION_NOT_FOUND, HF_EENTRY_NOT_FOUND, HF_EGATED, HF_EAUTH, HF_ENETWORK, HF_ETLS,
  * HF_ETIMEDOUT, HF_EPROTO, HF_ECORRUPT (hash or size mismatch: nothing committed), HF_EIO,
  * HF_EOFFLINE. Cancelling the future aborts the transfer.
  */

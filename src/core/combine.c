@@ -10,7 +10,10 @@
  *  - the hook runs once, when the output settles however (decided by a watcher, or
  *    cancelled by its consumer), and withdraws the combinator's interest from every input
  *    still pending: fail-fast `all`, the losers of `any` and `race`, everything on cancel;
- *  - counters are atomics; no lock of its own.
+ *  - counters are atomics; no lock of its own;
+ *  - the hook can run while combine() is still registering watches (an early input may
+ *    settle the output at once), so it reads the inputs from `in`, set before the hook is
+ *    installed, never from w.src, which each registration writes.
  */
 #include "config.h"
 
@@ -22,7 +25,8 @@ enum { ALL, ALL_SETTLED, ANY, RACE };
 typedef struct comb comb_t;
 
 typedef struct comb_watch {
-    hfi_watch_t w;
+    hfi_watch_t w;              /* w.src is written by hfi_future_watch: only its own */
+    hf_future_t *in;            /* the input, written before the hook can run, then read-only */
     comb_t *c;
 } comb_watch_t;
 
@@ -39,8 +43,10 @@ static void comb_unref(comb_t *c)
 {
     if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
         return;
-    for (size_t i = 0; i < c->n; i++)
+    for (size_t i = 0; i < c->n; i++) {
         hf_future_release(c->ws[i].w.src);
+        hf_future_release(c->ws[i].in);
+    }
     hf_future_release(c->out);
     hfi_free(c);
 }
@@ -49,8 +55,8 @@ static void comb_unref(comb_t *c)
 static void any_all_failed(comb_t *c)
 {
     for (size_t i = 0; i < c->n; i++) {
-        if (hfi_state(c->ws[i].w.src) == HF_FUTURE_REJECTED) {
-            hfi_future_mirror(c->out, c->ws[i].w.src);
+        if (hfi_state(c->ws[i].in) == HF_FUTURE_REJECTED) {
+            hfi_future_mirror(c->out, c->ws[i].in);
             return;
         }
     }
@@ -95,8 +101,8 @@ static void comb_out_settled(hf_future_t *out, void *arg, int state)
     (void)out;
     (void)state;
     for (size_t i = 0; i < c->n; i++)
-        if (hfi_state(c->ws[i].w.src) == HF_FUTURE_PENDING)
-            hfi_future_withdraw(c->ws[i].w.src);
+        if (hfi_state(c->ws[i].in) == HF_FUTURE_PENDING)
+            hfi_future_withdraw(c->ws[i].in);
     comb_unref(c);
 }
 
@@ -133,16 +139,15 @@ static hf_future_t *combine(hf_future_t *const *fs, size_t n, int kind)
     c->out = hf_future_retain(out);
     for (size_t i = 0; i < n; i++) {
         c->ws[i].c = c;
-        c->ws[i].w.src = hf_future_retain(fs[i]);   /* so the hook can read every input */
+        c->ws[i].w.src = NULL;
+        /* A reference until the watch holds its own, so the hook can read every input
+         * (until comb_unref: all watches are registered by then). */
+        c->ws[i].in = hf_future_retain(fs[i]);
         hfi_future_add_interest(fs[i]);
     }
     hfi_future_set_hook(out, comb_out_settled, c);
-    for (size_t i = 0; i < n; i++) {
-        /* hfi_future_watch takes its own reference into w.src: drop the one above. */
-        hf_future_t *in = c->ws[i].w.src;
-        hfi_future_watch(in, &c->ws[i].w, comb_input_settled);
-        hf_future_release(in);
-    }
+    for (size_t i = 0; i < n; i++)
+        hfi_future_watch(c->ws[i].in, &c->ws[i].w, comb_input_settled);
     return out;
 }
 

@@ -371,9 +371,32 @@ static hfi_task_t *spin(hfi_worker_t *w)
     }
 }
 
+/* Take `w` off the idle stack if it is still there (a waker may have taken it already).
+ * Returns 1 if it was. */
+static int leave_idle(hfi_worker_t *w)
+{
+    hfi_compute_t *p = w->pool;
+    int removed = 0;
+
+    pthread_mutex_lock(&p->idle_mu);
+    if (w->in_idle) {
+        hfi_worker_t **pp = &p->idle;
+        while (*pp != w)
+            pp = &(*pp)->idle_next;
+        *pp = w->idle_next;
+        w->in_idle = 0;
+        atomic_fetch_sub(&p->nidle, 1);
+        atomic_fetch_add(&p->nrunning, 1);
+        removed = 1;
+    }
+    pthread_mutex_unlock(&p->idle_mu);
+    return removed;
+}
+
 static void park(hfi_worker_t *w)
 {
     hfi_compute_t *p = w->pool;
+    int notified;
 
     if (w->searching) {
         w->searching = 0;
@@ -389,20 +412,7 @@ static void park(hfi_worker_t *w)
 
     if (atomic_load(&p->shutdown) ||
         (atomic_load(&p->nrunning) < p->parallelism && work_available(p))) {
-        int self_removed = 0;
-        pthread_mutex_lock(&p->idle_mu);
-        if (w->in_idle) {
-            hfi_worker_t **pp = &p->idle;
-            while (*pp != w)
-                pp = &(*pp)->idle_next;
-            *pp = w->idle_next;
-            w->in_idle = 0;
-            atomic_fetch_sub(&p->nidle, 1);
-            atomic_fetch_add(&p->nrunning, 1);
-            self_removed = 1;
-        }
-        pthread_mutex_unlock(&p->idle_mu);
-        if (self_removed)
+        if (leave_idle(w))
             return;
         /* else a waker took us out of the stack: its notification is on its way */
     }
@@ -410,8 +420,15 @@ static void park(hfi_worker_t *w)
     pthread_mutex_lock(&w->mu);
     while (!w->notified && !atomic_load(&p->shutdown))
         pthread_cond_wait(&w->cv, &w->mu);
+    notified = w->notified;
     w->notified = 0;
     pthread_mutex_unlock(&w->mu);
+    if (!notified) {
+        /* Woken by shutdown, not by a waker: leave the idle stack under idle_mu, so that a
+         * waker cannot pop (and write) this worker while it exits, and whatever a waker
+         * already wrote (w->searching) is ordered before our reads. */
+        leave_idle(w);
+    }
 }
 
 static void *worker_main(void *arg)

@@ -33,6 +33,7 @@ const char *hf_strerror(int code)
     case HF_EFORMAT: return "malformed file";
     case HF_EUNSUPPORTED: return "unsupported";
     case HF_EOFFLINE: return "offline and not in the cache";
+    case HF_ETLS: return "TLS certificate not trusted";
     default: return "unknown error";
     }
 }

@@ -74,6 +74,7 @@ struct hfi_blob {
     _Atomic int cancelled;
     hf_promise_t *done;
     char *blob_path, *partial_path, *lock_path, *url, *repo_id, *path;
+    char *repo_dir;             /* no symlinked folder below it is written through */
     char etag[65];
     uint64_t size;
     int with_auth;
@@ -122,6 +123,7 @@ static void blob_unref(hfi_blob_t *b)
     hf_promise_free(b->done);
     hfi_free(b->blob_path);
     hfi_free(b->partial_path);
+    hfi_free(b->repo_dir);
     hfi_free(b->lock_path);
     hfi_free(b->url);
     hfi_free(b->repo_id);
@@ -686,6 +688,27 @@ static void ranged_start(hfi_blob_t *b)
 
 /* ---- start: lock, then decide ------------------------------------------------------------ */
 
+/* Open (or create) the partial file, never through a symlink: a link or anything else
+ * that is not a regular file at its path (planted: we hold the blob's lock) is removed and
+ * the file created afresh with O_EXCL. */
+static int open_partial(const char *path, hf_error_t *err)
+{
+    struct stat st;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
+
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+        return fd;
+    if (fd >= 0)
+        close(fd);
+    if (lstat(path, &st) == 0 && !S_ISDIR(st.st_mode) && unlink(path) < 0)
+        return hf_error_set(err, HF_EIO, 0, "cannot remove %s (not a regular file): %s", path,
+                            strerror(errno));
+    fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (fd < 0)
+        return hf_error_set(err, HF_EIO, 0, "cannot create %s: %s", path, strerror(errno));
+    return fd;
+}
+
 static void blob_start(void *arg)
 {
     hfi_blob_t *b = arg;
@@ -703,7 +726,12 @@ static void blob_start(void *arg)
         fail(b, &e);
         return;
     }
-    if (stat(b->blob_path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == b->size) {
+    if (hfi_cache_check_no_links(&(hfi_cache_loc_t){ b->repo_dir, NULL }, b->partial_path,
+                                 &e) < 0) {
+        fail(b, &e);
+        return;
+    }
+    if (lstat(b->blob_path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == b->size) {
         close_files(b, 0);      /* another process committed it meanwhile */
         report(b, b->size, 1);
         leave_table(b);
@@ -711,8 +739,11 @@ static void blob_start(void *arg)
         blob_unref(b);
         return;
     }
-    b->fd = open(b->partial_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
-    if (b->fd < 0 || fstat(b->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    if ((b->fd = open_partial(b->partial_path, &e)) < 0) {
+        fail(b, &e);
+        return;
+    }
+    if (fstat(b->fd, &st) < 0) {
         fail_msg(b, HF_EIO, "cannot open its partial file");
         return;
     }
@@ -760,6 +791,7 @@ static hfi_blob_t *blob_new(hf_hub_t *hub, const hfi_blob_req_t *req, const char
     pthread_mutex_init(&b->mu, NULL);
     b->blob_path = hfi_strdup(blob_path);
     b->partial_path = hfi_cache_partial_path(req->loc, req->etag);
+    b->repo_dir = hfi_strdup(req->loc->repo_dir);
     b->lock_path = hfi_cache_lock_path(hub->cache_dir, req->loc, req->etag);
     b->url = hfi_strdup(req->url);
     b->repo_id = hfi_strdup(req->repo_id);
@@ -768,7 +800,7 @@ static hfi_blob_t *blob_new(hf_hub_t *hub, const hfi_blob_req_t *req, const char
     snprintf(b->etag, sizeof b->etag, "%s", req->etag);
     b->size = req->size;
     b->with_auth = hfi_same_origin(hub, req->url);
-    if (!b->blob_path || !b->partial_path || !b->lock_path || !b->url || !b->repo_id ||
+    if (!b->blob_path || !b->partial_path || !b->repo_dir || !b->lock_path || !b->url || !b->repo_id ||
         !b->path || !b->done) {
         blob_unref(b);
         return NULL;

@@ -15,7 +15,11 @@
  *  - new files are created 0666 and folders 0777, so the umask decides their modes as it
  *    does for the official clients' files; symlink targets are relative, one "../" per folder level below snapshots/<commit>;
  *  - temporary and lock files are opened O_NOFOLLOW (and O_EXCL where created), so a
- *    symlink planted at their path is never followed out of the cache.
+ *    symlink planted at their path is never followed out of the cache;
+ *  - folders below the repo folder are checked with lstat before a write (no symlink may
+ *    stand for blobs/, snapshots/<commit>/ or a folder of a path), and an existing snapshot
+ *    entry counts as cached only if it is a regular file or the exact relative link to a
+ *    blob: a symlink planted there is replaced, never followed or handed out.
  */
 #include "config.h"
 
@@ -282,6 +286,60 @@ out:
     return rc;
 }
 
+int hfi_cache_check_no_links(const hfi_cache_loc_t *loc, const char *path, hf_error_t *err)
+{
+    size_t base = strlen(loc->repo_dir);
+    char *p;
+    int rc = 0;
+
+    if (strncmp(path, loc->repo_dir, base) != 0 || path[base] != '/')
+        return hf_error_set(err, HF_EIO, 0, "%s is not inside the repo folder", path);
+    if ((p = hfi_strdup(path)) == NULL)
+        return HF_ENOMEM;
+    for (char *s = strchr(p + base + 1, '/'); s; s = strchr(s + 1, '/')) {
+        struct stat st;
+        *s = '\0';
+        if (lstat(p, &st) == 0 && !S_ISDIR(st.st_mode)) {
+            rc = hf_error_set(err, HF_EIO, 0, "refusing to write through %s: not a folder (%s)",
+                              p, S_ISLNK(st.st_mode) ? "a symlink" : "a file");
+            break;
+        }
+        *s = '/';
+    }
+    hfi_free(p);
+    return rc;
+}
+
+int hfi_cache_snapshot_entry_ok(const hfi_cache_loc_t *loc, const char *commit,
+                                const char *path)
+{
+    char *dst = hfi_cache_snapshot_path(loc, commit, path);
+    char *prefix = relative_blob_target(path, "");
+    char target[4096];
+    struct stat st;
+    ssize_t n;
+    int ok = 0;
+
+    if (!dst || !prefix || hfi_cache_check_no_links(loc, dst, NULL) < 0 || lstat(dst, &st) < 0)
+        goto out;
+    if (S_ISREG(st.st_mode)) {
+        ok = 1;
+        goto out;
+    }
+    if (!S_ISLNK(st.st_mode) || (n = readlink(dst, target, sizeof target - 1)) < 0)
+        goto out;
+    target[n] = '\0';
+    if (strncmp(target, prefix, strlen(prefix)) == 0) {
+        const char *hex = target + strlen(prefix);
+        size_t len = strlen(hex);
+        ok = (len == 40 || len == 64) && hfi_is_hex(hex, len) && access(dst, R_OK) == 0;
+    }
+out:
+    hfi_free(dst);
+    hfi_free(prefix);
+    return ok;
+}
+
 int hfi_cache_link(const hfi_cache_loc_t *loc, const char *commit, const char *path,
                    const char *etag, int copy, hf_error_t *err)
 {
@@ -291,7 +349,8 @@ int hfi_cache_link(const hfi_cache_loc_t *loc, const char *commit, const char *p
 
     if (!dst)
         return HF_ENOMEM;
-    if ((rc = hfi_mkdirs_for(dst, err)) < 0)
+    if ((rc = hfi_cache_check_no_links(loc, dst, err)) < 0 ||
+        (rc = hfi_mkdirs_for(dst, err)) < 0 || (rc = hfi_cache_check_no_links(loc, dst, err)) < 0)
         goto out;
     if (copy) {
         if ((blob = hfi_cache_blob_path(loc, etag)) == NULL) {

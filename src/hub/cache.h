@@ -51,6 +51,19 @@ int hfi_mkdirs_for(const char *path, hf_error_t *err);
 int hfi_cache_link(const hfi_cache_loc_t *loc, const char *commit, const char *path,
                    const char *etag, int copy, hf_error_t *err);
 
+/* 0 if no folder between loc->repo_dir and `path`'s own name is a symlink (the repo folder
+ * itself and the cache above it may be: users move caches to other disks); otherwise
+ * HF_EIO naming the link. Writers call it before creating anything below the repo folder,
+ * so a link planted at blobs/ or snapshots/<commit>/ never leads a write out of the cache. */
+int hfi_cache_check_no_links(const hfi_cache_loc_t *loc, const char *path, hf_error_t *err);
+
+/* 1 if snapshots/<commit>/<path> is what this library or the official clients make: a
+ * regular file (symlinks disabled) or a symlink whose target is the relative
+ * "../(...)/blobs/<40 or 64 hex>" for that depth, and the blob it names is readable.
+ * A link pointing anywhere else (planted, absolute) is not an answer from the cache. */
+int hfi_cache_snapshot_entry_ok(const hfi_cache_loc_t *loc, const char *commit,
+                                const char *path);
+
 /* Create the empty .no_exist/<commit>/<path> marker. */
 int hfi_cache_mark_missing(const hfi_cache_loc_t *loc, const char *commit, const char *path);
 

@@ -8,7 +8,11 @@
  *    file ($HF_TOKEN_PATH, else $HF_HOME/token); it is stripped of whitespace, an empty
  *    one counts as none, and $HF_HUB_DISABLE_IMPLICIT_TOKEN keeps all but the config's
  *    away. It is kept only in `token` and `auth_header`, never formatted into a message;
- *  - booleans are true for 1, ON, YES, TRUE (any case), as in huggingface_hub.
+ *  - booleans are true for 1, ON, YES, TRUE (any case), as in huggingface_hub;
+ *  - the CA file: the config's ca_file, else $REQUESTS_CA_BUNDLE, $CURL_CA_BUNDLE,
+ *    $SSL_CERT_FILE (the variables requests, curl and OpenSSL/httpx read), else the
+ *    system's CAs. An empty variable is ignored: unlike old requests, an empty
+ *    CURL_CA_BUNDLE never turns verification off. Nothing turns it off.
  */
 #include "config.h"
 
@@ -234,7 +238,10 @@ int hfi_hub_configure(hf_hub_t *hub, const hf_hub_config_t *cfg, hf_error_t *err
     hub->engine_threads = cfg->engine_threads ? cfg->engine_threads : 2;
     if (hub->engine_threads > 4)
         hub->engine_threads = 4;
-    if (cfg->ca_file && (hub->ca_file = hfi_strdup(cfg->ca_file)) == NULL)
+    v = cfg->ca_file;
+    if (!v && !(v = env_nonempty("REQUESTS_CA_BUNDLE")) && !(v = env_nonempty("CURL_CA_BUNDLE")))
+        v = env_nonempty("SSL_CERT_FILE");
+    if (v && (hub->ca_file = expand_home(v)) == NULL)
         return hf_error_set(err, HF_ENOMEM, 0, "out of memory");
     v = env_nonempty("HF_HUB_USER_AGENT_ORIGIN");
     hub->user_agent = hfi_strfmt("%s%shfasync/%s%s%s", cfg->user_agent ? cfg->user_agent : "",

@@ -153,12 +153,11 @@ static int cached_answer(dl_t *d, char **path_out)
     hfi_free(p);
     if (rc)
         return HF_EENTRY_NOT_FOUND;
+    /* a dangling link, or one that does not point at a blob (planted), is not cached */
+    if (!hfi_cache_snapshot_entry_ok(&d->loc, commit, d->path))
+        return HF_ENOENT;
     if ((p = snapshot_path(d, commit)) == NULL)
         return HF_ENOMEM;
-    if (access(p, R_OK) != 0) {     /* follows the link: a dangling one is not cached */
-        free(p);
-        return HF_ENOENT;
-    }
     *path_out = p;
     return 0;
 }
@@ -263,7 +262,8 @@ static void have_metadata(dl_t *d)
     }
     if (d->force)
         unlink(blob_path);
-    else if (stat(blob_path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == d->size) {
+    else if (lstat(blob_path, &st) == 0 && S_ISREG(st.st_mode) &&   /* a link is no blob */
+             (uint64_t)st.st_size == d->size) {
         hfi_free(blob_path);
         link_and_finish(d);     /* cached blob: only the link may be missing */
         return;

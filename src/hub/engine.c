@@ -15,6 +15,8 @@
  *    (called by libcurl at least once a second) aborts one idle longer than its limit;
  *  - redirects are never followed by libcurl (the download logic decides), and the token
  *    is only attached to requests for the endpoint's own origin;
+ *  - TLS peer and host verification are always on; the hub's ca_file only replaces the
+ *    trusted CAs. A refused certificate is HF_ETLS (never retried), not HF_ENETWORK;
  *  - a loop also stops when its I/O pool shuts down, cancelling what it holds, so freeing
  *    the runtime under a live hub does not hang;
  *  - lock order: loop->mu is a leaf; it is never held while calling libcurl or settling.
@@ -265,6 +267,9 @@ static int start(loop_t *l, xpriv_t *xp)
 #endif
     if (x->timeout_ms)
         CURLCALL(e, curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)x->timeout_ms));
+    /* Verification is always on: only where the trusted CAs come from can change. */
+    CURLCALL(e, curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L));
+    CURLCALL(e, curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L));
     if (hub->ca_file)
         CURLCALL(e, curl_easy_setopt(c, CURLOPT_CAINFO, hub->ca_file));
     if (x->head) {
@@ -295,6 +300,22 @@ static int start(loop_t *l, xpriv_t *xp)
     if (CURLCALL(e, curl_multi_add_handle(l->multi, c)) != CURLM_OK)
         return hf_error_set(&x->err, HF_ENOMEM, 0, "cannot start a transfer");
     return 0;
+}
+
+/* A certificate the client refuses (or cannot check): retrying would not help. */
+static int tls_refused(CURLcode res)
+{
+    switch (res) {
+    case CURLE_PEER_FAILED_VERIFICATION:    /* also CURLE_SSL_CACERT */
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+        return 1;
+    default:
+        return 0;
+    }
 }
 
 /* Settle a transfer's promise and release the loop's hold on it. */
@@ -336,6 +357,12 @@ static void finish(loop_t *l, xpriv_t *xp, CURLcode res, int started)
         rc = 0;
     else if (xp->timed_out || res == CURLE_OPERATION_TIMEDOUT)
         rc = hf_error_set(&x->err, HF_ETIMEDOUT, 0, "no data for %u ms", x->timeout_ms);
+    else if (tls_refused(res))
+        rc = hf_error_set(&x->err, HF_ETLS, 0,
+                          "TLS certificate not trusted (%s%s%s); give the hub a CA file "
+                          "(ca_file, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE or SSL_CERT_FILE)",
+                          CURLCALL(e, curl_easy_strerror(res)), xp->errbuf[0] ? ": " : "",
+                          xp->errbuf);
     else
         rc = hf_error_set(&x->err, HF_ENETWORK, 0, "%s%s%s",
                           CURLCALL(e, curl_easy_strerror(res)), xp->errbuf[0] ? ": " : "",

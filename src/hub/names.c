@@ -9,7 +9,21 @@
  *  - a path is relative, '/'-separated, every segment non-empty and not "." or "..", no
  *    backslash, no control character, valid UTF-8 without Unicode look-alikes of '/', '\'
  *    or '.', no percent-encoded dot, slash, backslash or NUL; at most 4096 bytes, 255 per
- *    segment. Such a path cannot name anything outside `snapshots/<commit>/`;
+ *    segment. Such a path cannot name anything outside `snapshots/<commit>/`. Also
+ *    refused, because they alias other names on some systems or tools: a segment ending in
+ *    '.' (Windows drops it: "a." is "a") and a ".git" segment in any case (no Hub repo can
+ *    hold one, and a checkout tool would treat it as repository metadata);
+ *  - the Unicode rule for paths: valid UTF-8 (no overlong forms, no surrogates) is allowed,
+ *    letters of any script included, except (a) every C1 control, (b) the invisible and
+ *    direction-changing format characters (soft hyphen, zero-width characters, bidi marks,
+ *    embeddings, overrides and isolates, word joiners, BOM, interlinear annotation, tag
+ *    characters), line and paragraph separators, and the noncharacters U+FFFE/U+FFFF, and
+ *    (c) the characters that render as a slash, backslash or full stop (DIVISION SLASH,
+ *    FRACTION SLASH, FULLWIDTH SOLIDUS / REVERSE SOLIDUS / FULL STOP, ONE and TWO DOT
+ *    LEADER, ...; the list is in is_lookalike). A name that shows as "../x" on screen is
+ *    refused, not just one that is "../x" in bytes. Repo ids and revisions are ASCII only;
+ *  - the _n variants take a length and so see bytes past an embedded NUL (refused as a
+ *    control character); the C API itself cannot carry one: its strings end at the NUL;
  *  - a revision follows git's ref-name rules closely enough that refs/<revision> stays
  *    inside the repo folder: printable ASCII, no space and none of ~^:?*[\%, no ".."
  *    segment, no empty segment, no ".lock" suffix, at most 255 bytes;
@@ -52,6 +66,21 @@ static int check_id_part(const char *p, size_t n, const char *what, hf_error_t *
         return hf_error_set(err, HF_EINVAL, 0, "repo id: %s may not start or end with '-' or '.'",
                             what);
     return 0;
+}
+
+int hfi_check_repo_id_n(const char *repo_id, size_t n, hf_error_t *err)
+{
+    char copy[2 * MAX_PART + 2];
+
+    if (!repo_id)
+        return hf_error_set(err, HF_EINVAL, 0, "repo id is empty");
+    if (memchr(repo_id, '\0', n))
+        return hf_error_set(err, HF_EINVAL, 0, "repo id has a NUL byte");
+    if (n >= sizeof copy)
+        return hf_error_set(err, HF_EINVAL, 0, "repo id is too long");
+    memcpy(copy, repo_id, n);
+    copy[n] = '\0';
+    return hfi_check_repo_id(copy, err);
 }
 
 int hfi_check_repo_id(const char *repo_id, hf_error_t *err)
@@ -114,11 +143,16 @@ static int is_lookalike(unsigned long cp)
     static const unsigned long bad[] = {
         0x2215, 0x2044, 0x29F8, 0xFF0F, 0x2571, 0x1735, 0x2F03, 0x3033,  /* slashes */
         0x29F5, 0x29F9, 0xFF3C, 0x2216, 0xFE68, 0x2572,                  /* backslashes */
-        0x2024, 0xFF0E, 0xFE52, 0x0701, 0x0702, 0x2E31, 0x00B7,          /* dots */
-        0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x202E, 0x202D, 0x2066,  /* invisible, bidi */
-        0x2067, 0x2068, 0x2069, 0x061C, 0x00AD,
+        0x2024, 0x2025, 0xFF0E, 0xFE52, 0x0701, 0x0702, 0x2E31, 0x00B7,  /* dots */
+        0xFEFF, 0x061C, 0x00AD, 0x180E, 0xFFFE, 0xFFFF,                  /* invisible */
     };
     if (cp >= 0x80 && cp <= 0x9F)   /* C1 controls */
+        return 1;
+    if ((cp >= 0x200B && cp <= 0x200F) ||   /* zero-width characters, LRM, RLM */
+        (cp >= 0x2028 && cp <= 0x202E) ||   /* line/paragraph separators, bidi embeddings */
+        (cp >= 0x2060 && cp <= 0x206F) ||   /* word joiners, bidi isolates, deprecated formats */
+        (cp >= 0xFFF9 && cp <= 0xFFFB) ||   /* interlinear annotation */
+        (cp >= 0xE0000 && cp <= 0xE007F))   /* tag characters */
         return 1;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (cp == bad[i])
@@ -163,12 +197,28 @@ static int sneaky_percent(const char *seg, size_t n)
 
 int hfi_check_path(const char *path, hf_error_t *err)
 {
-    const unsigned char *s = (const unsigned char *)path;
-    size_t n, seg_start = 0;
+    return hfi_check_path_n(path, path ? strlen(path) : 0, err);
+}
 
-    if (!path || !*path)
+/* ".git" in any case. */
+static int is_git_segment(const char *seg, size_t len)
+{
+    static const char git[] = ".git";
+    if (len != 4)
+        return 0;
+    for (size_t i = 0; i < 4; i++)
+        if ((seg[i] | 0x20) != git[i])     /* '.' | 0x20 is '.' */
+            return 0;
+    return 1;
+}
+
+int hfi_check_path_n(const char *path, size_t n, hf_error_t *err)
+{
+    const unsigned char *s = (const unsigned char *)path;
+    size_t seg_start = 0;
+
+    if (!path || n == 0)
         return hf_error_set(err, HF_EINVAL, 0, "file path is empty");
-    n = strlen(path);
     if (n > MAX_PATH_LEN)
         return hf_error_set(err, HF_EINVAL, 0, "file path is longer than %d bytes", MAX_PATH_LEN);
     if (path[0] == '/')
@@ -185,6 +235,10 @@ int hfi_check_path(const char *path, hf_error_t *err)
             if ((len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.'))
                 return hf_error_set(err, HF_EINVAL, 0,
                                     "file path may not have \".\" or \"..\" segments");
+            if (seg[len - 1] == '.')
+                return hf_error_set(err, HF_EINVAL, 0, "file path segment may not end with '.'");
+            if (is_git_segment(seg, len))
+                return hf_error_set(err, HF_EINVAL, 0, "file path may not have a \".git\" segment");
             if (sneaky_percent(seg, len))
                 return hf_error_set(err, HF_EINVAL, 0,
                                     "file path has a percent-encoded dot, slash or NUL");
@@ -212,16 +266,20 @@ int hfi_check_path(const char *path, hf_error_t *err)
 
 int hfi_check_revision(const char *rev, hf_error_t *err)
 {
-    size_t n, seg_start = 0;
+    return hfi_check_revision_n(rev, rev ? strlen(rev) : 0, err);
+}
 
-    if (!rev || !*rev)
+int hfi_check_revision_n(const char *rev, size_t n, hf_error_t *err)
+{
+    size_t seg_start = 0;
+
+    if (!rev || n == 0)
         return hf_error_set(err, HF_EINVAL, 0, "revision is empty");
-    n = strlen(rev);
     if (n > MAX_REV)
         return hf_error_set(err, HF_EINVAL, 0, "revision is longer than %d bytes", MAX_REV);
     if (rev[0] == '/' || rev[n - 1] == '/' || rev[n - 1] == '.')
         return hf_error_set(err, HF_EINVAL, 0, "revision may not start or end with '/' or end with '.'");
-    if (n >= 5 && strcmp(rev + n - 5, ".lock") == 0)
+    if (n >= 5 && memcmp(rev + n - 5, ".lock", 5) == 0)
         return hf_error_set(err, HF_EINVAL, 0, "revision may not end with \".lock\"");
     for (size_t i = 0; i <= n; i++) {
         int c = i < n ? (unsigned char)rev[i] : '/';
@@ -238,9 +296,9 @@ int hfi_check_revision(const char *rev, hf_error_t *err)
         if (c <= 0x20 || c >= 0x7F || strchr("~^:?*[\\%", c))
             return hf_error_set(err, HF_EINVAL, 0,
                                 "revision has a character git does not allow (0x%02x)", c);
+        if (c == '.' && i + 1 < n && rev[i + 1] == '.')
+            return hf_error_set(err, HF_EINVAL, 0, "revision may not contain \"..\"");
     }
-    if (strstr(rev, ".."))
-        return hf_error_set(err, HF_EINVAL, 0, "revision may not contain \"..\"");
     return 0;
 }
 

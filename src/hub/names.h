@@ -13,6 +13,10 @@
 int hfi_check_repo_id(const char *repo_id, hf_error_t *err);
 int hfi_check_path(const char *path, hf_error_t *err);
 int hfi_check_revision(const char *rev, hf_error_t *err);
+/* The same for `n` bytes that need not end with a NUL: an embedded NUL is refused. */
+int hfi_check_repo_id_n(const char *repo_id, size_t n, hf_error_t *err);
+int hfi_check_path_n(const char *path, size_t n, hf_error_t *err);
+int hfi_check_revision_n(const char *rev, size_t n, hf_error_t *err);
 
 /* 1 if `rev` is exactly 40 lowercase hex digits (a commit). */
 int hfi_is_commit(const char *rev);

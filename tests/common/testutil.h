@@ -87,6 +87,21 @@ static inline void tu_value_free(void *p)
     free(v);
 }
 
+/* `n` pseudo-random bytes (xorshift32 from `seed`; malloc'd): the same for the same seed. */
+static inline unsigned char *tu_pattern(size_t n, unsigned seed)
+{
+    unsigned char *p = malloc(n ? n : 1);
+    uint32_t x = seed * 2654435761u + 1;
+    ck_assert_ptr_nonnull(p);
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        p[i] = (unsigned char)x;
+    }
+    return p;
+}
+
 /* Run one suite with automake's test harness conventions (exit 0 = pass). */
 #define TU_MAIN(make_suite)                                                             \
     int main(void)                                                                      \

@@ -8,6 +8,7 @@ CORE_TESTS = \
 	tests/core/check_future \
 	tests/core/check_io \
 	tests/core/check_runtime \
+	tests/core/check_stress \
 	tests/core/check_then \
 	tests/core/check_timer \
 	tests/core/check_wait
@@ -19,6 +20,7 @@ CORE_TSAN_TESTS = \
 	tests/core/check_future \
 	tests/core/check_io \
 	tests/core/check_runtime \
+	tests/core/check_stress \
 	tests/core/check_then \
 	tests/core/check_timer \
 	tests/core/check_wait
@@ -57,6 +59,10 @@ tests_core_check_io_LDADD = $(TEST_LIBS)
 tests_core_check_runtime_SOURCES = tests/core/check_runtime.c
 tests_core_check_runtime_CFLAGS = $(TEST_CFLAGS)
 tests_core_check_runtime_LDADD = $(TEST_LIBS)
+
+tests_core_check_stress_SOURCES = tests/core/check_stress.c
+tests_core_check_stress_CFLAGS = $(TEST_CFLAGS)
+tests_core_check_stress_LDADD = $(TEST_LIBS)
 
 tests_core_check_then_SOURCES = tests/core/check_then.c
 tests_core_check_then_CFLAGS = $(TEST_CFLAGS)

@@ -27,15 +27,7 @@ static hf_runtime_t *rt;
 
 static unsigned char *pattern(size_t n, unsigned seed)
 {
-    unsigned char *p = malloc(n);
-    uint32_t x = seed * 2654435761u + 1;
-    for (size_t i = 0; i < n; i++) {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        p[i] = (unsigned char)x;
-    }
-    return p;
+    return tu_pattern(n, seed);
 }
 
 static void setup(void)

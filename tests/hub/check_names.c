@@ -62,6 +62,13 @@ START_TEST(hostile_paths_are_refused)
         "a\xff" "b",                /* not UTF-8 */
         "a\xed\xa0\x80" "b",        /* a UTF-16 surrogate */
         "a\xc2\x85" "b",            /* U+0085, a C1 control */
+        "\xe2\x80\xa5/x",            /* U+2025 TWO DOT LEADER, looks like ".." */
+        "a\xe2\x80\xa8" "b",        /* U+2028 LINE SEPARATOR */
+        "a\xe2\x81\xa6" "b",        /* U+2066 LEFT-TO-RIGHT ISOLATE */
+        "a\xf3\xa0\x80\x81" "b",    /* U+E0001 LANGUAGE TAG */
+        "a\xef\xbf\xbe",            /* U+FFFE, a noncharacter */
+        "a\xe2\x81\x84" "b",        /* U+2044 FRACTION SLASH */
+        ".git/config", "a/.GIT/hooks/x", "a./b", "a/b.", "...", "x/...",
         longpath, longseg,
     };
     memset(longpath, 'a', sizeof longpath - 1);
@@ -70,6 +77,35 @@ START_TEST(hostile_paths_are_refused)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_msg(hfi_check_path(bad[i], NULL) == HF_EINVAL, "accepted path #%zu", i);
     ck_assert_int_eq(hfi_check_path(NULL, NULL), HF_EINVAL);
+}
+END_TEST
+
+START_TEST(unicode_letters_pass_but_lookalikes_and_format_characters_do_not)
+{
+    /* accented letters, CJK, Cyrillic, emoji: fine; a middle-of-name '.' is fine too */
+    const char *ok[] = { "caf\xc3\xa9.txt", "\xe4\xb8\xad\xe6\x96\x87/a.json",
+                         "\xd0\xbc\xd0\xbe\xd0\xb4\xd0\xb5\xd0\xbb\xd1\x8c.bin",
+                         "\xf0\x9f\xa4\x97.md", "v1.0/a.b.c", ".github/x.yml" };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        ck_assert_msg(hfi_check_path(ok[i], NULL) == 0, "refused path #%zu", i);
+}
+END_TEST
+
+START_TEST(embedded_nul_is_refused_by_the_length_checked_forms)
+{
+    static const char path[] = "a\0/../../etc/passwd", rev[] = "main\0/../x",
+                      id[] = "org/name\0../x";
+    hf_error_t e;
+
+    /* As C strings they end at the NUL and are harmless; with their length they are not. */
+    ck_assert_int_eq(hfi_check_path(path, NULL), 0);
+    ck_assert_int_eq(hfi_check_path_n(path, sizeof path - 1, &e), HF_EINVAL);
+    ck_assert_int_eq(hfi_check_revision_n(rev, sizeof rev - 1, &e), HF_EINVAL);
+    ck_assert_int_eq(hfi_check_repo_id_n(id, sizeof id - 1, &e), HF_EINVAL);
+    ck_assert_int_eq(hfi_check_path_n("ab", 1, NULL), 0);          /* "a": no NUL needed */
+    ck_assert_int_eq(hfi_check_revision_n("main..", 4, NULL), 0);  /* "main" */
+    ck_assert_int_eq(hfi_check_repo_id_n("org/name", 8, NULL), 0);
+    ck_assert_int_eq(hfi_check_path_n(NULL, 0, NULL), HF_EINVAL);
 }
 END_TEST
 
@@ -153,6 +189,8 @@ static Suite *names_suite(void)
     tcase_add_test(tc, hostile_repo_ids_are_refused);
     tcase_add_test(tc, good_paths_pass);
     tcase_add_test(tc, hostile_paths_are_refused);
+    tcase_add_test(tc, unicode_letters_pass_but_lookalikes_and_format_characters_do_not);
+    tcase_add_test(tc, embedded_nul_is_refused_by_the_length_checked_forms);
     tcase_add_test(tc, revisions_follow_git_ref_rules);
     tcase_add_test(tc, urls_are_encoded_like_python_quote);
     tcase_add_test(tc, cache_folders_are_named_like_the_official_clients);

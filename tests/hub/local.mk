@@ -5,14 +5,16 @@ HUB_TESTS = \
 	tests/hub/check_glob \
 	tests/hub/check_headers \
 	tests/hub/check_names \
-	tests/hub/check_scan
+	tests/hub/check_scan \
+	tests/hub/check_security
 HUB_TSAN_TESTS = \
 	tests/hub/check_cache \
 	tests/hub/check_download \
 	tests/hub/check_glob \
 	tests/hub/check_headers \
 	tests/hub/check_names \
-	tests/hub/check_scan
+	tests/hub/check_scan \
+	tests/hub/check_security
 
 check_PROGRAMS += $(HUB_TESTS)
 TESTS += $(HUB_TESTS)
@@ -40,3 +42,7 @@ tests_hub_check_names_LDADD = $(TEST_LIBS)
 tests_hub_check_scan_SOURCES = tests/hub/check_scan.c
 tests_hub_check_scan_CFLAGS = $(TEST_CFLAGS)
 tests_hub_check_scan_LDADD = $(TEST_LIBS)
+
+tests_hub_check_security_SOURCES = tests/hub/check_security.c tests/common/mockhub.c tests/common/mockhub.h
+tests_hub_check_security_CFLAGS = $(TEST_CFLAGS)
+tests_hub_check_security_LDADD = $(TEST_LIBS)

@@ -223,6 +223,7 @@ int fetch_exit_code(int code)
     case HF_EGATED:
         return EXIT_AUTH;
     case HF_ENETWORK:
+    case HF_ETLS:
     case HF_ETIMEDOUT:
     case HF_EPROTO:
         return EXIT_NETWORK;

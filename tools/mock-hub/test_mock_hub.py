@@ -11,8 +11,10 @@ import os
 import random
 import re
 import select
+import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -103,10 +105,14 @@ class Reply:
         return json.loads(self.body)
 
 
-def request(method, url, headers=None, body=None, timeout=30):
-    """One request on a fresh connection; no redirect is followed."""
+def request(method, url, headers=None, body=None, timeout=30, context=None):
+    """One request on a fresh connection; no redirect is followed. https:// URLs are checked
+    against `context` (an ssl.SSLContext)."""
     u = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    if u.scheme == "https":
+        conn = http.client.HTTPSConnection(u.hostname, u.port, timeout=timeout, context=context)
+    else:
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
     try:
         conn.request(method, u.path + ("?" + u.query if u.query else ""), body=body,
                      headers=headers or {})
@@ -145,7 +151,8 @@ class MockHub:
             stdout=subprocess.PIPE, stderr=self.stderr)
         ready, _, _ = select.select([self.proc.stdout], [], [], 20)
         line = self.proc.stdout.readline().decode() if ready else ""
-        m = re.fullmatch(r"listening (http://127\.0\.0\.1:\d+) (http://[a-z0-9.]+:\d+)\n", line)
+        m = re.fullmatch(r"listening (https?://127\.0\.0\.1:\d+) (https?://[a-z0-9.]+:\d+)\n",
+                         line)
         if not m:
             self.proc.kill()
             raise RuntimeError("no listening line: %r; stderr: %s" % (line, self.errors()))
@@ -855,11 +862,51 @@ class MockHubTest(unittest.TestCase):
                      "gated", "tokens", "filter=lfs", "--lfs-threshold", "--page-size",
                      "--throttle-bps", "--cdn-url", "/_mock/stats", "/_mock/requests", "/_mock/faults",
                      "/_mock/reset", "reset_after", "stall_ms", "throttle_bps", "flip_offset",
-                     "retry_after", "ratelimit", "count", "listening <hub-url> <cdn-url>"):
+                     "retry_after", "ratelimit", "count", "listening <hub-url> <cdn-url>",
+                     "--tls-cert", "--tls-key", "HTTPS"):
             self.assertIn(word, text)
         bad = subprocess.run([sys.executable, SCRIPT, "--root", "/nonexistent/dir"],
                              capture_output=True, timeout=30)
         self.assertEqual(bad.returncode, 2)
+        half = subprocess.run([sys.executable, SCRIPT, "--root", self.root, "--tls-cert", "x.pem"],
+                              capture_output=True, timeout=30)
+        self.assertEqual(half.returncode, 2)
+        self.assertIn(b"--tls-key", half.stderr)
+
+    @unittest.skipUnless(shutil.which("openssl"), "needs the openssl command")
+    def test_tls_serves_both_ports_over_https_with_the_given_certificate(self):
+        cert, key = os.path.join(self.tmp.name, "cert.pem"), os.path.join(self.tmp.name, "key.pem")
+        gen = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                              "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                              "-addext", "subjectAltName=IP:127.0.0.1"],
+                             capture_output=True, timeout=60)
+        self.assertEqual(gen.returncode, 0, gen.stderr)
+        other = MockHub(self.root, "--tls-cert", cert, "--tls-key", key)
+        try:
+            self.assertTrue(other.hub.startswith("https://") and other.cdn.startswith("https://"))
+            trusting = ssl.create_default_context(cafile=cert)
+            r = request("GET", other.hub + "/org/plain/resolve/main/config.json", context=trusting)
+            self.assertEqual((r.status, r.body), (200, PLAIN["config.json"]))
+            lfs = request("HEAD", other.hub + "/org/faulty/resolve/main/blob.bin", context=trusting)
+            loc = lfs.headers["Location"]
+            self.assertTrue(loc.startswith(other.cdn + "/"), loc)
+            body = request("GET", loc, context=trusting).body
+            self.assertEqual(body, FAULTY["blob.bin"])
+            # A client with only the system's CAs refuses the self-signed certificate; the
+            # failed handshake ends that connection only, and the server keeps serving.
+            with self.assertRaises(ssl.SSLCertVerificationError):
+                request("GET", other.hub + "/org/plain/resolve/main/config.json",
+                        context=ssl.create_default_context())
+            # Plain HTTP on a TLS port is refused too, without stopping the server.
+            raw_exchange(other.hub.replace("https://", "http://"), b"GET / HTTP/1.1\r\n\r\n")
+            stats = request("GET", other.hub + "/_mock/stats", context=trusting).json()
+            self.assertEqual(stats["cdn"]["total"], 1)
+            self.assertEqual(stats["hub"]["total"], 2)
+        finally:
+            rc, rest = other.stop()
+        self.assertEqual((rc, rest), (0, b""))
+        self.assertNotIn("Traceback", other.errors())
+        other.close()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 import argparse
 import os
 import signal
+import ssl
 import sys
 import threading
 
@@ -16,7 +17,9 @@ DESCRIPTION = """\
 hf-mock-hub serves a folder of repositories over the Hugging Face Hub protocol on two loopback
 ports: the Hub (resolve URLs, /api/...) and a "CDN" that serves LFS content from signed URLs.
 Once both listen it prints exactly one line, `listening <hub-url> <cdn-url>`, and it stops
-cleanly (exit status 0) on SIGTERM or SIGINT. Python 3 standard library only."""
+cleanly (exit status 0) on SIGTERM or SIGINT. With --tls-cert and --tls-key both ports speak
+HTTPS (TLS 1.2 or later, the handshake in each connection's own thread) and the printed URLs,
+the CDN redirects and the Link headers start with https://. Python 3 standard library only."""
 
 EPILOG = """\
 LAYOUT
@@ -170,8 +173,25 @@ def parse_args(argv):
                         "as huggingface.co does since 2025")
     p.add_argument("--cdn-url-expiry", type=_positive, default=3600, metavar="SECONDS",
                    help="lifetime of signed CDN URLs (default 3600)")
+    p.add_argument("--tls-cert", metavar="FILE",
+                   help="serve both ports over HTTPS with this PEM certificate (chain); needs "
+                        "--tls-key. Clients must trust it (its CA) to connect")
+    p.add_argument("--tls-key", metavar="FILE", help="the PEM private key of --tls-cert")
     p.add_argument("--verbose", action="store_true", help="log every request on stderr")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        p.error("--tls-cert and --tls-key go together")
+    return args
+
+
+def _tls_context(args):
+    """A server-side TLS context for --tls-cert/--tls-key, or None without them."""
+    if not args.tls_cert:
+        return None
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(args.tls_cert, args.tls_key)
+    return ctx
 
 
 def _raise_fd_limit():
@@ -192,15 +212,22 @@ def main(argv=None):
         return 2
     _raise_fd_limit()
     threading.stack_size(1 << 20)       # a thread per connection: keep thousands of them light
+    try:
+        tls = _tls_context(args)
+    except (OSError, ValueError) as e:
+        sys.stderr.write("hf-mock-hub: cannot load the TLS certificate or key: %s\n" % e)
+        return 2
     app = App(args)
     try:
-        hub = Server((args.host, args.port), app, "hub", HubRoutes(app), Control(app.state, app.hub.snapshots))
-        cdn = Server((args.host, args.cdn_port), app, "cdn", app.cdn)
+        hub = Server((args.host, args.port), app, "hub", HubRoutes(app),
+                     Control(app.state, app.hub.snapshots), tls=tls)
+        cdn = Server((args.host, args.cdn_port), app, "cdn", app.cdn, tls=tls)
     except OSError as e:
         sys.stderr.write("hf-mock-hub: cannot listen: %s\n" % e)
         return 1
-    app.hub_url = "http://%s:%d" % (args.host, hub.server_address[1])
-    app.cdn_url = "http://%s:%d" % (args.cdn_host or args.host, cdn.server_address[1])
+    scheme = "https" if tls else "http"
+    app.hub_url = "%s://%s:%d" % (scheme, args.host, hub.server_address[1])
+    app.cdn_url = "%s://%s:%d" % (scheme, args.cdn_host or args.host, cdn.server_address[1])
     app.cdn.base_url = args.cdn_url.rstrip("/") if args.cdn_url else app.cdn_url
 
     stop = threading.Event()

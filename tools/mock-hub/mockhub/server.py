@@ -9,7 +9,10 @@ Design notes
    headers were already sent) plus one line on stderr: a bad request never stops the server;
  - a client that goes away (reset, broken pipe, timeout) ends its connection silently;
  - file bodies are streamed from disk: sendfile() when no fault touches the body, otherwise
-   64 KiB reads (smaller when throttled) with the faults applied on the way out.
+   64 KiB reads (smaller when throttled) with the faults applied on the way out;
+ - TLS (optional): the listening socket is wrapped without a handshake on accept, so the
+   handshake runs in the connection's thread (Handler.setup): a slow or refusing client never
+   holds up the accept loop, and a failed handshake ends only its own connection, quietly.
 """
 
 import email.utils
@@ -17,6 +20,7 @@ import io
 import json
 import re
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -147,12 +151,15 @@ class Server(ThreadingHTTPServer):
     block_on_close = False
     request_queue_size = 1024
 
-    def __init__(self, address, app, port_name, route, control=None):
+    def __init__(self, address, app, port_name, route, control=None, tls=None):
         self.app = app
         self.port_name = port_name
         self.route = route
         self.control = control
         super().__init__(address, Handler)
+        if tls is not None:
+            self.socket = tls.wrap_socket(self.socket, server_side=True,
+                                          do_handshake_on_connect=False)
 
     def handle_error(self, request, client_address):
         if isinstance(sys.exc_info()[1], OSError):
@@ -175,6 +182,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):  # noqa: A002 (the base class names it so)
         self.server.app.log("%s %s" % (self.server.port_name, format % args))
+
+    def setup(self):
+        super().setup()                 # sets the connection's timeout first
+        if isinstance(self.connection, ssl.SSLSocket):
+            self.connection.do_handshake()   # an SSLError (an OSError) drops only this client
 
     def handle(self):
         try:
