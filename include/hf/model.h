@@ -45,8 +45,9 @@ typedef struct hf_model_opts {
  * The future's value is an hf_model_t * that the future owns (keep it beyond the future
  * with hf_model_retain). The same (hub, name, options) while the previous future is alive
  * returns that same future. Errors: HF_EINVAL (unknown name, bad option: the message says
- * which), the Hub client's codes (a missing shard names the file; a gated repo without a
- * token is HF_EGATED), HF_EFORMAT (a file that does not read, naming file and place, or a
+ * which), the Hub client's codes (a missing file, shard or split part is
+ * HF_EENTRY_NOT_FOUND naming the file; a missing quantisation names it; a gated repo
+ * without a token is HF_EGATED), HF_EFORMAT (a file that does not read, naming file and place, or a
  * tensor missing from its shard, naming the tensor), HF_EUNSUPPORTED (e.g. a GGUF of
  * another architecture: the message says what was found). Cancelling the future cancels
  * the downloads it started (unless another load shares them).
