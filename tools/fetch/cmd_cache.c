@@ -36,7 +36,16 @@ int cmd_scan_cache(fetch_ctx_t *c)
 
     memset(&err, 0, sizeof err);
     if (hf_cache_scan(hf_hub_cache_dir(c->hub), &r, &err) < 0) {
-        if (err.code == HF_ENOENT && !c->o.json) {
+        if (err.code == HF_ENOENT && c->o.json) {      /* no cache yet: an empty report */
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddArrayToObject(j, "repos");
+            cJSON_AddStringToObject(j, "cache_dir", hf_hub_cache_dir(c->hub));
+            cJSON_AddNumberToObject(j, "size_on_disk", 0);
+            cJSON_AddArrayToObject(j, "warnings");
+            print_json(j);
+            return EXIT_OK;
+        }
+        if (err.code == HF_ENOENT) {
             printf("cache %s is empty (it does not exist yet)\n", hf_hub_cache_dir(c->hub));
             return EXIT_OK;
         }
@@ -119,9 +128,13 @@ int cmd_verify(fetch_ctx_t *c)
                         NULL, &err);
     if (n < 0)
         return fetch_fail(&err);
-    if (c->o.json)
-        printf("{\"repo_id\":\"%s\",\"checked\":%d,\"bad\":%zu}\n", c->o.repo, n, bad);
-    else
+    if (c->o.json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "repo_id", c->o.repo);
+        cJSON_AddNumberToObject(j, "checked", n);
+        cJSON_AddNumberToObject(j, "bad", (double)bad);
+        print_json(j);
+    } else
         printf("%s: %d blob(s) checked, %zu corrupt\n", c->o.repo, n, bad);
     return bad ? EXIT_INTEGRITY : EXIT_OK;
 }
@@ -136,9 +149,12 @@ int cmd_rm(fetch_ctx_t *c)
     freed = hf_cache_remove(hf_hub_cache_dir(c->hub), c->o.repo_type, c->o.repo, c->o.revision, &err);
     if (freed < 0)
         return fetch_fail(&err);
-    if (c->o.json)
-        printf("{\"repo_id\":\"%s\",\"freed\":%lld}\n", c->o.repo, (long long)freed);
-    else
+    if (c->o.json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "repo_id", c->o.repo);
+        cJSON_AddNumberToObject(j, "freed", (double)freed);
+        print_json(j);
+    } else
         printf("removed %s%s%s, freed %s\n", c->o.repo, c->o.revision ? " revision " : "",
                c->o.revision ? c->o.revision : "", human_size((unsigned long long)freed, buf));
     return EXIT_OK;

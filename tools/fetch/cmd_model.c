@@ -35,7 +35,7 @@ static void describe_json(const hf_model_t *m)
 {
     cJSON *j = cJSON_CreateObject(), *files;
     char *s;
-    cJSON_AddStringToObject(j, "model", hf_model_name(m));
+    cJSON_AddStringToObject(j, "name", hf_model_name(m));
     cJSON_AddStringToObject(j, "architecture", hf_model_architecture(m));
     cJSON_AddNumberToObject(j, "bytes", (double)hf_model_bytes(m));
     cJSON_AddNumberToObject(j, "tensors", (double)hf_model_tensor_count(m));

@@ -22,7 +22,30 @@ typedef struct prog {
     double start, last_print;
     unsigned last_files_done;
     int drawn;
+    char **finished;            /* plain lines: files whose "done" line is out */
+    size_t nfinished, cap;
 } prog_t;
+
+/* Plain lines: has the "done" line of `p`'s file been printed? If not, remember that it is now.
+ * The library may report a file's last byte more than once (body, then commit). */
+static int already_finished(prog_t *g, const hf_progress_t *p)
+{
+    char key[4200], **np;
+    snprintf(key, sizeof key, "%s/%s", p->repo_id ? p->repo_id : "", p->path ? p->path : "");
+    for (size_t i = 0; i < g->nfinished; i++)
+        if (strcmp(g->finished[i], key) == 0)
+            return 1;
+    if (g->nfinished == g->cap) {
+        size_t cap = g->cap ? 2 * g->cap : 16;
+        if ((np = realloc(g->finished, cap * sizeof *np)) == NULL)
+            return 0;
+        g->finished = np;
+        g->cap = cap;
+    }
+    if ((g->finished[g->nfinished] = strdup(key)) != NULL)
+        g->nfinished++;
+    return 0;
+}
 
 static double now_s(void)
 {
@@ -72,7 +95,8 @@ static void sink(const hf_progress_t *p, void *arg)
             g->drawn = 1;
             g->last_print = t;
         }
-    } else if (file_finished || t - g->last_print >= 2.0) {
+    } else if (file_finished ? !already_finished(g, p)
+                             : t - g->last_print >= 2.0) {
         fprintf(stderr, "%s: %s / %s%s\n", p->path ? p->path : "download",
                 human_size(p->file_done, a), human_size(p->file_total, b),
                 file_finished ? " done" : "");
@@ -104,5 +128,8 @@ void progress_done(void *arg)
     if (g->tty && g->drawn)
         fputc('\n', stderr);
     pthread_mutex_destroy(&g->mu);
+    for (size_t i = 0; i < g->nfinished; i++)
+        free(g->finished[i]);
+    free(g->finished);
     free(g);
 }
