@@ -109,16 +109,12 @@ static int gte_build(hfi_load_t *l, hf_model_t *m, hf_error_t *err)
         return HF_EBROKEN;
     if ((rc = hfi_build_config(cfgp, "qwen2", &cfg, err)) < 0)
         return rc;
-    if ((rc = hfi_build_config_int(cfg, "config.json", "hidden_size", &hidden, err)) == 0)
-        rc = hfi_build_config_int(cfg, "config.json", "vocab_size", &rows, err);
+    rc = hfi_build_config_dims(cfg, "config.json", &hidden, &rows, err);
     if (rc == 0 && (rc = hf_config_get_int(cfg, "eos_token_id", &eos_cfg, err)) == HF_ENOENT)
         rc = 0;
     hf_config_free(cfg);
     if (rc < 0)
         return rc;
-    if (hidden <= 0 || rows <= 0)
-        return hf_error_set(err, HF_EFORMAT, 0, "config.json: hidden_size %lld, vocab_size "
-                            "%lld", (long long)hidden, (long long)rows);
     if ((rc = hfi_model_set_arch(m, "qwen2", err)) < 0 ||
         (rc = hfi_build_tokenizer(m, tok, GTE_EOS, NULL, err)) < 0)
         return rc;

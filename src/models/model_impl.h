@@ -107,6 +107,10 @@ int hfi_build_config(const char *path, const char *model_type, hf_config_t **out
 /* An integer a config must have (HF_EFORMAT naming the file and key when absent). */
 int hfi_build_config_int(const hf_config_t *cfg, const char *path, const char *key,
                          int64_t *out, hf_error_t *err);
+/* hidden_size and vocab_size of a config, both present and positive (HF_EFORMAT naming
+ * `path` otherwise). */
+int hfi_build_config_dims(const hf_config_t *cfg, const char *path, int64_t *hidden,
+                          int64_t *vocab, hf_error_t *err);
 /* The model must have tensor `name` with `ndim` dims, shape[0] == d0 and shape[1] == d1
  * (0 = any); HF_EFORMAT naming `file` and the tensor otherwise. */
 int hfi_build_require(const hf_model_t *m, const char *file, const char *name,

@@ -66,14 +66,10 @@ static int stella_build(hfi_load_t *l, hf_model_t *m, hf_error_t *err)
         return HF_EBROKEN;
     if ((rc = hfi_build_config(cfgp, "new", &cfg, err)) < 0)
         return rc;
-    if ((rc = hfi_build_config_int(cfg, "config.json", "hidden_size", &hidden, err)) == 0)
-        rc = hfi_build_config_int(cfg, "config.json", "vocab_size", &rows, err);
+    rc = hfi_build_config_dims(cfg, "config.json", &hidden, &rows, err);
     hf_config_free(cfg);
     if (rc < 0)
         return rc;
-    if (hidden <= 0 || rows <= 0)
-        return hf_error_set(err, HF_EFORMAT, 0, "config.json: hidden_size %lld, vocab_size "
-                            "%lld", (long long)hidden, (long long)rows);
     if ((rc = hfi_model_set_arch(m, "new", err)) < 0 ||
         (rc = hfi_build_tokenizer(m, tok, NULL, NULL, err)) < 0 ||
         (rc = hfi_model_open_safetensors(m, body, NULL, err)) < 0 ||

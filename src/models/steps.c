@@ -140,6 +140,19 @@ int hfi_build_config_int(const hf_config_t *cfg, const char *path, const char *k
     return rc;
 }
 
+int hfi_build_config_dims(const hf_config_t *cfg, const char *path, int64_t *hidden,
+                          int64_t *vocab, hf_error_t *err)
+{
+    int rc;
+    if ((rc = hfi_build_config_int(cfg, path, "hidden_size", hidden, err)) < 0 ||
+        (rc = hfi_build_config_int(cfg, path, "vocab_size", vocab, err)) < 0)
+        return rc;
+    if (*hidden <= 0 || *vocab <= 0)
+        return hf_error_set(err, HF_EFORMAT, 0, "%s: hidden_size %lld, vocab_size %lld", path,
+                            (long long)*hidden, (long long)*vocab);
+    return 0;
+}
+
 int hfi_build_require(const hf_model_t *m, const char *file, const char *name,
                       unsigned ndim, uint64_t d0, uint64_t d1, hf_error_t *err)
 {
