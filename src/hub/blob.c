@@ -20,7 +20,9 @@
  *  - failures worth retrying (dropped connection, inactivity timeout, 408/429/5xx) wait
  *    (1, 2, 4, 8, 8 x backoff, or Retry-After / RateLimit t=) and resume where they
  *    stopped; other failures keep the partial file for the next run, except a cancellation
- *    (the caller no longer wants it) and a corrupt file, which delete it;
+ *    (the caller no longer wants it), a corrupt file and a local write failure (a full
+ *    disk), which delete it -- only ever a partial file this download opened under the
+ *    lock;
  *  - steps run on the I/O pool (continuations with HF_ON_ANY on engine futures, so each
  *    step always runs and owns its cleanup); the body sinks run on engine loop threads;
  *    `mu` guards the chunk table and the futures to cancel;
@@ -173,14 +175,17 @@ static void leave_table(hfi_blob_t *b)
     pthread_mutex_unlock(&hub->mu);
 }
 
+/* Close the partial file and let go of the lock. `remove_partial` deletes the partial
+ * file only if this download opened it (under the lock): before that, the file at that
+ * path is another process's download in progress. */
 static void close_files(hfi_blob_t *b, int remove_partial)
 {
     if (b->fd >= 0) {
+        if (remove_partial)
+            unlink(b->partial_path);
         close(b->fd);
         b->fd = -1;
     }
-    if (remove_partial)
-        unlink(b->partial_path);
     if (b->lock_fd >= 0) {
         hfi_cache_unlock(b->lock_fd);
         b->lock_fd = -1;
@@ -190,7 +195,9 @@ static void close_files(hfi_blob_t *b, int remove_partial)
 static void fail(hfi_blob_t *b, const hf_error_t *err)
 {
     int cancelled = atomic_load(&b->cancelled) || err->code == HF_ECANCELED;
-    close_files(b, cancelled || err->code == HF_ECORRUPT);
+    /* kept for the next run: a partial file cut short by the network; removed: one that
+     * is wrong (corrupt), unwanted (cancelled) or could not be written (a full disk) */
+    close_files(b, cancelled || err->code == HF_ECORRUPT || err->code == HF_EIO);
     leave_table(b);
     if (cancelled)
         hf_future_cancel((hf_future_t *)(void *)b->done);
