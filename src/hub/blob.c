@@ -405,6 +405,13 @@ static int single_sink(hfi_xfer_t *x, const char *buf, size_t n)
         if (rewind_partial(b) < 0)
             return hf_error_set(&x->err, HF_EIO, 0, "cannot restart %s", b->partial_path);
     }
+    if (b->ranged_request && x->bytes == n) {   /* the first bytes of a resumed body */
+        uint64_t first, last, total;
+        if (hfi_parse_content_range(x->headers[HFI_H_CONTENT_RANGE], &first, &last, &total) < 0 ||
+            first != b->offset || total != b->size)
+            return hf_error_set(&x->err, HF_EPROTO, (int)x->status,
+                                "wrong Content-Range for %s", b->path);
+    }
     if (b->offset + n > b->size)
         return hf_error_set(&x->err, HF_ECORRUPT, 0, "%s: more bytes than its size (%llu)",
                             b->path, (unsigned long long)b->size);
