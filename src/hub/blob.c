@@ -391,6 +391,22 @@ static int submit_get(hfi_blob_t *b, hfi_xfer_t *x, int (*sink)(hfi_xfer_t *, co
 
 /* ---- single stream ----------------------------------------------------------------------- */
 
+/* pwrite all `n` bytes at `off` of the partial file; HF_EIO (in x->err) if it fails, as
+ * when the disk is full. */
+static int write_at(hfi_blob_t *b, hfi_xfer_t *x, const char *buf, size_t n, uint64_t off)
+{
+    for (size_t done = 0; done < n;) {
+        ssize_t w = pwrite(b->fd, buf + done, n - done, (off_t)(off + done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return hf_error_set(&x->err, HF_EIO, 0, "cannot write %s: %s", b->partial_path,
+                                strerror(errno));
+        done += (size_t)w;
+    }
+    return 0;
+}
+
 static int single_sink(hfi_xfer_t *x, const char *buf, size_t n)
 {
     hfi_blob_t *b = x->arg;
@@ -415,15 +431,8 @@ static int single_sink(hfi_xfer_t *x, const char *buf, size_t n)
     if (b->offset + n > b->size)
         return hf_error_set(&x->err, HF_ECORRUPT, 0, "%s: more bytes than its size (%llu)",
                             b->path, (unsigned long long)b->size);
-    for (size_t done = 0; done < n;) {
-        ssize_t w = pwrite(b->fd, buf + done, n - done, (off_t)(b->offset + done));
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return hf_error_set(&x->err, HF_EIO, 0, "cannot write %s: %s", b->partial_path,
-                                strerror(errno));
-        done += (size_t)w;
-    }
+    if (write_at(b, x, buf, n, b->offset) < 0)
+        return x->err.code;
     hfi_hash_update(&b->hash, buf, n);
     b->offset += n;
     report(b, b->offset, 0);
@@ -522,15 +531,8 @@ static int chunk_sink(hfi_xfer_t *x, const char *buf, size_t n)
     }
     if (c->got + n > c->len)
         return hf_error_set(&x->err, HF_EPROTO, 0, "%s: range longer than asked", b->path);
-    for (size_t done = 0; done < n;) {
-        ssize_t w = pwrite(b->fd, buf + done, n - done, (off_t)(c->from + c->got + done));
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return hf_error_set(&x->err, HF_EIO, 0, "cannot write %s: %s", b->partial_path,
-                                strerror(errno));
-        done += (size_t)w;
-    }
+    if (write_at(b, x, buf, n, c->from + c->got) < 0)
+        return x->err.code;
     c->got += n;
     report(b, atomic_fetch_add(&b->range_bytes, n) + n, 0);
     return 0;

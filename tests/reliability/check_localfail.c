@@ -70,7 +70,6 @@ START_TEST(a_write_failing_mid_blob_is_an_io_error_and_leaves_the_cache_unchange
     const char *limited[] = { "-f", "200000", NULL }, *none[] = { NULL };
     const char *files[] = { "w.bin", "notes.txt", NULL };
     char err[32];
-    rel_audit_t a;
     int st;
     char *log = child(limited, files, &st);
 
@@ -80,21 +79,12 @@ START_TEST(a_write_failing_mid_blob_is_an_io_error_and_leaves_the_cache_unchange
     ck_assert_msg(strstr(log, err) && strstr(strstr(log, err) + 1, err), "%s", log);
     printf("disk full: %s", log);
     free(log);
-    rel_audit(cache, NULL, NULL, &a);
-    ck_assert_uint_eq(a.blobs, 0);
-    ck_assert_uint_eq(a.links, 0);
-    ck_assert_uint_eq(a.partials, 0);
-    ck_assert_uint_eq(a.stray, 0);
-    ck_assert_uint_eq(a.held_locks, 0);
+    rel_expect_clean(cache, 0, 0);
 
     log = child(none, files, &st);          /* with room, the next run succeeds */
     ck_assert_msg(st == 0, "exit %d: %s", st, log);
     free(log);
-    rel_audit(cache, NULL, NULL, &a);
-    ck_assert_uint_eq(a.blobs, 2);
-    ck_assert_uint_eq(a.corrupt, 0);
-    ck_assert_uint_eq(a.links, 2);
-    ck_assert_uint_eq(a.partials, 0);
+    rel_expect_clean(cache, 2, 2);
 }
 END_TEST
 
@@ -105,7 +95,6 @@ START_TEST(a_read_only_cache_answers_offline_and_refuses_downloads_clearly)
     const char *offline[] = { "-o", NULL };
     const int root = geteuid() == 0;
     char cmd[600], err[32];
-    rel_audit_t a;
     int st;
     char *log = child(none, first, &st);
 
@@ -130,11 +119,7 @@ START_TEST(a_read_only_cache_answers_offline_and_refuses_downloads_clearly)
     snprintf(err, sizeof err, "err %d ", HF_EIO);
     ck_assert_msg(strstr(log, err) != NULL, "%s", log);
     free(log);
-    rel_audit(cache, NULL, NULL, &a);
-    ck_assert_uint_eq(a.blobs, 1);
-    ck_assert_uint_eq(a.links, 1);
-    ck_assert_uint_eq(a.partials, 0);
-    ck_assert_uint_eq(a.stray, 0);
+    rel_expect_clean(cache, 1, 1);
 }
 END_TEST
 

@@ -265,6 +265,18 @@ void rel_audit(const char *cache, rel_content_fn content, void *arg, rel_audit_t
     ck_assert_int_eq(nftw(cache, visit, 16, FTW_PHYS), 0);
 }
 
+void rel_expect_clean(const char *cache, unsigned blobs, unsigned links)
+{
+    rel_audit_t a;
+    rel_audit(cache, NULL, NULL, &a);
+    ck_assert_uint_eq(a.corrupt, 0);
+    ck_assert_uint_eq(a.partials, 0);
+    ck_assert_uint_eq(a.stray, 0);
+    ck_assert_uint_eq(a.held_locks, 0);
+    ck_assert_uint_eq(a.blobs, blobs);
+    ck_assert_uint_eq(a.links, links);
+}
+
 /* ---- dl_child ---------------------------------------------------------------------------- */
 
 pid_t rel_spawn(const char **args, const char *out_path, int keep_fd)

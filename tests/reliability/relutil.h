@@ -52,6 +52,10 @@ typedef const unsigned char *(*rel_content_fn)(const char *etag, size_t *n, void
 /* Walk `cache` and fill *out; every finding is printed to stderr. */
 void rel_audit(const char *cache, rel_content_fn content, void *arg, rel_audit_t *out);
 
+/* Audit `cache` and fail the test unless it holds exactly `blobs` blobs (all hashing to
+ * their names) and `links` snapshot links, and no partial, stray or locked file. */
+void rel_expect_clean(const char *cache, unsigned blobs, unsigned links);
+
 /* dl_child: start `args` (argv[0] is filled in with the helper's path; NULL-terminated)
  * with its stdout and stderr going to `out_path`; `keep_fd` (or -1) stays open in it. */
 pid_t rel_spawn(const char **args, const char *out_path, int keep_fd);
