@@ -19,12 +19,19 @@
  *    the fsync before the rename, when the hub asks for one (fsync_blobs), has little left;
  *  - the hash (sha256 or git sha1, from the etag's length) and the size are checked before
  *    the rename into blobs/<etag>; a mismatch is HF_ECORRUPT, deletes the partial file and
- *    commits nothing. The lock is an optimisation: a partial file spoiled by a writer that
- *    ignored it fails that check;
+ *    commits nothing. The lock is an optimisation: when it holds nothing (flock unsupported,
+ *    or the test hook), the commit renames only the file this download wrote (same inode
+ *    at the partial path) after re-hashing it on disk, accepts a blob another writer
+ *    committed once it hashes right, and otherwise fetches again; a partial file is
+ *    started over by replacing it, never by truncating a file another writer may share;
+ *  - a resumed download whose whole fails the hash is fetched once more from byte 0: the
+ *    prefix an earlier run left may be the wrong part;
  *  - failures worth retrying (dropped connection, inactivity timeout, 408/429/5xx) wait
  *    (1, 2, 4, 8, 8 x backoff, or Retry-After / RateLimit t=) and resume where they
  *    stopped; other failures keep the partial file for the next run, except a cancellation
- *    (the caller no longer wants it) and a corrupt file, which delete it;
+ *    (the caller no longer wants it), a corrupt file and a local write failure (a full
+ *    disk), which delete it -- only ever a partial file this download opened under the
+ *    lock;
  *  - steps run on the I/O pool (continuations with HF_ON_ANY on engine futures, so each
  *    step always runs and owns its cleanup); the body sinks run on engine loop threads;
  *    `mu` guards the chunk table, the hasher's progress and the futures to cancel; the
@@ -79,6 +86,8 @@ struct hfi_blob {
     uint64_t size;
     int with_auth;
     int lock_fd, fd;
+    int unlocked;               /* the lock file holds no lock: expect other writers */
+    int resumed;                /* the partial file began with bytes of an earlier run */
 
     pthread_mutex_t mu;
     hfi_pending_t cur;          /* single stream: the transfer (or delay) to stop */
@@ -186,14 +195,17 @@ static void leave_table(hfi_blob_t *b)
     pthread_mutex_unlock(&hub->mu);
 }
 
+/* Close the partial file and let go of the lock. `remove_partial` deletes the partial
+ * file only if this download opened it (under the lock): before that, the file at that
+ * path is another process's download in progress. */
 static void close_files(hfi_blob_t *b, int remove_partial)
 {
     if (b->fd >= 0) {
+        if (remove_partial)
+            unlink(b->partial_path);
         close(b->fd);
         b->fd = -1;
     }
-    if (remove_partial)
-        unlink(b->partial_path);
     if (b->lock_fd >= 0) {
         hfi_cache_unlock(b->lock_fd);
         b->lock_fd = -1;
@@ -203,7 +215,9 @@ static void close_files(hfi_blob_t *b, int remove_partial)
 static void fail(hfi_blob_t *b, const hf_error_t *err)
 {
     int cancelled = atomic_load(&b->cancelled) || err->code == HF_ECANCELED;
-    close_files(b, cancelled || err->code == HF_ECORRUPT);
+    /* kept for the next run: a partial file cut short by the network; removed: one that
+     * is wrong (corrupt), unwanted (cancelled) or could not be written (a full disk) */
+    close_files(b, cancelled || err->code == HF_ECORRUPT || err->code == HF_EIO);
     leave_table(b);
     if (cancelled)
         hf_future_cancel((hf_future_t *)(void *)b->done);
@@ -219,13 +233,95 @@ static void fail_msg(hfi_blob_t *b, int code, const char *msg)
     fail(b, &e);
 }
 
+static void single_start(hfi_blob_t *b);
+
+/* The blob is in blobs/<etag> (`committed`: by us). */
+static void succeed(hfi_blob_t *b, int committed)
+{
+    close_files(b, 0);
+    if (committed) {
+        pthread_mutex_lock(&b->hub->mu);
+        b->hub->blobs_committed++;
+        pthread_mutex_unlock(&b->hub->mu);
+    }
+    report(b, b->size, 1);
+    leave_table(b);
+    hf_promise_resolve(b->done, NULL, NULL);
+    blob_unref(b);
+}
+
+/* Start the partial file over, empty. A new file replaces it rather than truncating it in
+ * place: a writer that ignored the lock may share the old one, and its bytes stay whole. */
+static int rewind_partial(hfi_blob_t *b)
+{
+    int fd;
+
+    b->offset = 0;
+    b->resumed = 0;
+    hfi_hash_free(&b->hash);
+    unlink(b->partial_path);
+    fd = open(b->partial_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (fd < 0)
+        return HF_EIO;
+    close(b->fd);
+    b->fd = fd;
+    if (ftruncate(fd, 0) < 0 || hfi_hash_init(&b->hash, b->etag, b->size) < 0)
+        return HF_EIO;
+    return 0;
+}
+
+/* 1 if the file open at `fd` is `size` bytes that hash to `etag`. */
+static int verified_on_disk(int fd, const char *etag, uint64_t size)
+{
+    struct stat st;
+    hfi_hash_t h = { 0 };
+    char hex[65] = "";
+
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size ||
+        hfi_hash_init(&h, etag, size) < 0)
+        return 0;
+    if (hfi_hash_fd(&h, fd, 0, size) < 0 || hfi_hash_final(&h, hex) < 0)
+        hfi_hash_free(&h);
+    return strcmp(hex, etag) == 0;
+}
+
+/* 1 if partial_path still names the file we wrote (another writer that ignored the lock
+ * may have committed it, and yet another put a new partial file there). */
+static int partial_is_ours(hfi_blob_t *b)
+{
+    struct stat mine, there;
+    return fstat(b->fd, &mine) == 0 && lstat(b->partial_path, &there) == 0 &&
+           mine.st_dev == there.st_dev && mine.st_ino == there.st_ino;
+}
+
+/* 1 if blobs/<etag> is there now, whole and hashing to its name. */
+static int blob_verified(hfi_blob_t *b)
+{
+    int fd = open(b->blob_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), ok;
+    if (fd < 0)
+        return 0;
+    ok = verified_on_disk(fd, b->etag, b->size);
+    close(fd);
+    return ok;
+}
+
 /* Verify the finished partial file, then rename it into blobs/<etag>. */
 static void commit(hfi_blob_t *b, const char *hex)
 {
     struct stat st;
     hf_error_t e;
+    int bad_size = fstat(b->fd, &st) < 0 || (uint64_t)st.st_size != b->size;
 
-    if (fstat(b->fd, &st) < 0 || (uint64_t)st.st_size != b->size) {
+    if ((bad_size || strcmp(hex, b->etag) != 0) && b->resumed && !b->nchunks) {
+        /* the prefix an earlier run left may be what is wrong: fetch it all once more */
+        if (rewind_partial(b) < 0) {
+            fail_msg(b, HF_EIO, "cannot restart its partial file");
+            return;
+        }
+        single_start(b);
+        return;
+    }
+    if (bad_size) {
         hf_error_set(&e, HF_ECORRUPT, 0, "%s: size %llu, expected %llu", b->path,
                      (unsigned long long)st.st_size, (unsigned long long)b->size);
         fail(b, &e);
@@ -237,19 +333,35 @@ static void commit(hfi_blob_t *b, const char *hex)
         fail(b, &e);
         return;
     }
-    if ((b->hub->fsync_blobs && fsync(b->fd) < 0) || rename(b->partial_path, b->blob_path) < 0) {
+    if (b->hub->fsync_blobs && fsync(b->fd) < 0) {
+        hf_error_set(&e, HF_EIO, 0, "cannot sync %s: %s", b->partial_path, strerror(errno));
+        fail(b, &e);
+        return;
+    }
+    /* Without the lock, others may have written into our file too: what is committed is
+     * what is on disk, so that is what must hash right. */
+    if (b->unlocked && (!partial_is_ours(b) || !verified_on_disk(b->fd, b->etag, b->size))) {
+        if (blob_verified(b)) {         /* another writer committed it */
+            succeed(b, 0);
+            return;
+        }
+        if (!b->nchunks && b->attempt++ < b->hub->max_retries && rewind_partial(b) == 0) {
+            single_start(b);            /* fetched again, never committed spoiled */
+            return;
+        }
+        fail_msg(b, HF_ECORRUPT, "its partial file was spoiled by another writer");
+        return;
+    }
+    if (rename(b->partial_path, b->blob_path) < 0) {
+        if (errno == ENOENT && blob_verified(b)) {
+            succeed(b, 0);
+            return;
+        }
         hf_error_set(&e, HF_EIO, 0, "cannot commit %s: %s", b->blob_path, strerror(errno));
         fail(b, &e);
         return;
     }
-    close_files(b, 0);
-    pthread_mutex_lock(&b->hub->mu);
-    b->hub->blobs_committed++;
-    pthread_mutex_unlock(&b->hub->mu);
-    report(b, b->size, 1);
-    leave_table(b);
-    hf_promise_resolve(b->done, NULL, NULL);
-    blob_unref(b);
+    succeed(b, 1);
 }
 
 /* ---- waiting between attempts ---------------------------------------------------------- */
@@ -292,11 +404,10 @@ static int submit_get(hfi_blob_t *b, hfi_xfer_t *x, int (*sink)(hfi_xfer_t *, co
 
 /* ---- single stream ----------------------------------------------------------------------- */
 
-static void single_start(hfi_blob_t *b);
-
-/* Write all of buf at `off` of the partial file. With fsync_blobs, each time the writes
- * cross a multiple of HFI_WRITEBACK_STEP the step just filled starts going to disk, so
- * that the fsync before the commit has little left to wait for. 0, or an HF_EIO code set in x->err. */
+/* pwrite all `n` bytes at `off` of the partial file; HF_EIO (in x->err) if it fails, as
+ * when the disk is full. With fsync_blobs, each time the writes cross a multiple of
+ * HFI_WRITEBACK_STEP the step just filled starts going to disk, so that the fsync before
+ * the commit has little left to wait for. */
 static int write_at(hfi_blob_t *b, hfi_xfer_t *x, const char *buf, size_t n, uint64_t off)
 {
     uint64_t step_end = (off + n) / HFI_WRITEBACK_STEP * HFI_WRITEBACK_STEP;
@@ -326,10 +437,15 @@ static int single_sink(hfi_xfer_t *x, const char *buf, size_t n)
         /* The server ignored our Range: start over from byte 0 (keeping nothing of
          * what we had, which this body repeats). */
         b->ranged_request = 0;
-        b->offset = 0;
-        hfi_hash_free(&b->hash);
-        if (ftruncate(b->fd, 0) < 0 || hfi_hash_init(&b->hash, b->etag, b->size) < 0)
+        if (rewind_partial(b) < 0)
             return hf_error_set(&x->err, HF_EIO, 0, "cannot restart %s", b->partial_path);
+    }
+    if (b->ranged_request && x->bytes == n) {   /* the first bytes of a resumed body */
+        uint64_t first, last, total;
+        if (hfi_parse_content_range(x->headers[HFI_H_CONTENT_RANGE], &first, &last, &total) < 0 ||
+            first != b->offset || total != b->size)
+            return hf_error_set(&x->err, HF_EPROTO, (int)x->status,
+                                "wrong Content-Range for %s", b->path);
     }
     if (b->offset + n > b->size)
         return hf_error_set(&x->err, HF_ECORRUPT, 0, "%s: more bytes than its size (%llu)",
@@ -369,9 +485,7 @@ static void single_done(hf_future_t *done, hf_promise_t *next, void *arg)
         return;
     }
     if (code == 0 && x->status == 416) {          /* our partial file is not a prefix */
-        b->offset = 0;
-        hfi_hash_free(&b->hash);
-        if (ftruncate(b->fd, 0) < 0 || hfi_hash_init(&b->hash, b->etag, b->size) < 0) {
+        if (rewind_partial(b) < 0) {
             fail_msg(b, HF_EIO, "cannot restart its partial file");
             return;
         }
@@ -714,6 +828,7 @@ static void blob_start(void *arg)
     hfi_blob_t *b = arg;
     hf_error_t e;
     struct stat st;
+    int held = 0;
 
     if (atomic_load(&b->cancelled)) {
         fail_msg(b, HF_ECANCELED, "cancelled");
@@ -721,22 +836,20 @@ static void blob_start(void *arg)
     }
     memset(&e, 0, sizeof e);
     if (hfi_mkdirs_for(b->blob_path, &e) < 0 ||
-        (b->lock_fd = hfi_cache_lock(b->lock_path, 0, &e)) < 0) {
+        (b->lock_fd = hfi_cache_lock_held(b->lock_path, 0, &held, &e)) < 0) {
         b->lock_fd = -1;
         fail(b, &e);
         return;
     }
+    b->unlocked = !held;
     if (hfi_cache_check_no_links(&(hfi_cache_loc_t){ b->repo_dir, NULL }, b->partial_path,
                                  &e) < 0) {
         fail(b, &e);
         return;
     }
-    if (lstat(b->blob_path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == b->size) {
-        close_files(b, 0);      /* another process committed it meanwhile */
-        report(b, b->size, 1);
-        leave_table(b);
-        hf_promise_resolve(b->done, NULL, NULL);
-        blob_unref(b);
+    if (lstat(b->blob_path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == b->size &&
+        (held || blob_verified(b))) {
+        succeed(b, 0);          /* another process committed it meanwhile */
         return;
     }
     if ((b->fd = open_partial(b->partial_path, &e)) < 0) {
@@ -752,17 +865,15 @@ static void blob_start(void *arg)
         return;
     }
     b->offset = (uint64_t)st.st_size;
-    if (b->offset > b->size) {
-        if (ftruncate(b->fd, 0) < 0) {
-            fail_msg(b, HF_EIO, "cannot truncate its partial file");
-            return;
-        }
-        b->offset = 0;
-    }
     if (hfi_hash_init(&b->hash, b->etag, b->size) < 0) {
         fail_msg(b, HF_EPROTO, "not a sha1 or sha256 etag");
         return;
     }
+    if (b->offset > b->size && rewind_partial(b) < 0) {
+        fail_msg(b, HF_EIO, "cannot restart its partial file");
+        return;
+    }
+    b->resumed = b->offset > 0;
     /* Resume: the bytes already there count only once hashed. */
     if (b->offset > 0 && hfi_hash_fd(&b->hash, b->fd, 0, b->offset) < 0) {
         fail_msg(b, HF_EIO, "cannot read its partial file");

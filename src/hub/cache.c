@@ -404,9 +404,17 @@ int hfi_cache_mark_missing(const hfi_cache_loc_t *loc, const char *commit, const
 
 int hfi_cache_lock(const char *lock_path, unsigned timeout_ms, hf_error_t *err)
 {
+    int held;
+    return hfi_cache_lock_held(lock_path, timeout_ms, &held, err);
+}
+
+int hfi_cache_lock_held(const char *lock_path, unsigned timeout_ms, int *held, hf_error_t *err)
+{
     struct timespec nap = { 0, 10 * 1000000L };
     uint64_t waited = 0;
     int fd, rc;
+
+    *held = 0;
 
     if ((rc = hfi_mkdirs_for(lock_path, err)) < 0)
         return rc;
@@ -424,8 +432,10 @@ int hfi_cache_lock(const char *lock_path, unsigned timeout_ms, hf_error_t *err)
     if (atomic_load(&skip_flock))
         return fd;
     for (;;) {
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            *held = 1;
             return fd;
+        }
         if (errno == ENOLCK || errno == EOPNOTSUPP || errno == ENOSYS)
             return fd;          /* no flock here: the hash check keeps the cache right */
         if (errno != EWOULDBLOCK && errno != EINTR) {

@@ -71,6 +71,9 @@ int hfi_cache_mark_missing(const hfi_cache_loc_t *loc, const char *commit, const
  * exclusively (polling, up to `timeout_ms`; 0: forever). Returns an fd >= 0 or HF_EIO /
  * HF_ETIMEDOUT. hfi_cache_unlock() releases and closes; the file is never deleted. */
 int hfi_cache_lock(const char *lock_path, unsigned timeout_ms, hf_error_t *err);
+/* hfi_cache_lock, and *held = 0 when the fd holds no lock after all (flock unsupported
+ * there, or the test hook below): the caller must then expect other writers. */
+int hfi_cache_lock_held(const char *lock_path, unsigned timeout_ms, int *held, hf_error_t *err);
 void hfi_cache_unlock(int fd);
 
 /* Test hook (issue: "a lock made ineffective"): when set, hfi_cache_lock opens the file

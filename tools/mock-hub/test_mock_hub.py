@@ -677,6 +677,20 @@ class MockHubTest(unittest.TestCase):
         self.assertEqual((r.status, r.body), (200, FAULTY["small.txt"]))
         self.assertEqual(self.get(path, Range="bytes=10-19").status, 206)
 
+    def test_short_body_ends_early_with_a_matching_content_length(self):
+        path = "/org/faulty/resolve/main/small.txt"
+        self.fault(path=path, short_body=5, count=1)
+        r = self.get(path)
+        self.assertEqual((r.status, r.body), (200, FAULTY["small.txt"][:5]))
+        self.assertEqual(self.get(path).body, FAULTY["small.txt"])
+
+    def test_content_range_replaces_the_header_of_a_206(self):
+        path = "/org/faulty/resolve/main/small.txt"
+        self.fault(path=path, content_range="bytes 0-0/1", count=1)
+        r = self.get(path, Range="bytes=10-19")
+        self.assertEqual((r.status, r.headers["Content-Range"]), (206, "bytes 0-0/1"))
+        self.assertEqual(r.body, FAULTY["small.txt"][10:20])
+
     def test_bad_faults_are_refused_and_faults_can_be_listed_and_cleared(self):
         for spec in ({"path": "/x", "reset_afterr": 1}, {"path": "/x"}, {"status": 500},
                      {"path": "/x", "status": "500"}, [1]):

@@ -288,6 +288,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send(self, resp, effect, entry):
         self._began = True
+        if resp.status in (200, 206):
+            if effect.short_body is not None and effect.short_body < resp.length:
+                resp.length = effect.short_body        # ends early, cleanly (no reset)
+            if effect.content_range is not None and resp.status == 206:
+                resp.headers = [(k, effect.content_range if k == "Content-Range" else v)
+                                for k, v in resp.headers]
         self.send_response(resp.status)
         for name, value in resp.headers:
             self.send_header(name, value)

@@ -54,6 +54,10 @@ FAULT_FIELDS = {
                     "invert the byte at offset O of the file (any range covering O)"),
     "ignore_range": (lambda v: isinstance(v, bool),
                      "true: answer 200 with the whole body to a ranged request"),
+    "short_body": (lambda v: _is_int(v, 0),
+                   "send only the first N body bytes, with a Content-Length that says N"),
+    "content_range": (lambda v: isinstance(v, str),
+                      "Content-Range header of a 206 answer instead of the true one"),
 }
 EFFECT_FIELDS = tuple(k for k in FAULT_FIELDS if k not in ("path", "port", "method", "skip", "count"))
 

@@ -1,0 +1,276 @@
+/*
+ * check_faults.c - the fault matrix: many downloads, each with one fault injected at the
+ * mock Hub, drawn from a fixed seed; every download must end with a blob whose hash matches
+ * or with a clear error, and the cache must hold nothing corrupt or stray afterwards.
+ *
+ * Design notes
+ *  - each trial has its own file (LFS, served from the CDN port, or not), so faults are set
+ *    per path and a batch of trials runs at once on one hub;
+ *  - faults that need a ranged request (a wrong Content-Range, a 200 to a Range) start
+ *    from a partial file left as a killed run would leave it; a third of the others too;
+ *  - timeouts and backoff are lowered so that a stall or a retry costs milliseconds, but
+ *    nothing asserts on time: a result is its bytes on disk, its error code, the audit.
+ */
+#include "common/testutil.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/mockhub.h"
+#include "reliability/relutil.h"
+
+#define REPO "org/faults"
+#define BATCH 20
+
+enum { F_RESET, F_STALL, F_5XX, F_429, F_FLIP, F_SHORT, F_CRANGE, F_RANGE200, F_KINDS };
+static const char *const kind_name[F_KINDS] = { "reset", "stall", "5xx", "429", "flip",
+                                                "short", "content-range", "200-to-range" };
+
+typedef struct trial {
+    char name[32];
+    int lfs, kind;
+    size_t size, prefix;
+    unsigned char *data;
+    char etag[65];
+    int code;                   /* 0: completed */
+} trial_t;
+
+static tu_mock_t mock;
+static char *cache;
+static trial_t *trials;
+static unsigned ntrials;
+
+static const unsigned char *content_of(const char *etag, size_t *n, void *arg)
+{
+    (void)arg;
+    for (unsigned i = 0; i < ntrials; i++) {
+        if (strcmp(trials[i].etag, etag) == 0) {
+            *n = trials[i].size;
+            return trials[i].data;
+        }
+    }
+    return NULL;
+}
+
+static void plan(uint32_t seed)
+{
+    uint32_t r = seed;
+    tu_mock_root(&mock);
+    trials = calloc(ntrials, sizeof *trials);
+    ck_assert_ptr_nonnull(trials);
+    for (unsigned i = 0; i < ntrials; i++) {
+        trial_t *t = &trials[i];
+        t->kind = (int)(rel_rand(&r) % F_KINDS);
+        t->lfs = (int)(rel_rand(&r) & 1);
+        t->size = 2048 + rel_rand(&r) % (160u << 10);
+        snprintf(t->name, sizeof t->name, "t%03u.%s", i, t->lfs ? "lfs" : "txt");
+        t->data = rel_pattern(t->size, seed + i);
+        rel_etag(t->data, t->size, t->lfs, t->etag);
+        if (t->kind == F_CRANGE || t->kind == F_RANGE200 || rel_rand(&r) % 3 == 0)
+            t->prefix = 1 + rel_rand(&r) % (t->size - 1);
+        tu_mock_file(&mock, "model", REPO, t->name, t->data, t->size);
+    }
+    tu_mock_settings(&mock, "model", REPO, "{\"lfs\": [\"*.lfs\"]}");
+}
+
+/* The fault JSON for trial `t` (offsets drawn from `r`). */
+static void fault_for(const trial_t *t, uint32_t *r, char *out, size_t n)
+{
+    size_t left = t->size - t->prefix, at = rel_rand(r) % left;
+    char what[160];
+    static const int s5xx[] = { 500, 502, 503, 504 };
+
+    switch (t->kind) {
+    case F_RESET:
+        snprintf(what, sizeof what, "\"reset_after\": %zu", at);
+        break;
+    case F_STALL:
+        snprintf(what, sizeof what, "\"stall_ms\": 1500, \"stall_after\": %zu", at);
+        break;
+    case F_5XX:
+        snprintf(what, sizeof what, "\"status\": %d, \"count\": %u", s5xx[rel_rand(r) % 4],
+                 1 + rel_rand(r) % 3);
+        break;
+    case F_429:
+        snprintf(what, sizeof what, "\"status\": 429, \"retry_after\": %u", rel_rand(r) % 2);
+        break;
+    case F_FLIP:
+        snprintf(what, sizeof what, "\"flip_offset\": %zu", t->prefix + at);
+        break;
+    case F_SHORT:
+        snprintf(what, sizeof what, "\"short_body\": %zu", at);
+        break;
+    case F_CRANGE:      /* claims the whole file while the body is the asked-for rest */
+        snprintf(what, sizeof what, "\"content_range\": \"bytes 0-%zu/%zu\"", t->size - 1,
+                 t->size);
+        break;
+    default:
+        snprintf(what, sizeof what, "\"ignore_range\": true");
+        break;
+    }
+    /* "count" given twice is fine: JSON keeps the last one */
+    snprintf(out, n, "{\"path\": \"*/%s\", \"method\": \"GET\", \"count\": 1, %s}", t->name, what);
+}
+
+static void seed_partial(const trial_t *t)
+{
+    char path[512];
+    if (!t->prefix)
+        return;
+    snprintf(path, sizeof path, "%s/models--org--faults/blobs/%s.incomplete", cache, t->etag);
+    rel_write_file(path, t->data, t->prefix);
+}
+
+static int same_content(const char *path, const trial_t *t)
+{
+    char *s;
+    int ok;
+    if (rel_file_size(path) != (long long)t->size)
+        return 0;
+    s = rel_slurp(path);
+    ok = memcmp(s, t->data, t->size) == 0;
+    free(s);
+    return ok;
+}
+
+static int clear_code(int code)
+{
+    switch (code) {
+    case HF_ECORRUPT: case HF_EPROTO: case HF_ETIMEDOUT: case HF_ENETWORK: case HF_EIO:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Run trials [from, to) at once; fill their codes. */
+static void run_batch(hf_hub_t *hub, unsigned from, unsigned to, uint32_t *r)
+{
+    hf_future_t *fs[BATCH];
+    char json[400];
+
+    for (unsigned i = from; i < to; i++) {
+        seed_partial(&trials[i]);
+        fault_for(&trials[i], r, json, sizeof json);
+        tu_mock_fault(&mock, json);
+    }
+    for (unsigned i = from; i < to; i++) {
+        hf_file_ref_t ref = { REPO, HF_REPO_MODEL, NULL, trials[i].name };
+        fs[i - from] = hf_hub_download(hub, &ref, NULL);
+        ck_assert_ptr_nonnull(fs[i - from]);
+    }
+    for (unsigned i = from; i < to; i++) {
+        hf_future_t *f = fs[i - from];
+        trial_t *t = &trials[i];
+        hf_future_state_t st = tu_settle(f);        /* every future settles */
+        if (st == HF_FUTURE_FULFILLED) {
+            ck_assert_msg(same_content(hf_future_value(f), t), "%s: wrong bytes", t->name);
+            t->code = 0;
+        } else {
+            const hf_error_t *e = hf_future_error(f);
+            ck_assert_int_eq(st, HF_FUTURE_REJECTED);
+            t->code = e->code;
+            ck_assert_msg(clear_code(e->code) && e->message[0],
+                          "%s (%s): unclear error %d: %s", t->name, kind_name[t->kind], e->code,
+                          e->message);
+        }
+        hf_future_release(f);
+    }
+    tu_mock_reset(&mock);       /* faults a trial did not use up do not leak into the next */
+}
+
+START_TEST(every_faulty_download_ends_verified_or_with_a_clear_error)
+{
+    uint32_t seed = rel_seed("fault matrix", 20240601u), r;
+    hf_runtime_t *rt;
+    hf_hub_t *hub;
+    hf_hub_config_t cfg;
+    hf_error_t e;
+    rel_audit_t a;
+    unsigned done = 0, by_code[1 - HF_ERR_MIN], by_kind[F_KINDS][2];
+
+    ntrials = rel_trials(40, 200);
+    plan(seed);
+    r = seed ^ 0x9e3779b9u;
+    tu_mock_start(&mock, NULL);
+    cache = rel_tmpdir("faults-cache");
+    rt = tu_runtime(2);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.endpoint = mock.hub;
+    cfg.cache_dir = cache;
+    cfg.token = "";
+    cfg.offline = HF_NO;
+    cfg.download_timeout_ms = 300;      /* the stall fault sleeps 1500 ms */
+    cfg.etag_timeout_ms = 5000;
+    cfg.backoff_ms = 5;
+    cfg.max_retries = 4;
+    hub = hf_hub_new(rt, &cfg, &e);
+    ck_assert_msg(hub != NULL, "%s", e.message);
+
+    memset(by_code, 0, sizeof by_code);
+    memset(by_kind, 0, sizeof by_kind);
+    for (unsigned i = 0; i < ntrials; i += BATCH)
+        run_batch(hub, i, i + BATCH < ntrials ? i + BATCH : ntrials, &r);
+    for (unsigned i = 0; i < ntrials; i++) {
+        trial_t *t = &trials[i];
+        done += t->code == 0;
+        by_code[-t->code]++;
+        by_kind[t->kind][t->code != 0]++;
+        /* faults a retry or a restart gets past must be got past */
+        if (t->kind != F_FLIP && t->kind != F_CRANGE)
+            ck_assert_msg(t->code == 0, "%s (%s, prefix %zu): failed with %d", t->name,
+                          kind_name[t->kind], t->prefix, t->code);
+    }
+
+    rel_audit(cache, content_of, NULL, &a);
+    printf("fault matrix: trials %u, completed %u, failed %u (", ntrials, done, ntrials - done);
+    for (int c = 1; c <= -HF_ERR_MIN; c++)
+        if (by_code[c])
+            printf(" %s %u", hf_strerror(-c), by_code[c]);
+    printf(" ), corrupt = %u, resumable partials %u, stray %u\n", a.corrupt, a.partials, a.stray);
+    printf("fault matrix by kind (completed/failed):");
+    for (int k = 0; k < F_KINDS; k++)
+        printf(" %s %u/%u", kind_name[k], by_kind[k][0], by_kind[k][1]);
+    printf("\n");
+    fflush(stdout);
+    ck_assert_uint_eq(a.corrupt, 0);
+    ck_assert_uint_eq(a.stray, 0);
+    ck_assert_uint_eq(a.bad_partials, 0);
+    ck_assert_uint_eq(a.held_locks, 0);
+    ck_assert_uint_eq(a.blobs, done);
+    ck_assert_uint_eq(a.links, done);
+
+    /* without faults, every failed download completes (from its partial file if kept) */
+    for (unsigned i = 0; i < ntrials; i++) {
+        hf_file_ref_t ref = { REPO, HF_REPO_MODEL, NULL, trials[i].name };
+        char *path = NULL;
+        if (trials[i].code == 0)
+            continue;
+        ck_assert_int_eq(hf_hub_download_blocking(hub, &ref, NULL, &path, &e), 0);
+        ck_assert(same_content(path, &trials[i]));
+        free(path);
+    }
+    rel_expect_clean(cache, ntrials, ntrials);
+
+    hf_hub_free(hub);
+    hf_runtime_free(rt);
+    tu_mock_stop(&mock);
+    rel_rmtree(cache);
+    free(cache);
+    for (unsigned i = 0; i < ntrials; i++)
+        free(trials[i].data);
+    free(trials);
+}
+END_TEST
+
+static Suite *faults_suite(void)
+{
+    Suite *s = suite_create("faults");
+    TCase *tc = tcase_create("matrix");
+    tcase_set_timeout(tc, 900);
+    tcase_add_test(tc, every_faulty_download_ends_verified_or_with_a_clear_error);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TU_MAIN(faults_suite)
