@@ -619,6 +619,7 @@ static void do_next(hfi_blob_t *b, int what)
             fail(b, &b->failed_err);
         break;
     case NEXT_HASH:
+        pump_chunks(b);                 /* first: once posted, the hasher may finish it all */
         atomic_fetch_add(&b->refs, 1);  /* the hasher's */
         if (hf_executor_post(hf_runtime_io(b->hub->rt), hash_step, b) < 0) {
             pthread_mutex_lock(&b->mu);
@@ -633,7 +634,6 @@ static void do_next(hfi_blob_t *b, int what)
             blob_unref(b);
             return;
         }
-        pump_chunks(b);
         break;
     case NEXT_PUMP:
         pump_chunks(b);
@@ -659,8 +659,12 @@ static void chunk_settled(chunk_t *c, int code, const hf_error_t *err)
         b->failed_err = *err;
     }
     what = next_step(b);
+    /* Once this chunk counts as done, the hasher may end the download and drop its
+     * reference: keep `b` alive for what follows. */
+    atomic_fetch_add(&b->refs, 1);
     pthread_mutex_unlock(&b->mu);
     do_next(b, what);
+    blob_unref(b);
 }
 
 /* On the I/O pool, one at a time: hash the done prefix past what is hashed, while the

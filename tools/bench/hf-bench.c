@@ -361,12 +361,13 @@ static void usage(FILE *out)
 "%s"
 "\n"
 "models: hf-fixtures writes the five models' repos (--scale 64 MiB per weight file;\n"
-"quick: 8) for a local hf-mock-hub whose CDN is throttled per connection (16 MB/s;\n"
-"quick: 4 MB/s). A kernel runs on every compute worker over a model loaded beforehand.\n"
+"quick: 8) for a local hf-mock-hub whose CDN is throttled to 1 MB/s per connection.\n"
+"A kernel runs on every compute worker over a model loaded beforehand.\n"
 "Each rep loads the five into an empty cache all at once (concurrent) and one after\n"
 "another (sequential), in alternating order: seconds, speedup_vs_sequential, and the\n"
 "kernel's throughput during the concurrent load over its rate alone just before\n"
-"(compute_ratio, target >= 0.95). libcurl calls on compute threads must be 0.\n"
+"(compute_ratio, target >= 0.95), with the cores the mock Hub and the I/O threads\n"
+"used meanwhile. libcurl calls on compute threads must be 0.\n"
 "\n"
 "Exit status: 0; 1 if a bench failed its result check; 2 on bad usage.\n",
             bench_download_help);
