@@ -109,7 +109,9 @@ struct hfi_blob {
     /* ranges */
     chunk_t *chunks;
     unsigned nchunks, next_chunk, running, finished;
+    uint64_t base;              /* bytes before the first chunk: resumed, already in */
     uint64_t hashed;            /* the prefix hashed so far (by hash_step) */
+    char *done_path;            /* ranged: <partial>.done, the prefix known written */
     int hashing;                /* a hash_step is posted or running */
     int ended;                  /* the download was settled (failure reported or commit) */
     int failed_code;
@@ -132,6 +134,7 @@ static void blob_unref(hfi_blob_t *b)
     hf_promise_free(b->done);
     hfi_free(b->blob_path);
     hfi_free(b->partial_path);
+    hfi_free(b->done_path);
     hfi_free(b->repo_dir);
     hfi_free(b->lock_path);
     hfi_free(b->url);
@@ -203,6 +206,8 @@ static void close_files(hfi_blob_t *b, int remove_partial)
     if (b->fd >= 0) {
         if (remove_partial)
             unlink(b->partial_path);
+        if (b->done_path && remove_partial)
+            unlink(b->done_path);
         close(b->fd);
         b->fd = -1;
     }
@@ -238,6 +243,8 @@ static void single_start(hfi_blob_t *b);
 /* The blob is in blobs/<etag> (`committed`: by us). */
 static void succeed(hfi_blob_t *b, int committed)
 {
+    if (b->done_path)
+        unlink(b->done_path);
     close_files(b, 0);
     if (committed) {
         pthread_mutex_lock(&b->hub->mu);
@@ -580,13 +587,44 @@ static void pump_chunks(hfi_blob_t *b)
 /* The end of the prefix of the file whose chunks are all done (b->mu held). */
 static uint64_t done_prefix(const hfi_blob_t *b)
 {
-    uint64_t end = 0;
+    uint64_t end = b->base;
     for (unsigned i = 0; i < b->nchunks && b->chunks[i].done; i++)
         end = b->chunks[i].from + b->chunks[i].len;
     return end;
 }
 
 static void hash_step(void *arg);
+
+/* Write down, beside the ranged partial file, that its first `n` bytes are in: a run
+ * killed later resumes from there. Best effort (a lost record only costs a refetch; what
+ * is resumed is hashed again and checked with the rest). */
+static void record_prefix(hfi_blob_t *b, uint64_t n)
+{
+    char tmp[40];
+    int fd, len = snprintf(tmp, sizeof tmp, "%llu\n", (unsigned long long)n);
+    if ((fd = open(b->done_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666)) < 0)
+        return;
+    if (write(fd, tmp, (size_t)len) != len)
+        (void)ftruncate(fd, 0);
+    close(fd);
+}
+
+/* The prefix a killed ranged run recorded for `b`, if its partial file holds it; else 0. */
+static uint64_t recorded_prefix(const hfi_blob_t *b, const struct stat *partial)
+{
+    char buf[40] = "";
+    unsigned long long n = 0;
+    ssize_t got;
+    int fd = open(b->done_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return 0;
+    got = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (got <= 0 || sscanf(buf, "%llu", &n) != 1 || n > b->size ||
+        n > (unsigned long long)partial->st_size)
+        return 0;
+    return (uint64_t)n;
+}
 
 /* With b->mu held, after a chunk or the hasher changed the state: what happens next.
  * Exactly one of the calls that see the end of the download settles it. */
@@ -713,6 +751,7 @@ static void hash_step(void *arg)
         pthread_mutex_lock(&b->mu);
         b->hashed = to;
         pthread_mutex_unlock(&b->mu);
+        record_prefix(b, to);
     }
 }
 
@@ -773,10 +812,49 @@ static void chunk_start(chunk_t *c)
     }
 }
 
+static int open_partial(const char *path, hf_error_t *err);
+
+/* A ranged download writes into <blob>.incomplete.ranged, never into <blob>.incomplete:
+ * its file is full-size with holes until the end, and the official clients would take an
+ * .incomplete file that long for finished. Its first bytes resume: those of an earlier
+ * ranged run (as far as its .done record says), else those of an .incomplete file (ours
+ * or an official client's), which becomes the ranged file. */
+static int ranged_open(hfi_blob_t *b)
+{
+    char *ranged = hfi_strfmt("%s.ranged", b->partial_path);
+    struct stat st;
+    hf_error_t e;
+    int fd;
+
+    if (!ranged || (b->done_path = hfi_strfmt("%s.done", ranged)) == NULL) {
+        hfi_free(ranged);
+        return HF_ENOMEM;
+    }
+    memset(&e, 0, sizeof e);
+    if (lstat(ranged, &st) == 0 && S_ISREG(st.st_mode) &&
+        (b->base = recorded_prefix(b, &st)) > 0 && (fd = open_partial(ranged, &e)) >= 0) {
+        if (fstat(b->fd, &st) == 0 && st.st_size == 0)
+            unlink(b->partial_path);    /* made just now; one with bytes stays for its owner */
+        close(b->fd);
+        b->fd = fd;
+    } else if (fstat(b->fd, &st) == 0 && (uint64_t)st.st_size <= b->size &&
+               rename(b->partial_path, ranged) == 0) {
+        b->base = (uint64_t)st.st_size;
+        unlink(b->done_path);
+    } else {
+        hfi_free(ranged);
+        return HF_EIO;
+    }
+    hfi_free(b->partial_path);
+    b->partial_path = ranged;
+    return 0;
+}
+
 static void ranged_start(hfi_blob_t *b)
 {
-    uint64_t chunk = b->size / ((uint64_t)b->hub->conns_per_file * CHUNKS_PER_CONN);
+    uint64_t chunk = b->size / ((uint64_t)b->hub->conns_per_file * CHUNKS_PER_CONN), rest;
     unsigned n;
+    int rc;
 
     if (chunk < CHUNK_MIN)
         chunk = CHUNK_MIN;
@@ -784,8 +862,13 @@ static void ranged_start(hfi_blob_t *b)
         fail_msg(b, HF_EPROTO, "not a sha1 or sha256 etag");
         return;
     }
-    n = (unsigned)((b->size + chunk - 1) / chunk);
-    if ((b->chunks = hfi_calloc(n, sizeof *b->chunks)) == NULL) {
+    if ((rc = ranged_open(b)) < 0) {
+        fail_msg(b, rc, rc == HF_ENOMEM ? "out of memory" : "cannot set its ranged file up");
+        return;
+    }
+    rest = b->size - b->base;
+    n = rest ? (unsigned)((rest + chunk - 1) / chunk) : 0;
+    if ((b->chunks = hfi_calloc(n ? n : 1, sizeof *b->chunks)) == NULL) {
         fail_msg(b, HF_ENOMEM, "out of memory");
         return;
     }
@@ -795,13 +878,14 @@ static void ranged_start(hfi_blob_t *b)
     }
     for (unsigned i = 0; i < n; i++) {
         b->chunks[i].b = b;
-        b->chunks[i].from = (uint64_t)i * chunk;
-        b->chunks[i].len = i + 1 < n ? chunk : b->size - (uint64_t)i * chunk;
+        b->chunks[i].from = b->base + (uint64_t)i * chunk;
+        b->chunks[i].len = i + 1 < n ? chunk : rest - (uint64_t)i * chunk;
     }
     pthread_mutex_lock(&b->mu);
     b->nchunks = n;
+    rc = next_step(b);          /* a resumed prefix is hashed at once */
     pthread_mutex_unlock(&b->mu);
-    pump_chunks(b);
+    do_next(b, rc);
 }
 
 /* ---- start: lock, then decide ------------------------------------------------------------ */

@@ -475,6 +475,111 @@ START_TEST(repeated_ranged_downloads_settle_cleanly)
 }
 END_TEST
 
+/* The lowest first byte of any ranged request for big.bin in the mock's log since its last
+ * reset, or -1 if there was none. */
+static long long lowest_range_start(void)
+{
+    char *log = requests(NULL);
+    long long low = -1;
+    for (const char *p = log; (p = strstr(p, "\"range\":\"bytes=")) != NULL; p++) {
+        long long from = atoll(p + strlen("\"range\":\"bytes="));
+        if (low < 0 || from < low)
+            low = from;
+    }
+    free(log);
+    return low;
+}
+
+/* Download big.bin over ranges into the cache once and give its blob path. */
+static hf_hub_t *ranged_hub_and_blob(char blob[PATH_MAX])
+{
+    hf_hub_config_t cfg;
+    hf_hub_t *h;
+    hf_future_t *f;
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.parallel_threshold = 1u << 20;
+    cfg.conns_per_file = 2;
+    h = hub_with(NULL, &cfg);
+    f = dl(h, "org/model", NULL, "big.bin");
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert_ptr_nonnull(realpath(hf_future_value(f), blob));
+    hf_future_release(f);
+    return h;
+}
+
+static void write_prefix(const char *path, const unsigned char *data, size_t n, size_t total)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
+    if (total > n)      /* the rest as a killed ranged run leaves it: holes, here zeros */
+        ck_assert_int_eq(ftruncate(fileno(f), (off_t)total), 0);
+    fclose(f);
+}
+
+static hf_future_t *forced(hf_hub_t *h)
+{
+    hf_file_ref_t ref = { "org/model", HF_REPO_MODEL, NULL, "big.bin" };
+    hf_download_opts_t o;
+    memset(&o, 0, sizeof o);
+    o.force = 1;
+    return hf_hub_download(h, &ref, &o);
+}
+
+START_TEST(a_killed_ranged_download_resumes_from_its_recorded_prefix)
+{
+    unsigned char *want = pattern(BIG, 2);
+    char blob[PATH_MAX], ranged[PATH_MAX + 32], done[PATH_MAX + 40];
+    hf_hub_t *h = ranged_hub_and_blob(blob);
+    hf_future_t *f;
+    FILE *d;
+
+    snprintf(ranged, sizeof ranged, "%s.incomplete.ranged", blob);
+    snprintf(done, sizeof done, "%s.done", ranged);
+    write_prefix(ranged, want, BIG / 2, BIG);
+    ck_assert_ptr_nonnull(d = fopen(done, "w"));
+    fprintf(d, "%u\n", BIG / 2);
+    fclose(d);
+    tu_mock_reset(&mock);
+    f = forced(h);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert(same_bytes(hf_future_value(f), want, BIG));
+    ck_assert_int_ge(lowest_range_start(), BIG / 2);      /* the first half was not fetched */
+    ck_assert_int_ne(access(ranged, F_OK), 0);
+    ck_assert_int_ne(access(done, F_OK), 0);
+    ck_assert_int_eq(count_files_named(cache, ".incomplete"), 0);
+    hf_future_release(f);
+    free(want);
+    hf_hub_free(h);
+}
+END_TEST
+
+/* An .incomplete prefix (an official client's, or a single-stream run's) is resumed by a
+ * ranged download too; and a ranged download never leaves a full-size .incomplete file
+ * with holes for an official client to take as finished. */
+START_TEST(an_incomplete_prefix_is_resumed_over_ranges)
+{
+    unsigned char *want = pattern(BIG, 2);
+    char blob[PATH_MAX], partial[PATH_MAX + 16];
+    hf_hub_t *h = ranged_hub_and_blob(blob);
+    hf_future_t *f;
+
+    snprintf(partial, sizeof partial, "%s.incomplete", blob);
+    write_prefix(partial, want, BIG / 3, 0);
+    tu_mock_reset(&mock);
+    f = forced(h);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert(same_bytes(hf_future_value(f), want, BIG));
+    ck_assert_int_ge(lowest_range_start(), BIG / 3);
+    ck_assert_int_eq(count_files_named(cache, ".incomplete"), 0);
+    ck_assert_int_eq(count_files_named(cache, ".ranged"), 0);
+    hf_future_release(f);
+    free(want);
+    hf_hub_free(h);
+}
+END_TEST
+
 START_TEST(a_partial_file_from_a_killed_run_is_resumed)
 {
     hf_hub_t *h = hub_with(NULL, NULL);
@@ -718,6 +823,8 @@ static Suite *download_suite(void)
     tcase_add_test(tc, a_large_file_arrives_as_parallel_ranges);
     tcase_add_test(tc, a_blob_cut_short_on_disk_is_fetched_again);
     tcase_add_test(tc, repeated_ranged_downloads_settle_cleanly);
+    tcase_add_test(tc, a_killed_ranged_download_resumes_from_its_recorded_prefix);
+    tcase_add_test(tc, an_incomplete_prefix_is_resumed_over_ranges);
     tcase_add_test(tc, a_partial_file_from_a_killed_run_is_resumed);
     tcase_add_test(tc, a_server_ignoring_range_restarts_from_zero);
     tcase_add_test(tc, two_requests_for_one_blob_make_one_get);
