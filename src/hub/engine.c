@@ -283,6 +283,8 @@ static int start(loop_t *l, xpriv_t *xp)
                  x->content_type ? x->content_type : "application/json");
         xp->hdrs = CURLCALL(e, curl_slist_append(xp->hdrs, ct));
     }
+    if (x->buffer_size)
+        CURLCALL(e, curl_easy_setopt(c, CURLOPT_BUFFERSIZE, (long)x->buffer_size));
     if (x->range_from != UINT64_MAX) {
         if (x->range_to != UINT64_MAX)
             snprintf(range, sizeof range, "%llu-%llu", (unsigned long long)x->range_from,

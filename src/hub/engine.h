@@ -34,6 +34,8 @@ struct hfi_xfer {
     const char *content_type;   /* with `post`: the request body's type */
     const char *post;           /* a POST body (NULL: none) */
     unsigned timeout_ms;        /* inactivity limit: no byte for this long fails it */
+    unsigned buffer_size;       /* libcurl's receive buffer in bytes (0: its default,
+                                   16 KiB): large bodies read in fewer, larger pieces */
     /* body sink (loop thread): return 0 to go on, an HF_E* code to abort with it. NULL:
      * the body is collected in `body` (at most max_body bytes, else HF_EPROTO). */
     int (*on_body)(hfi_xfer_t *x, const char *buf, size_t n);
