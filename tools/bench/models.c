@@ -4,8 +4,8 @@
  *
  * The setting: hf-fixtures writes the five models' repos (--scale MiB per weight file:
  * 64, or 8 with --quick) into a temporary folder; hf-mock-hub serves them on loopback
- * with its CDN throttled to 1 MB/s per connection, as a real CDN limits each stream (files
- * of 64 MiB and more take 8 connections). A kernel (the demo's matrix-vector chunks over a tensor of a model
+ * with its CDN throttled to 1 MB/s per connection (4 MB/s with --quick), as a real CDN
+ * limits each stream (files of 64 MiB and more take 8 connections). A kernel (the demo's matrix-vector chunks over a tensor of a model
  * loaded beforehand into a cache of its own) runs on every compute worker the whole time.
  *
  * Each rep loads the five models into an empty cache with a new hub, once concurrently
@@ -303,7 +303,7 @@ int bench_models(const bench_options_t *o)
 
     memset(&e, 0, sizeof e);
     e.scale = o->quick ? 8 : 64;
-    e.bps = 1000000ul;
+    e.bps = o->quick ? 4000000ul : 1000000ul;     /* quick: a smoke run, kept short */
     bench_machine_begin(SUITE, o->threads, o->quick, n);
     bench_row_end();
     fflush(stdout);
