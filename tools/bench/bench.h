@@ -112,6 +112,11 @@ void bench_row_end(void);
 void bench_machine_begin(const char *suite, unsigned threads, int quick, unsigned reps);
 /* The median of v[0..n-1] (sorted here; 0 when n is 0). */
 double bench_median(double *v, unsigned n);
+/* Open a stats row of `suite` over v[0..n-1] (1 <= n <= 1000, left in its order): median,
+ * min, max with `prec` decimals, reps. Returns the median; the caller adds fields and
+ * calls bench_row_end(). */
+double bench_stats_begin(const char *suite, const char *bench, const char *impl,
+                         const char *metric, const double *v, unsigned n, int prec);
 
 /* ---- the download suite (download.c) --------------------------------------------------- */
 

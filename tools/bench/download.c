@@ -108,19 +108,11 @@ static void set_params(const bench_options_t *o, dl_params_t *p)
 
 /* ---- rows -------------------------------------------------------------------------------- */
 
-/* Open a stats row over v[0..n-1] (median, min, max with `prec` decimals); returns the
- * median. The caller adds fields and calls bench_row_end(). */
+/* A stats row of this suite (bench_stats_begin). */
 static double stats_begin(const char *bench, const char *impl, const char *metric,
                           const double *v, unsigned n, int prec)
 {
-    double c[DL_MAX_REPS], median;
-
-    memcpy(c, v, n * sizeof *v);
-    median = bench_median(c, n);
-    bench_row_begin(DL_SUITE, bench, impl, metric);
-    printf(",\"median\":%.*f,\"min\":%.*f,\"max\":%.*f,\"reps\":%u", prec, median, prec, c[0],
-           prec, c[n - 1], n);
-    return median;
+    return bench_stats_begin(DL_SUITE, bench, impl, metric, v, n, prec);
 }
 
 static void row_null(const char *bench, const char *impl, const char *metric, const char *note)

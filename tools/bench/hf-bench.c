@@ -152,6 +152,21 @@ double bench_median(double *v, unsigned n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+double bench_stats_begin(const char *suite, const char *bench, const char *impl,
+                         const char *metric, const double *v, unsigned n, int prec)
+{
+    double c[MAX_REPS], median;
+
+    if (n > MAX_REPS)
+        n = MAX_REPS;
+    memcpy(c, v, n * sizeof *v);
+    median = bench_median(c, n);
+    bench_row_begin(suite, bench, impl, metric);
+    printf(",\"median\":%.*f,\"min\":%.*f,\"max\":%.*f,\"reps\":%u", prec, median, prec,
+           n ? c[0] : 0, prec, n ? c[n - 1] : 0, n);
+    return median;
+}
+
 /* Print one ns_per_op row from `n` per-op times (sorted here). */
 static void print_stats(const char *bench, const char *impl, double *v, unsigned n,
                         uint64_t ops)

@@ -276,21 +276,15 @@ static void teardown(env_t *e)
         remove_tree(e->tmp);
 }
 
-static void row_stats(const char *bench, const char *impl, const char *metric, double *v,
-                      unsigned n, const env_t *e)
+/* A seconds row of one side; returns its median. */
+static double row_seconds(const char *impl, const double *v, unsigned n, const env_t *e)
 {
-    double lo = v[0], hi = v[0], med;
-    for (unsigned i = 1; i < n; i++) {
-        lo = v[i] < lo ? v[i] : lo;
-        hi = v[i] > hi ? v[i] : hi;
-    }
-    med = bench_median(v, n);
-    bench_row_begin(SUITE, bench, impl, metric);
-    printf(",\"median\":%.3f,\"min\":%.3f,\"max\":%.3f,\"reps\":%u,\"models\":%d,\"files\":%llu,"
-           "\"bytes\":%llu,\"scale_mib\":%u,\"throttle_bps\":%lu",
-           med, lo, hi, n, NMODELS, (unsigned long long)e->files, (unsigned long long)e->bytes,
-           e->scale, e->bps);
+    double med = bench_stats_begin(SUITE, "load_all", impl, "seconds", v, n, 3);
+    printf(",\"models\":%d,\"files\":%llu,\"bytes\":%llu,\"scale_mib\":%u,\"throttle_bps\":%lu",
+           NMODELS, (unsigned long long)e->files, (unsigned long long)e->bytes, e->scale,
+           e->bps);
     bench_row_end();
+    return med;
 }
 
 int bench_models(const bench_options_t *o)
@@ -342,23 +336,15 @@ int bench_models(const bench_options_t *o)
         }
     }
     if (rc == 0) {
-        double c, s;
-        row_stats("load_all", "concurrent", "seconds", conc, n, &e);
-        row_stats("load_all", "sequential", "seconds", seq, n, &e);
-        c = bench_median(conc, n);
-        s = bench_median(seq, n);
+        double c = row_seconds("concurrent", conc, n, &e);
+        double s = row_seconds("sequential", seq, n, &e);
         bench_row_begin(SUITE, "load_all", "concurrent", "speedup_vs_sequential");
         printf(",\"value\":%.3f", c > 0 ? s / c : 0);
         bench_row_end();
         {
-            double lo = ratio[0], hi = ratio[0], med = bench_median(ratio, n);
-            for (unsigned i = 1; i < n; i++) {
-                lo = ratio[i] < lo ? ratio[i] : lo;
-                hi = ratio[i] > hi ? ratio[i] : hi;
-            }
-            bench_row_begin(SUITE, "compute_ratio", "concurrent", "ratio");
-            printf(",\"median\":%.3f,\"min\":%.3f,\"max\":%.3f,\"reps\":%u,\"compute_threads\":%u,"
-                   "\"kernel_tensor\":", med, lo, hi, n, o->threads);
+            double med = bench_stats_begin(SUITE, "compute_ratio", "concurrent", "ratio", ratio,
+                                           n, 3);
+            printf(",\"compute_threads\":%u,\"kernel_tensor\":", o->threads);
             bench_json_string(kernel_tensor(e.k));
             printf(",\"curl_calls_on_compute_threads\":%llu,\"mock_hub_cores\":%.3f,"
                    "\"io_threads_cores\":%.3f,\"target\":\">= 0.95\",\"met\":%s",
