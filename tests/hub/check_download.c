@@ -447,24 +447,60 @@ START_TEST(a_blob_cut_short_on_disk_is_fetched_again)
 }
 END_TEST
 
+/* A hub that fetches files of 1 MiB and more (big.bin) as ranges over 2 connections. */
+static hf_hub_t *ranged_hub(void)
+{
+    hf_hub_config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.parallel_threshold = 1u << 20;
+    cfg.conns_per_file = 2;
+    return hub_with(NULL, &cfg);
+}
+
+/* big.bin downloaded again even if cached (force). */
+static hf_future_t *forced(hf_hub_t *h)
+{
+    hf_file_ref_t ref = { "org/model", HF_REPO_MODEL, NULL, "big.bin" };
+    hf_download_opts_t o;
+    hf_future_t *f;
+    memset(&o, 0, sizeof o);
+    o.force = 1;
+    f = hf_hub_download(h, &ref, &o);
+    ck_assert_ptr_nonnull(f);
+    return f;
+}
+
+/* Download big.bin over ranges into the cache once and give its blob path. */
+static hf_hub_t *ranged_hub_and_blob(char blob[PATH_MAX])
+{
+    hf_hub_t *h = ranged_hub();
+    hf_future_t *f = dl(h, "org/model", NULL, "big.bin");
+
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert_ptr_nonnull(realpath(hf_future_value(f), blob));
+    hf_future_release(f);
+    return h;
+}
+
+static void write_prefix(const char *path, const unsigned char *data, size_t n, size_t total)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
+    if (total > n)      /* the rest as a killed ranged run leaves it: holes, here zeros */
+        ck_assert_int_eq(ftruncate(fileno(f), (off_t)total), 0);
+    fclose(f);
+}
+
 /* Ranged downloads end through the hasher racing the last range's bookkeeping: repeat
  * them (forced, so each one downloads) so that a use after free shows under ASan. */
 START_TEST(repeated_ranged_downloads_settle_cleanly)
 {
-    hf_hub_config_t cfg;
-    hf_hub_t *h;
+    hf_hub_t *h = ranged_hub();
     unsigned char *want = pattern(BIG, 2);
-    hf_file_ref_t ref = { "org/model", HF_REPO_MODEL, NULL, "big.bin" };
-    hf_download_opts_t o;
 
-    memset(&cfg, 0, sizeof cfg);
-    cfg.parallel_threshold = 1u << 20;
-    cfg.conns_per_file = 2;
-    h = hub_with(NULL, &cfg);
-    memset(&o, 0, sizeof o);
-    o.force = 1;
     for (int i = 0; i < 20; i++) {
-        hf_future_t *f = hf_hub_download(h, &ref, &o);
+        hf_future_t *f = forced(h);
         ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
         ck_assert(same_bytes(hf_future_value(f), want, BIG));
         hf_future_release(f);
@@ -488,43 +524,6 @@ static long long lowest_range_start(void)
     }
     free(log);
     return low;
-}
-
-/* Download big.bin over ranges into the cache once and give its blob path. */
-static hf_hub_t *ranged_hub_and_blob(char blob[PATH_MAX])
-{
-    hf_hub_config_t cfg;
-    hf_hub_t *h;
-    hf_future_t *f;
-
-    memset(&cfg, 0, sizeof cfg);
-    cfg.parallel_threshold = 1u << 20;
-    cfg.conns_per_file = 2;
-    h = hub_with(NULL, &cfg);
-    f = dl(h, "org/model", NULL, "big.bin");
-    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
-    ck_assert_ptr_nonnull(realpath(hf_future_value(f), blob));
-    hf_future_release(f);
-    return h;
-}
-
-static void write_prefix(const char *path, const unsigned char *data, size_t n, size_t total)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
-    if (total > n)      /* the rest as a killed ranged run leaves it: holes, here zeros */
-        ck_assert_int_eq(ftruncate(fileno(f), (off_t)total), 0);
-    fclose(f);
-}
-
-static hf_future_t *forced(hf_hub_t *h)
-{
-    hf_file_ref_t ref = { "org/model", HF_REPO_MODEL, NULL, "big.bin" };
-    hf_download_opts_t o;
-    memset(&o, 0, sizeof o);
-    o.force = 1;
-    return hf_hub_download(h, &ref, &o);
 }
 
 START_TEST(a_killed_ranged_download_resumes_from_its_recorded_prefix)
