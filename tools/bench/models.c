@@ -209,7 +209,6 @@ static int load_once(env_t *e, int concurrent, double *secs, uint64_t *chunks)
 
 static int setup(env_t *e, const bench_options_t *o)
 {
-    char prog[1024], script[1024], scale[16], bps[32];
     const char *tmpdir = o->tmpdir ? o->tmpdir : getenv("TMPDIR");
     hf_runtime_config_t rc;
     hf_error_t err;
@@ -224,22 +223,8 @@ static int setup(env_t *e, const bench_options_t *o)
                           strerror(errno));
     }
     snprintf(e->root, sizeof e->root, "%s/repos", e->tmp);
-    if (tool_find(o->argv0, "hf-fixtures", "HF_FIXTURES", prog, sizeof prog) < 0)
-        return bench_fail("hfasync", SUITE, "cannot find hf-fixtures (last tried %s)", prog);
-    if (tool_find(o->argv0, "mock-hub/hf-mock-hub", "HF_MOCK_HUB", script, sizeof script) < 0)
-        return bench_fail("hfasync", SUITE, "cannot find hf-mock-hub (last tried %s)", script);
-    snprintf(scale, sizeof scale, "%u", e->scale);
-    snprintf(bps, sizeof bps, "%lu", e->bps);
-    {
-        char *args[] = { prog, e->root, (char *)"--scale", scale, NULL };
-        if (tool_run(args) != 0)
-            return bench_fail("hfasync", SUITE, "hf-fixtures failed");
-    }
-    {
-        const char *extra[] = { "--throttle-bps", bps, NULL };
-        if (mock_start(&e->mock, script, e->root, extra) < 0)
-            return -1;
-    }
+    if (fixtures_serve("hf-bench models", o->argv0, e->root, e->scale, e->bps, &e->mock) < 0)
+        return -1;
     memset(&rc, 0, sizeof rc);
     rc.compute_threads = o->threads;
     if ((e->rt = hf_runtime_new(&rc)) == NULL)

@@ -123,6 +123,34 @@ int mock_start(mock_proc_t *m, const char *script, const char *root, const char 
     return 0;
 }
 
+int fixtures_serve(const char *who, const char *argv0, const char *root, unsigned scale,
+                   unsigned long bps, mock_proc_t *m)
+{
+    char prog[1024], script[1024], scale_s[16], bps_s[32];
+
+    if (tool_find(argv0, "hf-fixtures", "HF_FIXTURES", prog, sizeof prog) < 0) {
+        fprintf(stderr, "%s: cannot find hf-fixtures (last tried %s)\n", who, prog);
+        return -1;
+    }
+    if (tool_find(argv0, "mock-hub/hf-mock-hub", "HF_MOCK_HUB", script, sizeof script) < 0) {
+        fprintf(stderr, "%s: cannot find hf-mock-hub (last tried %s)\n", who, script);
+        return -1;
+    }
+    snprintf(scale_s, sizeof scale_s, "%u", scale);
+    snprintf(bps_s, sizeof bps_s, "%lu", bps);
+    {
+        char *args[] = { prog, (char *)root, (char *)"--scale", scale_s, NULL };
+        if (tool_run(args) != 0) {
+            fprintf(stderr, "%s: hf-fixtures failed\n", who);
+            return -1;
+        }
+    }
+    {
+        const char *extra[] = { "--throttle-bps", bps_s, NULL };
+        return mock_start(m, script, root, extra);
+    }
+}
+
 void mock_stop(mock_proc_t *m)
 {
     if (m->pid <= 0)

@@ -202,7 +202,7 @@ typedef struct env {
 
 static int setup_local(const options_t *o, const char *argv0, env_t *e)
 {
-    char fixtures[300], prog[1024], script[1024], scale[16], bps[32];
+    char fixtures[300];
     snprintf(e->root, sizeof e->root, "%s/hf-demo-XXXXXX",
              getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(e->root)) {
@@ -211,29 +211,9 @@ static int setup_local(const options_t *o, const char *argv0, env_t *e)
         return -1;
     }
     snprintf(fixtures, sizeof fixtures, "%s/repos", e->root);
-    if (tool_find(argv0, "hf-fixtures", "HF_FIXTURES", prog, sizeof prog) < 0) {
-        fprintf(stderr, "hf-demo: cannot find hf-fixtures (last tried %s)\n", prog);
+    printf("writing the fixture repos (%u MiB per weight file) ...\n", o->scale);
+    if (fixtures_serve("hf-demo", argv0, fixtures, o->scale, o->throttle, &e->mock) < 0)
         return -1;
-    }
-    if (tool_find(argv0, "mock-hub/hf-mock-hub", "HF_MOCK_HUB", script, sizeof script) < 0) {
-        fprintf(stderr, "hf-demo: cannot find hf-mock-hub (last tried %s)\n", script);
-        return -1;
-    }
-    snprintf(scale, sizeof scale, "%u", o->scale);
-    snprintf(bps, sizeof bps, "%lu", o->throttle);
-    {
-        char *args[] = { prog, fixtures, (char *)"--scale", scale, NULL };
-        printf("writing the fixture repos (%u MiB per weight file) ...\n", o->scale);
-        if (tool_run(args) != 0) {
-            fprintf(stderr, "hf-demo: hf-fixtures failed\n");
-            return -1;
-        }
-    }
-    {
-        const char *extra[] = { "--throttle-bps", bps, NULL };
-        if (mock_start(&e->mock, script, fixtures, extra) < 0)
-            return -1;
-    }
     snprintf(e->endpoint, sizeof e->endpoint, "%s", e->mock.hub);
     if (!o->cache)
         snprintf(e->cache, sizeof e->cache, "%s/cache", e->root);
