@@ -310,16 +310,20 @@ static char *memo_key(hf_hub_t *hub, const hfi_module_t *mod, const hf_model_opt
                       o->revision ? o->revision : "main", o->quant ? o->quant : "", o->dim);
 }
 
+/* The live future of the load keyed `key` (a new reference), or NULL. memo_mu held. */
+static hf_future_t *memo_find_locked(const char *key)
+{
+    for (memo_entry_t *e = memo; e; e = e->next)
+        if (strcmp(e->key, key) == 0)
+            return e->strong ? hf_future_retain(e->f) : hfi_future_try_retain(e->f);
+    return NULL;
+}
+
 static hf_future_t *memo_find(const char *key)
 {
-    hf_future_t *f = NULL;
+    hf_future_t *f;
     pthread_mutex_lock(&memo_mu);
-    for (memo_entry_t *e = memo; e; e = e->next) {
-        if (strcmp(e->key, key) == 0) {
-            f = e->strong ? hf_future_retain(e->f) : hfi_future_try_retain(e->f);
-            break;
-        }
-    }
+    f = memo_find_locked(key);
     pthread_mutex_unlock(&memo_mu);
     return f;
 }
@@ -390,11 +394,7 @@ hf_future_t *hf_model_load(hf_runtime_t *rt, hf_hub_t *hub, const char *name,
     pthread_mutex_lock(&memo_mu);
     {
         /* another thread may have started the same load meanwhile: share it */
-        hf_future_t *other = NULL;
-        for (memo_entry_t *x = memo; x; x = x->next)
-            if (strcmp(x->key, key) == 0 &&
-                (other = x->strong ? hf_future_retain(x->f) : hfi_future_try_retain(x->f)))
-                break;
+        hf_future_t *other = memo_find_locked(key);
         if (other) {
             pthread_mutex_unlock(&memo_mu);
             hf_future_release(j->entry->f);
