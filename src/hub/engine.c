@@ -5,14 +5,20 @@
  *  - `loops` loops (1 to 4), each a long-running task on the runtime's I/O pool that owns
  *    one CURLM and every easy handle in it. Only loop threads call libcurl (counted per
  *    thread role: the counters prove it). Submitters push onto the loop's queue under
- *    `mu` and write a byte to its pipe; curl_multi_poll() watches the pipe;
+ *    `mu` and write a byte to its pipe;
+ *  - libcurl's socket interface: it tells the loop which sockets to watch and when its
+ *    next timeout is due; the loop waits on a poller (poller.c: epoll, or poll()) holding
+ *    those sockets and the pipe, and hands libcurl only the sockets that are ready, so a
+ *    turn costs what the ready transfers cost, not what every live transfer costs;
  *  - a transfer's private part (xpriv_t) is shared by the loop and the cancel hook of its
  *    promise, hence a reference count of 2; the hook only sets a flag, queues the
- *    transfer for the loop and wakes it; the loop removes and finalises it;
+ *    transfer for the loop and wakes it; the loop removes and finalises it at once.
+ *    hfi_engine_abort() flags the transfer and marks the loop dirty; a sweep of the live
+ *    transfers (when dirty, and every SWEEP_MS for inactivity) finalises those flagged;
  *  - completion settles the transfer's promise on the loop thread; the promise is bound to
  *    that thread, so a wait on it from there is HF_EDEADLK instead of a hang;
- *  - inactivity: every transfer records when its last byte arrived; the progress callback
- *    (called by libcurl at least once a second) aborts one idle longer than its limit;
+ *  - inactivity: every transfer records when its last byte arrived (the loop's clock, read
+ *    once per turn); the sweep ends one idle longer than its limit with HF_ETIMEDOUT;
  *  - redirects are never followed by libcurl (the download logic decides), and the token
  *    is only attached to requests for the endpoint's own origin;
  *  - TLS peer and host verification are always on; the hub's ca_file only replaces the
@@ -41,9 +47,12 @@
 #include "core/parklot.h"
 #include "core/tls.h"
 #include "hub/hub_impl.h"
+#include "hub/poller.h"
 
 #define MAX_LOOPS 4
-#define POLL_MS 200
+#define POLL_MS 200             /* the longest a loop sleeps without looking at its flags */
+#define SWEEP_MS 100            /* how often live transfers are checked for inactivity */
+#define MAX_EVENTS 64
 
 typedef struct loop loop_t;
 
@@ -57,7 +66,8 @@ typedef struct xpriv {
     _Atomic int cancel;
     int abort_code;             /* set by the body sink */
     int timed_out;
-    uint64_t last_ns;           /* last sign of life */
+    int live;                   /* added to the multi handle (loop thread only) */
+    uint64_t last_ns;           /* last sign of life (the loop's clock) */
     size_t body_cap;
     struct xpriv *next;         /* in loop->submitted, under loop->mu */
     struct xpriv *cnext;        /* in loop->cancelled, under loop->mu */
@@ -68,7 +78,12 @@ typedef struct xpriv {
 struct loop {
     hfi_engine_t *e;
     CURLM *multi;               /* loop thread only */
-    xpriv_t *live;              /* loop thread only: started transfers (for stopping) */
+    hfi_poller_t *poller;       /* loop thread only (made with the engine) */
+    xpriv_t *live;              /* loop thread only: started transfers */
+    uint64_t now_ns;            /* loop thread only: the clock, read once per turn */
+    uint64_t timer_at;          /* loop thread only: libcurl's timeout is due; 0: none */
+    uint64_t next_sweep;        /* loop thread only */
+    _Atomic int dirty;          /* a live transfer was aborted: sweep */
     int wake[2];
     pthread_mutex_t mu;
     xpriv_t *submitted, *cancelled;
@@ -142,7 +157,7 @@ static size_t on_header(char *buf, size_t size, size_t n, void *arg)
     size_t len = size * n, name_len;
     const char *colon;
 
-    xp->last_ns = hfi_now_ns();
+    xp->last_ns = xp->loop->now_ns;
     if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
         /* a new response (after a 100 Continue, say): forget the previous headers */
         const char *sp = memchr(buf, ' ', len);
@@ -179,7 +194,7 @@ static size_t on_write(char *buf, size_t size, size_t n, void *arg)
     hfi_xfer_t *x = xp->x;
     size_t len = size * n;
 
-    xp->last_ns = hfi_now_ns();
+    xp->last_ns = xp->loop->now_ns;
     if (atomic_load_explicit(&xp->cancel, memory_order_relaxed) ||
         atomic_load_explicit(&x->abort, memory_order_relaxed))
         return 0;
@@ -224,15 +239,8 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
     (void)dlnow;
     (void)ultotal;
     (void)ulnow;
-    if (atomic_load_explicit(&xp->cancel, memory_order_relaxed) ||
-        atomic_load_explicit(&xp->x->abort, memory_order_relaxed))
-        return 1;
-    if (xp->x->timeout_ms &&
-        hfi_now_ns() - xp->last_ns > (uint64_t)xp->x->timeout_ms * 1000000u) {
-        xp->timed_out = 1;
-        return 1;
-    }
-    return 0;
+    return atomic_load_explicit(&xp->cancel, memory_order_relaxed) ||
+           atomic_load_explicit(&xp->x->abort, memory_order_relaxed);
 }
 
 static int start(loop_t *l, xpriv_t *xp)
@@ -298,7 +306,7 @@ static int start(loop_t *l, xpriv_t *xp)
         xp->hdrs = CURLCALL(e, curl_slist_append(xp->hdrs, hub->auth_header));
     if (xp->hdrs)
         CURLCALL(e, curl_easy_setopt(c, CURLOPT_HTTPHEADER, xp->hdrs));
-    xp->last_ns = hfi_now_ns();
+    xp->last_ns = l->now_ns;
     if (CURLCALL(e, curl_multi_add_handle(l->multi, c)) != CURLM_OK)
         return hf_error_set(&x->err, HF_ENOMEM, 0, "cannot start a transfer");
     return 0;
@@ -333,6 +341,7 @@ static void finish(loop_t *l, xpriv_t *xp, CURLcode res, int started)
         if (status)
             x->status = status;
         CURLCALL(e, curl_multi_remove_handle(l->multi, xp->easy));
+        xp->live = 0;
         if (xp->lprev)
             xp->lprev->lnext = xp->lnext;
         else
@@ -402,17 +411,114 @@ static int loop_stopping(loop_t *l)
     return closing;
 }
 
-static void cancel_all(loop_t *l)
+/* ---- libcurl's socket interface (loop thread) ------------------------------------------ */
+
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
-    /* Their progress callbacks abort them at the next turn of the loop. */
-    for (xpriv_t *xp = l->live; xp; xp = xp->lnext)
-        atomic_store(&xp->cancel, 1);
+    loop_t *l = userp;
+    unsigned ev = what == CURL_POLL_IN ? HFI_POLL_IN : what == CURL_POLL_OUT ? HFI_POLL_OUT :
+                  what == CURL_POLL_INOUT ? HFI_POLL_IN | HFI_POLL_OUT : 0;
+    (void)easy;
+    (void)socketp;
+    return hfi_poller_set(l->poller, (int)fd, ev) < 0 ? -1 : 0;
+}
+
+static int on_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    loop_t *l = userp;
+    (void)multi;
+    /* -1: no timeout; 0: at once (the turn after this one). hfi_now_ns() is never 0. */
+    l->timer_at = timeout_ms < 0 ? 0 : hfi_now_ns() + (uint64_t)timeout_ms * 1000000u;
+    return 0;
+}
+
+/* Settle every transfer libcurl has finished. */
+static void reap(loop_t *l)
+{
+    hfi_engine_t *e = l->e;
+    CURLMsg *msg;
+    int left = 0;
+
+    while ((msg = CURLCALL(e, curl_multi_info_read(l->multi, &left))) != NULL) {
+        if (msg->msg == CURLMSG_DONE) {
+            xpriv_t *xp = NULL;
+            CURLcode res = msg->data.result;
+            CURLCALL(e, curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&xp));
+            finish(l, xp, res, 1);
+        }
+    }
+}
+
+/* End, at once, the live transfers that were cancelled, aborted, or idle too long (all of
+ * them when `all`). */
+static void sweep(loop_t *l, int all)
+{
+    xpriv_t *xp = l->live, *next;
+
+    for (; xp; xp = next) {
+        hfi_xfer_t *x = xp->x;
+        next = xp->lnext;
+        if (all)
+            atomic_store(&xp->cancel, 1);
+        if (atomic_load(&xp->cancel) || atomic_load(&x->abort)) {
+            finish(l, xp, CURLE_ABORTED_BY_CALLBACK, 1);
+        } else if (x->timeout_ms &&
+                   l->now_ns - xp->last_ns > (uint64_t)x->timeout_ms * 1000000u) {
+            xp->timed_out = 1;
+            finish(l, xp, CURLE_OPERATION_TIMEDOUT, 1);
+        }
+    }
+    l->next_sweep = l->now_ns + (uint64_t)SWEEP_MS * 1000000u;
+}
+
+static void start_submitted(loop_t *l, xpriv_t *sub, int stopping)
+{
+    hfi_engine_t *e = l->e;
+
+    while (sub) {
+        xpriv_t *next = sub->next;
+        hf_promise_bind_thread(sub->p);
+        if (stopping)
+            atomic_store(&sub->cancel, 1);  /* ends as cancelled, never started */
+        if (stopping || atomic_load(&sub->cancel) || atomic_load(&sub->x->abort) ||
+            start(l, sub) < 0) {
+            finish(l, sub, CURLE_OK, 0);
+        } else {
+            unsigned a = atomic_fetch_add(&e->active, 1) + 1, pk = atomic_load(&e->peak);
+            while (a > pk && !atomic_compare_exchange_weak(&e->peak, &pk, a))
+                ;
+            atomic_fetch_add_explicit(&e->requests, 1, memory_order_relaxed);
+            l->active++;
+            sub->live = 1;
+            sub->lprev = NULL;
+            sub->lnext = l->live;
+            if (l->live)
+                l->live->lprev = sub;
+            l->live = sub;
+        }
+        sub = next;
+    }
+}
+
+/* How long the loop may sleep: until libcurl's timeout, the next sweep, or POLL_MS. */
+static int wait_ms(const loop_t *l)
+{
+    uint64_t until = l->now_ns + (uint64_t)POLL_MS * 1000000u;
+
+    if (l->timer_at && l->timer_at < until)
+        until = l->timer_at;
+    if (l->live && l->next_sweep < until)
+        until = l->next_sweep;
+    if (until <= l->now_ns)
+        return 0;
+    return (int)((until - l->now_ns + 999999u) / 1000000u);
 }
 
 static void *loop_main(void *arg, hf_error_t *err)
 {
     loop_t *l = arg;
     hfi_engine_t *e = l->e;
+    hfi_pollev_t evs[MAX_EVENTS];
     (void)err;
 
     pthread_once(&curl_once, curl_init_once);
@@ -420,61 +526,50 @@ static void *loop_main(void *arg, hf_error_t *err)
         return NULL;
     CURLCALL(e, curl_multi_setopt(l->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
                                   (long)e->hub->conns_total));
+    CURLCALL(e, curl_multi_setopt(l->multi, CURLMOPT_SOCKETFUNCTION, on_socket));
+    CURLCALL(e, curl_multi_setopt(l->multi, CURLMOPT_SOCKETDATA, l));
+    CURLCALL(e, curl_multi_setopt(l->multi, CURLMOPT_TIMERFUNCTION, on_timer));
+    CURLCALL(e, curl_multi_setopt(l->multi, CURLMOPT_TIMERDATA, l));
+    l->now_ns = hfi_now_ns();
+    l->next_sweep = l->now_ns;
     for (;;) {
         xpriv_t *sub, *can;
-        int running = 0, left = 0, stopping = loop_stopping(l);
-        CURLMsg *msg;
-        struct curl_waitfd wfd;
+        int running = 0, n, stopping = loop_stopping(l);
 
         take_queues(l, &sub, &can);
-        while (sub) {
-            xpriv_t *next = sub->next;
-            hf_promise_bind_thread(sub->p);
-            if (stopping)
-                atomic_store(&sub->cancel, 1);  /* ends as cancelled, never started */
-            if (stopping || atomic_load(&sub->cancel) || atomic_load(&sub->x->abort) ||
-                start(l, sub) < 0) {
-                finish(l, sub, CURLE_OK, 0);
-            } else {
-                unsigned a = atomic_fetch_add(&e->active, 1) + 1, pk = atomic_load(&e->peak);
-                while (a > pk && !atomic_compare_exchange_weak(&e->peak, &pk, a))
-                    ;
-                atomic_fetch_add_explicit(&e->requests, 1, memory_order_relaxed);
-                l->active++;
-                sub->lprev = NULL;
-                sub->lnext = l->live;
-                if (l->live)
-                    l->live->lprev = sub;
-                l->live = sub;
-            }
-            sub = next;
-        }
-        while (can) {           /* their progress callbacks abort them at the next turn */
+        start_submitted(l, sub, stopping);
+        while (can) {
             xpriv_t *next = can->cnext;
-            xpriv_unref(can);
+            if (can->live)
+                finish(l, can, CURLE_ABORTED_BY_CALLBACK, 1);
+            xpriv_unref(can);   /* the hook's reference, which the queue held */
             can = next;
         }
-        if (stopping)
-            cancel_all(l);
-        CURLCALL(e, curl_multi_perform(l->multi, &running));
-        while ((msg = CURLCALL(e, curl_multi_info_read(l->multi, &left))) != NULL) {
-            if (msg->msg == CURLMSG_DONE) {
-                xpriv_t *xp = NULL;
-                CURLCALL(e, curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&xp));
-                finish(l, xp, msg->data.result, 1);
-            }
-        }
+        if (stopping || atomic_exchange(&l->dirty, 0) || l->now_ns >= l->next_sweep)
+            sweep(l, stopping);
+        reap(l);
         if (stopping == 2 && l->active == 0)
             break;
-        wfd.fd = l->wake[0];
-        wfd.events = CURL_WAIT_POLLIN;
-        wfd.revents = 0;
-        CURLCALL(e, curl_multi_poll(l->multi, &wfd, 1, POLL_MS, NULL));
-        if (wfd.revents) {
-            char buf[256];
-            while (read(l->wake[0], buf, sizeof buf) > 0)
-                ;
+        n = hfi_poller_wait(l->poller, wait_ms(l), evs, MAX_EVENTS);
+        l->now_ns = hfi_now_ns();
+        for (int i = 0; i < n; i++) {
+            if (evs[i].fd == l->wake[0]) {
+                char buf[256];
+                while (read(l->wake[0], buf, sizeof buf) > 0)
+                    ;
+                continue;
+            }
+            CURLCALL(e, curl_multi_socket_action(l->multi, (curl_socket_t)evs[i].fd,
+                                                 ((evs[i].events & HFI_POLL_IN) ? CURL_CSELECT_IN : 0) |
+                                                 ((evs[i].events & HFI_POLL_OUT) ? CURL_CSELECT_OUT : 0) |
+                                                 ((evs[i].events & HFI_POLL_ERR) ? CURL_CSELECT_ERR : 0),
+                                                 &running));
         }
+        if (l->timer_at && l->now_ns >= l->timer_at) {
+            l->timer_at = 0;    /* libcurl sets the next one from inside the call */
+            CURLCALL(e, curl_multi_socket_action(l->multi, CURL_SOCKET_TIMEOUT, 0, &running));
+        }
+        reap(l);
     }
     CURLCALL(e, curl_multi_cleanup(l->multi));
     l->multi = NULL;
@@ -504,8 +599,11 @@ static void on_settled(hf_future_t *f, void *arg, int state)
 void hfi_engine_abort(hfi_xfer_t *x)
 {
     atomic_store(&x->abort, 1);
-    if (x->loop)
-        wake(x->loop);          /* the loop notices at once instead of at its next tick */
+    if (x->loop) {
+        loop_t *l = x->loop;
+        atomic_store(&l->dirty, 1);
+        wake(l);                /* the loop ends it at once instead of at its next sweep */
+    }
 }
 
 void hfi_xfer_init(hfi_xfer_t *x, const char *url, unsigned timeout_ms)
@@ -558,6 +656,39 @@ hf_future_t *hfi_engine_submit(hfi_engine_t *e, hfi_xfer_t *x)
     return f;
 }
 
+static void loop_close_fds(loop_t *l)
+{
+    hfi_poller_free(l->poller);
+    l->poller = NULL;
+    close(l->wake[0]);
+    close(l->wake[1]);
+}
+
+/* Make loop `l` (its pipe and poller) and start its task; 0, or an HF_E* code in `err`
+ * with nothing left behind. */
+static int loop_open(loop_t *l, hfi_engine_t *e, hf_runtime_t *rt, hf_error_t *err)
+{
+    l->e = e;
+    if (pipe(l->wake) < 0)
+        return hf_error_set(err, HF_EIO, 0, "cannot create a pipe: %s", strerror(errno));
+    fcntl(l->wake[0], F_SETFL, fcntl(l->wake[0], F_GETFL) | O_NONBLOCK);
+    fcntl(l->wake[1], F_SETFL, fcntl(l->wake[1], F_GETFL) | O_NONBLOCK);
+    fcntl(l->wake[0], F_SETFD, FD_CLOEXEC);
+    fcntl(l->wake[1], F_SETFD, FD_CLOEXEC);
+    if ((l->poller = hfi_poller_new()) == NULL ||
+        hfi_poller_set(l->poller, l->wake[0], HFI_POLL_IN) < 0) {
+        loop_close_fds(l);
+        return hf_error_set(err, HF_EIO, 0, "cannot create a poller: %s", strerror(errno));
+    }
+    pthread_mutex_init(&l->mu, NULL);
+    if ((l->task = hf_spawn_blocking(rt, loop_main, l)) == NULL) {
+        loop_close_fds(l);
+        pthread_mutex_destroy(&l->mu);
+        return hf_error_set(err, HF_ENOMEM, 0, "cannot start the transfer engine");
+    }
+    return 0;
+}
+
 hfi_engine_t *hfi_engine_new(hf_hub_t *hub, hf_runtime_t *rt, unsigned loops, hf_error_t *err)
 {
     hfi_engine_t *e = hfi_calloc(1, sizeof *e);
@@ -569,23 +700,7 @@ hfi_engine_t *hfi_engine_new(hf_hub_t *hub, hf_runtime_t *rt, unsigned loops, hf
     e->hub = hub;
     e->nloops = loops < 1 ? 1 : loops > MAX_LOOPS ? MAX_LOOPS : loops;
     for (unsigned i = 0; i < e->nloops; i++) {
-        loop_t *l = &e->loops[i];
-        l->e = e;
-        pthread_mutex_init(&l->mu, NULL);
-        if (pipe(l->wake) < 0) {
-            hf_error_set(err, HF_EIO, 0, "cannot create a pipe: %s", strerror(errno));
-            e->nloops = i;
-            hfi_engine_free(e);
-            return NULL;
-        }
-        fcntl(l->wake[0], F_SETFL, fcntl(l->wake[0], F_GETFL) | O_NONBLOCK);
-        fcntl(l->wake[1], F_SETFL, fcntl(l->wake[1], F_GETFL) | O_NONBLOCK);
-        fcntl(l->wake[0], F_SETFD, FD_CLOEXEC);
-        fcntl(l->wake[1], F_SETFD, FD_CLOEXEC);
-        if ((l->task = hf_spawn_blocking(rt, loop_main, l)) == NULL) {
-            hf_error_set(err, HF_ENOMEM, 0, "cannot start the transfer engine");
-            close(l->wake[0]);
-            close(l->wake[1]);
+        if (loop_open(&e->loops[i], e, rt, err) < 0) {
             e->nloops = i;
             hfi_engine_free(e);
             return NULL;
@@ -641,8 +756,7 @@ void hfi_engine_free(hfi_engine_t *e)
                 can = next;
             }
         }
-        close(l->wake[0]);
-        close(l->wake[1]);
+        loop_close_fds(l);
         pthread_mutex_destroy(&l->mu);
     }
     hfi_free(e);

@@ -5,6 +5,7 @@ HUB_TESTS = \
 	tests/hub/check_glob \
 	tests/hub/check_headers \
 	tests/hub/check_names \
+	tests/hub/check_poller \
 	tests/hub/check_scan \
 	tests/hub/check_security
 HUB_TSAN_TESTS = \
@@ -13,6 +14,7 @@ HUB_TSAN_TESTS = \
 	tests/hub/check_glob \
 	tests/hub/check_headers \
 	tests/hub/check_names \
+	tests/hub/check_poller \
 	tests/hub/check_scan \
 	tests/hub/check_security
 
@@ -38,6 +40,10 @@ tests_hub_check_headers_LDADD = $(TEST_LIBS)
 tests_hub_check_names_SOURCES = tests/hub/check_names.c
 tests_hub_check_names_CFLAGS = $(TEST_CFLAGS)
 tests_hub_check_names_LDADD = $(TEST_LIBS)
+
+tests_hub_check_poller_SOURCES = tests/hub/check_poller.c
+tests_hub_check_poller_CFLAGS = $(TEST_CFLAGS)
+tests_hub_check_poller_LDADD = $(TEST_LIBS)
 
 tests_hub_check_scan_SOURCES = tests/hub/check_scan.c
 tests_hub_check_scan_CFLAGS = $(TEST_CFLAGS)

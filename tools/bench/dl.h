@@ -23,6 +23,8 @@
 #include <sys/types.h>
 
 #include "hfasync.h"
+#include "nginx.h"
+#include "proc.h"
 
 #define DL_SUITE "download"
 #define DL_MAX_REPS 1000
@@ -69,9 +71,9 @@ typedef struct dl_env {
     char hub[128];              /* the mock Hub's URL */
     char cdn[128];              /* where LFS files are served from */
     char cdn_note[160];         /* "nginx x.y" or why the mock's CDN port serves instead */
-    pid_t mock_pid, nginx_pid;
+    pid_t mock_pid;
     int mock_out;               /* the read end of the mock's stdout, open while it runs */
-    char nginx_dir[640];
+    nginx_cdn_t nginx;
     const dl_params_t *p;
 } dl_env_t;
 
@@ -116,10 +118,6 @@ int dl_reset_peak_rss(void);
 int dl_env_start(dl_env_t *e, const dl_params_t *p, const char *tmpdir);
 /* Stop both servers and remove the temporary folder. */
 void dl_env_stop(dl_env_t *e);
-/* The absolute path of program `name` (PATH, then the sbin folders) into buf; 0 or -1. */
-int dl_which(const char *name, char *buf, size_t size);
-/* The first line `argv` prints (stdout and stderr), trimmed; "" if it cannot run. */
-void dl_first_line(char *const argv[], char *buf, size_t size);
 /* Run argv to its end, output appended to e->log; *ns: its wall time from fork to exit.
  * Returns its exit status, or -1 if it could not run or was killed. */
 int dl_run(dl_env_t *e, char *const argv[], uint64_t *ns);

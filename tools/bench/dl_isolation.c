@@ -68,13 +68,6 @@ struct dl_iso {
     unsigned hf_in_flight, naive_in_flight;
 };
 
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
 static float kernel(const dl_iso_t *iso)
 {
     float s = 0;
@@ -163,13 +156,13 @@ static int window(dl_iso_t *iso, void (*at_end)(dl_iso_t *), const char *impl, d
         if (hf_executor_post(iso->cpu, kernel_task, iso) < 0)
             atomic_fetch_sub(&iso->live, 1);
     while (bench_now_ns() < deadline)
-        sleep_ms(1);
+        proc_sleep_ms(1);
     if (at_end)
         at_end(iso);
     for (unsigned waited = 0; atomic_load(&iso->live) > 0; waited++) {
         if (waited > WAIT_MS)
             return bench_fail(impl, "isolation", "the kernel's tasks did not stop");
-        sleep_ms(1);
+        proc_sleep_ms(1);
     }
     if (atomic_load(&iso->bad))
         return bench_fail(impl, "isolation", "the kernel computed a wrong result");
@@ -215,7 +208,7 @@ int dl_iso_hfasync(dl_env_t *e, dl_side_t *s, double *value)
             bench_fail("hfasync", "isolation", "the downloads did not start");
             goto out;
         }
-        sleep_ms(1);
+        proc_sleep_ms(1);
     }
     if (window(iso, NULL, "hfasync", value) < 0)
         goto out;
@@ -344,7 +337,7 @@ int dl_iso_naive(dl_env_t *e, dl_side_t *s, double *value)
             bench_fail("naive", "isolation", "the downloads did not start");
             goto out;
         }
-        sleep_ms(1);
+        proc_sleep_ms(1);
     }
     if (window(iso, naive_stop, "naive", value) < 0)
         goto out;

@@ -3,39 +3,27 @@
  * repos, nginx as the CDN, hf-mock-hub as the Hub, and the peers' command lines.
  *
  * Design notes
- *  - nginx runs in the foreground (`daemon off`, its master our child) with a config
- *    written into the temporary folder: pid file, error log and temp paths there, one
- *    loopback port picked here, sendfile, and `limit_rate $bench_rate` where a map gives
- *    the throttled repos their rate (0 = none). It serves ROOT with the mock's CDN layout,
- *    /repos/{type}s/ORG/NAME/<sha256>/PATH -> ROOT/{type}s/ORG/NAME/PATH (regex + alias).
- *    As root, its workers run as root too (the folder is 0700);
+ *  - nginx (nginx.c) serves ROOT as the CDN, the throttled repos at their rates and the
+ *    others unlimited;
  *  - the mock is started with --cdn-url pointing at nginx, so its LFS redirects send
  *    every client (ours, curl, aria2c) to nginx, which never looks at the signature;
- *  - children get SIGTERM if hf-bench dies (Linux: PR_SET_PDEATHSIG) and are stopped with
- *    SIGTERM (then SIGKILL after 10 s) and reaped by dl_env_stop().
+ *  - children get SIGTERM if hf-bench dies (proc.c) and are stopped with SIGTERM (then
+ *    SIGKILL after 10 s) and reaped by dl_env_stop().
  */
 #define _XOPEN_SOURCE 700
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 
 #include "bench.h"
 #include "dl.h"
@@ -43,120 +31,6 @@
 #ifndef HF_BENCH_SRCDIR
 #define HF_BENCH_SRCDIR "."
 #endif
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
-/* fork + exec argv with stdin from /dev/null, stdout to out_fd and stderr to err_fd. */
-static pid_t spawn2(char *const argv[], int out_fd, int err_fd)
-{
-    pid_t pid = fork();
-
-    if (pid != 0)
-        return pid;
-#ifdef __linux__
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-#endif
-    {
-        int in = open("/dev/null", O_RDONLY);
-        if (in >= 0)
-            dup2(in, 0);
-    }
-    dup2(out_fd, 1);
-    dup2(err_fd, 2);
-    execvp(argv[0], argv);
-    _exit(127);
-}
-
-static pid_t spawn(char *const argv[], int out_fd)
-{
-    return spawn2(argv, out_fd, out_fd);
-}
-
-/* Wait for `pid` at most timeout_ms; its wait status, or -1 if it is still running. */
-static int wait_for(pid_t pid, unsigned timeout_ms)
-{
-    for (unsigned waited = 0;; waited += 10) {
-        int status;
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            return status;
-        if (r < 0 && errno != EINTR)
-            return 0;
-        if (waited >= timeout_ms)
-            return -1;
-        sleep_ms(10);
-    }
-}
-
-static void stop_child(pid_t *pid)
-{
-    if (*pid <= 0)
-        return;
-    kill(*pid, SIGTERM);
-    if (wait_for(*pid, 10000) == -1) {
-        kill(*pid, SIGKILL);
-        waitpid(*pid, NULL, 0);
-    }
-    *pid = -1;
-}
-
-int dl_which(const char *name, char *buf, size_t size)
-{
-    const char *path = getenv("PATH");
-    char dirs[4096];
-
-    snprintf(dirs, sizeof dirs, "%s:/usr/sbin:/usr/local/sbin:/sbin",
-             path ? path : "/usr/bin:/bin");
-    for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-        snprintf(buf, size, "%s/%s", *d ? d : ".", name);
-        if (access(buf, X_OK) == 0)
-            return 0;
-    }
-    buf[0] = '\0';
-    return -1;
-}
-
-/* Everything argv prints (stdout and stderr) into buf, NUL-terminated ("" if it cannot run). */
-static void capture(char *const argv[], char *buf, size_t size)
-{
-    int fds[2];
-    size_t have = 0;
-    pid_t pid;
-
-    buf[0] = '\0';
-    if (pipe(fds) < 0)
-        return;
-    if ((pid = spawn(argv, fds[1])) < 0) {
-        close(fds[0]);
-        close(fds[1]);
-        return;
-    }
-    close(fds[1]);
-    for (;;) {
-        char tmp[512];
-        ssize_t n = read(fds[0], tmp, sizeof tmp);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        for (ssize_t i = 0; i < n && have + 1 < size; i++)
-            buf[have++] = tmp[i];
-    }
-    close(fds[0]);
-    waitpid(pid, NULL, 0);
-    buf[have] = '\0';
-}
-
-void dl_first_line(char *const argv[], char *buf, size_t size)
-{
-    capture(argv, buf, size);
-    buf[strcspn(buf, "\r\n")] = '\0';
-}
 
 int dl_run(dl_env_t *e, char *const argv[], uint64_t *ns)
 {
@@ -166,7 +40,7 @@ int dl_run(dl_env_t *e, char *const argv[], uint64_t *ns)
 
     if (fd < 0)
         return -1;
-    pid = spawn(argv, fd);
+    pid = proc_spawn(argv, fd, fd);
     close(fd);
     if (pid < 0)
         return -1;
@@ -233,142 +107,6 @@ static int generate(dl_env_t *e, const dl_params_t *p)
             return -1;
     }
     return 0;
-}
-
-/* ---- nginx ------------------------------------------------------------------------------- */
-
-/* A loopback port that was free a moment ago, or -1. */
-static int free_port(void)
-{
-    struct sockaddr_in a;
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-    if (fd < 0)
-        return -1;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
-static int port_open(int port)
-{
-    struct sockaddr_in a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
-
-    if (fd < 0)
-        return 0;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons((uint16_t)port);
-    ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    close(fd);
-    return ok;
-}
-
-static int write_nginx_conf(const dl_env_t *e, const char *conf, const char *modules, int port)
-{
-    static const char *const temps[] = { "proxy", "fastcgi", "uwsgi", "scgi" };
-    FILE *f = fopen(conf, "w");
-    const dl_params_t *p = e->p;
-
-    if (!f)
-        return -1;
-    fprintf(f, "# written by hf-bench download\n"
-               "daemon off;\nmaster_process on;\nworker_processes auto;\n"
-               "pid \"%s/nginx.pid\";\nerror_log \"%s/error.log\" warn;\n",
-            e->nginx_dir, e->nginx_dir);
-    if (geteuid() == 0) {
-        struct passwd *pw = getpwuid(0);
-        fprintf(f, "user %s;\n", pw ? pw->pw_name : "root");
-    }
-    fprintf(f, "events { worker_connections 4096; }\n"
-               "http {\n"
-               "    access_log off;\n    sendfile on;\n    tcp_nopush on;\n"
-               "    keepalive_requests 100000;\n"
-               "    default_type application/octet-stream;\n"
-               "    client_body_temp_path \"%s/body\";\n", e->nginx_dir);
-    for (size_t i = 0; i < sizeof temps / sizeof temps[0]; i++) {
-        char without[64];
-        snprintf(without, sizeof without, "--without-http_%s_module", temps[i]);
-        if (!strstr(modules, without))
-            fprintf(f, "    %s_temp_path \"%s/%s\";\n", temps[i], e->nginx_dir, temps[i]);
-    }
-    fprintf(f, "    map $uri $bench_rate {\n"
-               "        default 0;\n"
-               "        ~^/repos/models/%s/ %llu;\n"
-               "        ~^/repos/models/%s/ %llu;\n"
-               "    }\n"
-               "    server {\n"
-               "        listen 127.0.0.1:%d;\n"
-               "        location ~ \"^/repos/(.+)/[0-9a-f]{64}/(.+)$\" {\n"
-               "            alias \"%s/$1/$2\";\n"
-               "            limit_rate $bench_rate;\n"
-               "        }\n"
-               "    }\n"
-               "}\n",
-            DL_REPO_THROTTLED, (unsigned long long)p->throttle_bps, DL_REPO_SLOW,
-            (unsigned long long)p->iso_bps, port, e->root);
-    return fclose(f) == 0 ? 0 : -1;
-}
-
-/* Start nginx; 0, or -1 with the reason in e->cdn_note. */
-static int nginx_start(dl_env_t *e)
-{
-    char bin[512], conf[700], modules[8192], version[128], prefix[700];
-    int fd;
-
-    if (dl_which("nginx", bin, sizeof bin) < 0) {
-        snprintf(e->cdn_note, sizeof e->cdn_note, "nginx not installed");
-        return -1;
-    }
-    dl_first_line((char *[]){ bin, "-v", NULL }, version, sizeof version);
-    /* which modules (and so which temp path directives) this build has */
-    capture((char *[]){ bin, "-V", NULL }, modules, sizeof modules);
-    snprintf(e->nginx_dir, sizeof e->nginx_dir, "%s/nginx", e->tmp);
-    snprintf(conf, sizeof conf, "%s/nginx.conf", e->nginx_dir);
-    snprintf(prefix, sizeof prefix, "%s/", e->nginx_dir);
-    if (dl_mkdirs(e->nginx_dir) < 0)
-        return -1;
-    for (int attempt = 0; attempt < 3; attempt++) {
-        int port = free_port(), up = 0;
-        char *argv[] = { bin, "-p", prefix, "-c", conf, NULL };
-
-        if (port < 0 || write_nginx_conf(e, conf, modules, port) < 0)
-            break;
-        if ((fd = open(e->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0)
-            break;
-        e->nginx_pid = spawn(argv, fd);
-        close(fd);
-        for (unsigned waited = 0; e->nginx_pid > 0 && waited < 10000; waited += 10) {
-            if (port_open(port)) {
-                up = 1;
-                break;
-            }
-            if (wait_for(e->nginx_pid, 0) != -1) {
-                e->nginx_pid = -1;      /* exited: the port was taken, or a bad config */
-                break;
-            }
-            sleep_ms(10);
-        }
-        if (up) {
-            const char *v = strchr(version, '/');
-            snprintf(e->cdn, sizeof e->cdn, "http://127.0.0.1:%d", port);
-            snprintf(e->cdn_note, sizeof e->cdn_note, "nginx %s", v ? v + 1 : version);
-            return 0;
-        }
-        stop_child(&e->nginx_pid);
-    }
-    fprintf(stderr, "hf-bench: nginx did not start: see %s/error.log and %s\n", e->nginx_dir,
-            e->log);
-    snprintf(e->cdn_note, sizeof e->cdn_note, "nginx did not start");
-    return -1;
 }
 
 /* ---- the mock ---------------------------------------------------------------------------- */
@@ -444,7 +182,7 @@ static int mock_start(dl_env_t *e, int with_nginx)
         return -1;
     }
     fcntl(fds[0], F_SETFD, FD_CLOEXEC);
-    e->mock_pid = spawn2(argv, fds[1], log);    /* its warnings go to the log */
+    e->mock_pid = proc_spawn(argv, fds[1], log);    /* its warnings go to the log */
     close(fds[1]);
     close(log);
     /* Read up to the end of the line: the mock may write it in two parts. Keep the pipe
@@ -520,7 +258,7 @@ int dl_env_start(dl_env_t *e, const dl_params_t *p, const char *tmpdir)
     int with_nginx;
 
     memset(e, 0, sizeof *e);
-    e->mock_pid = e->nginx_pid = e->mock_out = -1;
+    e->mock_pid = e->nginx.pid = e->mock_out = -1;
     e->p = p;
     if (!base || !*base)
         base = "/tmp";
@@ -539,7 +277,16 @@ int dl_env_start(dl_env_t *e, const dl_params_t *p, const char *tmpdir)
     snprintf(e->log, sizeof e->log, "%s/commands.log", e->tmp);
     if (dl_mkdirs(e->out) < 0 || generate(e, p) < 0)
         return -1;
-    with_nginx = nginx_start(e) == 0;
+    {
+        char dir[700];
+        const nginx_rate_t rates[] = { { DL_REPO_THROTTLED, p->throttle_bps },
+                                       { DL_REPO_SLOW, p->iso_bps } };
+        snprintf(dir, sizeof dir, "%s/nginx", e->tmp);
+        with_nginx = nginx_cdn_start(&e->nginx, dir, e->root, e->log, 0, rates, 2) == 0;
+        snprintf(e->cdn_note, sizeof e->cdn_note, "%s", e->nginx.note);
+        if (with_nginx)
+            snprintf(e->cdn, sizeof e->cdn, "%s", e->nginx.url);
+    }
     if (!with_nginx)
         fprintf(stderr, "hf-bench: %s: the mock's own CDN port serves the bytes instead\n",
                 e->cdn_note);
@@ -555,11 +302,11 @@ int dl_env_start(dl_env_t *e, const dl_params_t *p, const char *tmpdir)
 
 void dl_env_stop(dl_env_t *e)
 {
-    stop_child(&e->mock_pid);
+    proc_stop(&e->mock_pid);
     if (e->mock_out >= 0)
         close(e->mock_out);
     e->mock_out = -1;
-    stop_child(&e->nginx_pid);
+    nginx_cdn_stop(&e->nginx);
     if (e->tmp[0] && getenv("HF_BENCH_KEEP")) {
         fprintf(stderr, "hf-bench: HF_BENCH_KEEP: %s kept\n", e->tmp);
         return;

@@ -194,9 +194,9 @@ static void peer_sides(dl_side_t *curl, dl_side_t *aria, const char *want)
 
     curl->run = wanted(want, "curl") ? dl_run_curl : NULL;
     aria->run = wanted(want, "aria2c") ? dl_run_aria2c : NULL;
-    if (curl->run && dl_which("curl", path, sizeof path) < 0)
+    if (curl->run && proc_which("curl", path, sizeof path) < 0)
         curl->skip = "not installed";
-    if (aria->run && dl_which("aria2c", path, sizeof path) < 0)
+    if (aria->run && proc_which("aria2c", path, sizeof path) < 0)
         aria->skip = "not installed";
 }
 
@@ -405,9 +405,9 @@ static const char *version_of(const char *prog, int word, char *buf, size_t size
 {
     char path[512], line[256], *save = NULL, *w;
 
-    if (dl_which(prog, path, sizeof path) < 0)
+    if (proc_which(prog, path, sizeof path) < 0)
         return NULL;
-    dl_first_line((char *[]){ path, "--version", NULL }, line, sizeof line);
+    proc_first_line((char *[]){ path, "--version", NULL }, line, sizeof line);
     w = strtok_r(line, " ", &save);
     for (int i = 0; w && i < word; i++)
         w = strtok_r(NULL, " ", &save);

@@ -13,6 +13,8 @@ tools_hf_bench_SOURCES = \
 	tools/bench/download.c \
 	tools/bench/dl_data.c \
 	tools/bench/dl_serve.c \
+	tools/bench/nginx.c tools/bench/nginx.h \
+	tools/bench/proc.c tools/bench/proc.h \
 	tools/bench/dl_transfer.c \
 	tools/bench/dl_isolation.c \
 	tools/bench/models.c \

@@ -124,7 +124,7 @@ int mock_start(mock_proc_t *m, const char *script, const char *root, const char 
 }
 
 int fixtures_serve(const char *who, const char *argv0, const char *root, unsigned scale,
-                   unsigned long bps, mock_proc_t *m)
+                   unsigned long bps, const char *cdn_url, mock_proc_t *m)
 {
     char prog[1024], script[1024], scale_s[16], bps_s[32];
 
@@ -146,8 +146,9 @@ int fixtures_serve(const char *who, const char *argv0, const char *root, unsigne
         }
     }
     {
-        const char *extra[] = { "--throttle-bps", bps_s, NULL };
-        return mock_start(m, script, root, extra);
+        const char *throttled[] = { "--throttle-bps", bps_s, NULL };
+        const char *elsewhere[] = { "--cdn-url", cdn_url, NULL };
+        return mock_start(m, script, root, cdn_url ? elsewhere : throttled);
     }
 }
 

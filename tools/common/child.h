@@ -36,11 +36,13 @@ int mock_start(mock_proc_t *m, const char *script, const char *root, const char 
 /*
  * fixtures_serve - write the model fixture repos into `root` (hf-fixtures ROOT --scale
  * `scale`) and serve them with hf-mock-hub, its CDN throttled to `bps` bytes/s per
- * connection. The helpers are found with tool_find(argv0, ...). Returns 0, or -1 after a
- * message on stderr that starts with `who`.
+ * connection; or, with `cdn_url`, its LFS redirects sent to that server instead (which
+ * serves `root` with the mock CDN's layout; `bps` is then unused). The helpers are found
+ * with tool_find(argv0, ...). Returns 0, or -1 after a message on stderr that starts
+ * with `who`.
  */
 int fixtures_serve(const char *who, const char *argv0, const char *root, unsigned scale,
-                   unsigned long bps, mock_proc_t *m);
+                   unsigned long bps, const char *cdn_url, mock_proc_t *m);
 
 /* mock_stop - SIGTERM and wait (nothing if it is not running). */
 void mock_stop(mock_proc_t *m);

@@ -212,7 +212,7 @@ static int setup_local(const options_t *o, const char *argv0, env_t *e)
     }
     snprintf(fixtures, sizeof fixtures, "%s/repos", e->root);
     printf("writing the fixture repos (%u MiB per weight file) ...\n", o->scale);
-    if (fixtures_serve("hf-demo", argv0, fixtures, o->scale, o->throttle, &e->mock) < 0)
+    if (fixtures_serve("hf-demo", argv0, fixtures, o->scale, o->throttle, NULL, &e->mock) < 0)
         return -1;
     snprintf(e->endpoint, sizeof e->endpoint, "%s", e->mock.hub);
     if (!o->cache)
