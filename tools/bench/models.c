@@ -73,42 +73,45 @@ static void sleep_s(double s)
     nanosleep(&ts, NULL);
 }
 
+/* The fields of a /proc stat file after the command (which may hold spaces), starting
+ * with the state (field 3), into buf; NULL where there is no such file. */
+static const char *stat_fields(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "r");
+    char *p;
+    size_t n;
+
+    if (!f)
+        return NULL;
+    n = fread(buf, 1, size - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return (p = strrchr(buf, ')')) != NULL ? p + 1 : NULL;
+}
+
 /* CPU seconds (user + system) of /proc/<pid>/task/<tid>/stat or /proc/<pid>/stat; -1 where
  * there is no /proc. */
 static double stat_cpu_s(const char *path)
 {
-    char buf[1024], *p;
+    char buf[1024];
+    const char *p = stat_fields(path, buf, sizeof buf);
     unsigned long long ut, st;
-    FILE *f = fopen(path, "r");
-    size_t n;
 
-    if (!f)
-        return -1;
-    n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    /* fields after the command (which may hold spaces): state is field 3, utime 14 */
-    if ((p = strrchr(buf, ')')) == NULL ||
-        sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+    /* utime and stime are fields 14 and 15 */
+    if (!p || sscanf(p, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
         return -1;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-/* The parent pid in /proc/<pid>/stat, or -1. */
+/* The parent pid (field 4) of /proc/<pid>/stat, or -1. */
 static long stat_ppid(const char *pid)
 {
-    char path[300], buf[1024], *p;
+    char path[300], buf[1024];
+    const char *p;
     long ppid;
-    FILE *f;
-    size_t n;
 
     snprintf(path, sizeof path, "/proc/%s/stat", pid);
-    if ((f = fopen(path, "r")) == NULL)
-        return -1;
-    n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 1, " %*c %ld", &ppid) != 1)
+    if ((p = stat_fields(path, buf, sizeof buf)) == NULL || sscanf(p, " %*c %ld", &ppid) != 1)
         return -1;
     return ppid;
 }
