@@ -108,7 +108,8 @@ START_TEST(a_thousand_timers_share_one_thread_which_exits_when_idle)
         hf_future_release(ds[i]);
     }
     TU_EVENTUALLY(!hfi_timer_thread_alive());
-    ck_assert_int_eq(count_timer_threads(), 0);
+    /* it says so just before it returns: the kernel lists it a moment longer */
+    TU_EVENTUALLY(count_timer_threads() == 0);
     /* and it comes back on demand */
     ds[0] = hf_future_delay(1);
     ck_assert_int_eq(tu_settle(ds[0]), HF_FUTURE_FULFILLED);
