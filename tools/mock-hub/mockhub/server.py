@@ -298,10 +298,12 @@ class Handler(BaseHTTPRequestHandler):
         for name, value in resp.headers:
             self.send_header(name, value)
         self.send_header("Content-Length", str(resp.length))
-        self.end_headers()
         state = self.server.app.state
         if entry is not None:
+            # logged before the headers go out: a client that has the answer finds it
+            # in the request log
             state.answered(entry, resp.status)
+        self.end_headers()
         if self.command == "HEAD" or resp.length == 0:
             return
         src = open(resp.path, "rb") if resp.path is not None else io.BytesIO(resp.body)
