@@ -9,11 +9,15 @@
  *      <cache>/<type>s--<owner>--<name>/.no_exist/<commit>/<path>  empty marker
  *      <cache>/.locks/<type>s--<owner>--<name>/<etag>.lock         0664, never deleted
  *  - every name that reaches here was checked by names.c: a path cannot climb out;
- *  - files are written to a temporary name in the same folder and renamed into place, so a
- *    reader sees the old content or the new one, never a part; refs are rewritten only
- *    when their content changes (read-only caches keep working);
+ *  - files are replaced through a temporary name in the same folder and a rename, so a
+ *    reader sees the old content or the new one, never a part. A new ref is created in
+ *    place instead (a killed writer must not leave a temporary file in refs/, where
+ *    scanners take every file for a ref): a reader may see it short, and treats a ref
+ *    that is not a commit as absent. Refs are rewritten only when their content changes
+ *    (read-only caches keep working);
  *  - new files are created 0666 and folders 0777, so the umask decides their modes as it
- *    does for the official clients' files; symlink targets are relative, one "../" per folder level below snapshots/<commit>;
+ *    does for the official clients' files; symlink targets are relative, one "../" per
+ *    folder level below snapshots/<commit>;
  *  - temporary and lock files are opened O_NOFOLLOW (and O_EXCL where created), so a
  *    symlink planted at their path is never followed out of the cache;
  *  - folders below the repo folder are checked with lstat before a write (no symlink may
@@ -176,14 +180,13 @@ int hfi_cache_read_ref(const hfi_cache_loc_t *loc, const char *rev, char commit[
     return 0;
 }
 
-/* Write `data` to `path` through a unique temporary file and a rename. */
-static int write_atomically(const char *path, const void *data, size_t len, hf_error_t *err)
+/* Replace `path` with `data` through a unique temporary file and a rename. (No fsync, as
+ * the official clients: the rename never exposes a partial ref.) */
+static int replace_file(const char *path, const void *data, size_t len, hf_error_t *err)
 {
     char *tmp;
     int fd, rc = 0;
 
-    if ((rc = hfi_mkdirs_for(path, err)) < 0)
-        return rc;
     for (int attempt = 0;; attempt++) {
         tmp = hfi_strfmt("%s.%08lx.tmp", path,
                          (unsigned long)((unsigned long)getpid() * 2654435761u ^
@@ -201,7 +204,7 @@ static int write_atomically(const char *path, const void *data, size_t len, hf_e
         hfi_free(tmp);
         return rc;
     }
-    if (write(fd, data, len) != (ssize_t)len || fsync(fd) < 0)
+    if (write(fd, data, len) != (ssize_t)len)
         rc = hf_error_set(err, HF_EIO, 0, "cannot write %s: %s", tmp, strerror(errno));
     if (close(fd) < 0 && rc == 0)
         rc = hf_error_set(err, HF_EIO, 0, "cannot write %s: %s", tmp, strerror(errno));
@@ -210,6 +213,33 @@ static int write_atomically(const char *path, const void *data, size_t len, hf_e
     if (rc < 0)
         unlink(tmp);
     hfi_free(tmp);
+    return rc;
+}
+
+/*
+ * Write a ref. A new one is created in place (O_EXCL): a process killed meanwhile leaves
+ * at worst a short file, which readers reject and the next writer replaces, and never a
+ * temporary file in refs/ (which a cache scanner would list as a ref). An existing one
+ * (another commit, or a short file) is replaced through a rename.
+ */
+static int write_ref_file(const char *path, const char *commit, hf_error_t *err)
+{
+    size_t len = strlen(commit);
+    int fd, rc;
+
+    if ((rc = hfi_mkdirs_for(path, err)) < 0)
+        return rc;
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (fd < 0 && errno == EEXIST)
+        return replace_file(path, commit, len, err);
+    if (fd < 0)
+        return hf_error_set(err, HF_EIO, 0, "cannot create %s: %s", path, strerror(errno));
+    if (write(fd, commit, len) != (ssize_t)len)
+        rc = hf_error_set(err, HF_EIO, 0, "cannot write %s: %s", path, strerror(errno));
+    if (close(fd) < 0 && rc == 0)
+        rc = hf_error_set(err, HF_EIO, 0, "cannot write %s: %s", path, strerror(errno));
+    if (rc < 0)
+        unlink(path);
     return rc;
 }
 
@@ -224,7 +254,7 @@ int hfi_cache_write_ref(const hfi_cache_loc_t *loc, const char *rev, const char 
         return 0;               /* unchanged: do not touch (read-only caches) */
     if ((path = hfi_strfmt("%s/refs/%s", loc->repo_dir, rev)) == NULL)
         return HF_ENOMEM;
-    rc = write_atomically(path, commit, strlen(commit), err);
+    rc = write_ref_file(path, commit, err);
     hfi_free(path);
     return rc;
 }

@@ -88,6 +88,47 @@ START_TEST(refs_are_written_without_newline_and_only_when_they_change)
 }
 END_TEST
 
+/* Every file name in `dir`, sorted, joined with spaces. */
+static char *names_in(const char *dir)
+{
+    static char out[1024];
+    char cmd[600];
+    FILE *p;
+    size_t n;
+    snprintf(cmd, sizeof cmd, "ls -A '%s' | sort | tr '\\n' ' '", dir);
+    p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    n = fread(out, 1, sizeof out - 1, p);
+    pclose(p);
+    out[n] = '\0';
+    return out;
+}
+
+START_TEST(a_short_ref_left_by_a_killed_writer_is_replaced_and_no_temporary_file_stays)
+{
+    hfi_cache_loc_t loc;
+    char commit[41], path[480], refs[400];
+
+    make_root();
+    ck_assert_int_eq(hfi_cache_loc_init(&loc, root, HF_REPO_MODEL, "org/name"), 0);
+    snprintf(refs, sizeof refs, "%s/models--org--name/refs", root);
+    snprintf(path, sizeof path, "%s/main", refs);
+    /* a writer killed in the middle of creating the ref left part of it */
+    write_file(path, "5e8fa3b6");
+    ck_assert_int_eq(hfi_cache_read_ref(&loc, "main", commit), HF_ECORRUPT);
+    ck_assert_int_eq(hfi_cache_write_ref(&loc, "main", COMMIT, NULL), 0);
+    ck_assert_str_eq(slurp(path), COMMIT);
+    /* a new ref and a moved one: nothing but the refs themselves in refs/ */
+    ck_assert_int_eq(hfi_cache_write_ref(&loc, "v2", COMMIT2, NULL), 0);
+    ck_assert_int_eq(hfi_cache_write_ref(&loc, "main", COMMIT2, NULL), 0);
+    ck_assert_int_eq(hfi_cache_read_ref(&loc, "main", commit), 0);
+    ck_assert_str_eq(commit, COMMIT2);
+    ck_assert_str_eq(names_in(refs), "main v2 ");
+    hfi_cache_loc_free(&loc);
+    rm_root();
+}
+END_TEST
+
 START_TEST(snapshot_links_are_relative_one_level_per_folder)
 {
     hfi_cache_loc_t loc;
@@ -322,6 +363,7 @@ static Suite *cache_suite(void)
     Suite *s = suite_create("cache");
     TCase *tc = tcase_create("hub");
     tcase_add_test(tc, refs_are_written_without_newline_and_only_when_they_change);
+    tcase_add_test(tc, a_short_ref_left_by_a_killed_writer_is_replaced_and_no_temporary_file_stays);
     tcase_add_test(tc, snapshot_links_are_relative_one_level_per_folder);
     tcase_add_test(tc, lock_files_live_under_dot_locks_with_mode_0664_and_stay);
     tcase_add_test(tc, missing_markers_are_empty_files_under_no_exist);
