@@ -22,6 +22,19 @@
 
 #define TU_DEADLINE_MS 60000
 
+/* The transfer engine's poller backends, for loop tests (tcase_add_loop_test(..., 0,
+ * TU_POLLERS)): 0 the default (epoll where configure found it), 1 the portable poll()
+ * fallback, chosen through HFASYNC_POLLER. Check forks per test, so the choice stays
+ * within the test that makes it. */
+#define TU_POLLERS 2
+static inline void tu_use_poller(int i)
+{
+    if (i == 1)
+        setenv("HFASYNC_POLLER", "poll", 1);
+    else
+        unsetenv("HFASYNC_POLLER");
+}
+
 static inline void tu_sleep_ms(unsigned ms)
 {
     struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };

@@ -41,17 +41,23 @@ static void write_file(const char *path, const char *data)
     fclose(f);
 }
 
-static char *slurp(const char *path)
+/* What `f` holds (up to size - 1 bytes), NUL-terminated in `buf`; `f` is closed with
+ * `done` (fclose or pclose). NULL if `f` is NULL. */
+static char *read_all(FILE *f, int (*done)(FILE *), char *buf, size_t size)
 {
-    static char buf[4096];
-    FILE *f = fopen(path, "rb");
     size_t n;
     if (!f)
         return NULL;
-    n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
+    n = fread(buf, 1, size - 1, f);
+    done(f);
     buf[n] = '\0';
     return buf;
+}
+
+static char *slurp(const char *path)
+{
+    static char buf[4096];
+    return read_all(fopen(path, "rb"), fclose, buf, sizeof buf);
 }
 
 START_TEST(refs_are_written_without_newline_and_only_when_they_change)
@@ -92,16 +98,11 @@ END_TEST
 static char *names_in(const char *dir)
 {
     static char out[1024];
-    char cmd[600];
-    FILE *p;
-    size_t n;
+    char cmd[600], *got;
     snprintf(cmd, sizeof cmd, "ls -A '%s' | sort | tr '\\n' ' '", dir);
-    p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    n = fread(out, 1, sizeof out - 1, p);
-    pclose(p);
-    out[n] = '\0';
-    return out;
+    got = read_all(popen(cmd, "r"), pclose, out, sizeof out);
+    ck_assert_ptr_nonnull(got);
+    return got;
 }
 
 START_TEST(a_short_ref_left_by_a_killed_writer_is_replaced_and_no_temporary_file_stays)

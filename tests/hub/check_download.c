@@ -133,17 +133,6 @@ static char *requests(const char *query)
     return log;
 }
 
-/* Loop tests run once per poller backend of the transfer engine: 0 the default (epoll
- * where configure found it), 1 the portable poll() fallback. Check forks per test, so the
- * variable stays within the test. */
-static void use_poller(int i)
-{
-    if (i == 1)
-        setenv("HFASYNC_POLLER", "poll", 1);
-    else
-        unsetenv("HFASYNC_POLLER");
-}
-
 static void assert_no_roles_but_io(hf_hub_t *h)
 {
     hf_hub_stats_t st;
@@ -367,7 +356,7 @@ START_TEST(a_stalled_server_times_out)
     hf_hub_t *h;
     hf_future_t *f;
 
-    use_poller(_i);
+    tu_use_poller(_i);
     memset(&cfg, 0, sizeof cfg);
     cfg.etag_timeout_ms = 300;
     cfg.max_retries = 1;
@@ -680,7 +669,7 @@ START_TEST(cancelling_a_download_aborts_it_and_removes_its_partial_file)
     hf_download_opts_t o;
     hf_future_t *f;
 
-    use_poller(_i);
+    tu_use_poller(_i);
     h = hub_with(NULL, NULL);
     memset(&o, 0, sizeof o);
     o.progress = note_progress;
@@ -741,7 +730,7 @@ START_TEST(a_thousand_concurrent_downloads_on_four_io_threads)
     hf_runtime_stats_t rs;
     struct rlimit rl;
 
-    use_poller(_i);
+    tu_use_poller(_i);
     getrlimit(RLIMIT_NOFILE, &rl);
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
@@ -832,7 +821,7 @@ static Suite *download_suite(void)
     tcase_add_test(tc, pull_request_and_commit_revisions);
     tcase_add_test(tc, rate_limited_then_served);
     tcase_add_test(tc, a_connection_reset_mid_body_resumes_with_range);
-    tcase_add_loop_test(tc, a_stalled_server_times_out, 0, 2);
+    tcase_add_loop_test(tc, a_stalled_server_times_out, 0, TU_POLLERS);
     tcase_add_test(tc, a_flipped_byte_is_ecorrupt_and_nothing_is_committed);
     tcase_add_test(tc, a_large_file_arrives_as_parallel_ranges);
     tcase_add_test(tc, a_blob_cut_short_on_disk_is_fetched_again);
@@ -842,14 +831,15 @@ static Suite *download_suite(void)
     tcase_add_test(tc, a_partial_file_from_a_killed_run_is_resumed);
     tcase_add_test(tc, a_server_ignoring_range_restarts_from_zero);
     tcase_add_test(tc, two_requests_for_one_blob_make_one_get);
-    tcase_add_loop_test(tc, cancelling_a_download_aborts_it_and_removes_its_partial_file, 0, 2);
+    tcase_add_loop_test(tc, cancelling_a_download_aborts_it_and_removes_its_partial_file, 0,
+                        TU_POLLERS);
     tcase_add_test(tc, the_blocking_shim_works_inside_a_compute_worker);
     tcase_add_test(tc, listing_follows_pages_and_snapshots_filter_with_globs);
     suite_add_tcase(s, tc);
     tc = tcase_create("many");
     tcase_set_timeout(tc, 180);
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_loop_test(tc, a_thousand_concurrent_downloads_on_four_io_threads, 0, 2);
+    tcase_add_loop_test(tc, a_thousand_concurrent_downloads_on_four_io_threads, 0, TU_POLLERS);
     suite_add_tcase(s, tc);
     return s;
 }

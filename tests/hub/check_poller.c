@@ -12,15 +12,11 @@
 
 #include "hub/poller.h"
 
-#define NBACKENDS 2             /* 0: the default, 1: poll() */
 
 static hfi_poller_t *poller_for(int i)
 {
     hfi_poller_t *p;
-    if (i == 1)
-        setenv("HFASYNC_POLLER", "poll", 1);
-    else
-        unsetenv("HFASYNC_POLLER");
+    tu_use_poller(i);
     p = hfi_poller_new();
     ck_assert_ptr_nonnull(p);
     if (i == 1)
@@ -160,7 +156,7 @@ static Suite *poller_suite(void)
 {
     Suite *s = suite_create("poller");
     TCase *tc = tcase_create("backends");
-    int n = NBACKENDS;
+    int n = TU_POLLERS;
     tcase_add_loop_test(tc, reports_only_the_descriptors_that_are_ready, 0, n);
     tcase_add_loop_test(tc, removing_or_changing_interest_takes_effect, 0, n);
     tcase_add_loop_test(tc, a_closed_descriptor_number_can_be_watched_again, 0, n);
