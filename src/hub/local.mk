@@ -13,6 +13,7 @@ libhfasync_impl_la_SOURCES += \
 	src/hub/hub.c src/hub/hub_impl.h \
 	src/hub/names.c src/hub/names.h \
 	src/hub/poller.c src/hub/poller.h \
+	src/hub/stage.c src/hub/stage.h \
 	src/hub/writeback.c src/hub/writeback.h \
 	src/hub/scan.c \
 	src/hub/snapshot.c

@@ -7,7 +7,8 @@ HUB_TESTS = \
 	tests/hub/check_names \
 	tests/hub/check_poller \
 	tests/hub/check_scan \
-	tests/hub/check_security
+	tests/hub/check_security \
+	tests/hub/check_stage
 HUB_TSAN_TESTS = \
 	tests/hub/check_cache \
 	tests/hub/check_download \
@@ -16,7 +17,8 @@ HUB_TSAN_TESTS = \
 	tests/hub/check_names \
 	tests/hub/check_poller \
 	tests/hub/check_scan \
-	tests/hub/check_security
+	tests/hub/check_security \
+	tests/hub/check_stage
 
 check_PROGRAMS += $(HUB_TESTS)
 TESTS += $(HUB_TESTS)
@@ -52,3 +54,7 @@ tests_hub_check_scan_LDADD = $(TEST_LIBS)
 tests_hub_check_security_SOURCES = tests/hub/check_security.c tests/common/mockhub.c tests/common/mockhub.h
 tests_hub_check_security_CFLAGS = $(TEST_CFLAGS)
 tests_hub_check_security_LDADD = $(TEST_LIBS)
+
+tests_hub_check_stage_SOURCES = tests/hub/check_stage.c
+tests_hub_check_stage_CFLAGS = $(TEST_CFLAGS)
+tests_hub_check_stage_LDADD = $(TEST_LIBS)

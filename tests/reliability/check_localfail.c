@@ -19,9 +19,11 @@
 #define REPO "org/local"
 #define BIG (1u << 20)
 #define SMALL 300000u
+#define TAIL (BIG + 50000u)     /* not a whole number of write stages (128 KiB) */
+#define TAIL2 (2 * BIG + 50000u)
 
 static tu_mock_t mock;
-static unsigned char *big, *small;
+static unsigned char *big, *small, *tail, *tail2;
 static char *cache;
 static char out[512];
 
@@ -29,9 +31,13 @@ static void setup(void)
 {
     big = rel_pattern(BIG, 11);
     small = rel_pattern(SMALL, 12);
+    tail = rel_pattern(TAIL, 13);
+    tail2 = rel_pattern(TAIL2, 14);
     tu_mock_root(&mock);
     tu_mock_file(&mock, "model", REPO, "w.bin", big, BIG);
     tu_mock_file(&mock, "model", REPO, "notes.txt", small, SMALL);
+    tu_mock_file(&mock, "model", REPO, "tail.bin", tail, TAIL);
+    tu_mock_file(&mock, "model", REPO, "tail2.bin", tail2, TAIL2);
     tu_mock_settings(&mock, "model", REPO, "{\"lfs\": [\"*.bin\"]}");
     tu_mock_start(&mock, NULL);
     cache = rel_tmpdir("local-cache");
@@ -46,6 +52,8 @@ static void teardown(void)
     unlink(out);
     free(big);
     free(small);
+    free(tail);
+    free(tail2);
 }
 
 /* Run dl_child with `opts` (NULL-terminated, may be empty) on `files`; its transcript
@@ -85,6 +93,53 @@ START_TEST(a_write_failing_mid_blob_is_an_io_error_and_leaves_the_cache_unchange
     ck_assert_msg(st == 0, "exit %d: %s", st, log);
     free(log);
     rel_expect_clean(cache, 2, 2);
+}
+END_TEST
+
+/* `file` fails with HF_EIO under `limited` and leaves the cache clean; then, under `ok`,
+ * it downloads. */
+static void io_error_then_success(const char *const *limited, const char *const *ok,
+                                  const char *file)
+{
+    const char *files[] = { file, NULL };
+    char err[32];
+    int st;
+    char *log = child(limited, files, &st);
+
+    ck_assert_msg(st == 1, "exit %d: %s", st, log);
+    snprintf(err, sizeof err, "err %d ", HF_EIO);
+    ck_assert_msg(strstr(log, err) != NULL, "%s", log);
+    free(log);
+    rel_expect_clean(cache, 0, 0);
+
+    log = child(ok, files, &st);
+    ck_assert_msg(st == 0, "exit %d: %s", st, log);
+    free(log);
+    rel_expect_clean(cache, 1, 1);
+}
+
+/* The last bytes of a large body are written when its stream ends (they wait in its write
+ * stage until then): a write failing there is an I/O error like any other. */
+START_TEST(a_write_failing_on_the_last_bytes_of_a_blob_is_an_io_error_too)
+{
+    char limit[32];
+    const char *limited[] = { "-f", limit, NULL }, *none[] = { NULL };
+
+    snprintf(limit, sizeof limit, "%u", TAIL - 10);
+    io_error_then_success(limited, none, "tail.bin");
+}
+END_TEST
+
+/* The same in a download split in ranges (1 MiB each: the last one is short), its writes
+ * failing near the end of the second range. */
+START_TEST(a_write_failing_in_a_ranged_download_is_an_io_error_too)
+{
+    char limit[32];
+    const char *limited[] = { "-p", "1048576", "-f", limit, NULL };
+    const char *ranged[] = { "-p", "1048576", NULL };
+
+    snprintf(limit, sizeof limit, "%u", 2 * BIG - 10);
+    io_error_then_success(limited, ranged, "tail2.bin");
 }
 END_TEST
 
@@ -130,6 +185,8 @@ static Suite *localfail_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, a_write_failing_mid_blob_is_an_io_error_and_leaves_the_cache_unchanged);
+    tcase_add_test(tc, a_write_failing_on_the_last_bytes_of_a_blob_is_an_io_error_too);
+    tcase_add_test(tc, a_write_failing_in_a_ranged_download_is_an_io_error_too);
     tcase_add_test(tc, a_read_only_cache_answers_offline_and_refuses_downloads_clearly);
     suite_add_tcase(s, tc);
     return s;

@@ -3,11 +3,13 @@
  * cache and reports each result, so that a test can SIGKILL it, run eight at once on one
  * cache, or run it under a lowered RLIMIT_FSIZE or as another user.
  *
- *   dl_child [-n] [-o] [-b MS] [-t MS] [-f BYTES] [-u UID] [-w FD] ENDPOINT CACHE REPO FILE...
+ *   dl_child [-n] [-o] [-b MS] [-t MS] [-f BYTES] [-p BYTES] [-u UID] [-w FD] ENDPOINT CACHE
+ *            REPO FILE...
  *     -n        skip flock (the test hook hfi_cache_test_skip_flock)
  *     -o        offline: hf_hub_try_cache only, no network
  *     -b, -t    retry backoff and per-read download timeout in ms
  *     -f BYTES  RLIMIT_FSIZE (SIGXFSZ ignored, so writes past it fail with EFBIG)
+ *     -p BYTES  files this large download as parallel ranges (the hub's parallel_threshold)
  *     -u UID    setgid/setuid to UID first (root's tests, so that permissions apply)
  *     -w FD     read FD until end of file before starting (a start barrier)
  *
@@ -65,7 +67,7 @@ int main(int argc, char **argv)
     memset(&cfg, 0, sizeof cfg);
     cfg.token = "";
     cfg.backoff_ms = 10;
-    while ((opt = getopt(argc, argv, "nob:t:f:u:w:")) != -1) {
+    while ((opt = getopt(argc, argv, "nob:t:f:p:u:w:")) != -1) {
         switch (opt) {
         case 'n':
             hfi_cache_test_skip_flock(1);
@@ -89,6 +91,9 @@ int main(int argc, char **argv)
             }
             break;
         }
+        case 'p':
+            cfg.parallel_threshold = strtoull(optarg, NULL, 10);
+            break;
         case 'u':
             if (drop_to((uid_t)atoi(optarg)) < 0) {
                 perror("setuid");
