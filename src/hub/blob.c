@@ -15,11 +15,8 @@
  *    final (CDN) URL and written with pwrite. One hasher at a time (hash_step, on the I/O
  *    pool) reads back and hashes the prefix whose ranges are all in, while later ranges
  *    still download, so little is left to hash when the last one lands;
- *  - each stream of a MiB or more writes through a stage (hub/stage.h): its 16 KiB pieces
- *    reach the file in 128 KiB pwrites. A stream's continuation flushes its stage before
- *    anything else (the hasher only reads chunks marked done, after their flush); with
- *    fsync_blobs, writes start going to disk every HFI_WRITEBACK_STEP bytes, so that the
- *    fsync before the rename has little left;
+ *  - writes start going to disk every HFI_WRITEBACK_STEP bytes (hub/writeback.h), so that
+ *    the fsync before the rename, when the hub asks for one (fsync_blobs), has little left;
  *  - the hash (sha256 or git sha1, from the etag's length) and the size are checked before
  *    the rename into blobs/<etag>; a mismatch is HF_ECORRUPT, deletes the partial file and
  *    commits nothing. The lock is an optimisation: when it holds nothing (flock unsupported,
@@ -58,7 +55,7 @@
 #include "hub/hash.h"
 #include "hub/headers.h"
 #include "hub/names.h"
-#include "hub/stage.h"
+#include "hub/writeback.h"
 
 
 #define MAX_LISTENERS 16
@@ -66,15 +63,12 @@
 #define CHUNKS_PER_CONN 32       /* ranges per connection: they end one after another, so the
                                     hashed prefix follows the download closely */
 #define PROGRESS_NS 100000000u
-#define STAGE_BYTES (128u << 10) /* a stream's write stage (hub/stage.h) */
-#define BIG_BODY (1u << 20)      /* bodies this long get a stage and 256 KiB reads */
 
 typedef struct chunk {
     hfi_blob_t *b;
-    uint64_t from, len, got;    /* got: bytes already written (or staged) */
+    uint64_t from, len, got;    /* got: bytes already written */
     unsigned attempt;
     hfi_xfer_t x;
-    hfi_stage_t stage;
     hfi_pending_t cur;          /* under b->mu */
     int done;
 } chunk_t;
@@ -106,10 +100,9 @@ struct hfi_blob {
     uint64_t last_report_ns;
 
     /* single stream (one step at a time) */
-    uint64_t offset;            /* bytes written (or staged) */
+    uint64_t offset;
     hfi_hash_t hash;
     hfi_xfer_t x;
-    hfi_stage_t stage;
     unsigned attempt;
     int ranged_request;
 
@@ -132,11 +125,9 @@ static void blob_unref(hfi_blob_t *b)
         return;
     hfi_hash_free(&b->hash);
     hfi_xfer_reset(&b->x);
-    hfi_stage_drop(&b->stage);
     hfi_pending_set(&b->cur, NULL, NULL);
     for (unsigned i = 0; i < b->nchunks; i++) {
         hfi_xfer_reset(&b->chunks[i].x);
-        hfi_stage_drop(&b->chunks[i].stage);
         hfi_pending_set(&b->chunks[i].cur, NULL, NULL);
     }
     hfi_free(b->chunks);
@@ -274,7 +265,6 @@ static int rewind_partial(hfi_blob_t *b)
 
     b->offset = 0;
     b->resumed = 0;
-    hfi_stage_drop(&b->stage);
     hfi_hash_free(&b->hash);
     unlink(b->partial_path);
     fd = open(b->partial_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
@@ -409,7 +399,7 @@ static int submit_get(hfi_blob_t *b, hfi_xfer_t *x, int (*sink)(hfi_xfer_t *, co
     x->range_to = to;
     /* bodies of a MiB and more come in 256 KiB reads, a quarter of the syscalls and
      * callbacks of the default; small files keep libcurl's 16 KiB (memory per transfer) */
-    if ((to == UINT64_MAX ? b->size - from : to - from + 1) >= BIG_BODY)
+    if ((to == UINT64_MAX ? b->size - from : to - from + 1) >= (1u << 20))
         x->buffer_size = 256u << 10;
     if ((f = hfi_engine_submit(b->hub->engine, x)) == NULL)
         return HF_ENOMEM;
@@ -425,31 +415,26 @@ static int submit_get(hfi_blob_t *b, hfi_xfer_t *x, int (*sink)(hfi_xfer_t *, co
 
 /* ---- single stream ----------------------------------------------------------------------- */
 
-/* Write `n` bytes at `off` of the partial file through a stream's stage; HF_EIO (in
- * x->err) if a write fails, as when the disk is full. */
-static int write_at(hfi_blob_t *b, hfi_xfer_t *x, hfi_stage_t *st, const char *buf, size_t n,
-                    uint64_t off)
+/* pwrite all `n` bytes at `off` of the partial file; HF_EIO (in x->err) if it fails, as
+ * when the disk is full. With fsync_blobs, each time the writes cross a multiple of
+ * HFI_WRITEBACK_STEP the step just filled starts going to disk, so that the fsync before
+ * the commit has little left to wait for. */
+static int write_at(hfi_blob_t *b, hfi_xfer_t *x, const char *buf, size_t n, uint64_t off)
 {
-    if (hfi_stage_write(st, b->fd, buf, n, off) < 0)
-        return hf_error_set(&x->err, HF_EIO, 0, "cannot write %s: %s", b->partial_path,
-                            strerror(errno));
+    uint64_t step_end = (off + n) / HFI_WRITEBACK_STEP * HFI_WRITEBACK_STEP;
+
+    for (size_t done = 0; done < n;) {
+        ssize_t w = pwrite(b->fd, buf + done, n - done, (off_t)(off + done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return hf_error_set(&x->err, HF_EIO, 0, "cannot write %s: %s", b->partial_path,
+                                strerror(errno));
+        done += (size_t)w;
+    }
+    if (b->hub->fsync_blobs && step_end > off)
+        hfi_writeback_start(b->fd, step_end - HFI_WRITEBACK_STEP, HFI_WRITEBACK_STEP);
     return 0;
-}
-
-/* At the end of a stream: its staged bytes go to the file before anything looks at it.
- * Returns `code`, or HF_EIO (in x->err) if they cannot be written. */
-static int flush_stage(hfi_blob_t *b, hfi_xfer_t *x, hfi_stage_t *st, int code)
-{
-    if (hfi_stage_flush(st, b->fd) < 0)
-        return hf_error_set(&x->err, HF_EIO, 0, "cannot write %s: %s", b->partial_path,
-                            strerror(errno));
-    return code;
-}
-
-/* The stage for a stream of `remaining` bytes: none for small bodies (memory per transfer). */
-static void stage_for(const hfi_blob_t *b, hfi_stage_t *st, uint64_t remaining)
-{
-    hfi_stage_init(st, remaining >= BIG_BODY ? STAGE_BYTES : 0, b->hub->fsync_blobs);
 }
 
 static int single_sink(hfi_xfer_t *x, const char *buf, size_t n)
@@ -476,7 +461,7 @@ static int single_sink(hfi_xfer_t *x, const char *buf, size_t n)
     if (b->offset + n > b->size)
         return hf_error_set(&x->err, HF_ECORRUPT, 0, "%s: more bytes than its size (%llu)",
                             b->path, (unsigned long long)b->size);
-    if (write_at(b, x, &b->stage, buf, n, b->offset) < 0)
+    if (write_at(b, x, buf, n, b->offset) < 0)
         return x->err.code;
     hfi_hash_update(&b->hash, buf, n);
     b->offset += n;
@@ -503,7 +488,6 @@ static void single_done(hf_future_t *done, hf_promise_t *next, void *arg)
     int code = hfi_future_code(done);
 
     hf_promise_resolve(next, NULL, NULL);
-    code = flush_stage(b, x, &b->stage, code);
     pthread_mutex_lock(&b->mu);
     hfi_pending_set(&b->cur, NULL, NULL);
     pthread_mutex_unlock(&b->mu);
@@ -549,7 +533,6 @@ static void single_done(hf_future_t *done, hf_promise_t *next, void *arg)
 static void single_start(hfi_blob_t *b)
 {
     b->ranged_request = b->offset > 0;
-    stage_for(b, &b->stage, b->size - b->offset);
     if (submit_get(b, &b->x, single_sink, b, b->offset > 0 ? b->offset : UINT64_MAX, UINT64_MAX,
                    &b->cur, single_done, b) < 0)
         fail_msg(b, HF_ENOMEM, "out of memory");
@@ -578,7 +561,7 @@ static int chunk_sink(hfi_xfer_t *x, const char *buf, size_t n)
     }
     if (c->got + n > c->len)
         return hf_error_set(&x->err, HF_EPROTO, 0, "%s: range longer than asked", b->path);
-    if (write_at(b, x, &c->stage, buf, n, c->from + c->got) < 0)
+    if (write_at(b, x, buf, n, c->from + c->got) < 0)
         return x->err.code;
     c->got += n;
     report(b, atomic_fetch_add(&b->range_bytes, n) + n, 0);
@@ -798,7 +781,6 @@ static void chunk_done(hf_future_t *done, hf_promise_t *next, void *arg)
     int code = hfi_future_code(done);
 
     hf_promise_resolve(next, NULL, NULL);
-    code = flush_stage(b, x, &c->stage, code);
     pthread_mutex_lock(&b->mu);
     hfi_pending_set(&c->cur, NULL, NULL);
     pthread_mutex_unlock(&b->mu);
@@ -826,7 +808,6 @@ static void chunk_done(hf_future_t *done, hf_promise_t *next, void *arg)
 
 static void chunk_start(chunk_t *c)
 {
-    stage_for(c->b, &c->stage, c->len - c->got);
     if (submit_get(c->b, &c->x, chunk_sink, c, c->from + c->got, c->from + c->len - 1, &c->cur,
                    chunk_done, c) < 0) {
         hf_error_t e;
@@ -875,7 +856,7 @@ static int ranged_open(hfi_blob_t *b)
 
 /* The hasher reads back bytes just written, which the page cache holds: readahead would
  * only read on into the holes of the chunks still downloading, zero-filling pages for
- * nothing (6% of the I/O threads' CPU in hf-bench models). */
+ * nothing (seen in hf-bench models under the hasher's pread). */
 static void no_readahead(int fd)
 {
 #ifdef HAVE_POSIX_FADVISE

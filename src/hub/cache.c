@@ -14,7 +14,8 @@
  *    place instead (a killed writer must not leave a temporary file in refs/, where
  *    scanners take every file for a ref): a reader may see it short, and treats a ref
  *    that is not a commit as absent. Refs are rewritten only when their content changes
- *    (read-only caches keep working);
+ *    (read-only caches keep working). With symlinks off, a snapshot entry is a copy of its
+ *    blob (copy.c), linked in whole once written;
  *  - new files are created 0666 and folders 0777, so the umask decides their modes as it
  *    does for the official clients' files; symlink targets are relative, one "../" per
  *    folder level below snapshots/<commit>;
@@ -42,6 +43,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "hub/copy.h"
 #include "hub/names.h"
 
 
@@ -279,43 +281,6 @@ static char *relative_blob_target(const char *path, const char *etag)
     return t;
 }
 
-static int copy_file(const char *from, const char *to, hf_error_t *err)
-{
-    char *tmp = hfi_strfmt("%s.%lx.copy", to, (unsigned long)getpid());
-    int in = -1, out = -1, rc = 0;
-    char buf[65536];
-    ssize_t n;
-
-    if (!tmp)
-        return HF_ENOMEM;
-    in = open(from, O_RDONLY | O_CLOEXEC);
-    unlink(tmp);
-    out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
-    if (in < 0 || out < 0) {
-        rc = hf_error_set(err, HF_EIO, 0, "cannot copy %s: %s", from, strerror(errno));
-        goto out;
-    }
-    while ((n = read(in, buf, sizeof buf)) > 0) {
-        if (write(out, buf, (size_t)n) != n) {
-            rc = hf_error_set(err, HF_EIO, 0, "cannot write %s: %s", tmp, strerror(errno));
-            goto out;
-        }
-    }
-    if (n < 0 || fsync(out) < 0)
-        rc = hf_error_set(err, HF_EIO, 0, "cannot copy %s: %s", from, strerror(errno));
-out:
-    if (in >= 0)
-        close(in);
-    if (out >= 0 && close(out) < 0 && rc == 0)
-        rc = hf_error_set(err, HF_EIO, 0, "cannot write %s", tmp);
-    if (rc == 0 && rename(tmp, to) < 0)
-        rc = hf_error_set(err, HF_EIO, 0, "cannot rename into %s: %s", to, strerror(errno));
-    if (rc < 0)
-        unlink(tmp);
-    hfi_free(tmp);
-    return rc;
-}
-
 int hfi_cache_check_no_links(const hfi_cache_loc_t *loc, const char *path, hf_error_t *err)
 {
     size_t base = strlen(loc->repo_dir);
@@ -387,7 +352,7 @@ int hfi_cache_link(const hfi_cache_loc_t *loc, const char *commit, const char *p
             rc = HF_ENOMEM;
             goto out;
         }
-        rc = copy_file(blob, dst, err);
+        rc = hfi_copy_file(blob, dst, err);
         goto out;
     }
     if ((target = relative_blob_target(path, etag)) == NULL) {

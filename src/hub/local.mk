@@ -5,6 +5,7 @@ libhfasync_impl_la_SOURCES += \
 	src/hub/blob.c src/hub/blob.h \
 	src/hub/cache.c src/hub/cache.h \
 	src/hub/config.c \
+	src/hub/copy.c src/hub/copy.h \
 	src/hub/download.c \
 	src/hub/engine.c src/hub/engine.h \
 	src/hub/glob.c src/hub/glob.h \
@@ -13,7 +14,6 @@ libhfasync_impl_la_SOURCES += \
 	src/hub/hub.c src/hub/hub_impl.h \
 	src/hub/names.c src/hub/names.h \
 	src/hub/poller.c src/hub/poller.h \
-	src/hub/stage.c src/hub/stage.h \
 	src/hub/writeback.c src/hub/writeback.h \
 	src/hub/scan.c \
 	src/hub/snapshot.c

@@ -19,7 +19,7 @@
 #define REPO "org/local"
 #define BIG (1u << 20)
 #define SMALL 300000u
-#define TAIL (BIG + 50000u)     /* not a whole number of write stages (128 KiB) */
+#define TAIL (BIG + 50000u)     /* a 1 MiB body and a short tail */
 #define TAIL2 (2 * BIG + 50000u)
 
 static tu_mock_t mock;
@@ -118,8 +118,8 @@ static void io_error_then_success(const char *const *limited, const char *const 
     rel_expect_clean(cache, 1, 1);
 }
 
-/* The last bytes of a large body are written when its stream ends (they wait in its write
- * stage until then): a write failing there is an I/O error like any other. */
+/* A write failing on the last bytes of a body is an I/O error like one mid-way, and leaves
+ * nothing behind either. */
 START_TEST(a_write_failing_on_the_last_bytes_of_a_blob_is_an_io_error_too)
 {
     char limit[32];
