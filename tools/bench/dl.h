@@ -23,6 +23,7 @@
 #include <sys/types.h>
 
 #include "hfasync.h"
+#include "common/child.h"
 #include "nginx.h"
 #include "proc.h"
 
@@ -68,11 +69,9 @@ typedef struct dl_env {
     char root[600];             /* tmp/root: the repos */
     char out[600];              /* tmp/out: downloads */
     char log[600];              /* tmp/commands.log: what child processes print */
-    char hub[128];              /* the mock Hub's URL */
     char cdn[128];              /* where LFS files are served from */
     char cdn_note[160];         /* "nginx x.y" or why the mock's CDN port serves instead */
-    pid_t mock_pid;
-    int mock_out;               /* the read end of the mock's stdout, open while it runs */
+    mock_proc_t mock;           /* the Hub (mock.hub: its URL) */
     nginx_cdn_t nginx;
     const dl_params_t *p;
 } dl_env_t;

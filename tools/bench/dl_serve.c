@@ -7,8 +7,8 @@
  *    others unlimited;
  *  - the mock is started with --cdn-url pointing at nginx, so its LFS redirects send
  *    every client (ours, curl, aria2c) to nginx, which never looks at the signature;
- *  - children get SIGTERM if hf-bench dies (proc.c) and are stopped with SIGTERM (then
- *    SIGKILL after 10 s) and reaped by dl_env_stop().
+ *  - children get SIGTERM if hf-bench dies (proc.c; the mock: common/child.c) and are
+ *    stopped with SIGTERM (then SIGKILL after 10 s) and reaped by dl_env_stop().
  */
 #define _XOPEN_SOURCE 700
 #include "config.h"
@@ -16,7 +16,6 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,65 +150,22 @@ static int http_request(const char *method, const char *url, const char *body, l
     return rc == CURLE_OK ? 0 : -1;
 }
 
-static int mock_start(dl_env_t *e, int with_nginx)
+/* The mock Hub, its warnings to the log; with nginx, its LFS redirects go there. */
+static int start_mock(dl_env_t *e, int with_nginx)
 {
-    const char *src = getenv("HF_TOP_SRCDIR"), *python = getenv("PYTHON3");
-    char script[1024], cdn_url[160], line[512];
-    char *argv[12];
-    int fds[2], log, n = 0, ok = 0;
-    size_t have = 0;
-    struct pollfd pfd;
+    const char *src = getenv("HF_TOP_SRCDIR");
+    const char *elsewhere[] = { "--cdn-url", e->cdn, NULL };
+    char script[1024];
+    int log, rc;
 
     snprintf(script, sizeof script, "%s/tools/mock-hub/hf-mock-hub", src ? src : HF_BENCH_SRCDIR);
-    argv[n++] = (char *)(python ? python : "python3");
-    argv[n++] = script;
-    argv[n++] = "--root";
-    argv[n++] = e->root;
-    argv[n++] = "--port";
-    argv[n++] = "0";
-    argv[n++] = "--cdn-port";
-    argv[n++] = "0";
-    if (with_nginx) {
-        snprintf(cdn_url, sizeof cdn_url, "%s", e->cdn);
-        argv[n++] = "--cdn-url";
-        argv[n++] = cdn_url;
-    }
-    argv[n] = NULL;
     if ((log = open(e->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0)
         return -1;
-    if (pipe(fds) < 0) {
-        close(log);
-        return -1;
-    }
-    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
-    e->mock_pid = proc_spawn(argv, fds[1], log);    /* its warnings go to the log */
-    close(fds[1]);
+    rc = mock_start(&e->mock, script, e->root, with_nginx ? elsewhere : NULL, log);
     close(log);
-    /* Read up to the end of the line: the mock may write it in two parts. Keep the pipe
-     * open until the mock stops: a write to a closed pipe would end it (BrokenPipeError). */
-    e->mock_out = fds[0];
-    pfd.fd = fds[0];
-    pfd.events = POLLIN;
-    while (e->mock_pid > 0 && have + 1 < sizeof line && !memchr(line, '\n', have) &&
-           poll(&pfd, 1, 60000) == 1) {
-        ssize_t got = read(fds[0], line + have, sizeof line - 1 - have);
-        if (got <= 0)
-            break;
-        have += (size_t)got;
-        line[have] = '\0';
-    }
-    line[have] = '\0';
-    if (memchr(line, '\n', have)) {
-        char cdn[128];
-        ok = sscanf(line, "listening %127s %127s", e->hub, cdn) == 2;
-        if (ok && !with_nginx)
-            snprintf(e->cdn, sizeof e->cdn, "%s", cdn);
-    }
-    if (!ok) {
-        fprintf(stderr, "hf-bench: hf-mock-hub (%s) did not start\n", script);
-        return -1;
-    }
-    return 0;
+    if (rc == 0 && !with_nginx)
+        snprintf(e->cdn, sizeof e->cdn, "%s", e->mock.cdn);
+    return rc;
 }
 
 /* Without nginx: the mock's CDN throttles the same repos, with faults. */
@@ -218,7 +174,7 @@ static int mock_throttle(dl_env_t *e)
     char url[256], body[512];
     long status;
 
-    snprintf(url, sizeof url, "%s/_mock/faults", e->hub);
+    snprintf(url, sizeof url, "%s/_mock/faults", e->mock.hub);
     snprintf(body, sizeof body,
              "[{\"path\": \"/repos/models/%s/*\", \"port\": \"cdn\", \"throttle_bps\": %llu},"
              " {\"path\": \"/repos/models/%s/*\", \"port\": \"cdn\", \"throttle_bps\": %llu}]",
@@ -233,7 +189,7 @@ static int mock_throttle(dl_env_t *e)
 
 void dl_resolve_url(const dl_env_t *e, const dl_file_t *f, char *buf, size_t size)
 {
-    snprintf(buf, size, "%s/%s/resolve/main/%s", e->hub, f->repo, f->path);
+    snprintf(buf, size, "%s/%s/resolve/main/%s", e->mock.hub, f->repo, f->path);
 }
 
 char *dl_cdn_url(dl_env_t *e, const dl_file_t *f)
@@ -258,7 +214,7 @@ int dl_env_start(dl_env_t *e, const dl_params_t *p, const char *tmpdir)
     int with_nginx;
 
     memset(e, 0, sizeof *e);
-    e->mock_pid = e->nginx.pid = e->mock_out = -1;
+    e->mock.pid = e->nginx.pid = e->mock.out = -1;
     e->p = p;
     if (!base || !*base)
         base = "/tmp";
@@ -290,7 +246,7 @@ int dl_env_start(dl_env_t *e, const dl_params_t *p, const char *tmpdir)
     if (!with_nginx)
         fprintf(stderr, "hf-bench: %s: the mock's own CDN port serves the bytes instead\n",
                 e->cdn_note);
-    if (mock_start(e, with_nginx) < 0 || (!with_nginx && mock_throttle(e) < 0))
+    if (start_mock(e, with_nginx) < 0 || (!with_nginx && mock_throttle(e) < 0))
         return -1;
     if (!with_nginx) {
         char note[sizeof e->cdn_note];
@@ -302,10 +258,7 @@ int dl_env_start(dl_env_t *e, const dl_params_t *p, const char *tmpdir)
 
 void dl_env_stop(dl_env_t *e)
 {
-    proc_stop(&e->mock_pid);
-    if (e->mock_out >= 0)
-        close(e->mock_out);
-    e->mock_out = -1;
+    mock_stop(&e->mock);
     nginx_cdn_stop(&e->nginx);
     if (e->tmp[0] && getenv("HF_BENCH_KEEP")) {
         fprintf(stderr, "hf-bench: HF_BENCH_KEEP: %s kept\n", e->tmp);

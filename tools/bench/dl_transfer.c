@@ -21,7 +21,7 @@
 void dl_hub_config(const dl_env_t *e, const char *cache_dir, hf_hub_config_t *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->endpoint = e->hub;
+    cfg->endpoint = e->mock.hub;
     cfg->cache_dir = cache_dir;
     cfg->token = "";
     cfg->offline = HF_NO;

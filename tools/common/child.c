@@ -1,5 +1,6 @@
 /*
- * child.c - see child.h. POSIX only (fork, exec, waitpid, nftw).
+ * child.c - see child.h. POSIX only (fork, exec, waitpid, poll, nftw); on Linux the mock
+ * also gets PR_SET_PDEATHSIG.
  */
 #define _XOPEN_SOURCE 700
 #include "config.h"
@@ -7,14 +8,20 @@
 #include "common/child.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 static int exists(const char *p)
 {
@@ -69,17 +76,37 @@ int tool_run(char *const argv[])
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-int mock_start(mock_proc_t *m, const char *script, const char *root, const char *const *extra)
+/* Read the mock's first line (it may come in parts) into line[size]; 0 once it is whole. */
+static int read_line(int fd, char *line, size_t size)
 {
-    const char *argv[32];
+    struct pollfd pfd = { fd, POLLIN, 0 };
+    size_t have = 0;
+
+    line[0] = '\0';
+    while (have + 1 < size && !memchr(line, '\n', have) && poll(&pfd, 1, 60000) == 1) {
+        ssize_t got = read(fd, line + have, size - 1 - have);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            break;
+        have += (size_t)got;
+        line[have] = '\0';
+    }
+    return memchr(line, '\n', have) ? 0 : -1;
+}
+
+int mock_start(mock_proc_t *m, const char *script, const char *root, const char *const *extra,
+               int err_fd)
+{
+    const char *python = getenv("PYTHON3"), *argv[32];
     char line[512];
     size_t n = 0;
     int fds[2];
-    FILE *in;
 
     memset(m, 0, sizeof *m);
     m->pid = -1;
-    argv[n++] = "python3";
+    m->out = -1;
+    argv[n++] = python && *python ? python : "python3";
     argv[n++] = script;
     argv[n++] = "--root";
     argv[n++] = root;
@@ -99,27 +126,30 @@ int mock_start(mock_proc_t *m, const char *script, const char *root, const char 
         return -1;
     }
     if (m->pid == 0) {
+        int in = open("/dev/null", O_RDONLY);
+#ifdef __linux__
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
+        if (in >= 0)
+            dup2(in, 0);
         dup2(fds[1], 1);
+        if (err_fd >= 0)
+            dup2(err_fd, 2);
         close(fds[0]);
         close(fds[1]);
-        execvp("python3", (char *const *)argv);
-        fprintf(stderr, "cannot run python3: %s\n", strerror(errno));
+        execvp(argv[0], (char *const *)argv);
+        fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
     close(fds[1]);
-    if ((in = fdopen(fds[0], "r")) == NULL) {
-        close(fds[0]);
-        mock_stop(m);
-        return -1;
-    }
-    if (!fgets(line, sizeof line, in) ||
+    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+    m->out = fds[0];
+    if (read_line(m->out, line, sizeof line) < 0 ||
         sscanf(line, "listening %127s %127s", m->hub, m->cdn) != 2) {
         fprintf(stderr, "hf-mock-hub (%s) did not start\n", script);
-        fclose(in);
         mock_stop(m);
         return -1;
     }
-    fclose(in);
     return 0;
 }
 
@@ -148,18 +178,32 @@ int fixtures_serve(const char *who, const char *argv0, const char *root, unsigne
     {
         const char *throttled[] = { "--throttle-bps", bps_s, NULL };
         const char *elsewhere[] = { "--cdn-url", cdn_url, NULL };
-        return mock_start(m, script, root, cdn_url ? elsewhere : throttled);
+        return mock_start(m, script, root, cdn_url ? elsewhere : throttled, -1);
     }
 }
 
 void mock_stop(mock_proc_t *m)
 {
+    int waited = 0;
+
     if (m->pid <= 0)
-        return;
+        return;                 /* never started (a zeroed struct included): nothing open */
     kill(m->pid, SIGTERM);
-    while (waitpid(m->pid, NULL, 0) < 0 && errno == EINTR)
-        ;
+    for (;;) {
+        pid_t r = waitpid(m->pid, NULL, WNOHANG);
+        if (r == m->pid || (r < 0 && errno != EINTR))
+            break;
+        if (r == 0) {
+            struct timespec ts = { 0, 10000000L };
+            if (waited++ == 1000)               /* 10 s */
+                kill(m->pid, SIGKILL);
+            nanosleep(&ts, NULL);
+        }
+    }
     m->pid = -1;
+    if (m->out >= 0)
+        close(m->out);
+    m->out = -1;
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)

@@ -22,17 +22,22 @@ int tool_find(const char *argv0, const char *name, const char *env, char *out, s
 int tool_run(char *const argv[]);
 
 typedef struct mock_proc {
-    pid_t pid;
+    pid_t pid;                  /* -1: not running */
+    int out;                    /* the read end of its stdout, open while it runs */
     char hub[128];              /* http://127.0.0.1:PORT */
     char cdn[128];
 } mock_proc_t;
 
 /*
- * mock_start - run `python3 SCRIPT --root ROOT --port 0 --cdn-port 0 EXTRA...` and read
- * its "listening HUB CDN" line. `extra` is NULL-terminated (or NULL). Returns 0, or -1
- * after a message on stderr (the child is gone).
+ * mock_start - run `$PYTHON3 SCRIPT --root ROOT --port 0 --cdn-port 0 EXTRA...` (python3
+ * when PYTHON3 is unset) with stdin from /dev/null, stderr to `err_fd` (-1: ours), and
+ * read its "listening HUB CDN" line, waiting 60 s at most. Its stdout stays open until
+ * mock_stop (a write to a closed pipe would end it); on Linux it gets SIGTERM if this
+ * process dies first. `extra` is NULL-terminated (or NULL). Returns 0, or -1 after a
+ * message on stderr (the child is gone).
  */
-int mock_start(mock_proc_t *m, const char *script, const char *root, const char *const *extra);
+int mock_start(mock_proc_t *m, const char *script, const char *root, const char *const *extra,
+               int err_fd);
 /*
  * fixtures_serve - write the model fixture repos into `root` (hf-fixtures ROOT --scale
  * `scale`) and serve them with hf-mock-hub, its CDN throttled to `bps` bytes/s per
@@ -44,7 +49,8 @@ int mock_start(mock_proc_t *m, const char *script, const char *root, const char 
 int fixtures_serve(const char *who, const char *argv0, const char *root, unsigned scale,
                    unsigned long bps, const char *cdn_url, mock_proc_t *m);
 
-/* mock_stop - SIGTERM and wait (nothing if it is not running). */
+/* mock_stop - SIGTERM, then SIGKILL if it is still there 10 s later; reap it and close its
+ * stdout. Nothing if it never started (pid <= 0, as in a zeroed struct). */
 void mock_stop(mock_proc_t *m);
 
 /* remove_tree - `rm -rf path` without a shell (nftw, depth first, no symlinks followed).
