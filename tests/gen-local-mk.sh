@@ -4,6 +4,7 @@
 # Run from the top of the tree after adding or removing a suite.
 # ThreadSanitizer does not support fork() in a threaded process: check_fork is left out of
 # the *_TSAN_TESTS list (it runs in the plain and ASan/UBSan builds).
+# A suite that includes "common/child.h" is built with tools/common/child.c.
 # Other .c files of the folder: <name>util.c (with its header) is linked into every suite
 # there; any other one is a helper program the suites run (built by `make check`, not run).
 set -e
@@ -29,6 +30,11 @@ done
         # suites that talk to hf-mock-hub also build its helper
         grep -q 'common/mockhub.h' "$f" && extra="$extra tests/common/mockhub.c tests/common/mockhub.h"
         printf '\n%s_SOURCES = %s%s\n%s_CFLAGS = $(TEST_CFLAGS)\n%s_LDADD = $(TEST_LIBS)\n' "$v" "$f" "$extra" "$v" "$v"
+        # suites of the tools' own helpers build them from tools/common
+        if grep -q '"common/child.h"' "$f"; then
+            printf '%s_SOURCES += tools/common/child.c tools/common/child.h\n' "$v"
+            printf '%s_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tools\n' "$v"
+        fi
     done
     for f in tests/$dir/*.c; do
         case "${f##*/}" in check_*|*util.c) continue ;; esac
