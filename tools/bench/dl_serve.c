@@ -39,7 +39,7 @@ int dl_run(dl_env_t *e, char *const argv[], uint64_t *ns)
 
     if (fd < 0)
         return -1;
-    pid = proc_spawn(argv, fd, fd);
+    pid = child_spawn(argv, fd, fd);
     close(fd);
     if (pid < 0)
         return -1;

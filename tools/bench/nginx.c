@@ -101,14 +101,14 @@ int nginx_cdn_start(nginx_cdn_t *n, const char *dir, const char *root, const cha
             break;
         if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0)
             break;
-        n->pid = proc_spawn(argv, fd, fd);
+        n->pid = child_spawn(argv, fd, fd);
         close(fd);
         for (unsigned waited = 0; n->pid > 0 && waited < 10000; waited += 10) {
             if (proc_port_open(port)) {
                 up = 1;
                 break;
             }
-            if (proc_wait(n->pid, 0) != -1) {
+            if (child_wait(n->pid, 0) != -1) {
                 n->pid = -1;    /* exited: the port was taken, or a bad config */
                 break;
             }
@@ -120,7 +120,7 @@ int nginx_cdn_start(nginx_cdn_t *n, const char *dir, const char *root, const cha
             snprintf(n->note, sizeof n->note, "nginx %s", v ? v + 1 : version);
             return 0;
         }
-        proc_stop(&n->pid);
+        child_stop(&n->pid);
     }
     fprintf(stderr, "hf-bench: nginx did not start: see %s/error.log and %s\n", dir, log);
     snprintf(n->note, sizeof n->note, "nginx did not start");
@@ -129,5 +129,5 @@ int nginx_cdn_start(nginx_cdn_t *n, const char *dir, const char *root, const cha
 
 void nginx_cdn_stop(nginx_cdn_t *n)
 {
-    proc_stop(&n->pid);
+    child_stop(&n->pid);
 }

@@ -6,9 +6,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +14,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 
 #include "proc.h"
 
@@ -27,53 +22,6 @@ void proc_sleep_ms(unsigned ms)
     struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
         ;
-}
-
-pid_t proc_spawn(char *const argv[], int out_fd, int err_fd)
-{
-    pid_t pid = fork();
-
-    if (pid != 0)
-        return pid;
-#ifdef __linux__
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-#endif
-    {
-        int in = open("/dev/null", O_RDONLY);
-        if (in >= 0)
-            dup2(in, 0);
-    }
-    dup2(out_fd, 1);
-    dup2(err_fd, 2);
-    execvp(argv[0], argv);
-    _exit(127);
-}
-
-int proc_wait(pid_t pid, unsigned timeout_ms)
-{
-    for (unsigned waited = 0;; waited += 10) {
-        int status;
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            return status;
-        if (r < 0 && errno != EINTR)
-            return 0;
-        if (waited >= timeout_ms)
-            return -1;
-        proc_sleep_ms(10);
-    }
-}
-
-void proc_stop(pid_t *pid)
-{
-    if (*pid <= 0)
-        return;
-    kill(*pid, SIGTERM);
-    if (proc_wait(*pid, 10000) == -1) {
-        kill(*pid, SIGKILL);
-        waitpid(*pid, NULL, 0);
-    }
-    *pid = -1;
 }
 
 int proc_which(const char *name, char *buf, size_t size)
@@ -101,7 +49,7 @@ void proc_capture(char *const argv[], char *buf, size_t size)
     buf[0] = '\0';
     if (pipe(fds) < 0)
         return;
-    if ((pid = proc_spawn(argv, fds[1], fds[1])) < 0) {
+    if ((pid = child_spawn(argv, fds[1], fds[1])) < 0) {
         close(fds[0]);
         close(fds[1]);
         return;

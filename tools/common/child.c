@@ -76,6 +76,58 @@ int tool_run(char *const argv[])
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+pid_t child_spawn(char *const argv[], int out_fd, int err_fd)
+{
+    pid_t pid;
+
+    fflush(NULL);
+    if ((pid = fork()) != 0)
+        return pid;
+#ifdef __linux__
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
+    {
+        int in = open("/dev/null", O_RDONLY);
+        if (in >= 0)
+            dup2(in, 0);
+    }
+    dup2(out_fd, 1);
+    if (err_fd >= 0)
+        dup2(err_fd, 2);
+    execvp(argv[0], argv);
+    _exit(127);
+}
+
+int child_wait(pid_t pid, unsigned timeout_ms)
+{
+    for (unsigned waited = 0;; waited += 10) {
+        int status;
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return status;
+        if (r < 0 && errno != EINTR)
+            return 0;
+        if (waited >= timeout_ms)
+            return -1;
+        {
+            struct timespec ts = { 0, 10000000L };
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
+void child_stop(pid_t *pid)
+{
+    if (*pid <= 0)
+        return;
+    kill(*pid, SIGTERM);
+    if (child_wait(*pid, 10000) == -1) {
+        kill(*pid, SIGKILL);
+        waitpid(*pid, NULL, 0);
+    }
+    *pid = -1;
+}
+
 /* Read the mock's first line (it may come in parts) into line[size]; 0 once it is whole. */
 static int read_line(int fd, char *line, size_t size)
 {
@@ -119,30 +171,14 @@ int mock_start(mock_proc_t *m, const char *script, const char *root, const char 
     argv[n] = NULL;
     if (pipe(fds) < 0)
         return -1;
-    fflush(NULL);
-    if ((m->pid = fork()) < 0) {
+    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+    fcntl(fds[1], F_SETFD, FD_CLOEXEC);     /* the child keeps only its dup, as stdout */
+    m->pid = child_spawn((char *const *)argv, fds[1], err_fd);
+    close(fds[1]);
+    if (m->pid < 0) {
         close(fds[0]);
-        close(fds[1]);
         return -1;
     }
-    if (m->pid == 0) {
-        int in = open("/dev/null", O_RDONLY);
-#ifdef __linux__
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-#endif
-        if (in >= 0)
-            dup2(in, 0);
-        dup2(fds[1], 1);
-        if (err_fd >= 0)
-            dup2(err_fd, 2);
-        close(fds[0]);
-        close(fds[1]);
-        execvp(argv[0], (char *const *)argv);
-        fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    close(fds[1]);
-    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
     m->out = fds[0];
     if (read_line(m->out, line, sizeof line) < 0 ||
         sscanf(line, "listening %127s %127s", m->hub, m->cdn) != 2) {
@@ -184,23 +220,9 @@ int fixtures_serve(const char *who, const char *argv0, const char *root, unsigne
 
 void mock_stop(mock_proc_t *m)
 {
-    int waited = 0;
-
     if (m->pid <= 0)
         return;                 /* never started (a zeroed struct included): nothing open */
-    kill(m->pid, SIGTERM);
-    for (;;) {
-        pid_t r = waitpid(m->pid, NULL, WNOHANG);
-        if (r == m->pid || (r < 0 && errno != EINTR))
-            break;
-        if (r == 0) {
-            struct timespec ts = { 0, 10000000L };
-            if (waited++ == 1000)               /* 10 s */
-                kill(m->pid, SIGKILL);
-            nanosleep(&ts, NULL);
-        }
-    }
-    m->pid = -1;
+    child_stop(&m->pid);
     if (m->out >= 0)
         close(m->out);
     m->out = -1;
