@@ -231,18 +231,6 @@ static size_t on_write(char *buf, size_t size, size_t n, void *arg)
     return len;
 }
 
-static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                       curl_off_t ulnow)
-{
-    xpriv_t *xp = arg;
-    (void)dltotal;
-    (void)dlnow;
-    (void)ultotal;
-    (void)ulnow;
-    return atomic_load_explicit(&xp->cancel, memory_order_relaxed) ||
-           atomic_load_explicit(&xp->x->abort, memory_order_relaxed);
-}
-
 static int start(loop_t *l, xpriv_t *xp)
 {
     hfi_engine_t *e = l->e;
@@ -263,9 +251,6 @@ static int start(loop_t *l, xpriv_t *xp)
     CURLCALL(e, curl_easy_setopt(c, CURLOPT_HEADERDATA, xp));
     CURLCALL(e, curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write));
     CURLCALL(e, curl_easy_setopt(c, CURLOPT_WRITEDATA, xp));
-    CURLCALL(e, curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L));
-    CURLCALL(e, curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress));
-    CURLCALL(e, curl_easy_setopt(c, CURLOPT_XFERINFODATA, xp));
     CURLCALL(e, curl_easy_setopt(c, CURLOPT_USERAGENT, hub->user_agent));
     CURLCALL(e, curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1));
 #if LIBCURL_VERSION_NUM >= 0x075500
@@ -547,7 +532,6 @@ static void *loop_main(void *arg, hf_error_t *err)
         }
         if (stopping || atomic_exchange(&l->dirty, 0) || l->now_ns >= l->next_sweep)
             sweep(l, stopping);
-        reap(l);
         if (stopping == 2 && l->active == 0)
             break;
         n = hfi_poller_wait(l->poller, wait_ms(l), evs, MAX_EVENTS);
