@@ -103,10 +103,28 @@ static int fill(const char *from, int out, const char *name, hf_error_t *err)
     return rc;
 }
 
+/* The temporary name beside `to` (malloc'd; NULL if memory is short). */
+static char *temp_name(const char *to)
+{
+    return hfi_strfmt("%s.%lx.copy", to, (unsigned long)getpid());
+}
+
+/* Rename `tmp` over `to`; on failure `tmp` is removed. 0 or HF_EIO (in *err). */
+static int rename_into(const char *tmp, const char *to, hf_error_t *err)
+{
+    int rc;
+
+    if (rename(tmp, to) == 0)
+        return 0;
+    rc = hf_error_set(err, HF_EIO, 0, "cannot rename into %s: %s", to, strerror(errno));
+    unlink(tmp);
+    return rc;
+}
+
 /* The portable path: <to>.<pid>.copy, filled, synced, renamed over `to`. */
 static int copy_named(const char *from, const char *to, hf_error_t *err)
 {
-    char *tmp = hfi_strfmt("%s.%lx.copy", to, (unsigned long)getpid());
+    char *tmp = temp_name(to);
     int out, rc;
 
     if (!tmp)
@@ -121,9 +139,9 @@ static int copy_named(const char *from, const char *to, hf_error_t *err)
     rc = fill(from, out, tmp, err);
     if (close(out) < 0 && rc == 0)
         rc = hf_error_set(err, HF_EIO, 0, "cannot write %s: %s", tmp, strerror(errno));
-    if (rc == 0 && rename(tmp, to) < 0)
-        rc = hf_error_set(err, HF_EIO, 0, "cannot rename into %s: %s", to, strerror(errno));
-    if (rc < 0)
+    if (rc == 0)
+        rc = rename_into(tmp, to, err);
+    else
         unlink(tmp);
     hfi_free(tmp);
     return rc;
@@ -159,17 +177,15 @@ static int copy_unnamed(const char *from, const char *to, hf_error_t *err)
         goto out;
     }
     /* something is there (an older copy, a planted link): replace it by a rename */
-    if ((tmp = hfi_strfmt("%s.%lx.copy", to, (unsigned long)getpid())) == NULL) {
+    if ((tmp = temp_name(to)) == NULL) {
         rc = HF_ENOMEM;
         goto out;
     }
     unlink(tmp);
     if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) < 0)
         rc = hf_error_set(err, HF_EIO, 0, "cannot link %s: %s", tmp, strerror(errno));
-    else if (rename(tmp, to) < 0) {
-        rc = hf_error_set(err, HF_EIO, 0, "cannot rename into %s: %s", to, strerror(errno));
-        unlink(tmp);
-    }
+    else
+        rc = rename_into(tmp, to, err);
 out:
     close(out);
     hfi_free(tmp);
