@@ -5,7 +5,7 @@
  * (independent files in parallel), then opened, checked and mapped on the compute pool.
  * The calling thread never waits, downloads never occupy a compute worker, and a model
  * already loaded (or loading) with the same options is shared: concurrent and repeated
- * loads get the same future, so no file is fetched or parsed twice. The model is freed,
+ * loads get the same model, so no file is fetched or parsed twice. The model is freed,
  * and its files unmapped, when its last reference goes.
  *
  * Modules ("kimi-k2", "phi4-reasoning", "stella", "gte-qwen", "sd35-turbo") and their files
@@ -43,14 +43,19 @@ typedef struct hf_model_opts {
  * hf_model_load - load the model `name` through `hub`, on `rt`'s pools.
  *
  * The future's value is an hf_model_t * that the future owns (keep it beyond the future
- * with hf_model_retain). The same (hub, name, options) while the previous future is alive
- * returns that same future. Errors: HF_EINVAL (unknown name, bad option: the message says
+ * with hf_model_retain). The same (hub, name, options: repo, revision, quant, dim) while
+ * the previous future is alive returns that same future; once that future is gone but the
+ * model is still retained, a new fulfilled future of that same model (nothing is fetched,
+ * parsed or mapped again). The progress callback is that of the call that started the
+ * load: a call that shares it gets no progress events. A load that failed or was cancelled
+ * is not shared: the next call starts afresh. Errors: HF_EINVAL (unknown name, bad option: the message says
  * which), the Hub client's codes (a missing file, shard or split part is
  * HF_EENTRY_NOT_FOUND naming the file; a missing quantisation names it; a gated repo
  * without a token is HF_EGATED), HF_EFORMAT (a file that does not read, naming file and place, or a
  * tensor missing from its shard, naming the tensor), HF_EUNSUPPORTED (e.g. a GGUF of
  * another architecture: the message says what was found). Cancelling the future cancels
- * the downloads it started (unless another load shares them).
+ * it for every caller that shares it, and the downloads it started (unless another load
+ * shares them).
  * Returns NULL only for NULL arguments or short memory.
  */
 HF_API hf_future_t *hf_model_load(hf_runtime_t *rt, hf_hub_t *hub, const char *name,

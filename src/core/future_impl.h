@@ -65,6 +65,12 @@ hf_future_t *hfi_future_new(void);
 /* A new reference unless the count already reached zero (then NULL): for weak pointers
  * that are dropped, under their owner's lock, before the future's memory is freed. */
 hf_future_t *hfi_future_try_retain(hf_future_t *f);
+/* The reference count as it is now: 0 means on its way out, for good (for the same weak
+ * pointers, read under the same lock). */
+static inline uint32_t hfi_future_refs(const hf_future_t *f)
+{
+    return atomic_load_explicit(&((hf_future_t *)f)->refs, memory_order_relaxed);
+}
 /* Initialise the future part of an object the caller allocated (refs = `refs`). */
 void hfi_future_init(hf_future_t *f, uint32_t refs);
 

@@ -3,10 +3,11 @@
  *
  * Design notes
  *  - chain: config.json, tokenizer.json and model.safetensors.index.json in parallel
- *    (I/O pool); once the index is in, read it (I/O pool: a file read) and fetch every
- *    shard its weight_map names, all at once -> open the shards and check them against
- *    the index (hf_st_index_check), config model_type qwen2, the end token <|endoftext|>
- *    (and config.json's eos_token_id, when given, must agree) (compute pool);
+ *    (I/O pool); once the index is in, read it (I/O pool: a file read), keep it in the
+ *    load's state and fetch every shard its weight_map names, all at once -> open the
+ *    shards and check them against that same index (hf_st_index_check: it is read once),
+ *    config model_type qwen2, the end token <|endoftext|> (and config.json's
+ *    eos_token_id, when given, must agree) (compute pool);
  *  - a shard the repo lacks fails the load naming the file (the download's error).
  */
 #include "config.h"
@@ -28,6 +29,11 @@ static int gte_check(hf_model_opts_t *o, hf_error_t *err)
     return 0;
 }
 
+static void index_free(void *idx)
+{
+    hf_st_index_free(idx);
+}
+
 static void gte_indexed(hfi_load_t *l, hf_future_t *done, hf_promise_t *next)
 {
     hf_st_index_t *idx;
@@ -42,14 +48,14 @@ static void gte_indexed(hfi_load_t *l, hf_future_t *done, hf_promise_t *next)
         hf_promise_reject(next, &e);
         return;
     }
+    l->state = idx;             /* for the build, which runs after this step */
+    l->state_free = index_free;
     for (size_t i = 0; i < hf_st_index_shard_count(idx); i++) {
         if (!hfi_load_fetch(l, l->repo, l->opts.revision, hf_st_index_shard(idx, i))) {
-            hf_st_index_free(idx);
             hf_promise_rejectf(next, HF_ENOMEM, 0, "out of memory");
             return;
         }
     }
-    hf_st_index_free(idx);
     if ((all = hfi_load_all(l)) == NULL) {
         hf_promise_rejectf(next, HF_ENOMEM, 0, "out of memory");
         return;
@@ -97,16 +103,18 @@ static int open_shards(hfi_load_t *l, hf_model_t *m, const hf_st_index_t *idx,
 
 static int gte_build(hfi_load_t *l, hf_model_t *m, hf_error_t *err)
 {
-    const char *cfgp, *tok, *ip;
+    const char *cfgp, *tok;
     hf_config_t *cfg;
-    hf_st_index_t *idx;
+    const hf_st_index_t *idx = l->state;
     int64_t hidden = 0, rows = 0, eos_cfg = -1;
     int rc;
 
     if (!(cfgp = hfi_load_need(l, l->repo, "config.json", err)) ||
         !(tok = hfi_load_need(l, l->repo, "tokenizer.json", err)) ||
-        !(ip = hfi_load_need(l, l->repo, GTE_INDEX, err)))
+        !hfi_load_need(l, l->repo, GTE_INDEX, err))
         return HF_EBROKEN;
+    if (!idx)                   /* the index step fulfils nothing without it */
+        return hf_error_set(err, HF_EBROKEN, 0, "%s was not read", GTE_INDEX);
     if ((rc = hfi_build_config(cfgp, "qwen2", &cfg, err)) < 0)
         return rc;
     rc = hfi_build_config_dims(cfg, "config.json", &hidden, &rows, err);
@@ -125,11 +133,7 @@ static int gte_build(hfi_load_t *l, hf_model_t *m, hf_error_t *err)
     if (m->vocab > rows)
         return hf_error_set(err, HF_EFORMAT, 0, "tokenizer.json has %lld tokens, config.json "
                             "vocab_size is %lld", (long long)m->vocab, (long long)rows);
-    if ((rc = hf_st_index_load(ip, &idx, err)) < 0)
-        return rc;
-    rc = open_shards(l, m, idx, err);
-    hf_st_index_free(idx);
-    if (rc < 0)
+    if ((rc = open_shards(l, m, idx, err)) < 0)
         return rc;
     m->embed = hidden;
     /* the width must be hidden_size; the rows are not checked against vocab_size, which

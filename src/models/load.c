@@ -10,9 +10,15 @@
  *  - cancelling the public future cancels the "all fetched" future, which withdraws the
  *    load's interest in its downloads (and so aborts the ones nobody else wants);
  *  - memo: (hub, module, repo, revision, quant, dim) -> the load's future. The entry holds
- *    a reference while the load runs; once it succeeded, a weak pointer (try-retained
- *    under the memo lock) dropped by the model's destructor before the future's memory
- *    goes; a failed or cancelled load leaves the memo at once, so a later call retries;
+ *    a reference to it while the load runs. A failed load leaves the memo before its
+ *    future is rejected, a cancelled one in the future's settle hook, and a lookup skips
+ *    an entry whose future is cancelled or rejected, so a later call starts afresh;
+ *  - once the load succeeded the entry holds two weak pointers, both try-retained under
+ *    memo_mu: the future (cleared by the future's value destructor, which runs before the
+ *    future's memory goes) and the model (the model's last release unlinks and frees the
+ *    entry, hfi_memo_model_gone). A lookup returns the future while it lives, else a new
+ *    future of the same model while the model lives (kept by hf_model_retain), so a model
+ *    is never parsed or mapped twice while any reference to it remains;
  *  - a load holds its hub (hfi_hub_hold) until its job is freed: hf_hub_free waits for
  *    it, having cancelled its downloads, so no step of a load ever finds the hub gone;
  *  - memo keys name the hub by its unique id, never its address (addresses are reused);
@@ -57,14 +63,16 @@ const char *hf_model_module_description(size_t i)
 typedef struct hfi_memo_entry {
     struct hfi_memo_entry *next;
     char *key;
-    hf_future_t *f;
-    int strong;                 /* holds a reference (the load still runs) */
+    hf_future_t *f;             /* a reference while the load runs; then weak, NULL once
+                                   that future has gone */
+    hf_model_t *m;              /* weak, once the load succeeded */
+    int strong;                 /* f is a reference (the load still runs) */
 } memo_entry_t;
 
 static pthread_mutex_t memo_mu = PTHREAD_MUTEX_INITIALIZER;
 static memo_entry_t *memo;
 
-static void memo_unlink(memo_entry_t *e)   /* memo_mu held */
+static void memo_unlink(memo_entry_t *e)   /* memo_mu held; nothing if not linked */
 {
     for (memo_entry_t **pp = &memo; *pp; pp = &(*pp)->next) {
         if (*pp == e) {
@@ -74,21 +82,115 @@ static void memo_unlink(memo_entry_t *e)   /* memo_mu held */
     }
 }
 
-/* The model's destructor, as the value destructor of the load's future. */
-static void model_destroy(void *p)
+static void memo_entry_free(memo_entry_t *e)
 {
-    hf_model_t *m = p;
-    memo_entry_t *e;
-
-    pthread_mutex_lock(&memo_mu);
-    if ((e = m->memo) != NULL)
-        memo_unlink(e);
-    pthread_mutex_unlock(&memo_mu);
     if (e) {
         hfi_free(e->key);
         hfi_free(e);
     }
+}
+
+/* A new reference to `m`, unless its last one is already gone. */
+static hf_model_t *model_try_retain(hf_model_t *m)
+{
+    int n = atomic_load_explicit(&m->refs, memory_order_relaxed);
+    while (n > 0)
+        if (atomic_compare_exchange_weak_explicit(&m->refs, &n, n + 1, memory_order_relaxed,
+                                                  memory_order_relaxed))
+            return m;
+    return NULL;
+}
+
+/* The value destructor of every future of a model: forget that future in the memo (if it
+ * is the one there: its count is zero) and drop its reference to the model. */
+static void model_future_gone(void *p)
+{
+    hf_model_t *m = p;
+    pthread_mutex_lock(&memo_mu);
+    if (m->memo && m->memo->f && hfi_future_refs(m->memo->f) == 0)
+        m->memo->f = NULL;
+    pthread_mutex_unlock(&memo_mu);
     hf_model_release(m);
+}
+
+void hfi_memo_model_gone(hf_model_t *m)
+{
+    memo_entry_t *e;
+    pthread_mutex_lock(&memo_mu);
+    if ((e = m->memo) != NULL)
+        memo_unlink(e);
+    m->memo = NULL;
+    pthread_mutex_unlock(&memo_mu);
+    memo_entry_free(e);
+}
+
+static int settled_badly(hf_future_t *f)
+{
+    int st = hf_future_state(f);
+    return st == HF_FUTURE_CANCELLED || st == HF_FUTURE_REJECTED;
+}
+
+/*
+ * What the memo has under `key`, memo_mu held: a new reference to a live future of the
+ * load (*f), or else to its model (*m) when only the model lives, or neither. A future
+ * that was cancelled or rejected is skipped; *dead gets a reference to drop after the
+ * lock (a try-retained one may be the last).
+ */
+static void memo_lookup_locked(const char *key, hf_future_t **f, hf_model_t **m,
+                               hf_future_t **dead)
+{
+    *f = NULL;
+    *m = NULL;
+    *dead = NULL;
+    for (memo_entry_t *e = memo; e; e = e->next) {
+        hf_future_t *g;
+        if (strcmp(e->key, key) != 0)
+            continue;
+        g = e->strong ? hf_future_retain(e->f) : e->f ? hfi_future_try_retain(e->f) : NULL;
+        if (g && settled_badly(g)) {
+            *dead = g;
+            continue;
+        }
+        if ((*f = g) != NULL)
+            return;
+        if (!e->strong && e->m && (*m = model_try_retain(e->m)) != NULL)
+            return;
+    }
+}
+
+/* A new future of the loaded model `m` (whose reference it takes), recorded in the memo
+ * as the model's future unless another thread recorded one first (then that one). */
+static hf_future_t *memo_wrap_model(hf_model_t *m)
+{
+    hf_future_t *f = hf_future_resolved(m, model_future_gone), *other = NULL;
+    if (!f) {
+        hf_model_release(m);
+        return NULL;
+    }
+    pthread_mutex_lock(&memo_mu);
+    if (m->memo) {
+        if (m->memo->f && hfi_future_refs(m->memo->f) > 0)
+            other = hfi_future_try_retain(m->memo->f);
+        if (!other)
+            m->memo->f = f;
+    }
+    pthread_mutex_unlock(&memo_mu);
+    if (other) {
+        hf_future_release(f);
+        return other;
+    }
+    return f;
+}
+
+static hf_future_t *memo_find(const char *key)
+{
+    hf_future_t *f, *dead;
+    hf_model_t *m;
+    pthread_mutex_lock(&memo_mu);
+    memo_lookup_locked(key, &f, &m, &dead);
+    pthread_mutex_unlock(&memo_mu);
+    hf_future_release(dead);
+    return m ? memo_wrap_model(m) : f;
 }
 
 /* ---- a load ------------------------------------------------------------------------------ */
@@ -112,6 +214,8 @@ static void job_unref(job_t *j)
         hf_future_release(j->l.files[i].f);
     }
     hfi_free(j->l.files);
+    if (j->l.state_free)
+        j->l.state_free(j->l.state);
     hfi_free((char *)j->l.opts.repo);
     hfi_free((char *)j->l.opts.revision);
     hfi_free((char *)j->l.opts.quant);
@@ -222,11 +326,9 @@ static void forget(job_t *j)
         memo_unlink(e);
     j->entry = NULL;
     pthread_mutex_unlock(&memo_mu);
-    if (e) {
+    if (e)
         hf_future_release(e->f);
-        hfi_free(e->key);
-        hfi_free(e);
-    }
+    memo_entry_free(e);
 }
 
 static void fail(job_t *j, const hf_error_t *cause)
@@ -273,17 +375,28 @@ static void build_step(hf_future_t *done, hf_promise_t *next, void *arg)
         fail(j, &e);
     } else {
         memo_entry_t *entry;
+        hf_future_t *ef = NULL;
         pthread_mutex_lock(&memo_mu);
-        entry = j->entry;
-        if (entry)
-            entry->strong = 0;  /* from now on the model's destructor drops the entry */
+        if ((entry = j->entry) != NULL) {
+            entry->strong = 0;  /* from now on weak: see the design notes */
+            entry->m = m;
+            ef = entry->f;      /* the entry's reference, dropped below */
+        }
         j->entry = NULL;
         m->memo = entry;
         pthread_mutex_unlock(&memo_mu);
-        if (hf_promise_resolve(j->out, m, model_destroy) < 0)
-            model_destroy(m);   /* cancelled in the meantime */
-        if (entry)
-            hf_future_release(entry->f);  /* the entry's reference: weak from here on */
+        if (hf_promise_resolve(j->out, m, model_future_gone) < 0) {
+            /* cancelled in the meantime: the future holds no model, so the entry must go
+             * before the future can */
+            pthread_mutex_lock(&memo_mu);
+            if (entry)
+                memo_unlink(entry);
+            m->memo = NULL;
+            pthread_mutex_unlock(&memo_mu);
+            memo_entry_free(entry);
+            hf_model_release(m);
+        }
+        hf_future_release(ef);
     }
     job_unref(j);
 }
@@ -294,6 +407,10 @@ static void on_out_settled(hf_future_t *f, void *arg, int state)
     (void)f;
     if (state == HF_FUTURE_CANCELLED) {
         hf_future_t *fetched;
+        pthread_mutex_lock(&memo_mu);
+        if (j->entry)
+            memo_unlink(j->entry);  /* a later call starts afresh; forget() frees it */
+        pthread_mutex_unlock(&memo_mu);
         pthread_mutex_lock(&j->mu);
         fetched = hf_future_retain(j->fetched);
         pthread_mutex_unlock(&j->mu);
@@ -308,24 +425,6 @@ static char *memo_key(hf_hub_t *hub, const hfi_module_t *mod, const hf_model_opt
 {
     return hfi_strfmt("%llu|%s|%s|%s|%s|%u", (unsigned long long)hfi_hub_id(hub), mod->name, o->repo,
                       o->revision ? o->revision : "main", o->quant ? o->quant : "", o->dim);
-}
-
-/* The live future of the load keyed `key` (a new reference), or NULL. memo_mu held. */
-static hf_future_t *memo_find_locked(const char *key)
-{
-    for (memo_entry_t *e = memo; e; e = e->next)
-        if (strcmp(e->key, key) == 0)
-            return e->strong ? hf_future_retain(e->f) : hfi_future_try_retain(e->f);
-    return NULL;
-}
-
-static hf_future_t *memo_find(const char *key)
-{
-    hf_future_t *f;
-    pthread_mutex_lock(&memo_mu);
-    f = memo_find_locked(key);
-    pthread_mutex_unlock(&memo_mu);
-    return f;
 }
 
 hf_future_t *hf_model_load(hf_runtime_t *rt, hf_hub_t *hub, const char *name,
@@ -394,22 +493,25 @@ hf_future_t *hf_model_load(hf_runtime_t *rt, hf_hub_t *hub, const char *name,
     pthread_mutex_lock(&memo_mu);
     {
         /* another thread may have started the same load meanwhile: share it */
-        hf_future_t *other = memo_find_locked(key);
-        if (other) {
-            pthread_mutex_unlock(&memo_mu);
+        hf_future_t *other, *dead;
+        hf_model_t *om;
+        memo_lookup_locked(key, &other, &om, &dead);
+        if (!other && !om) {
+            j->entry->next = memo;
+            memo = j->entry;
+        }
+        pthread_mutex_unlock(&memo_mu);
+        hf_future_release(dead);
+        if (other || om) {
             hf_future_release(j->entry->f);
-            hfi_free(j->entry->key);
-            hfi_free(j->entry);
+            memo_entry_free(j->entry);
             j->entry = NULL;
             hf_future_release(f);
             atomic_store(&j->refs, 1);
             job_unref(j);
-            return other;
+            return om ? memo_wrap_model(om) : other;
         }
-        j->entry->next = memo;
-        memo = j->entry;
     }
-    pthread_mutex_unlock(&memo_mu);
     hfi_future_set_hook((hf_future_t *)(void *)j->out, on_out_settled, j);
 
     if ((g = mod->start(&j->l)) == NULL)

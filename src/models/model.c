@@ -5,7 +5,8 @@
  *  - immutable once its future is fulfilled: any number of threads may read it;
  *  - the tensor table holds copies of the readers' tensor infos, whose names and data
  *    point into the GGUF/safetensors objects the model keeps open (read-only mappings);
- *    the last reference closes them (unmaps) and frees everything.
+ *    the last reference drops the model's memo entry (load.c: a later load of the same
+ *    model starts afresh), closes them (unmaps) and frees everything.
  */
 #include "config.h"
 
@@ -24,6 +25,7 @@ hf_model_t *hfi_model_new(const char *name)
         return NULL;
     atomic_init(&m->refs, 1);
     m->vocab = m->eos = m->embed = -1;
+    m->built_on = hf_current_worker();
     if ((m->name = hfi_strdup(name)) == NULL) {
         hfi_free(m);
         return NULL;
@@ -42,6 +44,8 @@ void hf_model_release(hf_model_t *m)
 {
     if (!m || atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
         return;
+    if (m->memo)
+        hfi_memo_model_gone(m);
     for (size_t i = 0; i < m->nggufs; i++)
         hf_gguf_close(m->ggufs[i]);
     for (size_t i = 0; i < m->nsts; i++)

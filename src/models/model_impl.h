@@ -23,8 +23,13 @@ struct hf_model {
     hf_safetensors_t **sts;
     size_t nsts;
     int64_t vocab, eos, embed;
-    struct hfi_memo_entry *memo;   /* the memo entry to drop when the model's future goes */
+    struct hfi_memo_entry *memo;   /* its memo entry (load.c), dropped by the last release */
+    int built_on;               /* the compute worker that created it (hf_current_worker:
+                                   the load's build step creates it), or -1 */
 };
+
+/* The model's last reference is gone: unlink and free its memo entry (load.c). */
+void hfi_memo_model_gone(hf_model_t *m);
 
 /* A fresh model (refs 1) with every metadata field -1. NULL if memory is short. */
 hf_model_t *hfi_model_new(const char *name);
@@ -67,6 +72,9 @@ struct hfi_load {
         hf_future_t *f;
     } *files;
     size_t nfiles, cap;
+    void *state;                /* what a module's own step read for its build (the GTE
+                                   index), freed with the load by state_free */
+    void (*state_free)(void *);
 };
 
 /* Start downloading `path` of `repo` at `revision` (NULL: main) and remember it. Returns
@@ -115,8 +123,9 @@ int hfi_build_config_dims(const hf_config_t *cfg, const char *path, int64_t *hid
  * (0 = any); HF_EFORMAT naming `file` and the tensor otherwise. */
 int hfi_build_require(const hf_model_t *m, const char *file, const char *name,
                       unsigned ndim, uint64_t d0, uint64_t d1, hf_error_t *err);
-/* The model must have a tensor whose name starts with `prefix`. */
-int hfi_build_require_prefix(const hf_model_t *m, const char *file, const char *prefix,
+/* The safetensors file `st` (called `file` in the message) must have a tensor whose name
+ * starts with `prefix`. */
+int hfi_build_require_prefix(const hf_safetensors_t *st, const char *file, const char *prefix,
                              hf_error_t *err);
 /* A quantisation name: 1-32 of [A-Za-z0-9_-] (it becomes part of a path). HF_EINVAL. */
 int hfi_check_quant(const char *q, hf_error_t *err);

@@ -68,8 +68,8 @@ static int check_main(const hf_safetensors_t *st, hf_model_t *m, hf_error_t *err
     if (arch && strncmp(arch, "stable-diffusion-v3", 19) != 0)
         return hf_error_set(err, HF_EUNSUPPORTED, 0, "%s: modelspec.architecture is "
                             "\"%.64s\", this module loads stable-diffusion-v3*", SD_MAIN, arch);
-    if ((rc = hfi_build_require_prefix(m, SD_MAIN, "model.diffusion_model.", err)) < 0 ||
-        (rc = hfi_build_require_prefix(m, SD_MAIN, "first_stage_model.", err)) < 0)
+    if ((rc = hfi_build_require_prefix(st, SD_MAIN, "model.diffusion_model.", err)) < 0 ||
+        (rc = hfi_build_require_prefix(st, SD_MAIN, "first_stage_model.", err)) < 0)
         return rc;
     x = hf_safetensors_find_tensor(st, "model.diffusion_model.x_embedder.proj.weight");
     if (!x || x->ndim != 4)

@@ -169,12 +169,12 @@ int hfi_build_require(const hf_model_t *m, const char *file, const char *name,
     return 0;
 }
 
-int hfi_build_require_prefix(const hf_model_t *m, const char *file, const char *prefix,
+int hfi_build_require_prefix(const hf_safetensors_t *st, const char *file, const char *prefix,
                              hf_error_t *err)
 {
     size_t n = strlen(prefix);
-    for (size_t i = 0; i < m->ntensors; i++)
-        if (strncmp(m->tensors[i].name, prefix, n) == 0)
+    for (size_t i = 0; i < hf_safetensors_tensor_count(st); i++)
+        if (strncmp(hf_safetensors_tensor(st, i)->name, prefix, n) == 0)
             return 0;
     return hf_error_set(err, HF_EFORMAT, 0, "%s: no tensor named %s*", file, prefix);
 }

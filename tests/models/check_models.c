@@ -14,6 +14,7 @@
 
 #include "common/mockhub.h"
 #include "formats/writer.h"
+#include "models/model_impl.h"
 
 #define TOKEN "hf_fixture_token"
 #define KIMI "unsloth/Kimi-K2-Instruct-GGUF"
@@ -315,8 +316,106 @@ START_TEST(sd35_without_a_token_is_egated)
     hf_hub_t *h = hub_with(NULL);
     char msg[256];
     ck_assert_int_eq(load_err(h, "sd35-turbo", NULL, msg, sizeof msg), HF_EGATED);
-    ck_assert_ptr_nonnull(strstr(msg, "sd35-turbo"));
+    ck_assert_msg(strstr(msg, "sd35-turbo") && strstr(msg, "gated"), "%s", msg);
     ck_assert_int_eq(tu_mock_count(&mock, "GET", "sd3.5_large_turbo.safetensors"), 0);
+    hf_hub_free(h);
+}
+END_TEST
+
+START_TEST(phi4_quant_option_loads_the_q8_0_file)
+{
+    hf_hub_t *h = hub_with(NULL);
+    hf_model_opts_t o = { .quant = "Q8_0" };
+    hf_model_t *m = load_ok(h, "phi4-reasoning", &o);
+
+    ck_assert_str_eq(hf_model_architecture(m), "phi3");
+    assert_files_in_cache(m, 2);
+    ck_assert_ptr_nonnull(strstr(hf_model_file(m, 0), "Phi-4-reasoning-Q8_0.gguf"));
+    ck_assert_int_eq(hf_model_eos_token_id(m), 100265);
+    ck_assert_int_eq(tu_mock_count(&mock, "GET", "Phi-4-reasoning-Q8_0.gguf"), 1);
+    ck_assert_int_eq(tu_mock_count(&mock, "GET", "Phi-4-reasoning-Q4_K_M.gguf"), 0);
+    hf_model_release(m);
+    hf_hub_free(h);
+}
+END_TEST
+
+/* The build step runs on a compute worker, for every module (the model records the
+ * worker that created it; -1 would be an I/O thread or the caller). */
+START_TEST(every_module_builds_on_a_compute_worker)
+{
+    hf_hub_t *h = hub_with(TOKEN);
+    for (size_t i = 0; i < hf_model_module_count(); i++) {
+        hf_model_t *m = load_ok(h, hf_model_module_name(i), NULL);
+        ck_assert_msg(m->built_on >= 0, "%s was built off the compute pool",
+                      hf_model_name(m));
+        hf_model_release(m);
+    }
+    assert_only_io_threads_ran_curl(h);
+    hf_hub_free(h);
+}
+END_TEST
+
+START_TEST(revision_quant_and_repo_are_part_of_the_key)
+{
+    hf_hub_t *h = hub_with(NULL);
+    hf_model_opts_t main_rev = { .revision = "main" }, bad_rev = { .revision = "nosuchrev" };
+    hf_model_opts_t q2 = { .quant = "UD-Q2_K_XL" };
+    hf_model_opts_t old_id = { .repo = "dunzhang/stella_en_400M_v5" };
+    hf_future_t *a = hf_model_load(rt, h, "stella", NULL);
+    hf_future_t *b = hf_model_load(rt, h, "stella", &main_rev);
+    hf_future_t *c = hf_model_load(rt, h, "stella", &bad_rev);
+    hf_future_t *d = hf_model_load(rt, h, "stella", &old_id);
+    hf_future_t *k1 = hf_model_load(rt, h, "kimi-k2", NULL);
+    hf_future_t *k2 = hf_model_load(rt, h, "kimi-k2", &q2);
+
+    ck_assert_ptr_eq(a, b);                 /* NULL is "main" */
+    ck_assert_ptr_ne(a, c);
+    ck_assert_ptr_ne(a, d);
+    ck_assert_ptr_ne(k1, k2);
+    ck_assert_int_eq(tu_settle(a), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(tu_settle(d), HF_FUTURE_FULFILLED);
+    ck_assert_ptr_ne(hf_future_value(a), hf_future_value(d));
+    ck_assert_int_eq(tu_settle(c), HF_FUTURE_REJECTED);
+    ck_assert_msg(strstr(hf_future_error(c)->message, "nosuchrev") != NULL, "%s",
+                  hf_future_error(c)->message);
+    ck_assert_int_eq(tu_settle(k1), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(tu_settle(k2), HF_FUTURE_FULFILLED);
+    ck_assert_uint_eq(hf_model_file_count(hf_future_value(k1)), 5);
+    ck_assert_uint_eq(hf_model_file_count(hf_future_value(k2)), 3);
+    hf_future_release(a);
+    hf_future_release(b);
+    hf_future_release(c);
+    hf_future_release(d);
+    hf_future_release(k1);
+    hf_future_release(k2);
+    hf_hub_free(h);
+}
+END_TEST
+
+/* The future was released but the model kept: the next load hands back that model (a new
+ * future of it), without a request, a parse or a second mapping. */
+START_TEST(a_model_kept_beyond_its_future_is_what_the_next_load_gets)
+{
+    hf_hub_t *h = hub_with(NULL);
+    hf_model_t *m = load_ok(h, "gte-qwen", NULL);     /* its future is released */
+    char *before = tu_mock_stats(&mock), *after;
+    hf_future_t *f = hf_model_load(rt, h, "gte-qwen", NULL), *g;
+
+    ck_assert_int_eq(hf_future_state(f), HF_FUTURE_FULFILLED);   /* at once */
+    ck_assert_ptr_eq(hf_future_value(f), m);
+    g = hf_model_load(rt, h, "gte-qwen", NULL);
+    ck_assert_ptr_eq(g, f);                 /* and that future while it lives */
+    after = tu_mock_stats(&mock);
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+    hf_future_release(g);
+    hf_future_release(f);
+    hf_model_release(m);
+    /* all gone: the next load builds a new model (from the cache) */
+    m = load_ok(h, "gte-qwen", NULL);
+    ck_assert_int_eq(tu_mock_count(&mock, "GET", "/model-00002-of-00002.safetensors"), 1);
+    hf_model_release(m);
     hf_hub_free(h);
 }
 END_TEST
@@ -487,6 +586,92 @@ START_TEST(a_cancelled_load_leaves_no_partial_file)
     again = hf_model_load(rt, h, "gte-qwen", NULL);
     ck_assert_int_eq(tu_settle(again), HF_FUTURE_FULFILLED);
     hf_future_release(again);
+    hf_hub_free(h);
+}
+END_TEST
+
+/* A cancelled load leaves the memo as it is cancelled: a call right after starts afresh. */
+START_TEST(a_load_right_after_a_cancel_starts_afresh)
+{
+    hf_hub_t *h = hub_with(NULL);
+    hf_hub_stats_t st;
+
+    tu_mock_fault(&mock, "{\"path\": \"*/model-00002-of-00002.safetensors\", \"port\": \"cdn\", "
+                  "\"throttle_bps\": 2000}");
+    for (int i = 0; i < 5; i++) {
+        hf_future_t *f = hf_model_load(rt, h, "gte-qwen", NULL), *g;
+        ck_assert_int_eq(hf_future_state(f), HF_FUTURE_PENDING);
+        ck_assert_int_eq(hf_future_cancel(f), 0);
+        g = hf_model_load(rt, h, "gte-qwen", NULL);
+        ck_assert_ptr_ne(g, f);
+        ck_assert_int_eq(hf_future_state(g), HF_FUTURE_PENDING);
+        ck_assert_int_eq(hf_future_cancel(g), 0);
+        hf_future_release(f);
+        hf_future_release(g);
+    }
+    TU_EVENTUALLY(hf_hub_stats(h, &st) == 0 && st.transfers_active == 0);
+    TU_EVENTUALLY(count_incomplete() == 0);
+    hf_hub_free(h);
+}
+END_TEST
+
+/* Cancels landing at every moment of a load (downloads, build, resolve): each ends
+ * fulfilled or cancelled, nothing is freed twice or leaked (the sanitizer builds), and a
+ * load afterwards works. */
+START_TEST(cancels_at_random_moments_race_completion_safely)
+{
+    hf_hub_t *h = hub_with(NULL);
+    hf_model_t *m = load_ok(h, "stella", NULL);      /* then every load reads the cache */
+    int fulfilled = 0, cancelled = 0;
+    unsigned seed = 12345;
+
+    hf_model_release(m);
+    for (int i = 0; i < 150; i++) {
+        hf_future_t *f = hf_model_load(rt, h, "stella", NULL);
+        struct timespec ts = { 0, (long)(rand_r(&seed) % 8000) * 1000L };
+        int state;
+        nanosleep(&ts, NULL);
+        hf_future_cancel(f);
+        state = tu_settle(f);
+        ck_assert(state == HF_FUTURE_FULFILLED || state == HF_FUTURE_CANCELLED);
+        if (state == HF_FUTURE_FULFILLED) {
+            ck_assert_str_eq(hf_model_architecture(hf_future_value(f)), "new");
+            fulfilled++;
+        } else {
+            cancelled++;
+        }
+        hf_future_release(f);
+    }
+    fprintf(stderr, "cancel race: %d fulfilled, %d cancelled\n", fulfilled, cancelled);
+    m = load_ok(h, "stella", NULL);
+    ck_assert_int_eq(hf_model_embedding_size(m), 1024);
+    hf_model_release(m);
+    hf_hub_free(h);
+}
+END_TEST
+
+/* Cancelled while Kimi K2's tree listing is still on its way: no part is ever fetched. */
+START_TEST(a_load_cancelled_during_the_tree_listing_fetches_no_part)
+{
+    hf_hub_t *h = hub_with(NULL);
+    hf_hub_stats_t st;
+    hf_future_t *f;
+
+    tu_mock_fault(&mock, "{\"path\": \"/api/models/" KIMI "/tree/*\", \"stall_ms\": 1500}");
+    f = hf_model_load(rt, h, "kimi-k2", NULL);
+    TU_EVENTUALLY(hf_hub_stats(h, &st) == 0 && st.requests >= 1);
+    ck_assert_int_eq(hf_future_cancel(f), 0);
+    TU_EVENTUALLY(hf_hub_stats(h, &st) == 0 && st.transfers_active == 0);
+    {
+        struct timespec ts = { 2, 0 };      /* past the stall: the listing would be in */
+        nanosleep(&ts, NULL);
+    }
+    ck_assert_int_eq(tu_mock_count(&mock, "GET", "Kimi-K2-Instruct-UD-TQ1_0-00001-of-00005.gguf"),
+                     0);
+    ck_assert_int_eq(tu_mock_count(&mock, "HEAD", "Kimi-K2-Instruct-UD-TQ1_0-00001-of-00005.gguf"),
+                     0);
+    ck_assert_int_eq(hf_future_state(f), HF_FUTURE_CANCELLED);
+    hf_future_release(f);
     hf_hub_free(h);
 }
 END_TEST
@@ -672,6 +857,38 @@ START_TEST(a_truncated_weight_file_is_eformat_naming_it)
 }
 END_TEST
 
+/* The VAE's tensors must be in the main file: found only in an encoder file, they do not
+ * count. */
+START_TEST(sd35_without_the_vae_in_its_main_file_is_named)
+{
+    hfi_st_writer_t *w = hfi_st_writer_new();
+    hfi_buf_t buf = HFI_BUF_INIT;
+    uint64_t x[4] = { 64, 16, 2, 2 }, emb[2] = { 128, 32 }, vae[4] = { 64, 16, 3, 3 };
+    hf_hub_t *h;
+    char msg[256];
+    const char *repo = "stabilityai/stable-diffusion-3.5-large-turbo";
+
+    hfi_st_add_tensor(w, "model.diffusion_model.x_embedder.proj.weight", "F16", 4, x, NULL);
+    ck_assert_int_eq(hfi_st_writer_finish(w, &buf), 0);
+    hfi_st_writer_free(w);
+    tu_mock_file(&mock, "model", repo, "sd3.5_large_turbo.safetensors", buf.data, buf.len);
+    hfi_buf_free(&buf);
+    w = hfi_st_writer_new();
+    hfi_st_add_tensor(w, "text_model.embeddings.token_embedding.weight", "F16", 2, emb, NULL);
+    hfi_st_add_tensor(w, "first_stage_model.decoder.conv_in.weight", "F16", 4, vae, NULL);
+    ck_assert_int_eq(hfi_st_writer_finish(w, &buf), 0);
+    hfi_st_writer_free(w);
+    tu_mock_file(&mock, "model", repo, "text_encoders/clip_l.safetensors", buf.data, buf.len);
+    hfi_buf_free(&buf);
+    start_mock();
+    h = hub_with(TOKEN);
+    ck_assert_int_eq(load_err(h, "sd35-turbo", NULL, msg, sizeof msg), HF_EFORMAT);
+    ck_assert_msg(strstr(msg, "sd3.5_large_turbo.safetensors") &&
+                  strstr(msg, "first_stage_model."), "%s", msg);
+    hf_hub_free(h);
+}
+END_TEST
+
 static Suite *models_suite(void)
 {
     Suite *s = suite_create("models");
@@ -695,11 +912,18 @@ static Suite *models_suite(void)
     tcase_add_test(tc, a_load_waited_on_inside_a_compute_worker_completes);
     tcase_add_test(tc, bad_names_and_options_are_einval);
     tcase_add_test(tc, a_quant_the_repo_lacks_is_entry_not_found_naming_it);
+    tcase_add_test(tc, phi4_quant_option_loads_the_q8_0_file);
+    tcase_add_test(tc, every_module_builds_on_a_compute_worker);
+    tcase_add_test(tc, revision_quant_and_repo_are_part_of_the_key);
+    tcase_add_test(tc, a_model_kept_beyond_its_future_is_what_the_next_load_gets);
     suite_add_tcase(s, tc);
     tc = tcase_create("cancel");
     tcase_set_timeout(tc, 120);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, a_cancelled_load_leaves_no_partial_file);
+    tcase_add_test(tc, a_load_right_after_a_cancel_starts_afresh);
+    tcase_add_test(tc, cancels_at_random_moments_race_completion_safely);
+    tcase_add_test(tc, a_load_cancelled_during_the_tree_listing_fetches_no_part);
     suite_add_tcase(s, tc);
     tc = tcase_create("broken");
     tcase_set_timeout(tc, 120);
@@ -709,6 +933,7 @@ static Suite *models_suite(void)
     tcase_add_test(tc, a_tensor_missing_from_its_shard_is_named);
     tcase_add_test(tc, a_gguf_of_another_architecture_says_what_it_found);
     tcase_add_test(tc, a_truncated_weight_file_is_eformat_naming_it);
+    tcase_add_test(tc, sd35_without_the_vae_in_its_main_file_is_named);
     suite_add_tcase(s, tc);
     return s;
 }

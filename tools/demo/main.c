@@ -221,9 +221,11 @@ static int setup_local(const options_t *o, const char *argv0, env_t *e)
     return 0;
 }
 
+/* `st0`: the hub's counters before the five loads, so that what they downloaded can be
+ * told from what they found in the cache (the kernel's stella files, among others). */
 static void report(const options_t *o, const env_t *e, slot_t *slots, double t0,
                    double rate_idle, double rate_during, uint64_t flops, hf_hub_t *hub,
-                   unsigned threads)
+                   const hf_hub_stats_t *st0, unsigned threads)
 {
     hf_hub_stats_t st;
     unsigned loaded = 0;
@@ -254,19 +256,27 @@ static void report(const options_t *o, const env_t *e, slot_t *slots, double t0,
                    err ? err->message : "cancelled");
         }
     }
-    printf("\nfrom %s%s: %.1f MiB in %zu files in %.2f s; %llu requests, %llu retries\n",
-           e->endpoint, e->local ? " (bundled local Hub)" : "", (double)bytes / 1048576.0,
-           files, secs, (unsigned long long)st.requests, (unsigned long long)st.retries);
+    printf("\nloaded: %.1f MiB in %zu files in %.2f s; downloaded meanwhile from %s%s: "
+           "%.1f MiB, %llu files (the rest was in the cache); %llu requests, %llu retries\n",
+           (double)bytes / 1048576.0, files, secs, e->endpoint,
+           e->local ? " (bundled local Hub)" : "",
+           (double)(st.bytes_received - st0->bytes_received) / 1048576.0,
+           (unsigned long long)(st.blobs_committed - st0->blobs_committed),
+           (unsigned long long)(st.requests - st0->requests),
+           (unsigned long long)(st.retries - st0->retries));
     printf("compute kernel on %u workers: %.2f GFLOP/s alone, %.2f GFLOP/s during the "
            "downloads: ratio %.3f\n", threads, rate_idle * (double)flops / 1e9,
            rate_during * (double)flops / 1e9, ratio);
     printf("libcurl calls: %llu on I/O threads, %llu on compute threads, %llu elsewhere\n",
            (unsigned long long)st.curl_calls_io, (unsigned long long)st.curl_calls_compute,
            (unsigned long long)st.curl_calls_other);
-    printf("{\"models_loaded\":%u,\"files\":%zu,\"bytes\":%llu,\"seconds\":%.3f,"
+    printf("{\"models_loaded\":%u,\"files\":%zu,\"bytes\":%llu,\"downloaded_files\":%llu,"
+           "\"downloaded_bytes\":%llu,\"seconds\":%.3f,"
            "\"transfers_on_compute_threads\":%llu,\"compute_ratio_during_downloads\":%.3f,"
            "\"compute_threads\":%u,\"kernel_gflops_alone\":%.3f,\"kernel_gflops_during\":%.3f}\n",
-           loaded, files, (unsigned long long)bytes, secs,
+           loaded, files, (unsigned long long)bytes,
+           (unsigned long long)(st.blobs_committed - st0->blobs_committed),
+           (unsigned long long)(st.bytes_received - st0->bytes_received), secs,
            (unsigned long long)st.curl_calls_compute, ratio, threads,
            rate_idle * (double)flops / 1e9, rate_during * (double)flops / 1e9);
 }
@@ -286,6 +296,7 @@ int main(int argc, char **argv)
     slot_t slots[NMODELS];
     hf_model_opts_t mo[NMODELS];
     hf_runtime_stats_t rs;
+    hf_hub_stats_t st0;
     unsigned threads;
     int status = 1;
     double t0, t1, before, after, during;
@@ -365,6 +376,7 @@ int main(int argc, char **argv)
     if ((ui = ui_new(stdout, !o.plain && isatty(1), model_names, NMODELS)) == NULL ||
         ui_start(ui) < 0)
         goto out;
+    hf_hub_stats(hub, &st0);
     t0 = now_s();
     c0 = kernel_chunks(k);
     for (size_t i = 0; i < NMODELS; i++) {
@@ -404,7 +416,7 @@ int main(int argc, char **argv)
     if (interrupted)
         goto out;
     report(&o, &e, slots, t0, (before + after) / 2, during, kernel_flops_per_chunk(k), hub,
-           threads);
+           &st0, threads);
     {
         hf_hub_stats_t st;
         unsigned loaded = 0;

@@ -5,7 +5,9 @@
  *  - progress events arrive on I/O threads; each model's state is under the display's
  *    one mutex (events are at most ~10 per second per file), which the redraw thread
  *    also takes to draw;
- *  - a file is counted done the first time an event has file_done == file_total > 0.
+ *  - a file is counted done the first time an event has file_done == file_total > 0;
+ *  - files are told apart by repository and path (two of sd35's repos have a
+ *    tokenizer.json).
  */
 #include "config.h"
 
@@ -21,7 +23,7 @@
 #define BAR 24
 
 typedef struct file_state {
-    char *path;
+    char *path;                 /* "<repo>/<path>" */
     uint64_t done, total;
     int finished;
 } file_state_t;
@@ -89,14 +91,16 @@ void ui_progress(const hf_progress_t *p, void *arg)
     model_state_t *m = arg;
     ui_t *u = m->u;
     file_state_t *f = NULL;
+    char key[1024];
 
     if (!p->path)
         return;
+    snprintf(key, sizeof key, "%s/%s", p->repo_id ? p->repo_id : "", p->path);
     pthread_mutex_lock(&u->mu);
     for (size_t i = 0; i < m->nfiles; i++)
-        if (strcmp(m->files[i].path, p->path) == 0)
+        if (strcmp(m->files[i].path, key) == 0)
             f = &m->files[i];
-    if (!f && m->nfiles < MAX_FILES && (m->files[m->nfiles].path = strdup(p->path)) != NULL)
+    if (!f && m->nfiles < MAX_FILES && (m->files[m->nfiles].path = strdup(key)) != NULL)
         f = &m->files[m->nfiles++];
     if (f) {
         f->done = p->file_done;
