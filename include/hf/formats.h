@@ -60,6 +60,9 @@ typedef enum hf_dtype {
     HF_DTYPE_IQ2_XXS, HF_DTYPE_IQ2_XS, HF_DTYPE_IQ3_XXS, HF_DTYPE_IQ1_S, HF_DTYPE_IQ4_NL,
     HF_DTYPE_IQ3_S, HF_DTYPE_IQ2_S, HF_DTYPE_IQ4_XS, HF_DTYPE_IQ1_M, HF_DTYPE_TQ1_0,
     HF_DTYPE_TQ2_0, HF_DTYPE_MXFP4,
+    /* safetensors only, added later (appended: earlier values keep their numbers): 8-bit
+     * floats without infinities or negative zero (AMD's FNUZ variants) */
+    HF_DTYPE_F8_E4M3FNUZ, HF_DTYPE_F8_E5M2FNUZ,
     HF_DTYPE_COUNT
 } hf_dtype_t;
 
@@ -119,11 +122,12 @@ typedef struct hf_gguf_array {
  *
  * Checks the magic, the version (2 or 3; 1 is HF_EUNSUPPORTED, as is a file written
  * big-endian), every metadata key and value (nested arrays included, up to
- * HF_GGUF_MAX_ARRAY_DEPTH), `general.alignment` (a uint32, non-zero multiple of 8; 32 when
- * absent), every tensor info (name, at most 4 dimensions, a known ggml type, an offset that
- * is a multiple of the alignment) and that every tensor's bytes lie inside the file without
- * overlapping another's. Duplicate keys or tensor names are HF_EFORMAT; an unknown tensor
- * type is HF_EUNSUPPORTED naming the tensor.
+ * HF_GGUF_MAX_ARRAY_DEPTH; every string, in arrays too, must be UTF-8),
+ * `general.alignment` (a uint32 power of two of at least 8, as ggml requires; 32 when
+ * absent), every tensor info (name, at most 4 dimensions each at most INT64_MAX, a known
+ * ggml type, an offset that is a multiple of the alignment) and that every tensor's bytes
+ * lie inside the file without overlapping another's. Duplicate keys or tensor names are
+ * HF_EFORMAT; an unknown tensor type is HF_EUNSUPPORTED naming the tensor.
  *
  * Returns 0 and sets `*out`, or a negative HF_E* code with `*out` NULL and `err` filled.
  */
@@ -220,13 +224,14 @@ typedef struct hf_safetensors hf_safetensors_t;
  * hf_safetensors_open - map the safetensors file at `path` read-only and validate it.
  *
  * Checks the 8-byte little-endian header length (at most HF_SAFETENSORS_MAX_HEADER and
- * inside the file), that the header is UTF-8 JSON (one object, trailing whitespace only),
- * `__metadata__` (an object of strings), and each tensor: a known dtype (unknown is
- * HF_EUNSUPPORTED), a shape of at most HF_TENSOR_MAX_DIMS exact non-negative integers,
- * `data_offsets` [begin, end] relative to the first byte after the header, with
- * end - begin == elements x dtype size, inside the file, overlapping no other tensor.
- * Duplicate names are HF_EFORMAT. Gaps between tensors are allowed here;
- * hf_safetensors_check_packed reports them.
+ * inside the file), that the header is UTF-8 JSON (one object, starting with its '{' at
+ * byte 8, followed by spaces (0x20) only; no \u0000 escape), `__metadata__` (an object of
+ * strings), and each tensor: a known dtype (unknown is HF_EUNSUPPORTED), a shape of at most
+ * HF_TENSOR_MAX_DIMS exact non-negative integers, `data_offsets` [begin, end] relative to
+ * the first byte after the header, with end - begin == elements x dtype size, inside the
+ * file, overlapping no other tensor. Duplicate names, and a field of a tensor entry given
+ * twice, are HF_EFORMAT; fields the format does not define are ignored. Gaps between
+ * tensors are allowed here; hf_safetensors_check_packed reports them.
  *
  * Returns 0 and sets `*out`, or a negative HF_E* code with `*out` NULL and `err` filled.
  */
@@ -309,7 +314,9 @@ typedef struct hf_tokenizer hf_tokenizer_t;
  * `model.vocab` (an object token -> id, as BPE, WordPiece and WordLevel write it, or an
  * array of [token, score] pairs whose ids are their positions, as Unigram writes it) and
  * `added_tokens` (objects with an integer `id` and a string `content`). Ids are integers
- * in [0, 2^31). Returns 0 and sets `*out`, or a negative HF_E* code naming the key.
+ * in [0, 2^31). A text may appear more than once (an added token is often in model.vocab
+ * too) but always with the same id: a text given two ids is HF_EFORMAT naming the entry and
+ * the text. Returns 0 and sets `*out`, or a negative HF_E* code naming the key.
  */
 HF_API int hf_tokenizer_load(const char *path, hf_tokenizer_t **out, hf_error_t *err);
 HF_API int hf_tokenizer_parse(const void *buf, size_t len, const char *name,
@@ -325,7 +332,7 @@ HF_API const char *hf_tokenizer_model_type(const hf_tokenizer_t *tok);
 
 /*
  * hf_tokenizer_token_id - the id of the token whose text is exactly `text`
- * ("<|endoftext|>"), looked up in added_tokens first, then in model.vocab.
+ * ("<|endoftext|>"), in added_tokens or model.vocab (a text has one id).
  * Returns 0 and sets `*id`, HF_ENOENT if no token has that text, HF_EINVAL for NULLs.
  */
 HF_API int hf_tokenizer_token_id(const hf_tokenizer_t *tok, const char *text, uint32_t *id);
@@ -341,9 +348,9 @@ typedef enum hf_json_type {
 
 /*
  * hf_config_load - read a JSON document (config.json, generation_config.json, ...). The text
- * must be UTF-8 without control characters (tab, CR and LF aside), one value, then
- * whitespace only. Returns 0 and
- * sets `*out`, or HF_EFORMAT naming the byte offset of the first problem.
+ * must be UTF-8 without control characters (tab, CR and LF aside) and without a \u0000
+ * escape, one value, then whitespace only. Returns 0 and sets `*out`, or HF_EFORMAT naming
+ * the byte offset of the first problem.
  */
 HF_API int hf_config_load(const char *path, hf_config_t **out, hf_error_t *err);
 HF_API int hf_config_parse(const void *buf, size_t len, const char *name, hf_config_t **out,

@@ -8,7 +8,9 @@
  *  - block sizes and bytes per block are those of ggml's block structures: 32-element
  *    blocks for the legacy quants, 256-element super-blocks for the K, IQ and TQ quants;
  *  - safetensors widths are in bits, because F4 and the F6 types pack several elements
- *    into a byte.
+ *    into a byte; st_dtypes lists the format's types in the order of upstream's Dtype enum;
+ *  - hf_dtype_t values are public and never renumbered: a new type goes at the end of the
+ *    enum (the FNUZ floats, after MXFP4), and dtype_names follows the enum's order.
  */
 #include "config.h"
 
@@ -64,16 +66,23 @@ const hfi_ggml_type_t *hfi_ggml_type(uint32_t id)
 int hfi_ggml_nbytes(const hfi_ggml_type_t *t, unsigned ndim, const uint64_t *dims,
                     uint64_t *nbytes)
 {
-    uint64_t elements = 1, bytes;
+    uint64_t elements = 1, ne0 = ndim == 0 ? 1 : dims[0], bytes;
     unsigned i;
 
+    /* each ne[i] on its own first: a zero dimension would hide a huge one from the product */
+    for (i = 0; i < ndim; i++)
+        if (dims[i] > INT64_MAX)
+            return -3;
     for (i = 0; i < ndim; i++)
         if (!hfi_mul_ok(elements, dims[i], &elements) || elements > INT64_MAX)
             return -2;
-    if ((ndim == 0 ? 1 : dims[0]) % t->block != 0)
+    if (ne0 % t->block != 0)
         return -1;
-    /* whole blocks along ne[0], then every other dimension: bounded by `elements` */
-    bytes = (ndim == 0 ? 1 : dims[0]) / t->block * t->size;
+    /* whole blocks along ne[0], then every other dimension; a block may take more bytes
+     * than it has elements (F32: 4 per element), so `elements` bounds nothing here and
+     * every product is checked */
+    if (!hfi_mul_ok(ne0 / t->block, t->size, &bytes))
+        return -2;
     for (i = 1; i < ndim; i++)
         if (!hfi_mul_ok(bytes, dims[i], &bytes))
             return -2;
@@ -91,6 +100,8 @@ static const hfi_st_dtype_t st_dtypes[] = {
     { "F8_E5M2", 8, HF_DTYPE_F8_E5M2 },
     { "F8_E4M3", 8, HF_DTYPE_F8_E4M3 },
     { "F8_E8M0", 8, HF_DTYPE_F8_E8M0 },
+    { "F8_E4M3FNUZ", 8, HF_DTYPE_F8_E4M3FNUZ },
+    { "F8_E5M2FNUZ", 8, HF_DTYPE_F8_E5M2FNUZ },
     { "I16", 16, HF_DTYPE_I16 },
     { "U16", 16, HF_DTYPE_U16 },
     { "F16", 16, HF_DTYPE_F16 },
@@ -119,7 +130,7 @@ static const char *const dtype_names[HF_DTYPE_COUNT] = {
     "F32", "F64", "C64", "F8_E5M2", "F8_E4M3", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4",
     "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q8_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K",
     "Q8_K", "IQ2_XXS", "IQ2_XS", "IQ3_XXS", "IQ1_S", "IQ4_NL", "IQ3_S", "IQ2_S", "IQ4_XS",
-    "IQ1_M", "TQ1_0", "TQ2_0", "MXFP4",
+    "IQ1_M", "TQ1_0", "TQ2_0", "MXFP4", "F8_E4M3FNUZ", "F8_E5M2FNUZ",
 };
 
 const char *hf_dtype_name(hf_dtype_t dtype)

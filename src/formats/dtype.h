@@ -21,8 +21,9 @@ const hfi_ggml_type_t *hfi_ggml_type(uint32_t id);
 
 /*
  * hfi_ggml_nbytes - bytes of a tensor of type `t` and `ndim` dimensions `dims` (ne[0]
- * first). Returns 0 and sets `*nbytes`; -1 if ne[0] is not a whole number of blocks; -2 if
- * the element count exceeds INT64_MAX or the size overflows.
+ * first). Returns 0 and sets `*nbytes`; -3 if a dimension exceeds INT64_MAX (ggml's ne are
+ * int64_t); -2 if the element count exceeds INT64_MAX or the byte size overflows 64 bits;
+ * -1 if ne[0] is not a whole number of blocks.
  */
 int hfi_ggml_nbytes(const hfi_ggml_type_t *t, unsigned ndim, const uint64_t *dims,
                     uint64_t *nbytes);

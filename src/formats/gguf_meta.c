@@ -11,7 +11,10 @@
  *  - keys must be printable ASCII (the spec's rule, minus its naming convention, which real
  *    files do not all follow) and unique; scalar strings must be UTF-8 and are copied,
  *    NUL-terminated, into the arena; strings inside arrays are left in the file as bytes
- *    (vocabularies hold hundreds of thousands of them);
+ *    and not checked for UTF-8: vocabularies hold hundreds of thousands of them, some
+ *    converters write raw byte tokens there, and ggml accepts those files;
+ *  - general.alignment is a uint32 power of two of at least 8, as ggml requires (a power of
+ *    two, and the spec's multiple of 8); 32 when absent;
  *  - top-level arrays of strings or arrays get a mark every HFI_GGUF_MARK_EVERY elements so
  *    that element i is found within that many steps;
  *  - a bool must be 0 or 1, as the spec requires.
@@ -67,6 +70,7 @@ static int read_value(const value_ctx_t *c, hfi_rd_t *r, uint32_t type, unsigned
 static int read_string(const value_ctx_t *c, hfi_rd_t *r, hfi_gguf_kv_t *kv)
 {
     uint64_t at = r->pos, len;
+    size_t bad;
 
     if (!hfi_rd_has(r, 8))
         return truncated(c, r, 8, "a string length");
@@ -77,8 +81,7 @@ static int read_string(const value_ctx_t *c, hfi_rd_t *r, hfi_gguf_kv_t *kv)
                         " runs past end of file (%" PRIu64 " bytes)", c->key, at, len, r->len);
     if (kv) {
         const unsigned char *s = hfi_rd_at(r);
-        size_t bad = hfi_utf8_scan(s, (size_t)len, 0);
-        if (bad < len)
+        if ((bad = hfi_utf8_scan(s, (size_t)len, 0)) < len)
             return verr(c, HF_EFORMAT, r->pos + bad, "string is not valid UTF-8");
         kv->str = hfi_arena_strndup(&c->g->src.arena, (const char *)s, (size_t)len);
         if (!kv->str)
@@ -211,9 +214,9 @@ static int read_alignment(hf_gguf_t *g, hf_error_t *err)
         return hfi_ferr(err, HF_EFORMAT, g->src.name, "key \"general.alignment\": byte %" PRIu64
                         ": type %s, must be uint32", kv->at, hfi_gguf_type_name(kv->type));
     a = hfi_le32(kv->raw);
-    if (a == 0 || a % 8 != 0)
+    if (a < 8 || (a & (a - 1)) != 0)        /* powers of two from 8 up: multiples of 8 */
         return hfi_ferr(err, HF_EFORMAT, g->src.name, "key \"general.alignment\": byte %" PRIu64
-                        ": %" PRIu32 " is not a non-zero multiple of 8", kv->at, a);
+                        ": %" PRIu32 " is not a power of two of at least 8", kv->at, a);
     g->alignment = a;
     return 0;
 }

@@ -5,8 +5,9 @@
  *  - a name is at most 64 bytes of UTF-8 and unique; at most 4 dimensions (more is
  *    HF_EUNSUPPORTED: the spec says this may change); a type id without an entry in
  *    dtype.c is HF_EUNSUPPORTED naming the tensor;
- *  - a tensor's size is whole ggml blocks along ne[0] times the other dimensions, with the
- *    element count bounded by INT64_MAX as ggml bounds it;
+ *  - a tensor's size is whole ggml blocks along ne[0] times the other dimensions, with
+ *    each dimension and the element count bounded by INT64_MAX as ggml bounds them (its ne
+ *    are int64_t) and the byte size by 2^64 (dtype.c);
  *  - the data section starts at the first multiple of the alignment after the tensor
  *    infos; offsets are relative to it and must be multiples of the alignment; a range is
  *    checked against the file before the table records it as absolute;
@@ -55,7 +56,7 @@ static int read_info(hf_gguf_t *g, hfi_rd_t *r, uint64_t i, hf_tensor_info_t *t,
                      uint32_t *type_id, hf_error_t *err)
 {
     const hfi_ggml_type_t *type;
-    uint64_t at = r->pos;
+    uint64_t at = r->pos, dims_at;
     uint32_t ndim, k;
     char shape[160];
     int rc;
@@ -71,6 +72,7 @@ static int read_info(hf_gguf_t *g, hfi_rd_t *r, uint64_t i, hf_tensor_info_t *t,
     if (!hfi_rd_has(r, 8 * (uint64_t)ndim + 12))
         goto truncated;
     t->ndim = ndim;
+    dims_at = r->pos;
     for (k = 0; k < ndim; k++)
         t->shape[k] = hfi_rd_u64(r);
     *type_id = hfi_rd_u32(r);
@@ -81,6 +83,12 @@ static int read_info(hf_gguf_t *g, hfi_rd_t *r, uint64_t i, hf_tensor_info_t *t,
     t->dtype = type->dtype;
     t->dtype_name = type->name;
     rc = hfi_ggml_nbytes(type, ndim, t->shape, &t->nbytes);
+    if (rc == -3)
+        for (k = 0; k < ndim; k++)
+            if (t->shape[k] > INT64_MAX)
+                return hfi_ferr(err, HF_EFORMAT, g->src.name, "tensor \"%s\": byte %" PRIu64
+                                ": ne[%" PRIu32 "] = %" PRIu64 " exceeds INT64_MAX", t->name,
+                                dims_at + 8 * (uint64_t)k, k, t->shape[k]);
     if (rc == -1)
         return hfi_ferr(err, HF_EFORMAT, g->src.name, "tensor \"%s\": ne[0] = %" PRIu64
                         " is not a multiple of the %s block size (%" PRIu32 ")", t->name,

@@ -4,6 +4,9 @@
  * Design notes
  *  - cJSON accepts raw control characters in strings and does not check UTF-8, so the
  *    text is scanned first (utf8.c); that also keeps NUL bytes out of cJSON's C strings;
+ *  - cJSON decodes a \u0000 escape into a NUL that ends its C string, so "a\u0000b" would
+ *    silently become "a" (a tensor name, a key such as "__metadata__\u0000x"): such an
+ *    escape is refused, before parsing, at its byte offset;
  *  - cJSON_ParseWithLengthOpts never reads past `len` and, on failure, reports the position
  *    of the problem through its end pointer, which is what the message quotes. (It also
  *    records that position in a process-wide variable nobody here reads.)
@@ -28,6 +31,22 @@ static bool is_ws(unsigned char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+/* Offset of the first \u0000 escape in `len` bytes at `s`, or `len`. A backslash and the
+ * byte after it go together, so "\\u0000" (an escaped backslash, then text) is no escape. */
+static size_t nul_escape(const unsigned char *s, size_t len)
+{
+    const unsigned char *p = s, *end = s + len;
+
+    while ((p = memchr(p, '\\', (size_t)(end - p))) != NULL) {
+        if (end - p >= 6 && memcmp(p + 1, "u0000", 5) == 0)
+            return (size_t)(p - s);
+        if (end - p <= 2)
+            break;
+        p += 2;
+    }
+    return len;
+}
+
 int hfi_json_parse(const void *buf, size_t len, uint64_t base, const char *file,
                    const char *what, cJSON **root, hf_error_t *err)
 {
@@ -45,6 +64,9 @@ int hfi_json_parse(const void *buf, size_t len, uint64_t base, const char *file,
         return hfi_ferr(err, HF_EFORMAT, file, "%s: byte %ju: %s (0x%02x)", label,
                         (uintmax_t)(base + bad), s[bad] < 0x20 ? "control character" :
                         "invalid UTF-8", s[bad]);
+    if ((bad = nul_escape(s, len)) < len)
+        return hfi_ferr(err, HF_EFORMAT, file, "%s: byte %ju: \\u0000 escape (a NUL would end "
+                        "the string there)", label, (uintmax_t)(base + bad));
     for (i = skip; i < len && is_ws(s[i]); i++)
         ;
     if (i == len)

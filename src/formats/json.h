@@ -22,7 +22,8 @@
  * hfi_json_parse - parse `len` bytes of JSON text at `buf`. `base` is the file offset of
  * buf[0] (for messages), `file` and `what` ("header", or NULL) name it. The text must be
  * UTF-8 without control characters other than tab, CR and LF (a UTF-8 byte order mark is
- * allowed), hold one value and then whitespace only. Returns 0 and the tree in `*root`
+ * allowed) and without a \u0000 escape in a string (cJSON's strings end at a NUL), hold
+ * one value and then whitespace only. Returns 0 and the tree in `*root`
  * (the caller cJSON_Deletes it), or HF_EFORMAT naming the byte offset of the problem.
  */
 int hfi_json_parse(const void *buf, size_t len, uint64_t base, const char *file,

@@ -5,8 +5,13 @@
  *  - layout: 8 bytes little-endian N, N bytes of UTF-8 JSON (an object), then the data
  *    section; every data_offsets pair is relative to the data section's first byte;
  *  - N is checked against the format's 100 MB cap and against the file before the header
- *    is touched; the JSON is checked by json.c (UTF-8, one value, trailing whitespace only,
- *    which is how writers pad the header to 8 bytes);
+ *    is touched; the JSON is checked by json.c (UTF-8, one value, trailing whitespace only)
+ *    and then by the format's stricter rules: the header's first byte is '{' (no byte order
+ *    mark, no leading whitespace) and only spaces (0x20) follow the object, which is how
+ *    writers pad the header to 8 bytes;
+ *  - in a tensor entry, "dtype", "shape" and "data_offsets" may each appear once (cJSON
+ *    keeps duplicates; the reference implementation refuses them); other fields are
+ *    ignored, as the reference implementation ignores them;
  *  - a tensor's byte size is elements x bits / 8 (F4 and the F6 types are narrower than a
  *    byte, and a tensor of them must end on a byte boundary), computed with overflow checks;
  *    empty tensors (a zero dimension) hold no bytes; a shape [] is a scalar;
@@ -143,12 +148,16 @@ static int read_range(hf_safetensors_t *st, const char *name, const cJSON *offse
     return 0;
 }
 
+/* The fields of a tensor entry that the format defines; any other field is ignored. */
+static const char *const tensor_fields[] = { "dtype", "shape", "data_offsets" };
+
 static int read_tensor(hf_safetensors_t *st, const cJSON *entry, hf_error_t *err)
 {
     const char *name = entry->string;
-    const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(entry, "dtype");
+    const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(entry, "dtype"), *f;
     const hfi_st_dtype_t *dt;
     hf_tensor_info_t t;
+    unsigned seen = 0, k;
     size_t dup;
     int rc;
 
@@ -156,6 +165,14 @@ static int read_tensor(hf_safetensors_t *st, const cJSON *entry, hf_error_t *err
     if (!cJSON_IsObject(entry))
         return hfi_ferr(err, HF_EFORMAT, st->src.name, "tensor \"%.80s\": entry is %s, not an "
                         "object", name, hfi_json_type_name(entry));
+    cJSON_ArrayForEach(f, entry)
+        for (k = 0; k < sizeof tensor_fields / sizeof tensor_fields[0]; k++)
+            if (strcmp(f->string, tensor_fields[k]) == 0) {
+                if (seen & (1u << k))
+                    return hfi_ferr(err, HF_EFORMAT, st->src.name, "tensor \"%.80s\": field "
+                                    "\"%s\" appears twice", name, tensor_fields[k]);
+                seen |= 1u << k;
+            }
     if (!cJSON_IsString(dtype))
         return hfi_ferr(err, HF_EFORMAT, st->src.name, "tensor \"%.80s\": \"dtype\" is %s, not a "
                         "string", name, dtype ? hfi_json_type_name(dtype) : "missing");
@@ -180,6 +197,21 @@ static int read_tensor(hf_safetensors_t *st, const cJSON *entry, hf_error_t *err
     return 0;
 }
 
+/* After the header's object, json.c allowed any JSON whitespace; the format allows spaces. */
+static int check_padding(const hf_safetensors_t *st, uint64_t n, hf_error_t *err)
+{
+    const unsigned char *h = st->src.base + 8;
+    uint64_t end = n, i;
+
+    while (end > 0 && h[end - 1] != '}')    /* the object's last byte; whitespace after it */
+        end--;
+    for (i = end; i < n; i++)
+        if (h[i] != ' ')
+            return hfi_ferr(err, HF_EFORMAT, st->src.name, "header: byte %" PRIu64 ": 0x%02x "
+                            "after the JSON object (only spaces may pad the header)", 8 + i, h[i]);
+    return 0;
+}
+
 static int parse(void *obj, hf_error_t *err)
 {
     hf_safetensors_t *st = obj;
@@ -199,12 +231,17 @@ static int parse(void *obj, hf_error_t *err)
         return hfi_ferr(err, HF_EFORMAT, st->src.name, "byte 0: header length %" PRIu64 " runs "
                         "past end of file (%" PRIu64 " bytes)", n, st->src.size);
     st->data_offset = 8 + n;
+    if (n > 0 && st->src.base[8] != '{')
+        return hfi_ferr(err, HF_EFORMAT, st->src.name, "header: byte 8: begins with 0x%02x, not "
+                        "'{'", st->src.base[8]);
     rc = hfi_json_parse(st->src.base + 8, (size_t)n, 8, st->src.name, "header", &root, err);
     if (rc < 0)
         return rc;
     if (!cJSON_IsObject(root))
         rc = hfi_ferr(err, HF_EFORMAT, st->src.name, "header: %s, not a JSON object",
                       hfi_json_type_name(root));
+    else
+        rc = check_padding(st, n, err);
     for (entry = root->child; entry && rc == 0; entry = entry->next)
         rc = strcmp(entry->string, "__metadata__") == 0 ? read_metadata(st, entry, err)
                                                          : read_tensor(st, entry, err);

@@ -8,13 +8,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A map; all zeros (HFI_STRMAP_INIT, calloc) is an empty one. */
 typedef struct hfi_strmap {
     struct hfi_strmap_slot *slots;
     size_t cap;                 /* a power of two, or 0 */
     size_t n;
+    uint64_t k0, k1;            /* the hash key, taken from the process key at the first put */
 } hfi_strmap_t;
 
-#define HFI_STRMAP_INIT { NULL, 0, 0 }
+#define HFI_STRMAP_INIT { NULL, 0, 0, 0, 0 }
 
 /*
  * hfi_strmap_put - map `key` (`len` bytes, borrowed: they must outlive the map) to `value`.
@@ -27,5 +29,19 @@ int hfi_strmap_put(hfi_strmap_t *m, const char *key, size_t len, uint64_t value,
 int hfi_strmap_get(const hfi_strmap_t *m, const char *key, size_t len, uint64_t *value);
 
 void hfi_strmap_free(hfi_strmap_t *m);
+
+/*
+ * hfi_strmap_max_probe - the most slots a lookup of a present key compares: 1 + the
+ * longest distance from a key's home slot to its slot (0 for an empty map). O(capacity);
+ * for tests, which check that crafted keys cannot build long runs.
+ */
+size_t hfi_strmap_max_probe(const hfi_strmap_t *m);
+
+/*
+ * hfi_siphash - SipHash-c-d of `len` bytes at `p` under the 16-byte `key` (the map uses
+ * c = 1, d = 3 and a per-process key); exposed for the tests' known-answer checks.
+ */
+uint64_t hfi_siphash(const unsigned char key[16], const void *p, size_t len, unsigned c,
+                     unsigned d);
 
 #endif /* HF_FORMATS_STRMAP_H */

@@ -7,8 +7,10 @@
  *    added_tokens (special and user-added tokens, each {id, content, ...});
  *  - the size is the highest id plus one, as the tokenizers library counts it; ids that
  *    appear in both places, or not at all, change nothing;
- *  - lookup by text prefers added_tokens, then model.vocab; texts are copied into the
- *    arena, mapped by a hash table, and the JSON tree (tens of MB for a 150k vocabulary)
+ *  - lookup by text prefers added_tokens, then model.vocab, as the tokenizers library's
+ *    token_to_id does; a text listed twice keeps its first id (the library only warns about
+ *    such files, and real ones load there, so they are not refused here); texts are
+ *    copied into the arena, mapped by a hash table, and the JSON tree (tens of MB for a 150k vocabulary)
  *    is freed before the object is handed out;
  *  - ids are integers in [0, 2^31), the range every tokenizer runtime uses.
  */

@@ -154,6 +154,10 @@ static const struct { const char *json; size_t len; const char *needle; } bad[] 
     { J("{\"a\": \"\xe2\x82\"}"), "invalid UTF-8 (0xe2)" },
     { J("{\"a\": \"bell\abell\"}"), "byte 11: control character (0x07)" },
     { J("{\"a\": \"\x00\"}"), "byte 7: control character (0x00)" },
+    /* cJSON would end the string at the NUL: "a\u0000" would read as "a" */
+    { J("{\"a\\u0000\": 1}"), "cfg.json: JSON: byte 3: \\u0000 escape" },
+    { J("{\"a\": \"x\\u0000\"}"), "cfg.json: JSON: byte 8: \\u0000 escape" },
+    { J("{\"a\": \"\\\\\\u0000\"}"), "cfg.json: JSON: byte 9: \\u0000 escape" },
 };
 #undef J
 
@@ -167,6 +171,21 @@ START_TEST(malformed_json_is_refused_naming_the_byte)
                   bad[_i].needle);
     ck_assert_ptr_null(cfg);
     free(copy);
+}
+END_TEST
+
+/* An escaped backslash followed by "u0000" is text, not a NUL escape. */
+START_TEST(an_escaped_backslash_before_u0000_is_text)
+{
+    static const char json[] = "{\"k\\\\u0000\": \"\\\\u0000\\\\\"}";
+    hf_config_t *cfg;
+    hf_error_t err;
+    const char *s;
+
+    ck_assert_msg(hf_config_parse(json, strlen(json), NULL, &cfg, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(hf_config_get_str(cfg, "k\\u0000", &s, &err), 0);
+    ck_assert_str_eq(s, "\\u0000\\");
+    hf_config_free(cfg);
 }
 END_TEST
 
@@ -214,6 +233,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, files_are_loaded_by_path);
     tcase_add_loop_test(tc, malformed_json_is_refused_naming_the_byte, 0,
                         (int)(sizeof bad / sizeof bad[0]));
+    tcase_add_test(tc, an_escaped_backslash_before_u0000_is_text);
     tcase_add_test(tc, a_utf8_byte_order_mark_is_allowed);
     tcase_add_test(tc, a_null_document_is_absent_like_any_null);
     suite_add_tcase(s, tc);

@@ -127,6 +127,16 @@ static void array_string_length_overflows(hfi_buf_t *b)
     fu_small_gguf(b);
     fu_put_le64(b->data + kv_type_at(b, "tok.words") + 16, UINT64_MAX - 3);
 }
+/* The first byte of "hello", the first element of the string array "tok.words": 24 bytes
+ * of header, then "general.architecture" (8 + 20 + 4 + 8 + 5), "tok.ids" (8 + 7 + 4 + 12
+ * + 12), "tok.words" (8 + 9 + 4 + 12), the element's length (8). */
+static void array_string_not_utf8(hfi_buf_t *b)
+{
+    fu_small_gguf(b);
+    ck_assert_uint_eq(kv_type_at(b, "tok.words") + 4 + 12 + 8, 153);
+    ck_assert_int_eq(memcmp(b->data + 153, "hello", 5), 0);
+    b->data[153] = 0xff;
+}
 static void array_bool_is_three(hfi_buf_t *b)
 {
     static const bool flags[3] = { true, false, true };
@@ -165,6 +175,7 @@ static void alignment(hfi_buf_t *b, hf_gguf_type_t type, uint64_t value)
 }
 static void alignment_u64(hfi_buf_t *b) { alignment(b, HF_GGUF_UINT64, 32); }
 static void alignment_12(hfi_buf_t *b) { alignment(b, HF_GGUF_UINT32, 12); }
+static void alignment_24(hfi_buf_t *b) { alignment(b, HF_GGUF_UINT32, 24); }
 static void alignment_0(hfi_buf_t *b) { alignment(b, HF_GGUF_UINT32, 0); }
 static void name_too_long(hfi_buf_t *b)
 {
@@ -213,6 +224,36 @@ static void shape_overflows(hfi_buf_t *b)
     at = info_at(b, "blk.0.w");
     fu_put_le64(b->data + at + 4, 1ull << 40);
     fu_put_le64(b->data + at + 12, 1ull << 40);
+}
+/* A file of one tensor "big" of ggml `type` and `ndim` dimensions `dims` (a few bytes),
+ * whose ne[k] is then set to `ne`: the header is 24 bytes, the name 8 + 3, n_dims 4. */
+static void big_tensor(hfi_buf_t *b, uint32_t type, unsigned ndim, const uint64_t *dims,
+                       unsigned k, uint64_t ne)
+{
+    hfi_gguf_writer_t *w = hfi_gguf_writer_new();
+    hfi_gguf_add_tensor(w, "big", type, ndim, dims, NULL);
+    ck_assert_int_eq(hfi_gguf_writer_finish(w, b), 0);
+    hfi_gguf_writer_free(w);
+    ck_assert_uint_eq(info_at(b, "big"), 35);
+    fu_put_le64(b->data + 39 + 8 * k, ne);
+}
+/* F32 [2^62]: 2^62 elements fit an int64, but their 2^64 bytes wrapped to 0 */
+static void f32_bytes_wrap_to_0(hfi_buf_t *b)
+{
+    uint64_t d[1] = { 8 };
+    big_tensor(b, 0, 1, d, 0, 1ull << 62);
+}
+/* F64 [2^61 + 1]: 2^64 + 8 bytes wrapped to 8, which the file holds */
+static void f64_bytes_wrap_to_8(hfi_buf_t *b)
+{
+    uint64_t d[1] = { 1 };
+    big_tensor(b, 28, 1, d, 0, (1ull << 61) + 1);
+}
+/* F32 [0, 2^63]: no element, but ne[1] is negative as ggml's int64_t */
+static void dimension_over_int64_max(hfi_buf_t *b)
+{
+    uint64_t d[2] = { 0, 1 };
+    big_tensor(b, 0, 2, d, 1, 1ull << 63);
 }
 static void partial_block(hfi_buf_t *b)
 {
@@ -268,8 +309,11 @@ static const corruption_t cases[] = {
     { "array bool 3", array_bool_is_three, HF_EFORMAT, "bool element is neither 0 nor 1" },
     { "arrays too deep", nested_too_deep, HF_EUNSUPPORTED, "nested more than 8 deep" },
     { "alignment uint64", alignment_u64, HF_EFORMAT, "must be uint32" },
-    { "alignment 12", alignment_12, HF_EFORMAT, "12 is not a non-zero multiple of 8" },
-    { "alignment 0", alignment_0, HF_EFORMAT, "0 is not a non-zero multiple of 8" },
+    { "alignment 12", alignment_12, HF_EFORMAT,
+      "key \"general.alignment\": byte 24: 12 is not a power of two of at least 8" },
+    { "alignment 24", alignment_24, HF_EFORMAT,
+      "key \"general.alignment\": byte 24: 24 is not a power of two of at least 8" },
+    { "alignment 0", alignment_0, HF_EFORMAT, "0 is not a power of two of at least 8" },
     { "name too long", name_too_long, HF_EFORMAT, "name length 65 exceeds 64" },
     { "name not utf-8", name_not_utf8, HF_EFORMAT, "name is not valid UTF-8" },
     { "five dimensions", five_dimensions, HF_EUNSUPPORTED, "tensor \"blk.0.q\": byte" },
@@ -282,6 +326,12 @@ static const corruption_t cases[] = {
     { "offset overflows", offset_overflows, HF_EFORMAT, "overflows" },
     { "shape overflows", shape_overflows, HF_EFORMAT,
       "tensor \"blk.0.w\": shape [1099511627776, 1099511627776] of F32 overflows" },
+    { "F32 [2^62] bytes wrap", f32_bytes_wrap_to_0, HF_EFORMAT,
+      "tensor \"big\": shape [4611686018427387904] of F32 overflows" },
+    { "F64 [2^61+1] bytes wrap", f64_bytes_wrap_to_8, HF_EFORMAT,
+      "tensor \"big\": shape [2305843009213693953] of F64 overflows" },
+    { "dimension over INT64_MAX", dimension_over_int64_max, HF_EFORMAT,
+      "tensor \"big\": byte 47: ne[1] = 9223372036854775808 exceeds INT64_MAX" },
     { "partial block", partial_block, HF_EFORMAT,
       "ne[0] = 33 is not a multiple of the Q8_0 block size (32)" },
     { "overlap", tensors_overlap, HF_EFORMAT, "\"blk.0.q\"" },
@@ -310,6 +360,28 @@ START_TEST(the_spec_words_of_some_messages)
     FU_ASSERT_ERR(parse_copy(b.data, b.len, &err), HF_EFORMAT, err, NULL);
     snprintf(want, sizeof want, ") beyond end of file (%zu bytes)", b.len);
     ck_assert_msg(strstr(err.message, want), "%s", err.message);
+    hfi_buf_free(&b);
+}
+END_TEST
+
+/* Strings inside arrays are bytes: a raw byte token (not UTF-8) is accepted and read back
+ * as it is, as ggml reads it. */
+START_TEST(array_strings_are_bytes_not_checked_for_utf8)
+{
+    hfi_buf_t b = HFI_BUF_INIT;
+    hf_gguf_t *g;
+    hf_gguf_array_t a;
+    hf_error_t err;
+    const char *w;
+    size_t len;
+
+    array_string_not_utf8(&b);
+    ck_assert_msg(hf_gguf_parse(b.data, b.len, "bytes.gguf", &g, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(hf_gguf_get_array(g, "tok.words", &a, &err), 0);
+    ck_assert_int_eq(hf_gguf_array_str(&a, 0, &w, &len), 0);
+    ck_assert_uint_eq(len, 5);
+    ck_assert_int_eq(memcmp(w, "\xff" "ello", 5), 0);
+    hf_gguf_close(g);
     hfi_buf_free(&b);
 }
 END_TEST
@@ -355,6 +427,7 @@ static Suite *gguf_corrupt_suite(void)
                         (int)(sizeof cases / sizeof cases[0]));
     tcase_add_test(tc, the_spec_words_of_some_messages);
     tcase_add_test(tc, arrays_nested_to_the_limit_are_accepted);
+    tcase_add_test(tc, array_strings_are_bytes_not_checked_for_utf8);
     tcase_add_test(tc, every_truncation_of_a_valid_file_is_refused);
     tcase_add_test(tc, single_byte_changes_never_read_out_of_bounds);
     suite_add_tcase(s, tc);

@@ -84,7 +84,8 @@ static const struct { const char *name; unsigned bits; hf_dtype_t dtype; } st_dt
     { "I32", 32, HF_DTYPE_I32 }, { "U32", 32, HF_DTYPE_U32 }, { "F32", 32, HF_DTYPE_F32 },
     { "F64", 64, HF_DTYPE_F64 }, { "I64", 64, HF_DTYPE_I64 }, { "U64", 64, HF_DTYPE_U64 },
     { "C64", 64, HF_DTYPE_C64 }, { "F4", 4, HF_DTYPE_F4 }, { "F6_E2M3", 6, HF_DTYPE_F6_E2M3 },
-    { "F6_E3M2", 6, HF_DTYPE_F6_E3M2 },
+    { "F6_E3M2", 6, HF_DTYPE_F6_E3M2 }, { "F8_E4M3FNUZ", 8, HF_DTYPE_F8_E4M3FNUZ },
+    { "F8_E5M2FNUZ", 8, HF_DTYPE_F8_E5M2FNUZ },
 };
 
 START_TEST(every_dtype_of_the_format_is_sized_by_its_width)
@@ -105,6 +106,44 @@ START_TEST(every_dtype_of_the_format_is_sized_by_its_width)
     ck_assert_str_eq(t->dtype_name, st_dtypes[k].name);
     ck_assert_str_eq(hf_dtype_name(t->dtype), st_dtypes[k].name);
     ck_assert_uint_eq(t->nbytes, 24u * st_dtypes[k].bits / 8);
+    hf_safetensors_close(st);
+    hfi_buf_free(&b);
+}
+END_TEST
+
+/* hf_dtype_t values are public: the FNUZ floats were appended, nothing was renumbered. */
+START_TEST(dtype_values_keep_their_numbers)
+{
+    ck_assert_int_eq(HF_DTYPE_F4, 20);
+    ck_assert_int_eq(HF_DTYPE_MXFP4, 44);
+    ck_assert_int_eq(HF_DTYPE_F8_E4M3FNUZ, 45);
+    ck_assert_int_eq(HF_DTYPE_F8_E5M2FNUZ, 46);
+    ck_assert_int_eq(HF_DTYPE_COUNT, 47);
+    ck_assert_str_eq(hf_dtype_name(HF_DTYPE_MXFP4), "MXFP4");
+    ck_assert_str_eq(hf_dtype_name(HF_DTYPE_F8_E5M2FNUZ), "F8_E5M2FNUZ");
+    ck_assert_str_eq(hf_dtype_name(HF_DTYPE_COUNT), "unknown");
+}
+END_TEST
+
+/* What the format allows around the rules check_safetensors_corrupt enforces: padding with
+ * spaces, fields it does not define (the reference implementation ignores them), and a
+ * name holding the text \u0000 (an escaped backslash, then "u0000"). */
+START_TEST(space_padding_unknown_fields_and_an_escaped_backslash_are_accepted)
+{
+    static const char header[] =
+        "{\"a\\\\u0000b\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2],"
+        "\"quant\":{\"group\":32},\"note\":1,\"note\":2}}      ";
+    hfi_buf_t b = HFI_BUF_INIT;
+    hf_safetensors_t *st;
+    const hf_tensor_info_t *t;
+
+    fu_st_from_header(&b, header, 2);
+    st = parse_ok(b.data, b.len);
+    ck_assert_uint_eq(hf_safetensors_tensor_count(st), 1);
+    t = hf_safetensors_tensor(st, 0);
+    ck_assert_str_eq(t->name, "a\\u0000b");
+    ck_assert_uint_eq(t->nbytes, 2);
+    ck_assert_uint_eq(hf_safetensors_data_offset(st), 8 + strlen(header));
     hf_safetensors_close(st);
     hfi_buf_free(&b);
 }
@@ -220,6 +259,8 @@ static Suite *safetensors_suite(void)
     tcase_add_test(tc, metadata_is_a_map_of_strings);
     tcase_add_loop_test(tc, every_dtype_of_the_format_is_sized_by_its_width, 0,
                         (int)(sizeof st_dtypes / sizeof st_dtypes[0]));
+    tcase_add_test(tc, dtype_values_keep_their_numbers);
+    tcase_add_test(tc, space_padding_unknown_fields_and_an_escaped_backslash_are_accepted);
     tcase_add_test(tc, empty_and_scalar_tensors_are_valid);
     tcase_add_test(tc, gaps_are_allowed_but_check_packed_names_them);
     tcase_add_test(tc, header_order_is_kept_and_offsets_may_come_in_any_order);

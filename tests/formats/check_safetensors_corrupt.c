@@ -36,10 +36,11 @@ static void length_max(hfi_buf_t *b) { fu_small_st(b); fu_put_le64(b->data, UINT
 static void length_zero(hfi_buf_t *b) { fu_small_st(b); fu_put_le64(b->data, 0); }
 static void deep_json(hfi_buf_t *b)
 {
-    char *h = malloc(4002);
-    memset(h, '[', 2000);
-    memset(h + 2000, ']', 2000);
-    h[4000] = '\0';
+    char *h = malloc(4008);
+    memcpy(h, "{\"a\":", 5);
+    memset(h + 5, '[', 2000);
+    memset(h + 2005, ']', 2000);
+    memcpy(h + 4005, "}", 2);
     fu_st_from_header(b, h, 0);
     free(h);
 }
@@ -67,7 +68,31 @@ static const corruption_t cases[] = {
     { "invalid json", "{\"a\":", 0, NULL, HF_EFORMAT, "header: byte" },
     { "trailing data", "{}  x", 0, NULL, HF_EFORMAT, "byte 12: data after the JSON value" },
     { "deep nesting", NULL, 0, deep_json, HF_EFORMAT, "invalid JSON" },
-    { "not an object", "[1,2]", 0, NULL, HF_EFORMAT, "header: array, not a JSON object" },
+    { "not an object", "[1,2]", 0, NULL, HF_EFORMAT, "header: byte 8: begins with 0x5b, not '{'" },
+    { "byte order mark", "\xef\xbb\xbf{}", 0, NULL, HF_EFORMAT,
+      "header: byte 8: begins with 0xef, not '{'" },
+    { "leading space", " {}", 0, NULL, HF_EFORMAT, "header: byte 8: begins with 0x20, not '{'" },
+    { "leading newline", "\n{}", 0, NULL, HF_EFORMAT, "header: byte 8: begins with 0x0a" },
+    { "padded with a tab", "{}  \t ", 0, NULL, HF_EFORMAT,
+      "header: byte 12: 0x09 after the JSON object (only spaces may pad the header)" },
+    { "padded with LF", "{} \n", 0, NULL, HF_EFORMAT, "header: byte 11: 0x0a after the JSON" },
+    { "padded with CR", "{}\r", 0, NULL, HF_EFORMAT, "header: byte 10: 0x0d after the JSON" },
+    { "\\u0000 in a key", "{\"__metadata__\\u0000x\":{\"k\":\"v\"}}", 0, NULL, HF_EFORMAT,
+      "header: byte 22: \\u0000 escape" },
+    { "\\u0000 in a name", T("a\\u0000b", "{\"dtype\":\"U8\",\"shape\":[1],"
+                                        "\"data_offsets\":[0,1]}"), 1, NULL, HF_EFORMAT,
+      "header: byte 11: \\u0000 escape" },
+    { "\\u0000 in metadata", "{\"__metadata__\":{\"k\":\"v\\u0000\"}}", 0, NULL, HF_EFORMAT,
+      "header: byte 31: \\u0000 escape" },
+    { "dtype twice", T("a", "{\"dtype\":\"U8\",\"shape\":[1],\"dtype\":\"F32\","
+                            "\"data_offsets\":[0,1]}"), 1, NULL, HF_EFORMAT,
+      "tensor \"a\": field \"dtype\" appears twice" },
+    { "shape twice", T("w", "{\"dtype\":\"U8\",\"shape\":[1],\"shape\":[1],"
+                            "\"data_offsets\":[0,1]}"), 1, NULL, HF_EFORMAT,
+      "tensor \"w\": field \"shape\" appears twice" },
+    { "offsets twice", T("a", "{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1],"
+                              "\"data_offsets\":[1,2]}"), 2, NULL, HF_EFORMAT,
+      "tensor \"a\": field \"data_offsets\" appears twice" },
     { "metadata not object", "{\"__metadata__\":[]}", 0, NULL, HF_EFORMAT,
       "\"__metadata__\" is array, not an object" },
     { "metadata value", "{\"__metadata__\":{\"k\":1}}", 0, NULL, HF_EFORMAT,

@@ -212,6 +212,10 @@ static const struct { const char *json; const char *needle; } bad[] = {
     { "{\"metadata\":{\"total_size\":1.5},\"weight_map\":{}}", "metadata.total_size is not" },
     { "{\"metadata\":7,\"weight_map\":{}}", "\"metadata\" is number, not an object" },
     { "{\"weight_map\":{\"a\":\"x\"}", "JSON: byte 22: invalid JSON" },
+    /* cJSON would cut the names at the NUL: "a" and "x.safetensors" */
+    { "{\"weight_map\":{\"a\\u0000b\":\"x.safetensors\"}}", "JSON: byte 17: \\u0000 escape" },
+    { "{\"weight_map\":{\"a\":\"x.safetensors\\u0000/../../y\"}}",
+      "JSON: byte 33: \\u0000 escape" },
 };
 
 START_TEST(malformed_indexes_are_refused_naming_the_key)

@@ -106,6 +106,21 @@ START_TEST(added_tokens_win_over_the_vocab_for_the_same_text)
 }
 END_TEST
 
+START_TEST(a_token_listed_again_with_the_same_id_is_one_token)
+{
+    static const char json[] = "{\"added_tokens\":[" ADDED(1, "y") "," ADDED(1, "y") "],"
+                               "\"model\":{\"vocab\":{\"x\":0,\"y\":1}}}";
+    hf_tokenizer_t *tok = parse_ok(json);
+    uint32_t id;
+
+    ck_assert_int_eq(hf_tokenizer_token_id(tok, "y", &id), 0);
+    ck_assert_uint_eq(id, 1);
+    ck_assert_uint_eq(hf_tokenizer_vocab_size(tok), 2);
+    ck_assert_uint_eq(hf_tokenizer_added_count(tok), 2);
+    hf_tokenizer_free(tok);
+}
+END_TEST
+
 START_TEST(unigram_vocabularies_number_tokens_by_position)
 {
     static const char json[] =
@@ -160,6 +175,9 @@ static const struct { const char *json; const char *needle; } bad[] = {
       "added_tokens[0]: id is not" },
     { "{\"model\":{\"vocab\":{\"a\":0}}", "JSON: byte" },
     { "{\"model\":{\"vocab\":{\"\xed\xa0\x80\":0}}}", "invalid UTF-8 (0xed)" },
+    /* a NUL escape would cut the text short: "a\u0000b" would be looked up as "a" */
+    { "{\"model\":{\"vocab\":{\"a\\u0000b\":0}}}",
+      "tokenizer.json: JSON: byte 21: \\u0000 escape" },
 };
 
 START_TEST(malformed_tokenizers_are_refused_naming_the_key)
@@ -184,6 +202,7 @@ static Suite *tokenizer_suite(void)
     tcase_add_test(tc, an_added_token_inside_the_vocab_range_does_not_grow_it);
     tcase_add_test(tc, the_size_is_the_highest_id_plus_one_even_with_gaps);
     tcase_add_test(tc, added_tokens_win_over_the_vocab_for_the_same_text);
+    tcase_add_test(tc, a_token_listed_again_with_the_same_id_is_one_token);
     tcase_add_test(tc, unigram_vocabularies_number_tokens_by_position);
     tcase_add_test(tc, lookups_refuse_null_arguments);
     tcase_add_loop_test(tc, malformed_tokenizers_are_refused_naming_the_key, 0,

@@ -8,6 +8,7 @@ FORMATS_TESTS = \
 	tests/formats/check_safetensors \
 	tests/formats/check_safetensors_corrupt \
 	tests/formats/check_st_index \
+	tests/formats/check_strmap \
 	tests/formats/check_tokenizer \
 	tests/formats/check_utf8 \
 	tests/formats/check_writer
@@ -49,6 +50,10 @@ tests_formats_check_safetensors_corrupt_LDADD = $(TEST_LIBS)
 tests_formats_check_st_index_SOURCES = tests/formats/check_st_index.c
 tests_formats_check_st_index_CFLAGS = $(TEST_CFLAGS)
 tests_formats_check_st_index_LDADD = $(TEST_LIBS)
+
+tests_formats_check_strmap_SOURCES = tests/formats/check_strmap.c
+tests_formats_check_strmap_CFLAGS = $(TEST_CFLAGS)
+tests_formats_check_strmap_LDADD = $(TEST_LIBS)
 
 tests_formats_check_tokenizer_SOURCES = tests/formats/check_tokenizer.c
 tests_formats_check_tokenizer_CFLAGS = $(TEST_CFLAGS)
