@@ -29,14 +29,20 @@
  *  - failures worth retrying (dropped connection, inactivity timeout, 408/429/5xx) wait
  *    (1, 2, 4, 8, 8 x backoff, or Retry-After / RateLimit t=) and resume where they
  *    stopped; other failures keep the partial file for the next run, except a cancellation
- *    (the caller no longer wants it), a corrupt file and a local write failure (a full
- *    disk), which delete it -- only ever a partial file this download opened under the
- *    lock;
+ *    by the requesters (they no longer want it: hf_hub_free is not one), a corrupt file
+ *    and a local write failure (a full disk), which delete it -- only ever a partial file
+ *    this download opened under the lock;
  *  - steps run on the I/O pool (continuations with HF_ON_ANY on engine futures, so each
  *    step always runs and owns its cleanup); the body sinks run on engine loop threads;
  *    `mu` guards the chunk table, the hasher's progress and the futures to cancel; the
  *    last of the chunks and the hasher to stop reports a failure (`ended`: once);
- *  - lock order: hub->mu before b->mu; neither is held while calling out.
+ *  - progress listeners (one per requester that gave a callback, with that requester's
+ *    repo and path) live under `cb_mu`, a recursive mutex that report() holds while it
+ *    calls them: a requester leaving removes its listener under it, so once
+ *    hfi_blob_leave returns its callback never runs again, even one already under way on
+ *    another thread (and a callback may itself cancel, and so leave, on its own thread);
+ *  - lock order: hub->mu before b->mu; neither is held while calling out; cb_mu is taken
+ *    with neither held, and held only while calling the progress callbacks.
  */
 #include "config.h"
 
@@ -58,7 +64,6 @@
 #include "hub/writeback.h"
 
 
-#define MAX_LISTENERS 16
 #define CHUNK_MIN (1u << 20)     /* ranges smaller than this are not worth a connection */
 #define CHUNKS_PER_CONN 32       /* ranges per connection: they end one after another, so the
                                     hashed prefix follows the download closely */
@@ -88,14 +93,17 @@ struct hfi_blob {
     int lock_fd, fd;
     int unlocked;               /* the lock file holds no lock: expect other writers */
     int resumed;                /* the partial file began with bytes of an earlier run */
+    int force;                  /* fetch even if blobs/<etag> is there (its first request's) */
 
     pthread_mutex_t mu;
     hfi_pending_t cur;          /* single stream: the transfer (or delay) to stop */
-    struct {
+    pthread_mutex_t cb_mu;      /* recursive: the listeners, and calling them */
+    struct listener {
         hf_progress_fn fn;
         void *arg;
-    } listeners[MAX_LISTENERS];
-    unsigned nlisteners;
+        const char *repo_id, *path;     /* the requester's (borrowed until it leaves) */
+    } *listeners;
+    size_t nlisteners, listeners_cap;
     uint64_t reported;          /* bytes at the last progress report */
     uint64_t last_report_ns;
 
@@ -141,6 +149,8 @@ static void blob_unref(hfi_blob_t *b)
     hfi_free(b->repo_id);
     hfi_free(b->path);
     pthread_mutex_destroy(&b->mu);
+    pthread_mutex_destroy(&b->cb_mu);
+    hfi_free(b->listeners);
     {
         hf_hub_t *hub = b->hub;
         hfi_free(b);
@@ -153,34 +163,66 @@ static void blob_unref(hfi_blob_t *b)
 static void report(hfi_blob_t *b, uint64_t done, int force)
 {
     hf_progress_t p;
-    unsigned n;
-    struct {
-        hf_progress_fn fn;
-        void *arg;
-    } ls[MAX_LISTENERS];
     uint64_t now = hfi_now_ns();
 
     pthread_mutex_lock(&b->mu);
-    if (!b->nlisteners || (!force && now - b->last_report_ns < PROGRESS_NS)) {
+    if (!force && now - b->last_report_ns < PROGRESS_NS) {
         pthread_mutex_unlock(&b->mu);
         return;
     }
     b->last_report_ns = now;
     b->reported = done;
-    n = b->nlisteners;
-    memcpy(ls, b->listeners, n * sizeof ls[0]);
     pthread_mutex_unlock(&b->mu);
     memset(&p, 0, sizeof p);
-    p.repo_id = b->repo_id;
-    p.path = b->path;
     p.file_done = done;
     p.file_total = b->size;
     p.batch_done = done;
     p.batch_total = b->size;
     p.files_total = 1;
     p.files_done = done == b->size && force;
-    for (unsigned i = 0; i < n; i++)
-        ls[i].fn(&p, ls[i].arg);
+    pthread_mutex_lock(&b->cb_mu);
+    /* by index, n read each time: a callback may make its own requester leave */
+    for (size_t i = 0; i < b->nlisteners; i++) {
+        p.repo_id = b->listeners[i].repo_id;
+        p.path = b->listeners[i].path;
+        b->listeners[i].fn(&p, b->listeners[i].arg);
+    }
+    pthread_mutex_unlock(&b->cb_mu);
+}
+
+static void listen(hfi_blob_t *b, const hfi_blob_req_t *req)
+{
+    pthread_mutex_lock(&b->cb_mu);
+    if (b->nlisteners == b->listeners_cap) {
+        size_t cap = b->listeners_cap ? 2 * b->listeners_cap : 4;
+        struct listener *nl = hfi_realloc(b->listeners, cap * sizeof *nl);
+        if (nl) {
+            b->listeners = nl;
+            b->listeners_cap = cap;
+        }
+    }
+    if (b->nlisteners < b->listeners_cap) {     /* else: no progress for it (no memory) */
+        struct listener *l = &b->listeners[b->nlisteners++];
+        l->fn = req->progress;
+        l->arg = req->progress_arg;
+        l->repo_id = req->repo_id;
+        l->path = req->path;
+    }
+    pthread_mutex_unlock(&b->cb_mu);
+}
+
+static void unlisten(hfi_blob_t *b, hf_progress_fn fn, void *arg)
+{
+    pthread_mutex_lock(&b->cb_mu);
+    for (size_t i = 0; i < b->nlisteners; i++) {
+        if (b->listeners[i].fn == fn && b->listeners[i].arg == arg) {
+            memmove(&b->listeners[i], &b->listeners[i + 1],
+                    (b->nlisteners - i - 1) * sizeof b->listeners[0]);
+            b->nlisteners--;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&b->cb_mu);
 }
 
 /* ---- the end ---------------------------------------------------------------------------- */
@@ -220,9 +262,11 @@ static void close_files(hfi_blob_t *b, int remove_partial)
 static void fail(hfi_blob_t *b, const hf_error_t *err)
 {
     int cancelled = atomic_load(&b->cancelled) || err->code == HF_ECANCELED;
-    /* kept for the next run: a partial file cut short by the network; removed: one that
-     * is wrong (corrupt), unwanted (cancelled) or could not be written (a full disk) */
-    close_files(b, cancelled || err->code == HF_ECORRUPT || err->code == HF_EIO);
+    /* kept for the next run: a partial file cut short by the network or by hf_hub_free
+     * (a clean shutdown keeps what a kill would); removed: one that is wrong (corrupt),
+     * unwanted (cancelled by its requesters) or could not be written (a full disk) */
+    close_files(b, (cancelled && !hfi_hub_closing(b->hub)) || err->code == HF_ECORRUPT ||
+                       err->code == HF_EIO);
     leave_table(b);
     if (cancelled)
         hf_future_cancel((hf_future_t *)(void *)b->done);
@@ -928,6 +972,14 @@ static int open_partial(const char *path, hf_error_t *err)
     return fd;
 }
 
+/* Waiting for another process's lock ends when nobody wants the blob any more, or the hub
+ * closes (hf_hub_free must not wait for another process). */
+static int stop_waiting(void *arg)
+{
+    hfi_blob_t *b = arg;
+    return atomic_load(&b->cancelled) || hfi_hub_closing(b->hub);
+}
+
 static void blob_start(void *arg)
 {
     hfi_blob_t *b = arg;
@@ -941,7 +993,7 @@ static void blob_start(void *arg)
     }
     memset(&e, 0, sizeof e);
     if (hfi_mkdirs_for(b->blob_path, &e) < 0 ||
-        (b->lock_fd = hfi_cache_lock_held(b->lock_path, 0, &held, &e)) < 0) {
+        (b->lock_fd = hfi_cache_lock_held(b->lock_path, 0, &held, stop_waiting, b, &e)) < 0) {
         b->lock_fd = -1;
         fail(b, &e);
         return;
@@ -952,8 +1004,8 @@ static void blob_start(void *arg)
         fail(b, &e);
         return;
     }
-    if (lstat(b->blob_path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == b->size &&
-        (held || blob_verified(b))) {
+    if (!b->force && lstat(b->blob_path, &st) == 0 && S_ISREG(st.st_mode) &&
+        (uint64_t)st.st_size == b->size && (held || blob_verified(b))) {
         succeed(b, 0);          /* another process committed it meanwhile */
         return;
     }
@@ -1005,6 +1057,7 @@ static hfi_blob_t *blob_new(hf_hub_t *hub, const hfi_blob_req_t *req, const char
     b->hub = hub;
     b->fd = b->lock_fd = -1;
     pthread_mutex_init(&b->mu, NULL);
+    hfi_mutex_init_recursive(&b->cb_mu);
     b->blob_path = hfi_strdup(blob_path);
     b->partial_path = hfi_cache_partial_path(req->loc, req->etag);
     b->repo_dir = hfi_strdup(req->loc->repo_dir);
@@ -1015,6 +1068,7 @@ static hfi_blob_t *blob_new(hf_hub_t *hub, const hfi_blob_req_t *req, const char
     b->done = hf_promise_new();
     snprintf(b->etag, sizeof b->etag, "%s", req->etag);
     b->size = req->size;
+    b->force = req->force;
     b->with_auth = hfi_same_origin(hub, req->url);
     if (!b->blob_path || !b->partial_path || !b->repo_dir || !b->lock_path || !b->url || !b->repo_id ||
         !b->path || !b->done) {
@@ -1061,16 +1115,11 @@ hfi_blob_t *hfi_blob_join(hf_hub_t *hub, const hfi_blob_req_t *req, hf_future_t 
     }
     b->requesters++;
     atomic_fetch_add(&b->refs, 1);              /* the requester's */
-    pthread_mutex_lock(&b->mu);
-    if (req->progress && b->nlisteners < MAX_LISTENERS) {
-        b->listeners[b->nlisteners].fn = req->progress;
-        b->listeners[b->nlisteners].arg = req->progress_arg;
-        b->nlisteners++;
-    }
-    pthread_mutex_unlock(&b->mu);
     *done = hf_promise_future(b->done);
     pthread_mutex_unlock(&hub->mu);
     hfi_free(blob_path);
+    if (req->progress)
+        listen(b, req);
     if (fresh) {
         blob_unref(fresh);      /* someone else's download won the race */
     } else if (created) {
@@ -1080,11 +1129,13 @@ hfi_blob_t *hfi_blob_join(hf_hub_t *hub, const hfi_blob_req_t *req, hf_future_t 
     return b;
 }
 
-void hfi_blob_leave(hfi_blob_t *b)
+void hfi_blob_leave(hfi_blob_t *b, hf_progress_fn progress, void *progress_arg)
 {
     hf_hub_t *hub = b->hub;
     int last;
 
+    if (progress)
+        unlisten(b, progress, progress_arg);
     pthread_mutex_lock(&hub->mu);
     last = --b->requesters == 0;
     if (last)

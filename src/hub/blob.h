@@ -15,9 +15,12 @@ typedef struct hfi_blob_req {
     const char *etag;           /* normalised: 40 or 64 hex */
     uint64_t size;
     const char *url;            /* the final URL (the CDN's for LFS files) */
-    const char *repo_id, *path; /* for progress and messages */
+    const char *repo_id, *path; /* for progress and messages (the progress events of this
+                                   request name its own; kept until it leaves) */
     hf_progress_fn progress;
     void *progress_arg;
+    int force;                  /* fetch it even if blobs/<etag> is there: the new file is
+                                   renamed over the old one, which stays until then */
 } hfi_blob_req_t;
 
 /*
@@ -26,7 +29,9 @@ typedef struct hfi_blob_req {
  * (fulfilled, value NULL) or failed. Returns the handle to leave with, or NULL (memory).
  */
 hfi_blob_t *hfi_blob_join(hf_hub_t *hub, const hfi_blob_req_t *req, hf_future_t **done);
-/* A requester no longer wants it; the last one to leave cancels the download. */
-void hfi_blob_leave(hfi_blob_t *b);
+/* A requester no longer wants it; the last one to leave cancels the download. Its
+ * progress callback (`progress`, `progress_arg`: what it joined with) is removed first:
+ * once this returns, it is never called again. */
+void hfi_blob_leave(hfi_blob_t *b, hf_progress_fn progress, void *progress_arg);
 
 #endif /* HFI_BLOB_H */

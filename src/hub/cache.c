@@ -348,10 +348,14 @@ int hfi_cache_link(const hfi_cache_loc_t *loc, const char *commit, const char *p
         (rc = hfi_mkdirs_for(dst, err)) < 0 || (rc = hfi_cache_check_no_links(loc, dst, err)) < 0)
         goto out;
     if (copy) {
+        struct stat bs, ds;
         if ((blob = hfi_cache_blob_path(loc, etag)) == NULL) {
             rc = HF_ENOMEM;
             goto out;
         }
+        if (copy != HFI_LINK_COPY_AGAIN && lstat(dst, &ds) == 0 && S_ISREG(ds.st_mode) &&
+            stat(blob, &bs) == 0 && ds.st_size == bs.st_size)
+            goto out;           /* the copy is there already */
         rc = hfi_copy_file(blob, dst, err);
         goto out;
     }
@@ -400,10 +404,11 @@ int hfi_cache_mark_missing(const hfi_cache_loc_t *loc, const char *commit, const
 int hfi_cache_lock(const char *lock_path, unsigned timeout_ms, hf_error_t *err)
 {
     int held;
-    return hfi_cache_lock_held(lock_path, timeout_ms, &held, err);
+    return hfi_cache_lock_held(lock_path, timeout_ms, &held, NULL, NULL, err);
 }
 
-int hfi_cache_lock_held(const char *lock_path, unsigned timeout_ms, int *held, hf_error_t *err)
+int hfi_cache_lock_held(const char *lock_path, unsigned timeout_ms, int *held,
+                        int (*give_up)(void *), void *arg, hf_error_t *err)
 {
     struct timespec nap = { 0, 10 * 1000000L };
     uint64_t waited = 0;
@@ -435,6 +440,11 @@ int hfi_cache_lock_held(const char *lock_path, unsigned timeout_ms, int *held, h
             return fd;          /* no flock here: the hash check keeps the cache right */
         if (errno != EWOULDBLOCK && errno != EINTR) {
             rc = hf_error_set(err, HF_EIO, 0, "cannot lock %s: %s", lock_path, strerror(errno));
+            break;
+        }
+        if (give_up && give_up(arg)) {
+            rc = hf_error_set(err, HF_ECANCELED, 0, "cancelled while waiting for lock %s",
+                              lock_path);
             break;
         }
         if (timeout_ms && waited >= timeout_ms) {

@@ -46,8 +46,11 @@ int hfi_cache_write_ref(const hfi_cache_loc_t *loc, const char *rev, const char 
 int hfi_mkdirs_for(const char *path, hf_error_t *err);
 
 /* Make snapshots/<commit>/<path> point at blobs/<etag>: a relative symlink, replacing
- * what was there. With `copy` set (symlinks disabled), a copy of the blob instead, made
- * through a temporary file. */
+ * what was there. With `copy` (symlinks disabled), a copy of the blob instead, made
+ * through a temporary file: HFI_LINK_COPY keeps a regular file already there with the
+ * blob's size (a snapshot path names one content; huggingface_hub returns it as it is),
+ * HFI_LINK_COPY_AGAIN replaces it (a forced download). */
+enum { HFI_LINK_SYMLINK = 0, HFI_LINK_COPY = 1, HFI_LINK_COPY_AGAIN = 2 };
 int hfi_cache_link(const hfi_cache_loc_t *loc, const char *commit, const char *path,
                    const char *etag, int copy, hf_error_t *err);
 
@@ -72,8 +75,11 @@ int hfi_cache_mark_missing(const hfi_cache_loc_t *loc, const char *commit, const
  * HF_ETIMEDOUT. hfi_cache_unlock() releases and closes; the file is never deleted. */
 int hfi_cache_lock(const char *lock_path, unsigned timeout_ms, hf_error_t *err);
 /* hfi_cache_lock, and *held = 0 when the fd holds no lock after all (flock unsupported
- * there, or the test hook below): the caller must then expect other writers. */
-int hfi_cache_lock_held(const char *lock_path, unsigned timeout_ms, int *held, hf_error_t *err);
+ * there, or the test hook below): the caller must then expect other writers. While it
+ * waits (another process holds the lock), `give_up(arg)` (if not NULL) is asked every
+ * poll; when it says 1 the wait ends with HF_ECANCELED. */
+int hfi_cache_lock_held(const char *lock_path, unsigned timeout_ms, int *held,
+                        int (*give_up)(void *), void *arg, hf_error_t *err);
 void hfi_cache_unlock(int fd);
 
 /* Test hook (issue: "a lock made ineffective"): when set, hfi_cache_lock opens the file

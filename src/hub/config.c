@@ -52,19 +52,6 @@ static unsigned env_ms(const char *name, unsigned def)
     return (unsigned)(d * 1000.0 + 0.5);
 }
 
-/* $HF_HOME, else $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface. */
-static char *hf_home(void)
-{
-    const char *v;
-    if ((v = env_nonempty("HF_HOME")) != NULL)
-        return hfi_strdup(v);
-    if ((v = env_nonempty("XDG_CACHE_HOME")) != NULL)
-        return hfi_strfmt("%s/huggingface", v);
-    if ((v = env_nonempty("HOME")) != NULL)
-        return hfi_strfmt("%s/.cache/huggingface", v);
-    return NULL;
-}
-
 /* Expand a leading "~/" (as the official clients do). */
 static char *expand_home(const char *p)
 {
@@ -72,6 +59,25 @@ static char *expand_home(const char *p)
     if (p[0] == '~' && (p[1] == '/' || p[1] == '\0') && home)
         return hfi_strfmt("%s%s", home, p + 1);
     return hfi_strdup(p);
+}
+
+/* $HF_HOME, else $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface. */
+static char *hf_home(void)
+{
+    const char *v;
+    char *x, *out;
+    if ((v = env_nonempty("HF_HOME")) != NULL)
+        return expand_home(v);
+    if ((v = env_nonempty("XDG_CACHE_HOME")) != NULL) {
+        if ((x = expand_home(v)) == NULL)
+            return NULL;
+        out = hfi_strfmt("%s/huggingface", x);
+        hfi_free(x);
+        return out;
+    }
+    if ((v = env_nonempty("HOME")) != NULL)
+        return hfi_strfmt("%s/.cache/huggingface", v);
+    return NULL;
 }
 
 static char *strip_token(const char *t)

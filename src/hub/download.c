@@ -49,6 +49,9 @@ typedef struct dl {
     int meta_only;              /* hf_hub_file_metadata: stop after the HEAD */
     hf_progress_fn progress;
     void *progress_arg;
+    pthread_mutex_t cb_mu;      /* recursive: held while calling `progress` directly, and
+                                   by a cancellation turning it off (progress_off) */
+    int progress_off;
     char *url;                  /* the metadata URL being asked */
     char *download_url;
     unsigned hops, attempt;
@@ -74,6 +77,7 @@ static void dl_unref(dl_t *d)
     hfi_free(d->url);
     hfi_free(d->download_url);
     pthread_mutex_destroy(&d->mu);
+    pthread_mutex_destroy(&d->cb_mu);
     {
         hf_hub_t *hub = d->hub;
         hfi_free(d);
@@ -94,7 +98,8 @@ static void set_cur(dl_t *d, hf_future_t *f, hfi_xfer_t *x)
 
 static void done_path(dl_t *d, char *path)
 {
-    if (d->progress) {
+    pthread_mutex_lock(&d->cb_mu);
+    if (d->progress && !d->progress_off) {
         hf_progress_t p;
         struct stat st;
         memset(&p, 0, sizeof p);
@@ -105,6 +110,7 @@ static void done_path(dl_t *d, char *path)
         p.files_total = p.files_done = 1;
         d->progress(&p, d->progress_arg);
     }
+    pthread_mutex_unlock(&d->cb_mu);
     if (hf_promise_resolve(d->out, path, free) < 0)
         free(path);
     set_cur(d, NULL, NULL);
@@ -173,7 +179,7 @@ static void leave_blob(dl_t *d)
     d->blob = NULL;
     pthread_mutex_unlock(&d->mu);
     if (b)
-        hfi_blob_leave(b);
+        hfi_blob_leave(b, d->progress, d->progress_arg);
 }
 
 static void link_and_finish(dl_t *d)
@@ -182,7 +188,11 @@ static void link_and_finish(dl_t *d)
     char *path;
 
     memset(&e, 0, sizeof e);
-    if (hfi_cache_link(&d->loc, d->commit, d->path, d->etag, d->hub->copy_instead_of_link, &e) < 0) {
+    int how = !d->hub->copy_instead_of_link ? HFI_LINK_SYMLINK
+              : d->force                    ? HFI_LINK_COPY_AGAIN
+                                            : HFI_LINK_COPY;
+
+    if (hfi_cache_link(&d->loc, d->commit, d->path, d->etag, how, &e) < 0) {
         done_err(d, &e);
         return;
     }
@@ -260,10 +270,10 @@ static void have_metadata(dl_t *d)
         done_errf(d, HF_ENOMEM, 0, "out of memory");
         return;
     }
-    if (d->force)
-        unlink(blob_path);
-    else if (lstat(blob_path, &st) == 0 && S_ISREG(st.st_mode) &&   /* a link is no blob */
-             (uint64_t)st.st_size == d->size) {
+    /* forced: fetched again and renamed over the blob, which serves until then (a failed
+     * or cancelled forced download leaves the cache as it was) */
+    if (!d->force && lstat(blob_path, &st) == 0 && S_ISREG(st.st_mode) &&   /* a link is no blob */
+        (uint64_t)st.st_size == d->size) {
         hfi_free(blob_path);
         link_and_finish(d);     /* cached blob: only the link may be missing */
         return;
@@ -278,6 +288,7 @@ static void have_metadata(dl_t *d)
     req.path = d->path;
     req.progress = d->progress;
     req.progress_arg = d->progress_arg;
+    req.force = d->force;
     {
         hfi_blob_t *b = hfi_blob_join(d->hub, &req, &bf);
         pthread_mutex_lock(&d->mu);
@@ -510,10 +521,13 @@ static void on_settled(hf_future_t *f, void *arg, int state)
         return;
     }
     atomic_store(&d->cancelled, 1);
+    pthread_mutex_lock(&d->cb_mu);      /* after this, no progress event from here... */
+    d->progress_off = 1;
+    pthread_mutex_unlock(&d->cb_mu);
     pthread_mutex_lock(&d->mu);
     hfi_pending_stop(&d->cur);
     pthread_mutex_unlock(&d->mu);
-    leave_blob(d);
+    leave_blob(d);              /* ...nor from the blob */
     dl_unref(d);                /* the hook's reference */
 }
 
@@ -544,6 +558,7 @@ static hf_future_t *start(hf_hub_t *hub, const hf_file_ref_t *ref,
     d->hub = hub;
     d->type = ref->repo_type;
     pthread_mutex_init(&d->mu, NULL);
+    hfi_mutex_init_recursive(&d->cb_mu);
     d->repo_id = hfi_strdup(ref->repo_id);
     d->revision = hfi_strdup(rev);
     d->path = hfi_strdup(ref->path);

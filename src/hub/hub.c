@@ -95,6 +95,15 @@ void hf_hub_free(hf_hub_t *hub)
     hfi_free(hub);
 }
 
+int hfi_hub_closing(hf_hub_t *hub)
+{
+    int closing;
+    pthread_mutex_lock(&hub->mu);
+    closing = hub->closing;
+    pthread_mutex_unlock(&hub->mu);
+    return closing;
+}
+
 int hfi_hub_hold(hf_hub_t *hub, int even_closing)
 {
     int rc = 0;

@@ -51,6 +51,9 @@ void hfi_hub_unconfigure(hf_hub_t *hub);
  * does with the hub. */
 int hfi_hub_hold(hf_hub_t *hub, int even_closing);
 void hfi_hub_drop(hf_hub_t *hub);
+/* 1 once hf_hub_free has begun. */
+int hfi_hub_closing(hf_hub_t *hub);
+
 /* A future that is already cancelled ("the hub is closing"); NULL if memory is short. */
 hf_future_t *hfi_hub_closed_future(void);
 /* The hub's unique id. */
@@ -85,5 +88,16 @@ int hfi_future_code(hf_future_t *f);
 char *hfi_url_origin(const char *url);
 /* 1 if `url` has the same origin as the hub's endpoint. */
 int hfi_same_origin(const hf_hub_t *hub, const char *url);
+
+/* A recursive mutex: for the locks held while calling a user's progress callback, which
+ * may cancel (and so take that lock again) on the same thread. */
+static inline void hfi_mutex_init_recursive(pthread_mutex_t *mu)
+{
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(mu, &ma);
+    pthread_mutexattr_destroy(&ma);
+}
 
 #endif /* HFI_HUB_IMPL_H */

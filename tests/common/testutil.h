@@ -66,6 +66,20 @@ static inline hf_future_state_t tu_settle(hf_future_t *f)
     return hf_future_state(f);
 }
 
+/* A fresh folder /tmp/hfasync-<name>-XXXXXX into `buf`, and its removal with all inside. */
+static inline void tu_tmpdir(char *buf, size_t size, const char *name)
+{
+    snprintf(buf, size, "/tmp/hfasync-%s-XXXXXX", name);
+    ck_assert_ptr_nonnull(mkdtemp(buf));
+}
+
+static inline void tu_rm_tree(const char *path)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
 /* A runtime with `threads` compute workers (0: default). */
 static inline hf_runtime_t *tu_runtime(unsigned threads)
 {

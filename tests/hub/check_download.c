@@ -55,18 +55,15 @@ static void setup(void)
     free(bin);
     free(big);
     tu_mock_start(&mock, NULL);
-    snprintf(cache, sizeof cache, "/tmp/hfasync-dl-cache-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(cache));
+    tu_tmpdir(cache, sizeof cache, "dl-cache");
     rt = tu_runtime(2);
 }
 
 static void teardown(void)
 {
-    char cmd[300];
     hf_runtime_free(rt);
     tu_mock_stop(&mock);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", cache);
-    ck_assert_int_eq(system(cmd), 0);
+    tu_rm_tree(cache);
 }
 
 static hf_hub_t *hub_with(const char *token, hf_hub_config_t *extra)

@@ -5,6 +5,7 @@ HUB_TESTS = \
 	tests/hub/check_download \
 	tests/hub/check_glob \
 	tests/hub/check_headers \
+	tests/hub/check_lifecycle \
 	tests/hub/check_names \
 	tests/hub/check_poller \
 	tests/hub/check_scan \
@@ -15,6 +16,7 @@ HUB_TSAN_TESTS = \
 	tests/hub/check_download \
 	tests/hub/check_glob \
 	tests/hub/check_headers \
+	tests/hub/check_lifecycle \
 	tests/hub/check_names \
 	tests/hub/check_poller \
 	tests/hub/check_scan \
@@ -42,6 +44,10 @@ tests_hub_check_glob_LDADD = $(TEST_LIBS)
 tests_hub_check_headers_SOURCES = tests/hub/check_headers.c
 tests_hub_check_headers_CFLAGS = $(TEST_CFLAGS)
 tests_hub_check_headers_LDADD = $(TEST_LIBS)
+
+tests_hub_check_lifecycle_SOURCES = tests/hub/check_lifecycle.c tests/common/mockhub.c tests/common/mockhub.h
+tests_hub_check_lifecycle_CFLAGS = $(TEST_CFLAGS)
+tests_hub_check_lifecycle_LDADD = $(TEST_LIBS)
 
 tests_hub_check_names_SOURCES = tests/hub/check_names.c
 tests_hub_check_names_CFLAGS = $(TEST_CFLAGS)

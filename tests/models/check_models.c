@@ -27,8 +27,7 @@ static hf_runtime_t *rt;
 static void start_mock(void)
 {
     tu_mock_start(&mock, NULL);
-    snprintf(cache, sizeof cache, "/tmp/hfasync-models-cache-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(cache));
+    tu_tmpdir(cache, sizeof cache, "models-cache");
     rt = tu_runtime(2);
 }
 
@@ -49,11 +48,9 @@ static void setup_unstarted(void)
 
 static void teardown(void)
 {
-    char cmd[300];
     hf_runtime_free(rt);
     tu_mock_stop(&mock);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", cache);
-    ck_assert_int_eq(system(cmd), 0);
+    tu_rm_tree(cache);
 }
 
 static hf_hub_t *hub_with(const char *token)

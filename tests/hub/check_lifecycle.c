@@ -1,0 +1,350 @@
+/*
+ * check_lifecycle.c - what happens to a download around its ends, against hf-mock-hub:
+ * progress callbacks of a requester that left a shared download, a wait for another
+ * process's lock that a cancel or hf_hub_free must end, the partial file hf_hub_free
+ * leaves for the next run, a forced download that fails, copies with symlinks off, and
+ * a "~" in HF_HOME.
+ */
+#include "common/testutil.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/mockhub.h"
+
+#define BIG (3u << 20)
+#define SMALL 300000u
+
+static tu_mock_t mock;
+static char cache[256];
+static hf_runtime_t *rt;
+
+static void setup(void)
+{
+    unsigned char *big = tu_pattern(BIG, 2), *small = tu_pattern(SMALL, 1);
+
+    tu_mock_root(&mock);
+    tu_mock_file(&mock, "model", "org/model", "big.bin", big, BIG);
+    tu_mock_file(&mock, "model", "org/model", "same/big.bin", big, BIG);    /* one blob */
+    tu_mock_file(&mock, "model", "org/model", "model.bin", small, SMALL);
+    tu_mock_file(&mock, "model", "org/model", "config.json", "{\"a\": 1}\n", 9);
+    tu_mock_settings(&mock, "model", "org/model", "{\"lfs\": [\"*.bin\"]}");
+    free(big);
+    free(small);
+    tu_mock_start(&mock, NULL);
+    tu_tmpdir(cache, sizeof cache, "life-cache");
+    rt = tu_runtime(2);
+}
+
+static void teardown(void)
+{
+    hf_runtime_free(rt);
+    tu_mock_stop(&mock);
+    tu_rm_tree(cache);
+}
+
+static hf_hub_t *hub_with(int disable_symlinks)
+{
+    hf_hub_config_t cfg;
+    hf_hub_t *h;
+    hf_error_t e;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.endpoint = mock.hub;
+    cfg.cache_dir = cache;
+    cfg.token = "";
+    cfg.offline = HF_NO;
+    cfg.backoff_ms = 10;
+    cfg.disable_symlinks = disable_symlinks ? HF_YES : HF_NO;
+    h = hf_hub_new(rt, &cfg, &e);
+    ck_assert_msg(h != NULL, "hf_hub_new: %s", e.message);
+    return h;
+}
+
+static hf_future_t *dl_opts(hf_hub_t *h, const char *path, const hf_download_opts_t *o)
+{
+    hf_file_ref_t ref = { "org/model", HF_REPO_MODEL, NULL, path };
+    hf_future_t *f = hf_hub_download(h, &ref, o);
+    ck_assert_ptr_nonnull(f);
+    return f;
+}
+
+/* The etag (blob name) of `path`, from one HEAD. */
+static void etag_of(hf_hub_t *h, const char *path, char etag[65])
+{
+    hf_file_ref_t ref = { "org/model", HF_REPO_MODEL, NULL, path };
+    hf_future_t *f = hf_hub_file_metadata(h, &ref);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    snprintf(etag, 65, "%s", ((const hf_file_metadata_t *)hf_future_value(f))->etag);
+    hf_future_release(f);
+}
+
+static long long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* ---- progress of a requester that left --------------------------------------------------- */
+
+typedef struct counter {
+    atomic_int calls;
+    atomic_int left;            /* set once its download's cancel returned */
+    atomic_int after_leaving;   /* calls after that: must stay 0 */
+    char path[64];              /* the path of the last event */
+    pthread_mutex_t mu;
+} counter_t;
+
+static void count_progress(const hf_progress_t *p, void *arg)
+{
+    counter_t *c = arg;
+    atomic_fetch_add(&c->calls, 1);
+    if (atomic_load(&c->left))
+        atomic_fetch_add(&c->after_leaving, 1);
+    pthread_mutex_lock(&c->mu);
+    snprintf(c->path, sizeof c->path, "%s", p->path ? p->path : "");
+    pthread_mutex_unlock(&c->mu);
+}
+
+START_TEST(a_requester_that_left_gets_no_more_progress_and_each_gets_its_own_path)
+{
+    hf_hub_t *h = hub_with(0);
+    counter_t a, c;
+    hf_download_opts_t oa = { .progress = count_progress, .progress_arg = &a };
+    hf_download_opts_t oc = { .progress = count_progress, .progress_arg = &c };
+    hf_future_t *fa, *fc;
+    int at_cancel;
+
+    memset(&a, 0, sizeof a);
+    memset(&c, 0, sizeof c);
+    pthread_mutex_init(&a.mu, NULL);
+    pthread_mutex_init(&c.mu, NULL);
+    tu_mock_fault(&mock, "{\"path\": \"*/big.bin\", \"port\": \"cdn\", \"throttle_bps\": 400000}");
+    fa = dl_opts(h, "big.bin", &oa);
+    fc = dl_opts(h, "same/big.bin", &oc);       /* the same blob: one shared download */
+    TU_EVENTUALLY(atomic_load(&a.calls) > 2 && atomic_load(&c.calls) > 2);
+    ck_assert_int_eq(hf_future_cancel(fa), 0);
+    atomic_store(&a.left, 1);
+    at_cancel = atomic_load(&c.calls);
+    TU_EVENTUALLY(atomic_load(&c.calls) > at_cancel + 3);    /* the download goes on */
+    {
+        int after = atomic_load(&a.after_leaving);
+        ck_assert_int_eq(after, 0);
+    }
+    pthread_mutex_lock(&c.mu);
+    ck_assert_str_eq(c.path, "same/big.bin");
+    pthread_mutex_unlock(&c.mu);
+    pthread_mutex_lock(&a.mu);
+    ck_assert_str_eq(a.path, "big.bin");
+    pthread_mutex_unlock(&a.mu);
+    hf_future_cancel(fc);
+    hf_future_release(fa);
+    hf_future_release(fc);
+    hf_hub_free(h);
+}
+END_TEST
+
+/* ---- another process's lock ---------------------------------------------------------------- */
+
+struct freer {
+    hf_hub_t *h;
+    atomic_int done;
+};
+
+static void *free_hub(void *arg)
+{
+    struct freer *fr = arg;
+    hf_hub_free(fr->h);
+    atomic_store(&fr->done, 1);
+    return NULL;
+}
+
+/* A lock held "by another process" (another open file description of the lock file):
+ * cancelling the download, or freeing the hub, ends the wait for it. */
+START_TEST(a_cancel_or_hf_hub_free_ends_a_wait_for_another_process_lock)
+{
+    hf_hub_t *h = hub_with(0);
+    char etag[65], lock[600];
+    struct freer fr;
+    pthread_t th;
+    hf_future_t *f;
+    int fd;
+
+    etag_of(h, "model.bin", etag);
+    snprintf(lock, sizeof lock, "mkdir -p '%s/.locks/models--org--model'", cache);
+    ck_assert_int_eq(system(lock), 0);
+    snprintf(lock, sizeof lock, "%s/.locks/models--org--model/%s.lock", cache, etag);
+    fd = open(lock, O_RDWR | O_CREAT, 0664);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(flock(fd, LOCK_EX), 0);
+
+    f = dl_opts(h, "model.bin", NULL);
+    tu_sleep_ms(300);                   /* metadata in; the blob waits for the lock */
+    ck_assert_int_eq(hf_future_state(f), HF_FUTURE_PENDING);
+    ck_assert_int_eq(hf_future_cancel(f), 0);
+    hf_future_release(f);
+    fr.h = h;
+    atomic_init(&fr.done, 0);
+    ck_assert_int_eq(pthread_create(&th, NULL, free_hub, &fr), 0);
+    TU_EVENTUALLY(atomic_load(&fr.done));
+    pthread_join(th, NULL);
+
+    /* no cancel at all: hf_hub_free alone ends the wait */
+    h = hub_with(0);
+    f = dl_opts(h, "model.bin", NULL);
+    tu_sleep_ms(300);
+    ck_assert_int_eq(hf_future_state(f), HF_FUTURE_PENDING);
+    fr.h = h;
+    atomic_store(&fr.done, 0);
+    ck_assert_int_eq(pthread_create(&th, NULL, free_hub, &fr), 0);
+    TU_EVENTUALLY(atomic_load(&fr.done));
+    pthread_join(th, NULL);
+    ck_assert_int_ne(hf_future_state(f), HF_FUTURE_FULFILLED);
+    hf_future_release(f);
+    flock(fd, LOCK_UN);
+    close(fd);
+}
+END_TEST
+
+/* ---- hf_hub_free keeps the partial file ---------------------------------------------------- */
+
+START_TEST(hf_hub_free_keeps_the_partial_file_and_the_next_run_resumes_it)
+{
+    hf_hub_t *h = hub_with(0);
+    char etag[65], partial[600];
+    hf_hub_stats_t st;
+    hf_future_t *f;
+    long long kept;
+
+    etag_of(h, "big.bin", etag);
+    snprintf(partial, sizeof partial, "%s/models--org--model/blobs/%s.incomplete", cache, etag);
+    tu_mock_fault(&mock, "{\"path\": \"*/big.bin\", \"port\": \"cdn\", \"throttle_bps\": 500000}");
+    f = dl_opts(h, "big.bin", NULL);
+    TU_EVENTUALLY(file_size(partial) > 300000);
+    hf_hub_free(h);
+    hf_future_release(f);
+    kept = file_size(partial);
+    ck_assert_int_gt(kept, 300000);         /* still there, with its bytes */
+
+    tu_mock_reset(&mock);
+    h = hub_with(0);
+    f = dl_opts(h, "big.bin", NULL);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    hf_hub_stats(h, &st);
+    ck_assert_uint_le(st.bytes_received, (uint64_t)(BIG - kept) + 4096);    /* resumed */
+    ck_assert_int_eq(file_size(partial), -1);
+    hf_future_release(f);
+    hf_hub_free(h);
+}
+END_TEST
+
+/* ---- force ------------------------------------------------------------------------------------ */
+
+START_TEST(a_forced_download_that_is_cancelled_leaves_the_cached_file)
+{
+    hf_hub_t *h = hub_with(0);
+    hf_file_ref_t ref = { "org/model", HF_REPO_MODEL, NULL, "model.bin" };
+    hf_download_opts_t force = { .force = 1 };
+    unsigned char *want = tu_pattern(SMALL, 1);
+    hf_future_t *f = dl_opts(h, "model.bin", NULL);
+    char *path = NULL;
+    FILE *in;
+    unsigned char *got = malloc(SMALL);
+
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    hf_future_release(f);
+    tu_mock_fault(&mock, "{\"path\": \"*/model.bin\", \"port\": \"cdn\", \"throttle_bps\": 20000}");
+    f = dl_opts(h, "model.bin", &force);
+    TU_EVENTUALLY(tu_mock_count(&mock, "GET", "/model.bin") >= 2);
+    ck_assert_int_eq(hf_future_cancel(f), 0);
+    hf_future_release(f);
+    ck_assert_int_eq(hf_hub_try_cache(h, &ref, &path), 0);
+    in = fopen(path, "rb");
+    ck_assert_ptr_nonnull(in);
+    ck_assert_uint_eq(fread(got, 1, SMALL, in), SMALL);
+    fclose(in);
+    ck_assert_int_eq(memcmp(got, want, SMALL), 0);
+    free(path);
+    free(got);
+    free(want);
+    hf_hub_free(h);
+}
+END_TEST
+
+/* ---- symlinks off ----------------------------------------------------------------------------- */
+
+START_TEST(with_symlinks_off_a_second_download_keeps_the_copy_and_force_makes_a_new_one)
+{
+    hf_hub_t *h = hub_with(1);
+    hf_download_opts_t force = { .force = 1 };
+    struct stat s1, s2, s3;
+    hf_future_t *f = dl_opts(h, "config.json", NULL);
+
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(lstat(hf_future_value(f), &s1), 0);
+    ck_assert(S_ISREG(s1.st_mode));
+    hf_future_release(f);
+    f = dl_opts(h, "config.json", NULL);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(lstat(hf_future_value(f), &s2), 0);
+    ck_assert(s1.st_ino == s2.st_ino);          /* not copied again */
+    hf_future_release(f);
+    f = dl_opts(h, "config.json", &force);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(lstat(hf_future_value(f), &s3), 0);
+    ck_assert(s3.st_ino != s2.st_ino);          /* forced: a fresh copy */
+    ck_assert_int_eq((int)s3.st_size, 9);
+    hf_future_release(f);
+    hf_hub_free(h);
+}
+END_TEST
+
+/* ---- ~ in HF_HOME ------------------------------------------------------------------------------ */
+
+START_TEST(a_tilde_in_hf_home_and_xdg_cache_home_is_the_home_folder)
+{
+    hf_hub_config_t cfg;
+    hf_error_t e;
+    hf_hub_t *h;
+    char want[512];
+
+    unsetenv("HF_HUB_CACHE");
+    setenv("HOME", cache, 1);
+    setenv("HF_HOME", "~/hfhome", 1);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.endpoint = mock.hub;
+    cfg.offline = HF_NO;
+    h = hf_hub_new(rt, &cfg, &e);
+    ck_assert_msg(h != NULL, "hf_hub_new: %s", e.message);
+    snprintf(want, sizeof want, "%s/hfhome/hub", cache);
+    ck_assert_str_eq(hf_hub_cache_dir(h), want);
+    hf_hub_free(h);
+
+    unsetenv("HF_HOME");
+    setenv("XDG_CACHE_HOME", "~/xdg", 1);
+    h = hf_hub_new(rt, &cfg, &e);
+    ck_assert_msg(h != NULL, "hf_hub_new: %s", e.message);
+    snprintf(want, sizeof want, "%s/xdg/huggingface/hub", cache);
+    ck_assert_str_eq(hf_hub_cache_dir(h), want);
+    hf_hub_free(h);
+}
+END_TEST
+
+static Suite *lifecycle_suite(void)
+{
+    Suite *s = suite_create("lifecycle");
+    TCase *tc = tcase_create("hub");
+    tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, a_requester_that_left_gets_no_more_progress_and_each_gets_its_own_path);
+    tcase_add_test(tc, a_cancel_or_hf_hub_free_ends_a_wait_for_another_process_lock);
+    tcase_add_test(tc, hf_hub_free_keeps_the_partial_file_and_the_next_run_resumes_it);
+    tcase_add_test(tc, a_forced_download_that_is_cancelled_leaves_the_cached_file);
+    tcase_add_test(tc, with_symlinks_off_a_second_download_keeps_the_copy_and_force_makes_a_new_one);
+    tcase_add_test(tc, a_tilde_in_hf_home_and_xdg_cache_home_is_the_home_folder);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TU_MAIN(lifecycle_suite)
