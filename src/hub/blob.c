@@ -24,8 +24,9 @@
  *    at the partial path) after re-hashing it on disk, accepts a blob another writer
  *    committed once it hashes right, and otherwise fetches again; a partial file is
  *    started over by replacing it, never by truncating a file another writer may share;
- *  - a resumed download whose whole fails the hash is fetched once more from byte 0: the
- *    prefix an earlier run left may be the wrong part;
+ *  - a resumed download whose whole fails the hash is fetched once more from byte 0, in
+ *    one stream or in ranges as before: the prefix an earlier run left may be the wrong
+ *    part;
  *  - failures worth retrying (dropped connection, inactivity timeout, 408/429/5xx) wait
  *    (1, 2, 4, 8, 8 x backoff, or Retry-After / RateLimit t=) and resume where they
  *    stopped; other failures keep the partial file for the next run, except a cancellation
@@ -356,6 +357,8 @@ static int blob_verified(hfi_blob_t *b)
     return ok;
 }
 
+static void ranged_restart(hfi_blob_t *b);
+
 /* Verify the finished partial file, then rename it into blobs/<etag>. */
 static void commit(hfi_blob_t *b, const char *hex)
 {
@@ -363,13 +366,18 @@ static void commit(hfi_blob_t *b, const char *hex)
     hf_error_t e;
     int bad_size = fstat(b->fd, &st) < 0 || (uint64_t)st.st_size != b->size;
 
-    if ((bad_size || strcmp(hex, b->etag) != 0) && b->resumed && !b->nchunks) {
+    if ((bad_size || strcmp(hex, b->etag) != 0) && b->resumed) {
         /* the prefix an earlier run left may be what is wrong: fetch it all once more */
+        if (b->done_path)
+            unlink(b->done_path);
         if (rewind_partial(b) < 0) {
             fail_msg(b, HF_EIO, "cannot restart its partial file");
             return;
         }
-        single_start(b);
+        if (b->nchunks)
+            ranged_restart(b);
+        else
+            single_start(b);
         return;
     }
     if (bad_size) {
@@ -910,7 +918,8 @@ static void no_readahead(int fd)
 #endif
 }
 
-static void ranged_start(hfi_blob_t *b)
+/* Cut what is past b->base into chunks and start them (the hash is initialised). */
+static void ranged_plan(hfi_blob_t *b)
 {
     uint64_t chunk = b->size / ((uint64_t)b->hub->conns_per_file * CHUNKS_PER_CONN), rest;
     unsigned n;
@@ -918,14 +927,6 @@ static void ranged_start(hfi_blob_t *b)
 
     if (chunk < CHUNK_MIN)
         chunk = CHUNK_MIN;
-    if (hfi_hash_init(&b->hash, b->etag, b->size) < 0) {
-        fail_msg(b, HF_EPROTO, "not a sha1 or sha256 etag");
-        return;
-    }
-    if ((rc = ranged_open(b)) < 0) {
-        fail_msg(b, rc, rc == HF_ENOMEM ? "out of memory" : "cannot set its ranged file up");
-        return;
-    }
     no_readahead(b->fd);
     rest = b->size - b->base;
     n = rest ? (unsigned)((rest + chunk - 1) / chunk) : 0;
@@ -947,6 +948,41 @@ static void ranged_start(hfi_blob_t *b)
     rc = next_step(b);          /* a resumed prefix is hashed at once */
     pthread_mutex_unlock(&b->mu);
     do_next(b, rc);
+}
+
+static void ranged_start(hfi_blob_t *b)
+{
+    int rc;
+
+    if (hfi_hash_init(&b->hash, b->etag, b->size) < 0) {
+        fail_msg(b, HF_EPROTO, "not a sha1 or sha256 etag");
+        return;
+    }
+    if ((rc = ranged_open(b)) < 0) {
+        fail_msg(b, rc, rc == HF_ENOMEM ? "out of memory" : "cannot set its ranged file up");
+        return;
+    }
+    b->resumed = b->base > 0;
+    ranged_plan(b);
+}
+
+/* After a resumed prefix spoiled the whole (commit): every chunk again, from byte 0, into
+ * the partial file rewind_partial() made empty. Every chunk has ended, so none is live. */
+static void ranged_restart(hfi_blob_t *b)
+{
+    pthread_mutex_lock(&b->mu);
+    for (unsigned i = 0; i < b->nchunks; i++) {
+        hfi_xfer_reset(&b->chunks[i].x);
+        hfi_pending_set(&b->chunks[i].cur, NULL, NULL);
+    }
+    hfi_free(b->chunks);
+    b->chunks = NULL;
+    b->nchunks = b->next_chunk = b->running = b->finished = 0;
+    b->base = b->hashed = 0;
+    b->hashing = b->ended = 0;
+    pthread_mutex_unlock(&b->mu);
+    atomic_store(&b->range_bytes, 0);
+    ranged_plan(b);
 }
 
 /* ---- start: lock, then decide ------------------------------------------------------------ */

@@ -2,8 +2,8 @@
  * check_lifecycle.c - what happens to a download around its ends, against hf-mock-hub:
  * progress callbacks of a requester that left a shared download, a wait for another
  * process's lock that a cancel or hf_hub_free must end, the partial file hf_hub_free
- * leaves for the next run, a forced download that fails, copies with symlinks off, and
- * a "~" in HF_HOME.
+ * leaves for the next run, a ranged download over a spoiled prefix, a forced download
+ * that fails, copies with symlinks off, and a "~" in HF_HOME.
  */
 #include "common/testutil.h"
 
@@ -78,6 +78,20 @@ static void etag_of(hf_hub_t *h, const char *path, char etag[65])
     ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
     snprintf(etag, 65, "%s", ((const hf_file_metadata_t *)hf_future_value(f))->etag);
     hf_future_release(f);
+}
+
+/* Files in `dir` whose name has ".incomplete" in it (the partial file and its ranged
+ * companions). */
+static int count_partials(const char *dir)
+{
+    char cmd[800], line[64] = "";
+    FILE *p;
+    snprintf(cmd, sizeof cmd, "ls -A '%s' | grep -c incomplete", dir);
+    p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, p));
+    pclose(p);
+    return atoi(line);
 }
 
 static long long file_size(const char *path)
@@ -239,6 +253,60 @@ START_TEST(hf_hub_free_keeps_the_partial_file_and_the_next_run_resumes_it)
 }
 END_TEST
 
+/* ---- a spoiled prefix under ranges ---------------------------------------------------------- */
+
+/* A partial file whose bytes are wrong (another client's junk, zero-filled pages after a
+ * power cut) is taken as the prefix; when the whole fails the hash, every range is fetched
+ * again from byte 0 and the download succeeds. */
+START_TEST(a_ranged_download_over_a_spoiled_prefix_starts_over_and_succeeds)
+{
+    hf_hub_config_t cfg;
+    hf_error_t e;
+    hf_hub_t *h;
+    char etag[65], partial[600], cmd[700];
+    unsigned char *junk = calloc(1, 1u << 20), *want = tu_pattern(BIG, 2);
+    hf_future_t *f;
+    FILE *out;
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.endpoint = mock.hub;
+    cfg.cache_dir = cache;
+    cfg.token = "";
+    cfg.offline = HF_NO;
+    cfg.backoff_ms = 10;
+    cfg.parallel_threshold = 1u << 20;      /* big.bin (3 MiB) goes in ranges */
+    cfg.conns_per_file = 2;
+    h = hf_hub_new(rt, &cfg, &e);
+    ck_assert_msg(h != NULL, "hf_hub_new: %s", e.message);
+    etag_of(h, "big.bin", etag);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/models--org--model/blobs'", cache);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(partial, sizeof partial, "%s/models--org--model/blobs/%s.incomplete", cache, etag);
+    out = fopen(partial, "wb");
+    ck_assert_ptr_nonnull(out);
+    ck_assert_uint_eq(fwrite(junk, 1, 1u << 20, out), 1u << 20);    /* 1 MiB of zeros */
+    fclose(out);
+    f = dl_opts(h, "big.bin", NULL);
+    ck_assert_msg(tu_settle(f) == HF_FUTURE_FULFILLED, "%s",
+                  hf_future_state(f) == HF_FUTURE_REJECTED ? hf_future_error(f)->message : "");
+    out = fopen(hf_future_value(f), "rb");
+    ck_assert_ptr_nonnull(out);
+    {
+        unsigned char *got = malloc(BIG);
+        ck_assert_uint_eq(fread(got, 1, BIG, out), BIG);
+        ck_assert_int_eq(memcmp(got, want, BIG), 0);
+        free(got);
+    }
+    fclose(out);
+    snprintf(cmd, sizeof cmd, "%s/models--org--model/blobs", cache);
+    ck_assert_int_eq(count_partials(cmd), 0);
+    hf_future_release(f);
+    free(junk);
+    free(want);
+    hf_hub_free(h);
+}
+END_TEST
+
 /* ---- force ------------------------------------------------------------------------------------ */
 
 START_TEST(a_forced_download_that_is_cancelled_leaves_the_cached_file)
@@ -340,6 +408,7 @@ static Suite *lifecycle_suite(void)
     tcase_add_test(tc, a_requester_that_left_gets_no_more_progress_and_each_gets_its_own_path);
     tcase_add_test(tc, a_cancel_or_hf_hub_free_ends_a_wait_for_another_process_lock);
     tcase_add_test(tc, hf_hub_free_keeps_the_partial_file_and_the_next_run_resumes_it);
+    tcase_add_test(tc, a_ranged_download_over_a_spoiled_prefix_starts_over_and_succeeds);
     tcase_add_test(tc, a_forced_download_that_is_cancelled_leaves_the_cached_file);
     tcase_add_test(tc, with_symlinks_off_a_second_download_keeps_the_copy_and_force_makes_a_new_one);
     tcase_add_test(tc, a_tilde_in_hf_home_and_xdg_cache_home_is_the_home_folder);
