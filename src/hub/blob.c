@@ -493,6 +493,9 @@ static int single_sink(hfi_xfer_t *x, const char *buf, size_t n)
 {
     hfi_blob_t *b = x->arg;
 
+    if (x->status == 416 && b->offset > 0)
+        return 0;               /* its body is an error page (a CDN's XML): single_done
+                                   starts over */
     if (x->status >= 300)
         return hf_error_set(&x->err, hfi_http_error_code(x->status, x->headers[HFI_H_ERROR_CODE]),
                             (int)x->status, "HTTP %ld for %s", x->status, b->path);
@@ -547,7 +550,9 @@ static void single_done(hf_future_t *done, hf_promise_t *next, void *arg)
         fail_msg(b, HF_ECANCELED, "cancelled");
         return;
     }
-    if (code == 0 && x->status == 416) {          /* our partial file is not a prefix */
+    /* our partial file is not a prefix: start over (once there is nothing to resume, a 416
+     * is an error like any other, so a server repeating it cannot loop us) */
+    if (code == 0 && x->status == 416 && b->offset > 0) {
         if (rewind_partial(b) < 0) {
             fail_msg(b, HF_EIO, "cannot restart its partial file");
             return;

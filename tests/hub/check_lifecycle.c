@@ -307,6 +307,47 @@ START_TEST(a_ranged_download_over_a_spoiled_prefix_starts_over_and_succeeds)
 }
 END_TEST
 
+/* ---- 416 ------------------------------------------------------------------------------------ */
+
+/* A 416 to a resumed request starts over from byte 0, once; a 416 with nothing to resume
+ * is an error (a server that repeats it cannot make the client loop). */
+START_TEST(a_416_restarts_a_resumed_download_once_and_is_an_error_otherwise)
+{
+    hf_hub_t *h = hub_with(0);
+    char etag[65], partial[600], cmd[700];
+    hf_future_t *f;
+    FILE *out;
+    long before;
+
+    etag_of(h, "model.bin", etag);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/models--org--model/blobs'", cache);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(partial, sizeof partial, "%s/models--org--model/blobs/%s.incomplete", cache, etag);
+    out = fopen(partial, "wb");
+    ck_assert_ptr_nonnull(out);
+    ck_assert_uint_eq(fwrite("0123456789", 1, 10, out), 10);
+    fclose(out);
+    tu_mock_fault(&mock, "{\"path\": \"*/model.bin\", \"port\": \"cdn\", \"status\": 416, "
+                  "\"count\": 1}");
+    f = dl_opts(h, "model.bin", NULL);
+    ck_assert_msg(tu_settle(f) == HF_FUTURE_FULFILLED, "%s",
+                  hf_future_state(f) == HF_FUTURE_REJECTED ? hf_future_error(f)->message : "");
+    hf_future_release(f);
+    ck_assert_int_eq(tu_mock_count(&mock, "GET", "/model.bin"), 2);    /* 416, then all */
+
+    tu_mock_reset(&mock);
+    tu_mock_fault(&mock, "{\"path\": \"*/big.bin\", \"port\": \"cdn\", \"status\": 416}");
+    f = dl_opts(h, "big.bin", NULL);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_REJECTED);
+    before = tu_mock_count(&mock, "GET", "/big.bin");
+    ck_assert_int_le(before, 6);            /* its retries at most, no loop */
+    tu_sleep_ms(200);
+    ck_assert_int_eq(tu_mock_count(&mock, "GET", "/big.bin"), before);
+    hf_future_release(f);
+    hf_hub_free(h);
+}
+END_TEST
+
 /* ---- force ------------------------------------------------------------------------------------ */
 
 START_TEST(a_forced_download_that_is_cancelled_leaves_the_cached_file)
@@ -409,6 +450,7 @@ static Suite *lifecycle_suite(void)
     tcase_add_test(tc, a_cancel_or_hf_hub_free_ends_a_wait_for_another_process_lock);
     tcase_add_test(tc, hf_hub_free_keeps_the_partial_file_and_the_next_run_resumes_it);
     tcase_add_test(tc, a_ranged_download_over_a_spoiled_prefix_starts_over_and_succeeds);
+    tcase_add_test(tc, a_416_restarts_a_resumed_download_once_and_is_an_error_otherwise);
     tcase_add_test(tc, a_forced_download_that_is_cancelled_leaves_the_cached_file);
     tcase_add_test(tc, with_symlinks_off_a_second_download_keeps_the_copy_and_force_makes_a_new_one);
     tcase_add_test(tc, a_tilde_in_hf_home_and_xdg_cache_home_is_the_home_folder);
