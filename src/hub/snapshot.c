@@ -194,6 +194,15 @@ static void file_done(hf_future_t *done, hf_promise_t *next, void *arg)
     snap_unref(s);              /* this file's hold */
 }
 
+static int s_failed(snap_t *s)
+{
+    int failed;
+    pthread_mutex_lock(&s->mu);
+    failed = s->failed;
+    pthread_mutex_unlock(&s->mu);
+    return failed;
+}
+
 static void start_more(snap_t *s)
 {
     for (;;) {
@@ -227,6 +236,10 @@ static void start_more(snap_t *s)
         pthread_mutex_lock(&s->mu);
         sf->f = hf_future_retain(f);
         pthread_mutex_unlock(&s->mu);
+        /* cancelled (or failed) while this one started: the cancel that went over the
+         * files did not see it yet */
+        if (atomic_load(&s->cancelled) || s_failed(s))
+            hf_future_cancel(f);
         hfi_hub_then(s->hub, f, file_done, sf);
         hf_future_release(f);
     }
