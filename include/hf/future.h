@@ -96,13 +96,22 @@ HF_API int hf_promise_rejectf(hf_promise_t *p, int code, int http_status, const 
 
 /*
  * hf_promise_adopt - settle `p` as `f` settles (flattening): same state, the same value
- * (still owned by `f`, kept alive as long as `p`'s future) or the same error.
+ * (still owned by `f`, kept alive as long as `p`'s future) or the same error. If `f` has
+ * already settled, `p` settles inside this call (so a continuation that adopts a settled
+ * future into `next` has settled it, on any executor, HF_INLINE included).
  *
  * Returns 0; HF_EINVAL for NULL arguments; HF_ESTATE if `p` is already settled (if it
  * was cancelled, `f` is then cancelled too unless another consumer holds interest in it,
- * exactly as if `p`'s future had depended on it and been cancelled);
- * HF_EDEADLK if `f` is `p`'s own future or depends on it (a cycle), in which case `p`
- * stays pending; HF_ENOMEM.
+ * exactly as if `p`'s future had depended on it and been cancelled) or already adopts
+ * another future; HF_EDEADLK if `f` is `p`'s own future or depends on it (a cycle), in
+ * which case `p` stays pending; HF_ENOMEM.
+ *
+ * The cycle check follows each pending future's single input: that of a hf_future_then(),
+ * catch, then_on or finally output until its continuation starts, and the future it
+ * adopts. It does not see through hf_future_all/all_settled/any/race or
+ * hf_future_timeout outputs (they have several inputs, or a timer): adopting, say,
+ * hf_future_all() of `p`'s own future is accepted, and nothing in that cycle settles
+ * unless one of its futures is cancelled or a timeout in it fires.
  */
 HF_API int hf_promise_adopt(hf_promise_t *p, hf_future_t *f);
 
@@ -126,8 +135,11 @@ HF_API int hf_promise_is_cancelled(const hf_promise_t *p);
 /*
  * hf_promise_bind_thread - declare that only the calling thread will ever settle `p`
  * (an event loop's own operations, a transfer engine's requests). A wait on `p`'s future,
- * or on a future that depends on it, from that same thread then returns HF_EDEADLK at
- * once instead of hanging. The binding ends when the promise settles.
+ * or on a future that depends on it through single-input links (then, catch, then_on,
+ * finally, adopt: see hf_promise_adopt), from that same thread then returns HF_EDEADLK at
+ * once instead of hanging. A wait on a combinator (hf_future_all, ...) over it is not
+ * detected and blocks until its own timeout; a wait on a hf_future_timeout() of it ends
+ * when the timer fires. The binding ends when the promise settles.
  * Returns 0, HF_EINVAL (NULL `p`) or HF_ESTATE (already settled).
  */
 HF_API int hf_promise_bind_thread(hf_promise_t *p);
@@ -143,7 +155,12 @@ HF_API void hf_promise_free(hf_promise_t *p);
 /* A future already fulfilled with `value` (freed by `destroy`), or NULL if memory is short. */
 HF_API hf_future_t *hf_future_resolved(void *value, void (*destroy)(void *));
 
-/* A future already rejected with `code` and a formatted message, or NULL (memory, code >= 0). */
+/*
+ * hf_future_rejected - a future already rejected with `code`, `http_status` and a formatted
+ * message. If memory for the error is short, the future is rejected with a static HF_ENOMEM
+ * error instead (as hf_promise_reject() does). Returns NULL if `code` >= 0 or the future
+ * itself cannot be allocated.
+ */
 HF_API hf_future_t *hf_future_rejected(int code, int http_status, const char *fmt, ...)
     HF_PRINTF(3, 4);
 
@@ -153,7 +170,7 @@ HF_API hf_future_t *hf_future_rejected(int code, int http_status, const char *fm
  * hf_then_fn - a continuation. `done` is the settled input (borrowed for the call);
  * `next` is the promise of the future that hf_future_then() returned. It belongs to the
  * runtime: settle it (resolve, reject or adopt), never free it. Returning without settling
- * it rejects it with HF_EBROKEN.
+ * it rejects it with HF_EBROKEN; a successful hf_promise_adopt() counts as settling it.
  */
 typedef void (*hf_then_fn)(hf_future_t *done, hf_promise_t *next, void *arg);
 
@@ -173,7 +190,10 @@ enum {
  * not consume `f`.
  *
  * Returns a new reference, or NULL if `f`, `ex` or `fn` is NULL or memory is short.
- * If `ex` belongs to a runtime that has been freed, the result is cancelled.
+ * `ex` must be HF_INLINE or an executor of a runtime not yet freed: executors are valid
+ * only until hf_runtime_free() (see hf/runtime.h), and passing a freed runtime's executor
+ * is a use after free. A continuation registered before the runtime was freed is
+ * discarded instead of run, and its result is cancelled.
  */
 HF_API hf_future_t *hf_future_then(hf_future_t *f, hf_executor_t *ex, hf_then_fn fn, void *arg);
 
@@ -261,12 +281,19 @@ HF_API int hf_future_cancel(hf_future_t *f);
 
 /*
  * hf_future_wait - wait until `f` settles, for at most `timeout_ms` milliseconds
- * (< 0: forever; 0: just poll). Safe from any thread:
+ * (< 0: forever; 0: just poll; a timeout too large to count in nanoseconds, such as
+ * INT64_MAX, is clamped to some 292 years). Safe from any thread:
  *  - a plain thread spins briefly, then sleeps;
- *  - a compute worker first runs the tasks that the waiting task itself spawned, then
- *    lends its place to a spare worker while it sleeps, so the pool keeps its parallelism;
+ *  - a compute worker first runs queued tasks (those the waiting task itself spawned
+ *    first), then lends its place to a spare worker while it sleeps, so the pool keeps
+ *    its parallelism. It stops taking tasks once the timeout has passed, but a task it
+ *    has started runs to its end first, so the wait may last longer than `timeout_ms`
+ *    by the length of one such task;
  *  - a thread whose own work is needed to settle `f` (see hf_promise_bind_thread(), or a
- *    continuation waiting on its own output) gets HF_EDEADLK at once.
+ *    continuation waiting on its own output) gets HF_EDEADLK at once. The check follows
+ *    single-input links only (then, catch, then_on, finally, adopt; see
+ *    hf_promise_adopt): through a combinator it is not detected, and the wait blocks
+ *    until its own timeout (through a hf_future_timeout(), until that timer fires).
  *
  * Returns 0 once `f` has settled (in any state), HF_ETIMEDOUT, HF_EDEADLK, HF_EINVAL
  * (NULL `f`), or HF_ECANCELED when the waiting thread belongs to a runtime being freed.

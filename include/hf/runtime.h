@@ -50,8 +50,11 @@ HF_API hf_runtime_t *hf_runtime_new(const hf_runtime_config_t *cfg);
 /*
  * hf_runtime_free - stop and free `rt`. Tasks already running finish (waits inside them
  * return HF_ECANCELED); queued tasks never run: the futures they would have settled, and
- * continuations registered on this runtime's executors, settle as CANCELLED. Later
- * submissions to its executors are cancelled too. Must not be called from one of `rt`'s
+ * continuations registered on this runtime's executors, settle as CANCELLED, including
+ * continuations whose input settles only later (the executors stay allocated for those).
+ * Its executor handles are invalid once this returns: naming one in a new call
+ * (hf_future_then, hf_async, hf_executor_post, ...) is undefined (a use after free once
+ * no continuation holds the executor any more). Must not be called from one of `rt`'s
  * own threads (it then returns without freeing anything). NULL is ignored.
  */
 HF_API void hf_runtime_free(hf_runtime_t *rt);
@@ -72,8 +75,11 @@ HF_API hf_runtime_t *hf_executor_runtime(hf_executor_t *ex);
  * own pool, the task goes to the worker's deque; otherwise to the pool's queue.
  * No allocation on the hot path (per-thread free lists).
  *
- * Returns 0, HF_EINVAL, HF_ENOMEM, or HF_ECANCELED if the runtime is shut down (`fn` is
- * then never called; the same holds for a task still queued when the runtime is freed).
+ * Returns 0, HF_EINVAL, HF_ENOMEM, or HF_ECANCELED if the runtime can run no more tasks
+ * (called from a task that still runs while hf_runtime_free() stops the runtime, or on an
+ * orphaned runtime in a fork child; once hf_runtime_free() has returned, `ex` is invalid).
+ * `fn` is then never called; the same holds for a task still queued when the runtime is
+ * freed.
  */
 HF_API int hf_executor_post(hf_executor_t *ex, void (*fn)(void *arg), void *arg);
 

@@ -13,9 +13,14 @@
  *  - the depot keeps up to DEPOT_CAP magazines per class (the peak the process needed,
  *    as glibc's own bins would); beyond that objects go back to free(). When the last
  *    runtime is freed the depot is emptied (hfi_obj_trim);
- *  - a thread's chains return to the depot when it exits (a pthread key destructor);
+ *  - when a thread exits, its spare magazine goes to the depot and its current chain to
+ *    free(): a pthread key destructor, registered on the thread's first allocation or
+ *    first release, whichever comes first (a thread that only frees, like the timer
+ *    thread, has chains too);
  *  - lock order: depot.mu is a leaf lock;
- *  - sanitizer builds (HF_SANITIZE) skip the lists so that ASan sees every use after free.
+ *  - sanitizer builds (HF_SANITIZE) skip the lists so that ASan sees every use after free;
+ *  - obj_held counts objects taken from malloc and not yet given back to free() (in use,
+ *    in a thread's lists, or in the depot), for the tests.
  */
 #include "config.h"
 
@@ -52,6 +57,7 @@ static struct {
 } depot = { PTHREAD_MUTEX_INITIALIZER, { NULL }, { 0 } };
 
 static _Atomic uint64_t obj_mallocs;
+static _Atomic uint64_t obj_held;       /* from malloc, not yet given back to free() */
 
 static int should_fail(void)
 {
@@ -102,6 +108,17 @@ uint64_t hfi_obj_mallocs(void)
     return atomic_load(&obj_mallocs);
 }
 
+uint64_t hfi_obj_held(void)
+{
+    return atomic_load(&obj_held);
+}
+
+/* Count objects that came from malloc (n > 0) or went back to free() (n < 0). */
+static void held_add(int64_t n)
+{
+    atomic_fetch_add_explicit(&obj_held, (uint64_t)n, memory_order_relaxed);
+}
+
 static size_t class_size(int c)
 {
     static const size_t sizes[NCLASS] = { HFI_OBJ_SMALL, HFI_OBJ_LARGE, HFI_OBJ_XLARGE };
@@ -117,15 +134,21 @@ static int class_of(size_t size)
 
 void *hfi_obj_alloc(size_t size)
 {
+    void *p;
+
     if (should_fail())
         return NULL;
     atomic_fetch_add_explicit(&obj_mallocs, 1, memory_order_relaxed);
-    return malloc(class_size(class_of(size)));
+    if ((p = malloc(class_size(class_of(size)))) != NULL)
+        held_add(1);
+    return p;
 }
 
 void hfi_obj_free(void *p, size_t size)
 {
     (void)size;
+    if (p)
+        held_add(-1);
     free(p);
 }
 
@@ -141,11 +164,15 @@ static pthread_once_t tcache_once = PTHREAD_ONCE_INIT;
 
 static void free_chain(freeobj_t *o)
 {
+    int64_t n = 0;
     while (o) {
         freeobj_t *next = o->next;
         free(o);
         o = next;
+        n++;
     }
+    if (n)
+        held_add(-n);
 }
 
 /* Give a magazine (a chain of MAG objects) to the depot, or to free() beyond its cap. */
@@ -215,8 +242,11 @@ void *hfi_obj_alloc(size_t size)
             if (!tc->registered)
                 tcache_register(tc);
             if ((o = depot_get(c)) == NULL) {
+                void *p;
                 atomic_fetch_add_explicit(&obj_mallocs, 1, memory_order_relaxed);
-                return malloc(class_size(c));
+                if ((p = malloc(class_size(c))) != NULL)
+                    held_add(1);
+                return p;
             }
         }
         tc->n[c] = MAG;
@@ -234,9 +264,11 @@ void hfi_obj_free(void *p, size_t size)
 
     if (!p)
         return;
+    /* A thread may free without ever allocating (the timer thread drops the last
+     * reference to futures others made): its lists must go back at its exit too. */
+    if (!tc->registered)
+        tcache_register(tc);
     if (tc->n[c] == MAG) {          /* the current chain is a full magazine: set it aside */
-        if (!tc->registered)
-            tcache_register(tc);
         if (tc->full[c])
             depot_put(tc->full[c], c);
         tc->full[c] = tc->head[c];

@@ -31,6 +31,9 @@ void hfi_free(void *p);
 
 /* How many times the small-object lists had to call malloc, process-wide. */
 uint64_t hfi_obj_mallocs(void);
+/* Small objects taken from malloc and not yet given back to free(), process-wide: in use,
+ * in some thread's lists, or in the depot (for tests: a thread's exit gives its lists back). */
+uint64_t hfi_obj_held(void);
 
 /*
  * Test hook: make the calling thread's allocations fail after `n` more succeed

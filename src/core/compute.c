@@ -29,9 +29,32 @@
  *    when nothing is left to run it counts itself blocked and wakes or starts a spare,
  *    so `parallelism` threads keep running;
  *  - shutdown: the flag stops the loops, the threads are joined, the executor is marked
- *    dead and every queued task is discarded (its future cancelled). A submitter racing
- *    with that re-checks `dead` after its push and discards what it finds;
+ *    dead and every queued task is discarded (its future cancelled). The flag is set, and
+ *    the threads to wake and join are counted, under idle_mu, where add_spare() checks
+ *    the flag and publishes a spare, so no spare escapes the wake-up or the join. A
+ *    submitter racing with that re-checks `dead` after its push (a seq_cst fence on both
+ *    sides) and discards what it finds;
  *  - lock order: idle_mu, then (never nested) a worker's mu; inject.mu is a leaf.
+ *
+ * Known limits (scheduling policy, kept on purpose)
+ *  - a waiting worker helps: it runs queued tasks on its own stack (first those its task
+ *    spawned, then injected or stolen ones, which may be unrelated to what it awaits), and
+ *    its wait cannot return before the task it picked up returns, whatever the timeout.
+ *    If that task itself waits for something the waiting task does only after its wait
+ *    returns (task A spawns C, which waits on a promise A resolves after waiting on
+ *    another future), both are stuck until C's wait times out: a priority inversion that
+ *    a thread-per-task design would not have. Workaround: settle what other tasks wait on
+ *    before blocking; chain with hf_future_then() instead of waiting inside a task; give
+ *    such waits a timeout; or run the blocking dependant on the I/O pool
+ *    (hf_spawn_blocking), whose threads never help;
+ *  - the `next` slot is LIFO and wakes nobody: a worker's first submission while it runs
+ *    waits for that worker (or for a thief that sees it there on two steal rounds, which
+ *    only a searching worker does; parked ones are not woken for it). So "spawn one child,
+ *    do my own half, then wait" runs both halves one after the other on an otherwise idle
+ *    pool (the wait then runs the child inline). Workaround: make every half a task
+ *    (spawn two or more: each submission after the first displaces the previous one to
+ *    the deque and wakes an idle worker), or submit the parallel work from outside the
+ *    pool (a submission to the injection queue wakes an idle worker).
  */
 #include "config.h"
 
@@ -230,6 +253,11 @@ void hfi_compute_submit(hfi_compute_t *p, hfi_task_t *t)
         return;
     }
     hfi_injectq_push(&p->inject, t);
+    /* Dekker pair with hfi_compute_shutdown (store `dead`, fence, take the queue): without
+     * the fences the push's final link could still sit in this core's store buffer when
+     * shutdown looks, while this load reads `dead` from before shutdown's store, and the
+     * task would stay queued in a dead pool for good. */
+    atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load(&p->ex.dead)) {         /* raced with hf_runtime_free */
         discard_list(take_all_injected(p));
         return;
@@ -498,9 +526,14 @@ hfi_compute_t *hfi_compute_new(hf_runtime_t *rt, unsigned threads, unsigned spar
 
 void hfi_compute_stop(hfi_compute_t *p)
 {
-    unsigned n = atomic_load(&p->nthreads);
+    unsigned n;
 
+    /* Under idle_mu, where add_spare() checks the flag and publishes a spare: a spare is
+     * either counted in `n` (and woken below) or never created. */
+    pthread_mutex_lock(&p->idle_mu);
     atomic_store(&p->shutdown, 1);
+    n = atomic_load(&p->nthreads);
+    pthread_mutex_unlock(&p->idle_mu);
     if (p->orphaned)
         return;
     for (unsigned i = 0; i < n; i++) {
@@ -525,6 +558,9 @@ void hfi_compute_shutdown(hfi_compute_t *p)
                 pthread_join(p->workers[i]->thread, NULL);
     }
     atomic_store(&p->ex.dead, 1);
+    /* The other half of the submitter's fence (hfi_compute_submit): its link in the
+     * injection queue is a release store, not seq_cst. */
+    atomic_thread_fence(memory_order_seq_cst);
     list = take_all_injected(p);
     for (unsigned i = 0; i < n; i++) {
         hfi_task_t *t = atomic_exchange(&p->workers[i]->next, NULL);
@@ -560,9 +596,10 @@ void hfi_compute_destroy(hfi_compute_t *p)
 
 /* ---- the blocking-safe wait's part -------------------------------------------------------- */
 
-void hfi_compute_help(hfi_worker_t *w, hf_future_t *f)
+void hfi_compute_help(hfi_worker_t *w, hf_future_t *f, uint64_t deadline_ns)
 {
-    while (hfi_state(f) == HF_FUTURE_PENDING && w->help_depth < MAX_HELP_DEPTH) {
+    while (hfi_state(f) == HF_FUTURE_PENDING && w->help_depth < MAX_HELP_DEPTH &&
+           !(deadline_ns && hfi_now_ns() >= deadline_ns)) {
         hfi_task_t *t = NULL;
         /* First what the waiting task (or what it ran) spawned: the awaited subtree. */
         if (w->next_seq >= w->cur_frame && atomic_load_explicit(&w->next, memory_order_relaxed))

@@ -67,9 +67,10 @@ void hfi_compute_shutdown(hfi_compute_t *p);
 void hfi_compute_destroy(hfi_compute_t *p);
 void hfi_compute_submit(hfi_compute_t *p, hfi_task_t *t);
 
-/* The blocking-safe wait's part (wait.c): run the waiting task's own spawned tasks while
- * `f` is pending; then lend this worker's place while it sleeps. */
-void hfi_compute_help(hfi_worker_t *w, hf_future_t *f);
+/* The blocking-safe wait's part (wait.c): run the waiting task's own spawned tasks, then
+ * other queued ones, while `f` is pending and `deadline_ns` (0: none) has not passed (a
+ * task it started runs to its end); then lend this worker's place while it sleeps. */
+void hfi_compute_help(hfi_worker_t *w, hf_future_t *f, uint64_t deadline_ns);
 void hfi_compute_block_begin(hfi_worker_t *w);
 void hfi_compute_block_end(hfi_worker_t *w);
 int hfi_compute_interrupted(void *worker);

@@ -3,7 +3,9 @@
  *
  * Design notes
  *  - an async future and its task are one 128-byte object (hfi_async_t): a submission
- *    takes one object from the thread's free list and no other allocation;
+ *    takes one object from the thread's free list and no other allocation. With a value
+ *    destructor (hf_async_owned) it is a 192-byte object that also holds the destructor:
+ *    the future's own `destroy` field belongs to settlement until then;
  *  - the task holds one reference to its future until it has run or been discarded;
  *  - while the function runs, the thread is the future's `driver` (a wait on it from
  *    inside returns HF_EDEADLK) and hf_cancel_requested() watches it.
@@ -120,13 +122,21 @@ typedef struct hfi_async {
     void *arg;
 } hfi_async_t;
 
-_Static_assert(sizeof(hfi_async_t) <= HFI_OBJ_LARGE, "an async future fits the large class");
+/* hf_async_owned() with a destructor. The destructor stays here, read-only, until the
+ * function has run: f->destroy is settlement's, written under the future's lock (a cancel
+ * racing with the start of the task clears it), so the task must not read it from there. */
+typedef struct hfi_async_owned {
+    hfi_async_t a;
+    void (*destroy)(void *);
+} hfi_async_owned_t;
 
-static void async_run(hfi_task_t *t, int run)
+_Static_assert(sizeof(hfi_async_t) <= HFI_OBJ_LARGE, "an async future fits the large class");
+_Static_assert(sizeof(hfi_async_owned_t) <= HFI_OBJ_XLARGE,
+               "an owned async future fits the extra-large class");
+
+static void async_body(hfi_async_t *a, int run, void (*destroy)(void *))
 {
-    hfi_async_t *a = HFI_CONTAINER(t, hfi_async_t, task);
     hf_future_t *f = &a->f;
-    void (*destroy)(void *) = f->destroy;   /* stashed there until settlement */
 
     if (!run) {
         hfi_future_cancel(f);
@@ -156,6 +166,17 @@ static void async_run(hfi_task_t *t, int run)
     hf_future_release(f);
 }
 
+static void async_run(hfi_task_t *t, int run)
+{
+    async_body(HFI_CONTAINER(t, hfi_async_t, task), run, NULL);
+}
+
+static void async_run_owned(hfi_task_t *t, int run)
+{
+    hfi_async_owned_t *o = HFI_CONTAINER(t, hfi_async_owned_t, a.task);
+    async_body(&o->a, run, o->destroy);
+}
+
 hf_future_t *hf_async_owned(hf_executor_t *ex, hf_task_fn fn, void *arg,
                             void (*destroy)(void *))
 {
@@ -163,12 +184,16 @@ hf_future_t *hf_async_owned(hf_executor_t *ex, hf_task_fn fn, void *arg,
 
     if (!ex || !fn)
         return NULL;
-    if ((a = hfi_obj_alloc(sizeof *a)) == NULL)
+    if ((a = hfi_obj_alloc(destroy ? sizeof(hfi_async_owned_t) : sizeof *a)) == NULL)
         return NULL;
     hfi_future_init(&a->f, 2);          /* the caller's reference and the task's */
     a->f.flags = HFI_FL_RT_OWNED;
-    a->f.destroy = destroy;
     a->task.fn = async_run;
+    if (destroy) {
+        a->f.flags |= HFI_FL_XLARGE;    /* freed as the class it was allocated in */
+        ((hfi_async_owned_t *)(void *)a)->destroy = destroy;
+        a->task.fn = async_run_owned;
+    }
     a->fn = fn;
     a->arg = arg;
     hfi_executor_submit(ex, &a->task);

@@ -13,6 +13,9 @@
  *  - interest: each dependent adds one to its input's `interest`; a dependent that is
  *    cancelled while its input is pending withdraws it, and the input is cancelled when the
  *    last one goes. The walk up the inputs is a loop, never a recursion;
+ *  - adopt (hf_promise_adopt) links `out` to a pending input and watches it; an input that
+ *    has already settled is mirrored inside the call, so a continuation that adopts a
+ *    settled future has settled `next` when it returns, inline (trampoline) or not;
  *  - the last reference frees the value (destructor), an owned error, and the link, in a
  *    loop along the chain of links; a pending future losing its last reference is first
  *    cancelled, so its continuations and watchers always run;
@@ -415,16 +418,20 @@ static int adopt_refused(hf_future_t *out, hf_future_t *g)
     return HF_ESTATE;
 }
 
+/* A settled `g` is mirrored inside this call, never through a watcher: the watcher would
+ * only be queued when an inline continuation adopts (its trampoline is running), and the
+ * continuation would return with `out` still pending and no link, i.e. broken. */
 int hfi_future_adopt(hf_future_t *out, hf_future_t *g)
 {
-    adopt_t *a;
-    int rc = 0, settled = 0;
+    adopt_t *a = NULL;
+    int rc = 0, settled = 0, linked = 0;
 
     if (g == out)
         return HF_EDEADLK;
     if (hfi_state(out) != HF_FUTURE_PENDING)
         return adopt_refused(out, g);
-    if ((a = hfi_obj_alloc(sizeof *a)) == NULL)
+    /* a watcher only for a pending `g` (once settled, it stays settled) */
+    if (hfi_state(g) == HF_FUTURE_PENDING && (a = hfi_obj_alloc(sizeof *a)) == NULL)
         return HF_ENOMEM;
     pthread_mutex_lock(&adopt_mu);
     if (chain_meets(g, out, NULL)) {
@@ -436,18 +443,29 @@ int hfi_future_adopt(hf_future_t *out, hf_future_t *g)
             settled = 1;
         } else if (out->link) {
             rc = HF_ESTATE;     /* already adopting another */
-        } else {
+        } else if (a) {
             /* interest before the link: a cancel of `out` from now on withdraws it */
             hfi_future_add_interest(g);
-            if (hfi_state(g) == HF_FUTURE_PENDING)
+            if (hfi_state(g) == HF_FUTURE_PENDING) {
                 out->link = hf_future_retain(g);
+                linked = 1;
+            }
         }
         hfi_spin_unlock(&out->lock);
     }
     pthread_mutex_unlock(&adopt_mu);
     if (rc < 0) {
-        hfi_obj_free(a, HFI_OBJ_SMALL);
+        if (a)
+            hfi_obj_free(a, HFI_OBJ_SMALL);
         return settled ? adopt_refused(out, g) : rc;
+    }
+    if (!linked) {
+        /* `g` has settled: settle `out` now (HF_ESTATE if it was cancelled meanwhile:
+         * the adopt was accepted all the same, as when a watcher's mirror loses) */
+        if (a)
+            hfi_obj_free(a, HFI_OBJ_SMALL);
+        hfi_future_mirror(out, g);
+        return 0;
     }
     a->out = hf_future_retain(out);
     hfi_future_watch(g, &a->w, adopt_fire);

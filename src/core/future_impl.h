@@ -16,7 +16,8 @@ enum {
     HFI_FL_ERR_OWNED = 4,   /* `error` was allocated for this future */
     HFI_FL_RT_OWNED = 8,    /* its promise belongs to the runtime (then output, async) */
     HFI_FL_BOUND = 16,      /* hf_promise_bind_thread(): `driver` counts in its hfi_tls.drives */
-    HFI_FL_XLARGE = 32      /* allocated as HFI_OBJ_XLARGE (with its continuation, then.c) */
+    HFI_FL_XLARGE = 32      /* allocated as HFI_OBJ_XLARGE (with its continuation, then.c,
+                               or an owned async's destructor, executor.c) */
 };
 
 /* Producer hook: called once, when `f` settles, with the state it settled in. */

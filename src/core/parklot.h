@@ -21,6 +21,12 @@ void hfi_parklot_wake(const void *key);
 void hfi_parklot_wake_all(void);
 
 uint64_t hfi_now_ns(void);
+/* `ms` in nanoseconds, clamped to UINT64_MAX / 2 (some 292 years) so that hfi_now_ns()
+ * plus the result cannot overflow: a huge timeout is a deadline that never comes. */
+static inline uint64_t hfi_ms_to_ns(uint64_t ms)
+{
+    return ms > UINT64_MAX / 2000000u ? UINT64_MAX / 2 : ms * 1000000u;
+}
 /* Fill an absolute timespec for pthread_cond_timedwait on a condvar made by hfi_cond_init. */
 void hfi_abstime(struct timespec *ts, uint64_t deadline_ns);
 /* A condvar that waits on CLOCK_MONOTONIC where the platform allows. */

@@ -10,7 +10,8 @@
  *  - the thread starts on the first hfi_timer_add() and exits after LINGER_MS with an
  *    empty heap; the next add starts it again. One thread, never one per timer;
  *  - a timeout's state is shared by three parties (the timer, the watcher on the input,
- *    the hook on the output), each holding one reference;
+ *    the hook on the output), each holding one reference. The timer is armed before the
+ *    watcher is registered, so the hook, which disarms it, always finds it armed or gone;
  *  - lock order: T.mu is a leaf; fire callbacks run without it.
  */
 #include "config.h"
@@ -131,7 +132,7 @@ static void *timer_main(void *arg)
 int hfi_timer_add(hfi_timer_ent_t *e, uint64_t ms)
 {
     uint64_t now = hfi_now_ns();
-    uint64_t delta = ms > UINT64_MAX / 2000000u ? UINT64_MAX / 2 : ms * 1000000u;
+    uint64_t delta = hfi_ms_to_ns(ms);
 
     hfi_fork_handlers_install();
     pthread_mutex_lock(&T.mu);
@@ -222,7 +223,8 @@ void hfi_timer_atfork_child(void)
 
 typedef struct timeout {
     hfi_timer_ent_t ent;
-    hfi_watch_t w;              /* on the input */
+    hfi_watch_t w;              /* on the input; w.src is written by hfi_future_watch */
+    hf_future_t *in;            /* the input (a reference), set before the hook can run */
     hf_future_t *out;           /* a reference */
     _Atomic uint32_t refs;      /* timer side, watcher side, hook side */
 } timeout_t;
@@ -231,6 +233,7 @@ static void timeout_unref(timeout_t *t)
 {
     if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
         hf_future_release(t->w.src);
+        hf_future_release(t->in);
         hf_future_release(t->out);
         hfi_free(t);
     }
@@ -258,8 +261,8 @@ static void timeout_out_settled(hf_future_t *out, void *arg, int state)
     (void)state;
     if (hfi_timer_remove(&t->ent))
         timeout_unref(t);       /* the timer's share: it will never fire */
-    if (hfi_state(t->w.src) == HF_FUTURE_PENDING)
-        hfi_future_withdraw(t->w.src);
+    if (hfi_state(t->in) == HF_FUTURE_PENDING)
+        hfi_future_withdraw(t->in);
     timeout_unref(t);
 }
 
@@ -282,16 +285,23 @@ hf_future_t *hf_future_timeout(hf_future_t *f, uint64_t ms)
     }
     t->ent.idx = SIZE_MAX;
     t->ent.fire = timeout_fire;
+    t->in = hf_future_retain(f);
     t->out = hf_future_retain(out);
     atomic_init(&t->refs, 3);
     t->w.src = NULL;
     hfi_future_add_interest(f);
     hfi_future_set_hook(out, timeout_out_settled, t);
-    hfi_future_watch(f, &t->w, timeout_input_settled);     /* sets t->w.src */
+    /* Arm before watching: `f` may settle at any moment, and the watcher then settles
+     * `out`, whose hook disarms the timer; armed after that, it would stay armed for the
+     * whole timeout, holding `out`, `f` and its value. (The timer may fire first: the hook
+     * then withdraws from `f`, and the watcher finds `out` settled.) */
     if (hfi_timer_add(&t->ent, ms) < 0) {
         hfi_future_settle(out, HF_FUTURE_REJECTED, NULL, NULL, &hfi_err_nomem, 0, NULL);
         timeout_unref(t);       /* the timer's share: it was never armed */
+        timeout_unref(t);       /* the watcher's: never registered */
+        return out;
     }
+    hfi_future_watch(f, &t->w, timeout_input_settled);     /* sets t->w.src */
     return out;
 }
 

@@ -8,7 +8,10 @@
  *    this thread (a promise bound to it, the output of the continuation or task running
  *    on it);
  *  - a compute worker runs the tasks its current task spawned (the awaited task's own
- *    subtree, most recent first) while the future is pending;
+ *    subtree, most recent first), then other queued ones, while the future is pending and
+ *    the deadline has not passed. A task it picked up runs to its end: the wait returns
+ *    at the latest when the task running at the deadline returns (see compute.c);
+ *  - a timeout too large for nanoseconds is clamped (hfi_ms_to_ns), as timers are;
  *  - then a short spin (a round trip between two running threads is faster than a sleep
  *    and wake-up), then sleep in the parking lot. A compute worker counts itself blocked
  *    for that time, which wakes or starts a spare so the pool keeps its parallelism; an
@@ -58,12 +61,14 @@ int hf_future_wait(hf_future_t *f, int64_t timeout_ms)
     if (timeout_ms == 0)
         return HF_ETIMEDOUT;
     if (timeout_ms > 0)
-        deadline = hfi_now_ns() + (uint64_t)timeout_ms * 1000000u;
+        deadline = hfi_now_ns() + hfi_ms_to_ns((uint64_t)timeout_ms);
 
     if (tl->worker) {
-        hfi_compute_help(tl->worker, f);
+        hfi_compute_help(tl->worker, f, deadline);
         if (hfi_state(f) != HF_FUTURE_PENDING)
             return 0;
+        if (deadline && hfi_now_ns() >= deadline)
+            return HF_ETIMEDOUT;    /* it ran out while helping */
         if (spin_until(f, SPIN_NS_WORKER, deadline))
             return 0;
         hfi_compute_block_begin(tl->worker);

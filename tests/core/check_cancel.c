@@ -356,6 +356,70 @@ START_TEST(an_any_state_continuation_whose_cancel_reaches_its_input_sees_it_canc
 END_TEST
 
 
+/* ---- cancelling owned async tasks as they start --------------------------------------- */
+
+#define OWNED 64
+
+static atomic_int owned_made, owned_freed;
+static hf_future_t *owned[OWNED];
+static pthread_barrier_t owned_go;
+
+static void owned_free(void *v)
+{
+    free(v);
+    atomic_fetch_add(&owned_freed, 1);
+}
+
+static void *owned_value(void *arg, hf_error_t *err)
+{
+    int *v = malloc(sizeof *v);
+    (void)err;
+    if (arg)
+        tu_sleep_ms(1);         /* some are still running when the cancels come */
+    ck_assert_ptr_nonnull(v);
+    atomic_fetch_add(&owned_made, 1);
+    return v;
+}
+
+static void *cancel_them_all(void *arg)
+{
+    (void)arg;
+    pthread_barrier_wait(&owned_go);
+    for (int i = 0; i < OWNED; i++)
+        hf_future_cancel(owned[i]);
+    return NULL;
+}
+
+/* A cancel racing with the start of an hf_async_owned() task (ThreadSanitizer saw the
+ * task read the destructor that the cancel cleared): each value is freed exactly once,
+ * by the future that kept it or by the task whose future was cancelled while it ran. */
+START_TEST(cancelling_owned_async_tasks_as_they_start_frees_every_value_once)
+{
+    hf_runtime_t *rt = tu_runtime(2);
+
+    atomic_store(&owned_made, 0);
+    atomic_store(&owned_freed, 0);
+    pthread_barrier_init(&owned_go, NULL, 2);
+    for (int round = 0; round < 30; round++) {
+        pthread_t t;
+        for (int i = 0; i < OWNED; i++)
+            owned[i] = hf_async_owned(hf_runtime_compute(rt), owned_value,
+                                      (void *)(intptr_t)(i % 8 == 0), owned_free);
+        pthread_create(&t, NULL, cancel_them_all, NULL);
+        pthread_barrier_wait(&owned_go);
+        pthread_join(t, NULL);
+        for (int i = 0; i < OWNED; i++) {
+            ck_assert_int_eq(hf_future_wait(owned[i], TU_DEADLINE_MS), 0);
+            hf_future_release(owned[i]);
+        }
+    }
+    hf_runtime_free(rt);
+    pthread_barrier_destroy(&owned_go);
+    ck_assert_int_gt(atomic_load(&owned_made), 0);
+    ck_assert_int_eq(atomic_load(&owned_freed), atomic_load(&owned_made));
+}
+END_TEST
+
 static Suite *cancel_suite(void)
 {
     Suite *s = suite_create("cancel");
@@ -371,6 +435,7 @@ static Suite *cancel_suite(void)
     tcase_add_test(tc, an_any_state_continuation_runs_once_even_if_its_output_is_cancelled_first);
     tcase_add_test(tc, an_any_state_continuation_whose_cancel_reaches_its_input_sees_it_cancelled);
     tcase_add_test(tc, adopting_into_a_cancelled_promise_cancels_the_adopted_producer);
+    tcase_add_test(tc, cancelling_owned_async_tasks_as_they_start_frees_every_value_once);
     suite_add_tcase(s, tc);
     return s;
 }

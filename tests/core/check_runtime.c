@@ -176,6 +176,57 @@ START_TEST(many_runtimes_come_and_go)
 }
 END_TEST
 
+/* ---- freeing a runtime while its blocked workers start spares -------------------------- */
+
+#define BLOCKERS 64
+
+static atomic_int blocked_ran, blocked_interrupted;
+
+static void *wait_forever(void *arg, hf_error_t *err)
+{
+    (void)err;
+    atomic_fetch_add(&blocked_ran, 1);
+    if (hf_future_wait(arg, -1) == HF_ECANCELED)
+        atomic_fetch_add(&blocked_interrupted, 1);
+    return NULL;
+}
+
+/* Each task blocks, so the pool starts a spare for the next one, and so on: the runtime
+ * is freed while spares are being started. Every one must be woken and joined (one
+ * published as the shutdown began was neither: AddressSanitizer saw it run in the freed
+ * pool), and every task that ran must see its wait interrupted. */
+START_TEST(freeing_a_runtime_while_its_workers_start_spares_joins_every_thread)
+{
+    hf_promise_t *never = hf_promise_new();
+    hf_future_t *nf = hf_promise_future(never);
+    hf_runtime_config_t cfg;
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.compute_threads = 1;
+    cfg.compute_spares_max = BLOCKERS;
+    atomic_store(&blocked_ran, 0);
+    atomic_store(&blocked_interrupted, 0);
+    for (int round = 0; round < 2000; round++) {
+        hf_runtime_t *rt = hf_runtime_new(&cfg);
+        hf_future_t *fs[BLOCKERS];
+
+        ck_assert_ptr_nonnull(rt);
+        for (int i = 0; i < BLOCKERS; i++)
+            fs[i] = hf_async(hf_runtime_compute(rt), wait_forever, nf);
+        if (round % 5)
+            tu_sleep_ms((unsigned)(round % 3));     /* free at different points */
+        hf_runtime_free(rt);
+        for (int i = 0; i < BLOCKERS; i++) {
+            ck_assert_int_eq(hf_future_wait(fs[i], TU_DEADLINE_MS), 0);
+            hf_future_release(fs[i]);
+        }
+    }
+    ck_assert_int_eq(atomic_load(&blocked_interrupted), atomic_load(&blocked_ran));
+    hf_future_release(nf);
+    hf_promise_free(never);
+}
+END_TEST
+
 static Suite *runtime_suite(void)
 {
     Suite *s = suite_create("runtime");
@@ -186,6 +237,7 @@ static Suite *runtime_suite(void)
     tcase_add_test(tc, freeing_a_runtime_from_its_own_thread_is_refused);
     tcase_add_test(tc, short_memory_fails_cleanly);
     tcase_add_test(tc, many_runtimes_come_and_go);
+    tcase_add_test(tc, freeing_a_runtime_while_its_workers_start_spares_joins_every_thread);
     suite_add_tcase(s, tc);
     return s;
 }

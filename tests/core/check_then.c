@@ -218,6 +218,57 @@ START_TEST(a_continuation_can_resolve_reject_or_adopt)
 }
 END_TEST
 
+static void pass_by_adopting(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    (void)arg;
+    ck_assert_int_eq(hf_promise_adopt(next, done), 0);
+}
+
+/* An inline continuation runs inside the thread's trampoline; adopting a future that has
+ * already settled must settle `next` before it returns, not leave it to be broken. */
+START_TEST(adopting_a_settled_future_in_an_inline_continuation_settles_next)
+{
+    int v = 7;
+    hf_future_t *g = hf_future_resolved(&v, NULL);
+    hf_future_t *in = hf_future_resolved(NULL, NULL);
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *pf = hf_promise_future(p);
+    hf_future_t *now = hf_future_then(in, HF_INLINE, adopt_arg, g);      /* settled input */
+    hf_future_t *later = hf_future_then(pf, HF_INLINE, adopt_arg, g);    /* pending input */
+    hf_future_t *first, *cur;
+
+    ck_assert_int_eq(hf_future_state(now), HF_FUTURE_FULFILLED);
+    ck_assert_ptr_eq(hf_future_value(now), &v);
+    hf_promise_resolve(p, NULL, NULL);
+    ck_assert_int_eq(hf_future_state(later), HF_FUTURE_FULFILLED);
+    ck_assert_ptr_eq(hf_future_value(later), &v);
+
+    /* A chain of pass-through links that adopt their input, inline and on the pool. */
+    hf_promise_free(p);
+    p = hf_promise_new();
+    first = hf_promise_future(p);
+    cur = hf_future_retain(first);
+    for (int i = 0; i < 1000; i++) {
+        hf_future_t *next = hf_future_then(cur, (i % 3) ? HF_INLINE : hf_runtime_compute(rt),
+                                           pass_by_adopting, NULL);
+        hf_future_release(cur);
+        cur = next;
+    }
+    hf_promise_resolve(p, &v, NULL);
+    ck_assert_int_eq(tu_settle(cur), HF_FUTURE_FULFILLED);
+    ck_assert_ptr_eq(hf_future_value(cur), &v);
+
+    hf_future_release(cur);
+    hf_future_release(first);
+    hf_promise_free(p);
+    hf_future_release(now);
+    hf_future_release(later);
+    hf_future_release(pf);
+    hf_future_release(in);
+    hf_future_release(g);
+}
+END_TEST
+
 static atomic_int value_calls;
 
 static void value_only(hf_future_t *done, hf_promise_t *next, void *arg)
@@ -485,6 +536,7 @@ static Suite *then_suite(void)
     tcase_add_test(tc, continuations_run_in_registration_order_across_executors);
     tcase_add_test(tc, continuations_on_a_settled_future_run_in_registration_order);
     tcase_add_test(tc, a_continuation_can_resolve_reject_or_adopt);
+    tcase_add_test(tc, adopting_a_settled_future_in_an_inline_continuation_settles_next);
     tcase_add_test(tc, errors_skip_value_continuations_until_a_catch);
     tcase_add_test(tc, catch_lets_values_and_cancellation_pass);
     tcase_add_test(tc, finally_runs_for_every_state_and_passes_it_on);

@@ -4,6 +4,7 @@
 #include "common/testutil.h"
 
 #include <dirent.h>
+#include <sched.h>
 
 #include "core/timer.h"
 
@@ -180,6 +181,111 @@ START_TEST(a_timeout_wrapping_a_timeout_keeps_the_inner_error)
 }
 END_TEST
 
+/* ---- a timeout whose input settles while it is being made ------------------------------ */
+
+#define RACES 5000
+
+static atomic_int race_freed;
+static _Atomic(hf_promise_t *) race_slot;
+static atomic_int race_inside;      /* 1 while the main thread is in hf_future_timeout() */
+static atomic_int race_stop;
+
+static void count_free(void *v)
+{
+    (void)v;
+    atomic_fetch_add(&race_freed, 1);
+}
+
+/* Resolves each promise put in the slot after a spin whose length it adapts so that most
+ * resolutions land while the main thread is inside hf_future_timeout() (shorter after one
+ * that came too late, longer otherwise), with jitter to cover the whole call. */
+static void *race_resolver(void *arg)
+{
+    uint32_t x = 2463534242u, spin = 64;
+    (void)arg;
+    while (!atomic_load(&race_stop)) {
+        hf_promise_t *p = NULL;
+        int late;
+        /* poll a while before yielding: the promise is taken soon after it is put */
+        for (int k = 0; k < 4096 && (p = atomic_load(&race_slot)) == NULL; k++)
+            ;
+        if (!p) {
+            sched_yield();
+            continue;
+        }
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        for (volatile uint32_t i = 0; i < spin / 2 + x % (spin + 1); i++)
+            ;
+        late = !atomic_load(&race_inside);
+        hf_promise_resolve(p, &race_freed, count_free);
+        atomic_store(&race_slot, NULL);
+        if (late)
+            spin -= spin / 8 + (spin > 1);
+        else if (spin < 100000)
+            spin++;
+    }
+    return NULL;
+}
+
+/* Each thread on a CPU of its own (if the process has two): sharing one, the resolver
+ * would only run when the main thread yields, after the call, and never race with it. */
+static void race_pin(pthread_t main_thread, pthread_t resolver, cpu_set_t *saved)
+{
+    cpu_set_t one;
+    int cpus[2], n = 0;
+
+    pthread_getaffinity_np(main_thread, sizeof *saved, saved);
+    for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
+        if (CPU_ISSET(c, saved))
+            cpus[n++] = c;
+    if (n < 2)
+        return;
+    CPU_ZERO(&one);
+    CPU_SET(cpus[0], &one);
+    pthread_setaffinity_np(main_thread, sizeof one, &one);
+    CPU_ZERO(&one);
+    CPU_SET(cpus[1], &one);
+    pthread_setaffinity_np(resolver, sizeof one, &one);
+}
+
+/* The input settles, again and again, while hf_future_timeout() is setting up: every
+ * timer must end disarmed (an armed one would hold its output, the input and the input's
+ * value for an hour). Before the fix, a few in a thousand stayed armed. */
+START_TEST(a_timeout_whose_input_settles_as_it_is_made_leaves_no_timer_armed)
+{
+    cpu_set_t saved;
+    pthread_t t;
+
+    atomic_store(&race_freed, 0);
+    atomic_store(&race_stop, 0);
+    pthread_create(&t, NULL, race_resolver, NULL);
+    race_pin(pthread_self(), t, &saved);
+    for (int i = 0; i < RACES; i++) {
+        hf_promise_t *p = hf_promise_new();
+        hf_future_t *f = hf_promise_future(p), *o;
+        atomic_store(&race_inside, 1);
+        atomic_store(&race_slot, p);
+        o = hf_future_timeout(f, 3600 * 1000);
+        atomic_store(&race_inside, 0);
+        for (int k = 0; k < 4096 && atomic_load(&race_slot); k++)
+            ;
+        while (atomic_load(&race_slot))
+            sched_yield();
+        ck_assert_int_eq(tu_settle(o), HF_FUTURE_FULFILLED);
+        hf_future_release(o);
+        hf_future_release(f);
+        hf_promise_free(p);
+    }
+    atomic_store(&race_stop, 1);
+    pthread_join(t, NULL);
+    pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
+    TU_EVENTUALLY(hfi_timer_pending() == 0);
+    TU_EVENTUALLY(atomic_load(&race_freed) == RACES);
+}
+END_TEST
+
 static Suite *timer_suite(void)
 {
     Suite *s = suite_create("timer");
@@ -192,6 +298,7 @@ static Suite *timer_suite(void)
     tcase_add_test(tc, timers_fire_in_deadline_order);
     tcase_add_test(tc, cancelling_a_delay_removes_its_timer);
     tcase_add_test(tc, a_timeout_wrapping_a_timeout_keeps_the_inner_error);
+    tcase_add_test(tc, a_timeout_whose_input_settles_as_it_is_made_leaves_no_timer_armed);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -284,6 +284,115 @@ START_TEST(a_worker_waits_with_a_timeout_and_gets_its_place_back)
 }
 END_TEST
 
+/* ---- a worker's timeout bounds its helping ------------------------------------------- */
+
+#define HELPED 100
+
+typedef struct helping {
+    hf_runtime_t *rt;
+    hf_future_t *never;
+    atomic_int ran;             /* spawned tasks that have run */
+    int rc;                     /* what the timed wait returned */
+    int ran_when_it_returned;
+} helping_t;
+
+static void *spawned_5ms(void *arg, hf_error_t *err)
+{
+    helping_t *h = arg;
+    (void)err;
+    tu_sleep_ms(5);
+    atomic_fetch_add(&h->ran, 1);
+    return NULL;
+}
+
+static void *spawn_then_wait_10ms(void *arg, hf_error_t *err)
+{
+    helping_t *h = arg;
+    hf_future_t *fs[HELPED];
+    (void)err;
+
+    for (int i = 0; i < HELPED; i++)
+        fs[i] = hf_async(hf_runtime_compute(h->rt), spawned_5ms, h);
+    h->rc = hf_future_wait(h->never, 10);
+    h->ran_when_it_returned = atomic_load(&h->ran);
+    for (int i = 0; i < HELPED; i++) {
+        hf_future_wait(fs[i], -1);
+        hf_future_release(fs[i]);
+    }
+    return NULL;
+}
+
+/* The only worker queues 100 tasks of 5 ms, then waits 10 ms on a future nobody settles:
+ * it may run a few of them while it waits, not all 100 (half a second). */
+START_TEST(a_workers_wait_stops_helping_once_its_timeout_passes)
+{
+    static helping_t h;
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *f;
+
+    h.rt = tu_runtime(1);
+    h.never = hf_promise_future(p);
+    atomic_store(&h.ran, 0);
+    f = hf_async(hf_runtime_compute(h.rt), spawn_then_wait_10ms, &h);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(h.rc, HF_ETIMEDOUT);
+    ck_assert_int_lt(h.ran_when_it_returned, HELPED);
+    ck_assert_int_eq(atomic_load(&h.ran), HELPED);      /* the rest ran afterwards */
+    hf_future_release(f);
+    hf_future_release(h.never);
+    hf_promise_free(p);
+    hf_runtime_free(h.rt);
+}
+END_TEST
+
+static void *resolve_after_50ms(void *arg)
+{
+    tu_sleep_ms(50);
+    hf_promise_resolve(arg, (void *)(intptr_t)9, NULL);
+    return NULL;
+}
+
+static void *wait_huge_on_worker(void *arg, hf_error_t *err)
+{
+    (void)err;
+    return (void *)(intptr_t)hf_future_wait(arg, INT64_MAX);
+}
+
+/* INT64_MAX ms does not fit in nanoseconds: it is clamped, never wrapped to a deadline in
+ * the past (which returned HF_ETIMEDOUT at once). */
+START_TEST(a_timeout_too_large_for_nanoseconds_waits_until_settled)
+{
+    const int64_t huge[] = { INT64_MAX, INT64_MAX / 2, INT64_MAX / 1000 + 1 };
+    hf_runtime_t *rt = tu_runtime(1);
+
+    for (int i = 0; i < 3; i++) {
+        hf_promise_t *p = hf_promise_new();
+        hf_future_t *f = hf_promise_future(p), *w;
+        pthread_t t;
+
+        pthread_create(&t, NULL, resolve_after_50ms, p);
+        ck_assert_int_eq(hf_future_wait(f, huge[i]), 0);
+        ck_assert_int_eq(hf_future_state(f), HF_FUTURE_FULFILLED);
+        pthread_join(t, NULL);
+        hf_promise_free(p);
+        hf_future_release(f);
+
+        /* the same on a compute worker (it helps, then sleeps) */
+        p = hf_promise_new();
+        f = hf_promise_future(p);
+        w = hf_async(hf_runtime_compute(rt), wait_huge_on_worker, f);
+        pthread_create(&t, NULL, resolve_after_50ms, p);
+        ck_assert_int_eq(tu_settle(w), HF_FUTURE_FULFILLED);
+        ck_assert_int_eq((intptr_t)hf_future_value(w), 0);
+        pthread_join(t, NULL);
+        hf_future_release(w);
+        hf_promise_free(p);
+        hf_future_release(f);
+    }
+    hf_runtime_free(rt);
+}
+END_TEST
+
 static void *wait_on_own_bound_promise(void *arg, hf_error_t *err)
 {
     hf_promise_t *p = hf_promise_new();
@@ -441,6 +550,8 @@ static Suite *wait_suite(void)
     tcase_add_test(tc, waits_nested_64_deep_complete_on_the_default_pool);
     tcase_add_test(tc, fork_join_fib_through_futures_is_correct);
     tcase_add_test(tc, a_worker_waits_with_a_timeout_and_gets_its_place_back);
+    tcase_add_test(tc, a_workers_wait_stops_helping_once_its_timeout_passes);
+    tcase_add_test(tc, a_timeout_too_large_for_nanoseconds_waits_until_settled);
     tcase_add_test(tc, a_wait_that_only_the_waiting_io_thread_could_end_is_edeadlk);
     tcase_add_test(tc, a_wait_on_a_dependent_of_a_bound_promise_is_edeadlk);
     tcase_add_test(tc, freeing_the_runtime_interrupts_waits_on_its_threads);
