@@ -94,6 +94,21 @@ static int count_partials(const char *dir)
     return atoi(line);
 }
 
+/* Put `n` bytes as blobs/<etag>.incomplete: what an earlier run, or another client,
+ * left there. */
+static void write_partial(const char *etag, const void *data, size_t n)
+{
+    char path[700];
+    FILE *out;
+    snprintf(path, sizeof path, "mkdir -p '%s/models--org--model/blobs'", cache);
+    ck_assert_int_eq(system(path), 0);
+    snprintf(path, sizeof path, "%s/models--org--model/blobs/%s.incomplete", cache, etag);
+    out = fopen(path, "wb");
+    ck_assert_ptr_nonnull(out);
+    ck_assert_uint_eq(fwrite(data, 1, n, out), n);
+    fclose(out);
+}
+
 static long long file_size(const char *path)
 {
     struct stat st;
@@ -263,7 +278,7 @@ START_TEST(a_ranged_download_over_a_spoiled_prefix_starts_over_and_succeeds)
     hf_hub_config_t cfg;
     hf_error_t e;
     hf_hub_t *h;
-    char etag[65], partial[600], cmd[700];
+    char etag[65], dir[600];
     unsigned char *junk = calloc(1, 1u << 20), *want = tu_pattern(BIG, 2);
     hf_future_t *f;
     FILE *out;
@@ -279,13 +294,7 @@ START_TEST(a_ranged_download_over_a_spoiled_prefix_starts_over_and_succeeds)
     h = hf_hub_new(rt, &cfg, &e);
     ck_assert_msg(h != NULL, "hf_hub_new: %s", e.message);
     etag_of(h, "big.bin", etag);
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s/models--org--model/blobs'", cache);
-    ck_assert_int_eq(system(cmd), 0);
-    snprintf(partial, sizeof partial, "%s/models--org--model/blobs/%s.incomplete", cache, etag);
-    out = fopen(partial, "wb");
-    ck_assert_ptr_nonnull(out);
-    ck_assert_uint_eq(fwrite(junk, 1, 1u << 20, out), 1u << 20);    /* 1 MiB of zeros */
-    fclose(out);
+    write_partial(etag, junk, 1u << 20);        /* 1 MiB of zeros */
     f = dl_opts(h, "big.bin", NULL);
     ck_assert_msg(tu_settle(f) == HF_FUTURE_FULFILLED, "%s",
                   hf_future_state(f) == HF_FUTURE_REJECTED ? hf_future_error(f)->message : "");
@@ -298,8 +307,8 @@ START_TEST(a_ranged_download_over_a_spoiled_prefix_starts_over_and_succeeds)
         free(got);
     }
     fclose(out);
-    snprintf(cmd, sizeof cmd, "%s/models--org--model/blobs", cache);
-    ck_assert_int_eq(count_partials(cmd), 0);
+    snprintf(dir, sizeof dir, "%s/models--org--model/blobs", cache);
+    ck_assert_int_eq(count_partials(dir), 0);
     hf_future_release(f);
     free(junk);
     free(want);
@@ -314,19 +323,12 @@ END_TEST
 START_TEST(a_416_restarts_a_resumed_download_once_and_is_an_error_otherwise)
 {
     hf_hub_t *h = hub_with(0);
-    char etag[65], partial[600], cmd[700];
+    char etag[65];
     hf_future_t *f;
-    FILE *out;
     long before;
 
     etag_of(h, "model.bin", etag);
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s/models--org--model/blobs'", cache);
-    ck_assert_int_eq(system(cmd), 0);
-    snprintf(partial, sizeof partial, "%s/models--org--model/blobs/%s.incomplete", cache, etag);
-    out = fopen(partial, "wb");
-    ck_assert_ptr_nonnull(out);
-    ck_assert_uint_eq(fwrite("0123456789", 1, 10, out), 10);
-    fclose(out);
+    write_partial(etag, "0123456789", 10);
     tu_mock_fault(&mock, "{\"path\": \"*/model.bin\", \"port\": \"cdn\", \"status\": 416, "
                   "\"count\": 1}");
     f = dl_opts(h, "model.bin", NULL);
