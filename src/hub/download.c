@@ -18,6 +18,9 @@
  *  - the bytes are fetched by a shared blob download (blob.c); then the snapshot link;
  *  - cancelling the returned future aborts the metadata request, or leaves the blob
  *    download (the last requester to leave cancels it);
+ *  - once a cancel returns, the caller's progress callback never runs again: the blob
+ *    drops it when we leave, and our own last event (done_path) is sent under `cb_mu`,
+ *    which the cancel takes to turn events off (recursive: a callback may cancel);
  *  - `mu` guards `cur` and `blob`, the things a cancellation must reach.
  */
 #include "config.h"
