@@ -88,6 +88,13 @@ struct hfi_blob {
     hf_promise_t *done;
     char *blob_path, *partial_path, *lock_path, *url, *repo_id, *path;
     char *repo_dir;             /* no symlinked folder below it is written through */
+    char *resolve_url;          /* the Hub URL that redirected to `url` (NULL: none) */
+    struct old_url {            /* URLs replaced by a refresh: transfers may still point at
+                                   them, so they go with the blob */
+        struct old_url *next;
+        char *url;
+    } *old_urls;
+    unsigned refreshes;         /* under mu */
     char etag[65];
     uint64_t size;
     int with_auth;
@@ -147,6 +154,13 @@ static void blob_unref(hfi_blob_t *b)
     hfi_free(b->repo_dir);
     hfi_free(b->lock_path);
     hfi_free(b->url);
+    hfi_free(b->resolve_url);
+    while (b->old_urls) {
+        struct old_url *o = b->old_urls;
+        b->old_urls = o->next;
+        hfi_free(o->url);
+        hfi_free(o);
+    }
     hfi_free(b->repo_id);
     hfi_free(b->path);
     pthread_mutex_destroy(&b->mu);
@@ -443,7 +457,9 @@ static int submit_get(hfi_blob_t *b, hfi_xfer_t *x, int (*sink)(hfi_xfer_t *, co
     hf_future_t *f;
 
     hfi_xfer_reset(x);
+    pthread_mutex_lock(&b->mu);         /* a refresh may replace it */
     hfi_xfer_init(x, b->url, b->hub->download_timeout_ms);
+    pthread_mutex_unlock(&b->mu);
     x->with_auth = b->with_auth;
     x->on_body = sink;
     x->arg = arg;
@@ -463,6 +479,111 @@ static int submit_get(hfi_blob_t *b, hfi_xfer_t *x, int (*sink)(hfi_xfer_t *, co
     hfi_hub_then(b->hub, f, then, then_arg);
     hf_future_release(f);
     return 0;
+}
+
+/* ---- signed URLs that expire ------------------------------------------------------------- */
+
+#define MAX_REFRESHES 16
+
+/* A CDN's signed URL lives about an hour; a large file takes longer, and its later ranges
+ * (or a retry) then get 403. Asking the Hub again (a HEAD of the resolve URL, with the
+ * token) gives a freshly signed one; the transfer that met the 403 starts again with it.
+ * Several transfers may refresh at once: each takes the newest URL there is. */
+typedef struct refresh {
+    hfi_blob_t *b;
+    chunk_t *c;                 /* NULL: the single stream */
+    hfi_xfer_t x;
+    hf_error_t cause;           /* the 403, reported if the refresh does not help */
+} refresh_t;
+
+static void chunk_settled(chunk_t *c, int code, const hf_error_t *err);
+static void single_start(hfi_blob_t *b);
+static void chunk_start(chunk_t *c);
+
+/* 1 if `x` met a 403 from a CDN whose URL the Hub can sign again. */
+static int url_expired(hfi_blob_t *b, const hfi_xfer_t *x)
+{
+    int yes;
+    pthread_mutex_lock(&b->mu);
+    yes = x->status == 403 && !b->with_auth && b->resolve_url && b->refreshes < MAX_REFRESHES;
+    if (yes)
+        b->refreshes++;
+    pthread_mutex_unlock(&b->mu);
+    return yes;
+}
+
+static void refreshed(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    refresh_t *r = arg;
+    hfi_blob_t *b = r->b;
+    const char *loc = r->x.headers[HFI_H_LOCATION];
+    int ok = hf_future_state(done) == HF_FUTURE_FULFILLED && r->x.status >= 300 &&
+             r->x.status < 400 && loc && strncmp(loc, "http", 4) == 0 &&
+             !hfi_same_origin(b->hub, loc);
+    struct old_url *o = ok ? hfi_malloc(sizeof *o) : NULL;
+    char *fresh = o ? hfi_strdup(loc) : NULL;
+
+    hf_promise_resolve(next, NULL, NULL);
+    pthread_mutex_lock(&b->mu);
+    hfi_pending_set(r->c ? &r->c->cur : &b->cur, NULL, NULL);
+    if (fresh) {
+        o->url = b->url;
+        o->next = b->old_urls;
+        b->old_urls = o;
+        b->url = fresh;
+    }
+    pthread_mutex_unlock(&b->mu);
+    if (!fresh)
+        hfi_free(o);
+    if (atomic_load(&b->cancelled)) {
+        hf_error_set(&r->cause, HF_ECANCELED, 0, "cancelled");
+        fresh = NULL;
+    }
+    if (r->c && fresh)
+        chunk_start(r->c);
+    else if (r->c)
+        chunk_settled(r->c, r->cause.code, &r->cause);
+    else if (fresh)
+        single_start(b);
+    else
+        fail(b, &r->cause);
+    hfi_xfer_reset(&r->x);
+    hfi_free(r);
+}
+
+/* Ask the Hub for a new URL, then start `c` (or the single stream) again with it; if that
+ * fails, the transfer ends with `cause`. */
+static void refresh_url(hfi_blob_t *b, chunk_t *c, const hf_error_t *cause)
+{
+    refresh_t *r = hfi_calloc(1, sizeof *r);
+    hf_future_t *f = NULL;
+
+    if (r) {
+        r->b = b;
+        r->c = c;
+        r->cause = *cause;
+        hfi_xfer_init(&r->x, b->resolve_url, b->hub->etag_timeout_ms);
+        r->x.head = 1;
+        r->x.with_auth = 1;
+        r->x.max_body = 0;
+        f = hfi_engine_submit(b->hub->engine, &r->x);
+    }
+    if (!f) {
+        hf_error_t e = *cause;
+        hfi_free(r);
+        if (c)
+            chunk_settled(c, e.code, &e);
+        else
+            fail(b, &e);
+        return;
+    }
+    pthread_mutex_lock(&b->mu);
+    hfi_pending_set(c ? &c->cur : &b->cur, f, &r->x);
+    if (atomic_load(&b->cancelled))
+        hfi_engine_abort(&r->x);
+    pthread_mutex_unlock(&b->mu);
+    hfi_hub_then(b->hub, f, refreshed, r);
+    hf_future_release(f);
 }
 
 /* ---- single stream ----------------------------------------------------------------------- */
@@ -572,6 +693,10 @@ static void single_done(hf_future_t *done, hf_promise_t *next, void *arg)
             return;
         }
         commit(b, hex);
+        return;
+    }
+    if (code != 0 && url_expired(b, x)) {
+        refresh_url(b, NULL, &x->err);
         return;
     }
     if (code != HF_ECORRUPT && worth_retrying(x, code) && b->attempt < b->hub->max_retries) {
@@ -850,6 +975,10 @@ static void chunk_done(hf_future_t *done, hf_promise_t *next, void *arg)
         chunk_settled(c, code, &x->err);
         return;
     }
+    if (url_expired(b, x)) {
+        refresh_url(b, c, &x->err);
+        return;
+    }
     if (worth_retrying(x, code) && c->attempt < b->hub->max_retries) {
         hf_future_t *d = hfi_hub_retry_after(b->hub, x, ++c->attempt, chunk_retry, c);
         pthread_mutex_lock(&b->mu);
@@ -1104,6 +1233,7 @@ static hfi_blob_t *blob_new(hf_hub_t *hub, const hfi_blob_req_t *req, const char
     b->repo_dir = hfi_strdup(req->loc->repo_dir);
     b->lock_path = hfi_cache_lock_path(hub->cache_dir, req->loc, req->etag);
     b->url = hfi_strdup(req->url);
+    b->resolve_url = req->resolve_url ? hfi_strdup(req->resolve_url) : NULL;
     b->repo_id = hfi_strdup(req->repo_id);
     b->path = hfi_strdup(req->path);
     b->done = hf_promise_new();

@@ -15,6 +15,8 @@ typedef struct hfi_blob_req {
     const char *etag;           /* normalised: 40 or 64 hex */
     uint64_t size;
     const char *url;            /* the final URL (the CDN's for LFS files) */
+    const char *resolve_url;    /* the Hub URL that redirected to it, asked again for a
+                                   newly signed one when the CDN says 403 (NULL: none) */
     const char *repo_id, *path; /* for progress and messages (the progress events of this
                                    request name its own; kept until it leaves) */
     hf_progress_fn progress;

@@ -287,6 +287,7 @@ static void have_metadata(dl_t *d)
     req.etag = d->etag;
     req.size = d->size;
     req.url = d->download_url;
+    req.resolve_url = strcmp(d->url, d->download_url) != 0 ? d->url : NULL;
     req.repo_id = d->repo_id;
     req.path = d->path;
     req.progress = d->progress;

@@ -2,8 +2,9 @@
  * check_lifecycle.c - what happens to a download around its ends, against hf-mock-hub:
  * progress callbacks of a requester that left a shared download, a wait for another
  * process's lock that a cancel or hf_hub_free must end, the partial file hf_hub_free
- * leaves for the next run, a ranged download over a spoiled prefix, a forced download
- * that fails, copies with symlinks off, and a "~" in HF_HOME.
+ * leaves for the next run, a ranged download over a spoiled prefix, a 416, signed CDN
+ * URLs that expire mid-download, a forced download that fails, copies with symlinks off,
+ * and a "~" in HF_HOME.
  */
 #include "common/testutil.h"
 
@@ -21,7 +22,7 @@ static tu_mock_t mock;
 static char cache[256];
 static hf_runtime_t *rt;
 
-static void setup(void)
+static void setup_with(const char *mock_args)
 {
     unsigned char *big = tu_pattern(BIG, 2), *small = tu_pattern(SMALL, 1);
 
@@ -33,9 +34,20 @@ static void setup(void)
     tu_mock_settings(&mock, "model", "org/model", "{\"lfs\": [\"*.bin\"]}");
     free(big);
     free(small);
-    tu_mock_start(&mock, NULL);
+    tu_mock_start(&mock, mock_args);
     tu_tmpdir(cache, sizeof cache, "life-cache");
     rt = tu_runtime(2);
+}
+
+static void setup(void)
+{
+    setup_with(NULL);
+}
+
+/* The CDN's signed URLs expire one second after the Hub signs them. */
+static void setup_expiring(void)
+{
+    setup_with("--cdn-url-expiry 1");
 }
 
 static void teardown(void)
@@ -350,6 +362,59 @@ START_TEST(a_416_restarts_a_resumed_download_once_and_is_an_error_otherwise)
 }
 END_TEST
 
+/* ---- signed URLs that expire ---------------------------------------------------------------- */
+
+/* The CDN's signed URLs expire after a second here: later ranges, and a single stream's
+ * retry after a reset, meet 403; the client asks the Hub for a fresh URL and goes on. */
+START_TEST(a_download_outliving_its_signed_url_gets_a_fresh_one_and_completes)
+{
+    hf_hub_config_t cfg;
+    hf_error_t e;
+    hf_hub_t *h;
+    hf_future_t *f;
+    unsigned char *want = tu_pattern(BIG, 2), *got = malloc(BIG);
+    FILE *in;
+    long gets;
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.endpoint = mock.hub;
+    cfg.cache_dir = cache;
+    cfg.token = "";
+    cfg.offline = HF_NO;
+    cfg.backoff_ms = 10;
+    cfg.parallel_threshold = 1u << 20;      /* big.bin: 3 ranges of 1 MiB... */
+    cfg.conns_per_file = 1;                 /* ...one after another */
+    h = hf_hub_new(rt, &cfg, &e);
+    ck_assert_msg(h != NULL, "hf_hub_new: %s", e.message);
+    tu_mock_fault(&mock, "{\"path\": \"*/big.bin\", \"port\": \"cdn\", \"throttle_bps\": 700000}");
+    f = dl_opts(h, "big.bin", NULL);
+    ck_assert_msg(tu_settle(f) == HF_FUTURE_FULFILLED, "%s",
+                  hf_future_state(f) == HF_FUTURE_REJECTED ? hf_future_error(f)->message : "");
+    in = fopen(hf_future_value(f), "rb");
+    ck_assert_ptr_nonnull(in);
+    ck_assert_uint_eq(fread(got, 1, BIG, in), BIG);
+    fclose(in);
+    ck_assert_int_eq(memcmp(got, want, BIG), 0);
+    gets = tu_mock_count(&mock, "GET", "/big.bin");
+    ck_assert_msg(gets > 3, "GETs of big.bin: %ld (no range met an expired URL)", gets);
+    ck_assert_int_ge(tu_mock_count(&mock, "HEAD", "/resolve/main/big.bin"), 2);
+    hf_future_release(f);
+
+    /* a single stream reset after its URL expired: the retry gets a fresh URL */
+    tu_mock_reset(&mock);
+    tu_mock_fault(&mock, "{\"path\": \"*/model.bin\", \"port\": \"cdn\", \"throttle_bps\": 100000, "
+                  "\"reset_after\": 150000, \"count\": 1}");
+    f = dl_opts(h, "model.bin", NULL);
+    ck_assert_msg(tu_settle(f) == HF_FUTURE_FULFILLED, "%s",
+                  hf_future_state(f) == HF_FUTURE_REJECTED ? hf_future_error(f)->message : "");
+    ck_assert_int_ge(tu_mock_count(&mock, "HEAD", "/resolve/main/model.bin"), 2);
+    hf_future_release(f);
+    free(want);
+    free(got);
+    hf_hub_free(h);
+}
+END_TEST
+
 /* ---- force ------------------------------------------------------------------------------------ */
 
 START_TEST(a_forced_download_that_is_cancelled_leaves_the_cached_file)
@@ -456,6 +521,11 @@ static Suite *lifecycle_suite(void)
     tcase_add_test(tc, a_forced_download_that_is_cancelled_leaves_the_cached_file);
     tcase_add_test(tc, with_symlinks_off_a_second_download_keeps_the_copy_and_force_makes_a_new_one);
     tcase_add_test(tc, a_tilde_in_hf_home_and_xdg_cache_home_is_the_home_folder);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("expiry");
+    tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, setup_expiring, teardown);
+    tcase_add_test(tc, a_download_outliving_its_signed_url_gets_a_fresh_one_and_completes);
     suite_add_tcase(s, tc);
     return s;
 }
