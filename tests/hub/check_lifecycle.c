@@ -57,7 +57,9 @@ static void teardown(void)
     tu_rm_tree(cache);
 }
 
-static hf_hub_t *hub_with(int disable_symlinks)
+/* A hub on the mock; `ranged_conns` > 0: files of 1 MiB and more go in ranges over that
+ * many connections. */
+static hf_hub_t *hub_full(int disable_symlinks, unsigned ranged_conns)
 {
     hf_hub_config_t cfg;
     hf_hub_t *h;
@@ -69,9 +71,18 @@ static hf_hub_t *hub_with(int disable_symlinks)
     cfg.offline = HF_NO;
     cfg.backoff_ms = 10;
     cfg.disable_symlinks = disable_symlinks ? HF_YES : HF_NO;
+    if (ranged_conns) {
+        cfg.parallel_threshold = 1u << 20;
+        cfg.conns_per_file = ranged_conns;
+    }
     h = hf_hub_new(rt, &cfg, &e);
     ck_assert_msg(h != NULL, "hf_hub_new: %s", e.message);
     return h;
+}
+
+static hf_hub_t *hub_with(int disable_symlinks)
+{
+    return hub_full(disable_symlinks, 0);
 }
 
 static hf_future_t *dl_opts(hf_hub_t *h, const char *path, const hf_download_opts_t *o)
@@ -287,24 +298,12 @@ END_TEST
  * again from byte 0 and the download succeeds. */
 START_TEST(a_ranged_download_over_a_spoiled_prefix_starts_over_and_succeeds)
 {
-    hf_hub_config_t cfg;
-    hf_error_t e;
-    hf_hub_t *h;
+    hf_hub_t *h = hub_full(0, 2);       /* big.bin (3 MiB) goes in ranges */
     char etag[65], dir[600];
     unsigned char *junk = calloc(1, 1u << 20), *want = tu_pattern(BIG, 2);
     hf_future_t *f;
     FILE *out;
 
-    memset(&cfg, 0, sizeof cfg);
-    cfg.endpoint = mock.hub;
-    cfg.cache_dir = cache;
-    cfg.token = "";
-    cfg.offline = HF_NO;
-    cfg.backoff_ms = 10;
-    cfg.parallel_threshold = 1u << 20;      /* big.bin (3 MiB) goes in ranges */
-    cfg.conns_per_file = 2;
-    h = hf_hub_new(rt, &cfg, &e);
-    ck_assert_msg(h != NULL, "hf_hub_new: %s", e.message);
     etag_of(h, "big.bin", etag);
     write_partial(etag, junk, 1u << 20);        /* 1 MiB of zeros */
     f = dl_opts(h, "big.bin", NULL);
@@ -368,24 +367,12 @@ END_TEST
  * retry after a reset, meet 403; the client asks the Hub for a fresh URL and goes on. */
 START_TEST(a_download_outliving_its_signed_url_gets_a_fresh_one_and_completes)
 {
-    hf_hub_config_t cfg;
-    hf_error_t e;
-    hf_hub_t *h;
+    hf_hub_t *h = hub_full(0, 1);       /* big.bin: 3 ranges of 1 MiB, one after another */
     hf_future_t *f;
     unsigned char *want = tu_pattern(BIG, 2), *got = malloc(BIG);
     FILE *in;
     long gets;
 
-    memset(&cfg, 0, sizeof cfg);
-    cfg.endpoint = mock.hub;
-    cfg.cache_dir = cache;
-    cfg.token = "";
-    cfg.offline = HF_NO;
-    cfg.backoff_ms = 10;
-    cfg.parallel_threshold = 1u << 20;      /* big.bin: 3 ranges of 1 MiB... */
-    cfg.conns_per_file = 1;                 /* ...one after another */
-    h = hf_hub_new(rt, &cfg, &e);
-    ck_assert_msg(h != NULL, "hf_hub_new: %s", e.message);
     tu_mock_fault(&mock, "{\"path\": \"*/big.bin\", \"port\": \"cdn\", \"throttle_bps\": 700000}");
     f = dl_opts(h, "big.bin", NULL);
     ck_assert_msg(tu_settle(f) == HF_FUTURE_FULFILLED, "%s",
