@@ -256,7 +256,10 @@ int hfi_cache_write_ref(const hfi_cache_loc_t *loc, const char *rev, const char 
         return 0;               /* unchanged: do not touch (read-only caches) */
     if ((path = hfi_strfmt("%s/refs/%s", loc->repo_dir, rev)) == NULL)
         return HF_ENOMEM;
-    rc = write_ref_file(path, commit, err);
+    /* never through a planted symlink (refs/, or a folder of refs/pr/...) */
+    if ((rc = hfi_cache_check_no_links(loc, path, err)) == 0 &&
+        (rc = hfi_mkdirs_for(path, err)) == 0 && (rc = hfi_cache_check_no_links(loc, path, err)) == 0)
+        rc = write_ref_file(path, commit, err);
     hfi_free(path);
     return rc;
 }
@@ -390,7 +393,8 @@ int hfi_cache_mark_missing(const hfi_cache_loc_t *loc, const char *commit, const
 
     if (!p)
         return HF_ENOMEM;
-    if ((rc = hfi_mkdirs_for(p, NULL)) == 0) {
+    if ((rc = hfi_cache_check_no_links(loc, p, NULL)) == 0 && (rc = hfi_mkdirs_for(p, NULL)) == 0 &&
+        (rc = hfi_cache_check_no_links(loc, p, NULL)) == 0) {
         fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
         if (fd < 0)
             rc = HF_EIO;

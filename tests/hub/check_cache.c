@@ -359,6 +359,34 @@ START_TEST(bad_names_are_refused_before_any_file_is_touched)
 }
 END_TEST
 
+/* A symlink planted where refs/ or .no_exist/ (or a folder below them) should be is never
+ * written through: the write fails and nothing appears at the link's target. */
+START_TEST(refs_and_markers_are_never_written_through_a_planted_symlink)
+{
+    hfi_cache_loc_t loc;
+    char outside[300], link[400], cmd[900];
+    hf_error_t e;
+
+    make_root();
+    snprintf(outside, sizeof outside, "%s/outside", root);
+    ck_assert_int_eq(mkdir(outside, 0777), 0);
+    ck_assert_int_eq(hfi_cache_loc_init(&loc, root, HF_REPO_MODEL, "org/name"), 0);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/models--org--name'", root);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(link, sizeof link, "%s/models--org--name/refs", root);
+    ck_assert_int_eq(symlink(outside, link), 0);
+    ck_assert_int_eq(hfi_cache_write_ref(&loc, "main", COMMIT, &e), HF_EIO);
+    ck_assert_msg(strstr(e.message, "symlink") != NULL, "%s", e.message);
+    ck_assert_int_eq(hfi_cache_write_ref(&loc, "refs/pr/1", COMMIT, &e), HF_EIO);
+    snprintf(link, sizeof link, "%s/models--org--name/.no_exist", root);
+    ck_assert_int_eq(symlink(outside, link), 0);
+    ck_assert_int_lt(hfi_cache_mark_missing(&loc, COMMIT, "missing.txt"), 0);
+    ck_assert_str_eq(names_in(outside), "");
+    hfi_cache_loc_free(&loc);
+    rm_root();
+}
+END_TEST
+
 static Suite *cache_suite(void)
 {
     Suite *s = suite_create("cache");
@@ -371,6 +399,7 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, hashes_name_blobs_like_git_and_sha256);
     tcase_add_test(tc, an_official_client_cache_reads_back_offline_with_zero_requests);
     tcase_add_test(tc, bad_names_are_refused_before_any_file_is_touched);
+    tcase_add_test(tc, refs_and_markers_are_never_written_through_a_planted_symlink);
     suite_add_tcase(s, tc);
     return s;
 }
