@@ -83,9 +83,11 @@ HF_API hf_hub_t *hf_hub_new(hf_runtime_t *rt, const hf_hub_config_t *cfg, hf_err
  * snapshots, API requests, model loads) ends: its transfers are aborted and its retry
  * delays cut short, and its future settles as CANCELLED (unless it had already settled);
  * a call made on the hub meanwhile returns a cancelled future. Blocks until the last of
- * them has let go of the hub (promptly: nothing waits on the network any more), then
- * frees it. Futures already returned stay valid. Call it before freeing the runtime,
- * and not from a continuation of one of the hub's own futures. NULL is ignored.
+ * them has let go of the hub (promptly: nothing waits on the network, nor on another
+ * process's lock, any more), then frees it. Partial files stay in the cache, so the next
+ * run resumes them, as after a kill. Futures already returned stay valid. Call it before
+ * freeing the runtime, and not from a continuation of one of the hub's own futures. NULL
+ * is ignored.
  */
 HF_API void hf_hub_free(hf_hub_t *hub);
 
@@ -118,7 +120,9 @@ typedef void (*hf_progress_fn)(const hf_progress_t *p, void *arg);
 typedef struct hf_download_opts {
     hf_progress_fn progress;    /* may be NULL */
     void *progress_arg;
-    int force;                  /* download again even if cached */
+    int force;                  /* download again even if cached: the new file replaces
+                                   the cached one when complete (until then, and if it
+                                   fails, the cached one stays) */
 } hf_download_opts_t;
 
 /*
@@ -131,7 +135,9 @@ typedef struct hf_download_opts {
  * path or revision: refused before any file or network access), HF_EREPO_NOT_FOUND,
  * HF_EREVISION_NOT_FOUND, HF_EENTRY_NOT_FOUND, HF_EGATED, HF_EAUTH, HF_ENETWORK, HF_ETLS,
  * HF_ETIMEDOUT, HF_EPROTO, HF_ECORRUPT (hash or size mismatch: nothing committed), HF_EIO,
- * HF_EOFFLINE. Cancelling the future aborts the transfer.
+ * HF_EOFFLINE. Cancelling the future aborts the transfer (unless another request shares
+ * it) and deletes its partial file; once the cancel returns, the progress callback is not
+ * called again. A CDN URL that expires during a long download is asked for again.
  */
 HF_API hf_future_t *hf_hub_download(hf_hub_t *hub, const hf_file_ref_t *ref,
                                     const hf_download_opts_t *opts);
