@@ -135,6 +135,18 @@ struct hfi_blob {
     _Atomic uint64_t range_bytes;
 };
 
+/* Let go of the chunk table, none of whose chunks is live any more. */
+static void free_chunks(hfi_blob_t *b)
+{
+    for (unsigned i = 0; i < b->nchunks; i++) {
+        hfi_xfer_reset(&b->chunks[i].x);
+        hfi_pending_set(&b->chunks[i].cur, NULL, NULL);
+    }
+    hfi_free(b->chunks);
+    b->chunks = NULL;
+    b->nchunks = 0;
+}
+
 static void blob_unref(hfi_blob_t *b)
 {
     if (atomic_fetch_sub(&b->refs, 1) != 1)
@@ -142,11 +154,7 @@ static void blob_unref(hfi_blob_t *b)
     hfi_hash_free(&b->hash);
     hfi_xfer_reset(&b->x);
     hfi_pending_set(&b->cur, NULL, NULL);
-    for (unsigned i = 0; i < b->nchunks; i++) {
-        hfi_xfer_reset(&b->chunks[i].x);
-        hfi_pending_set(&b->chunks[i].cur, NULL, NULL);
-    }
-    hfi_free(b->chunks);
+    free_chunks(b);
     hf_promise_free(b->done);
     hfi_free(b->blob_path);
     hfi_free(b->partial_path);
@@ -500,6 +508,15 @@ static void chunk_settled(chunk_t *c, int code, const hf_error_t *err);
 static void single_start(hfi_blob_t *b);
 static void chunk_start(chunk_t *c);
 
+/* The transfer `c` (NULL: the single stream) ends with `err`. */
+static void transfer_failed(hfi_blob_t *b, chunk_t *c, const hf_error_t *err)
+{
+    if (c)
+        chunk_settled(c, err->code, err);
+    else
+        fail(b, err);
+}
+
 /* 1 if `x` met a 403 from a CDN whose URL the Hub can sign again. */
 static int url_expired(hfi_blob_t *b, const hfi_xfer_t *x)
 {
@@ -539,14 +556,12 @@ static void refreshed(hf_future_t *done, hf_promise_t *next, void *arg)
         hf_error_set(&r->cause, HF_ECANCELED, 0, "cancelled");
         fresh = NULL;
     }
-    if (r->c && fresh)
-        chunk_start(r->c);
+    if (!fresh)
+        transfer_failed(b, r->c, &r->cause);
     else if (r->c)
-        chunk_settled(r->c, r->cause.code, &r->cause);
-    else if (fresh)
-        single_start(b);
+        chunk_start(r->c);
     else
-        fail(b, &r->cause);
+        single_start(b);
     hfi_xfer_reset(&r->x);
     hfi_free(r);
 }
@@ -569,12 +584,8 @@ static void refresh_url(hfi_blob_t *b, chunk_t *c, const hf_error_t *cause)
         f = hfi_engine_submit(b->hub->engine, &r->x);
     }
     if (!f) {
-        hf_error_t e = *cause;
         hfi_free(r);
-        if (c)
-            chunk_settled(c, e.code, &e);
-        else
-            fail(b, &e);
+        transfer_failed(b, c, cause);
         return;
     }
     pthread_mutex_lock(&b->mu);
@@ -610,11 +621,19 @@ static int write_at(hfi_blob_t *b, hfi_xfer_t *x, const char *buf, size_t n, uin
     return 0;
 }
 
+/* A 416 to a resumed request: the partial file is not a prefix of the blob. Once there is
+ * nothing to resume, a 416 is an error like any other (a server repeating it cannot loop
+ * us). */
+static int resume_refused(const hfi_blob_t *b, const hfi_xfer_t *x)
+{
+    return x->status == 416 && b->offset > 0;
+}
+
 static int single_sink(hfi_xfer_t *x, const char *buf, size_t n)
 {
     hfi_blob_t *b = x->arg;
 
-    if (x->status == 416 && b->offset > 0)
+    if (resume_refused(b, x))
         return 0;               /* its body is an error page (a CDN's XML): single_done
                                    starts over */
     if (x->status >= 300)
@@ -671,9 +690,7 @@ static void single_done(hf_future_t *done, hf_promise_t *next, void *arg)
         fail_msg(b, HF_ECANCELED, "cancelled");
         return;
     }
-    /* our partial file is not a prefix: start over (once there is nothing to resume, a 416
-     * is an error like any other, so a server repeating it cannot loop us) */
-    if (code == 0 && x->status == 416 && b->offset > 0) {
+    if (code == 0 && resume_refused(b, x)) {         /* start over */
         if (rewind_partial(b) < 0) {
             fail_msg(b, HF_EIO, "cannot restart its partial file");
             return;
@@ -1105,13 +1122,8 @@ static void ranged_start(hfi_blob_t *b)
 static void ranged_restart(hfi_blob_t *b)
 {
     pthread_mutex_lock(&b->mu);
-    for (unsigned i = 0; i < b->nchunks; i++) {
-        hfi_xfer_reset(&b->chunks[i].x);
-        hfi_pending_set(&b->chunks[i].cur, NULL, NULL);
-    }
-    hfi_free(b->chunks);
-    b->chunks = NULL;
-    b->nchunks = b->next_chunk = b->running = b->finished = 0;
+    free_chunks(b);
+    b->next_chunk = b->running = b->finished = 0;
     b->base = b->hashed = 0;
     b->hashing = b->ended = 0;
     pthread_mutex_unlock(&b->mu);
