@@ -218,19 +218,28 @@ static int replace_file(const char *path, const void *data, size_t len, hf_error
     return rc;
 }
 
+/* The folders of `path` (inside the repo folder), never made or entered through a symlink
+ * or a file: checked before (what is there) and after (what a racing writer put there). */
+static int mkdirs_inside(const hfi_cache_loc_t *loc, const char *path, hf_error_t *err)
+{
+    int rc;
+    if ((rc = hfi_cache_check_no_links(loc, path, err)) < 0 || (rc = hfi_mkdirs_for(path, err)) < 0)
+        return rc;
+    return hfi_cache_check_no_links(loc, path, err);
+}
+
 /*
- * Write a ref. A new one is created in place (O_EXCL): a process killed meanwhile leaves
- * at worst a short file, which readers reject and the next writer replaces, and never a
- * temporary file in refs/ (which a cache scanner would list as a ref). An existing one
- * (another commit, or a short file) is replaced through a rename.
+ * Write a ref whose folders are made (mkdirs_inside). A new one is created in place
+ * (O_EXCL): a process killed meanwhile leaves at worst a short file, which readers reject
+ * and the next writer replaces, and never a temporary file in refs/ (which a cache
+ * scanner would list as a ref). An existing one (another commit, or a short file) is
+ * replaced through a rename.
  */
 static int write_ref_file(const char *path, const char *commit, hf_error_t *err)
 {
     size_t len = strlen(commit);
-    int fd, rc;
+    int fd, rc = 0;
 
-    if ((rc = hfi_mkdirs_for(path, err)) < 0)
-        return rc;
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
     if (fd < 0 && errno == EEXIST)
         return replace_file(path, commit, len, err);
@@ -257,8 +266,7 @@ int hfi_cache_write_ref(const hfi_cache_loc_t *loc, const char *rev, const char 
     if ((path = hfi_strfmt("%s/refs/%s", loc->repo_dir, rev)) == NULL)
         return HF_ENOMEM;
     /* never through a planted symlink (refs/, or a folder of refs/pr/...) */
-    if ((rc = hfi_cache_check_no_links(loc, path, err)) == 0 &&
-        (rc = hfi_mkdirs_for(path, err)) == 0 && (rc = hfi_cache_check_no_links(loc, path, err)) == 0)
+    if ((rc = mkdirs_inside(loc, path, err)) == 0)
         rc = write_ref_file(path, commit, err);
     hfi_free(path);
     return rc;
@@ -347,8 +355,7 @@ int hfi_cache_link(const hfi_cache_loc_t *loc, const char *commit, const char *p
 
     if (!dst)
         return HF_ENOMEM;
-    if ((rc = hfi_cache_check_no_links(loc, dst, err)) < 0 ||
-        (rc = hfi_mkdirs_for(dst, err)) < 0 || (rc = hfi_cache_check_no_links(loc, dst, err)) < 0)
+    if ((rc = mkdirs_inside(loc, dst, err)) < 0)
         goto out;
     if (copy) {
         struct stat bs, ds;
@@ -393,8 +400,7 @@ int hfi_cache_mark_missing(const hfi_cache_loc_t *loc, const char *commit, const
 
     if (!p)
         return HF_ENOMEM;
-    if ((rc = hfi_cache_check_no_links(loc, p, NULL)) == 0 && (rc = hfi_mkdirs_for(p, NULL)) == 0 &&
-        (rc = hfi_cache_check_no_links(loc, p, NULL)) == 0) {
+    if ((rc = mkdirs_inside(loc, p, NULL)) == 0) {
         fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
         if (fd < 0)
             rc = HF_EIO;
