@@ -169,8 +169,8 @@ static hf_future_t *memo_wrap_model(hf_model_t *m)
     }
     pthread_mutex_lock(&memo_mu);
     if (m->memo) {
-        if (m->memo->f && hfi_future_refs(m->memo->f) > 0)
-            other = hfi_future_try_retain(m->memo->f);
+        if (m->memo->f)
+            other = hfi_future_try_retain(m->memo->f);     /* NULL once it is going */
         if (!other)
             m->memo->f = f;
     }
