@@ -107,6 +107,28 @@ void tu_mock_start(tu_mock_t *m, const char *extra_args)
                   "unexpected first line from hf-mock-hub: %s", line);
 }
 
+hf_hub_t *tu_hub_at(hf_runtime_t *rt, const char *endpoint, const char *cache,
+                    const char *token, const hf_hub_config_t *extra)
+{
+    hf_hub_config_t cfg;
+    hf_hub_t *h;
+    hf_error_t e;
+
+    if (extra)
+        cfg = *extra;
+    else
+        memset(&cfg, 0, sizeof cfg);
+    cfg.endpoint = endpoint;
+    cfg.cache_dir = cache;
+    cfg.token = token;
+    cfg.offline = HF_NO;
+    if (!cfg.backoff_ms)
+        cfg.backoff_ms = 10;
+    h = hf_hub_new(rt, &cfg, &e);
+    ck_assert_msg(h != NULL, "hf_hub_new: %s", e.message);
+    return h;
+}
+
 void tu_mock_stop(tu_mock_t *m)
 {
     char cmd[400];

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "hfasync.h"
+
 typedef struct tu_mock {
     pid_t pid;
     char root[256];             /* the folder it serves (made by tu_mock_root) */
@@ -29,6 +31,13 @@ void tu_mock_fixtures(tu_mock_t *m, unsigned scale);
 void tu_mock_start(tu_mock_t *m, const char *extra_args);
 /* SIGTERM, wait, remove the root. */
 void tu_mock_stop(tu_mock_t *m);
+
+/* A hub on `rt` for `endpoint` (the mock's m->hub, or a relay in front of it), with
+ * cache folder `cache` and `token` (NULL: from the environment, "": none), online;
+ * `extra` (may be NULL) gives the other settings, and a retry backoff of 10 ms when it
+ * sets none. Fails the test if the hub cannot be made. */
+hf_hub_t *tu_hub_at(hf_runtime_t *rt, const char *endpoint, const char *cache,
+                    const char *token, const hf_hub_config_t *extra);
 
 /* An HTTP request to the mock with libcurl (body may be NULL); returns the response body
  * (malloc'd, NUL-terminated) and sets *status. */

@@ -68,22 +68,7 @@ static void teardown(void)
 
 static hf_hub_t *hub_with(const char *token, hf_hub_config_t *extra)
 {
-    hf_hub_config_t cfg;
-    hf_hub_t *h;
-    hf_error_t e;
-    if (extra)
-        cfg = *extra;
-    else
-        memset(&cfg, 0, sizeof cfg);
-    cfg.endpoint = mock.hub;
-    cfg.cache_dir = cache;
-    cfg.token = token ? token : "";
-    cfg.offline = HF_NO;
-    if (!cfg.backoff_ms)
-        cfg.backoff_ms = 10;
-    h = hf_hub_new(rt, &cfg, &e);
-    ck_assert_msg(h != NULL, "hf_hub_new: %s", e.message);
-    return h;
+    return tu_hub_at(rt, mock.hub, cache, token ? token : "", extra);
 }
 
 static hf_future_t *dl(hf_hub_t *h, const char *repo, const char *rev, const char *path)

@@ -62,22 +62,13 @@ static void teardown(void)
 static hf_hub_t *hub_full(int disable_symlinks, unsigned ranged_conns)
 {
     hf_hub_config_t cfg;
-    hf_hub_t *h;
-    hf_error_t e;
     memset(&cfg, 0, sizeof cfg);
-    cfg.endpoint = mock.hub;
-    cfg.cache_dir = cache;
-    cfg.token = "";
-    cfg.offline = HF_NO;
-    cfg.backoff_ms = 10;
     cfg.disable_symlinks = disable_symlinks ? HF_YES : HF_NO;
     if (ranged_conns) {
         cfg.parallel_threshold = 1u << 20;
         cfg.conns_per_file = ranged_conns;
     }
-    h = hf_hub_new(rt, &cfg, &e);
-    ck_assert_msg(h != NULL, "hf_hub_new: %s", e.message);
-    return h;
+    return tu_hub_at(rt, mock.hub, cache, "", &cfg);
 }
 
 static hf_hub_t *hub_with(int disable_symlinks)

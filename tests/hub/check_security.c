@@ -179,22 +179,7 @@ static void token_teardown(void)
 
 static hf_hub_t *hub_at(const char *endpoint, const char *token, const hf_hub_config_t *extra)
 {
-    hf_hub_config_t cfg;
-    hf_hub_t *h;
-    hf_error_t e;
-    if (extra)
-        cfg = *extra;
-    else
-        memset(&cfg, 0, sizeof cfg);
-    cfg.endpoint = endpoint;
-    cfg.cache_dir = cache;
-    cfg.token = token;
-    cfg.offline = HF_NO;
-    if (!cfg.backoff_ms)
-        cfg.backoff_ms = 10;
-    h = hf_hub_new(rt, &cfg, &e);
-    ck_assert_msg(h != NULL, "hf_hub_new: %s", e.message);
-    return h;
+    return tu_hub_at(rt, endpoint, cache, token, extra);
 }
 
 static hf_hub_t *hub_with(const char *token, const hf_hub_config_t *extra)

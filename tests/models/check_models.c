@@ -55,18 +55,7 @@ static void teardown(void)
 
 static hf_hub_t *hub_with(const char *token)
 {
-    hf_hub_config_t cfg;
-    hf_hub_t *h;
-    hf_error_t e;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.endpoint = mock.hub;
-    cfg.cache_dir = cache;
-    cfg.token = token ? token : "";
-    cfg.offline = HF_NO;
-    cfg.backoff_ms = 10;
-    h = hf_hub_new(rt, &cfg, &e);
-    ck_assert_msg(h != NULL, "hf_hub_new: %s", e.message);
-    return h;
+    return tu_hub_at(rt, mock.hub, cache, token ? token : "", NULL);
 }
 
 /* Load and wait; the model (retained) or a failed test. */
