@@ -10,6 +10,10 @@
  *    next timeout is due; the loop waits on a poller (poller.c: epoll, or poll()) holding
  *    those sockets and the pipe, and hands libcurl only the sockets that are ready, so a
  *    turn costs what the ready transfers cost, not what every live transfer costs;
+ *    each transfer remembers the sockets libcurl asked to watch for it, and the loop stops
+ *    watching them before curl_multi_remove_handle: libcurl 7.88 closes the socket of a
+ *    transfer still connecting without a word and says "stop watching" only after the
+ *    close, when another thread may have been given the number (poller.c);
  *  - a transfer's private part (xpriv_t) is shared by the loop and the cancel hook of its
  *    promise, hence a reference count of 2; the hook only sets a flag, queues the
  *    transfer for the loop and wakes it; the loop removes and finalises it at once.
@@ -53,6 +57,7 @@
 #define POLL_MS 200             /* the longest a loop sleeps without looking at its flags */
 #define SWEEP_MS 100            /* how often live transfers are checked for inactivity */
 #define MAX_EVENTS 64
+#define MAX_SOCKS 4             /* sockets of one transfer at once (happy eyeballs: 2) */
 
 typedef struct loop loop_t;
 
@@ -67,6 +72,8 @@ typedef struct xpriv {
     int abort_code;             /* set by the body sink */
     int timed_out;
     int live;                   /* added to the multi handle (loop thread only) */
+    int socks[MAX_SOCKS];       /* watched for this transfer (loop thread only); */
+    int nsocks;                 /* more than MAX_SOCKS: the rest are not remembered */
     uint64_t last_ns;           /* last sign of life (the loop's clock) */
     size_t body_cap;
     struct xpriv *next;         /* in loop->submitted, under loop->mu */
@@ -325,6 +332,10 @@ static void finish(loop_t *l, xpriv_t *xp, CURLcode res, int started)
         CURLCALL(e, curl_easy_getinfo(xp->easy, CURLINFO_RESPONSE_CODE, &status));
         if (status)
             x->status = status;
+        /* Removing the handle closes the sockets of a transfer not done, maybe before
+         * libcurl tells us to stop watching them: stop now, while they are open. */
+        while (xp->nsocks > 0)
+            (void)hfi_poller_set(l->poller, xp->socks[--xp->nsocks], 0);
         CURLCALL(e, curl_multi_remove_handle(l->multi, xp->easy));
         xp->live = 0;
         if (xp->lprev)
@@ -398,13 +409,29 @@ static int loop_stopping(loop_t *l)
 
 /* ---- libcurl's socket interface (loop thread) ------------------------------------------ */
 
+/* Remember (or forget) `fd` as one of the sockets watched for `xp`. */
+static void note_socket(xpriv_t *xp, int fd, int watched)
+{
+    int i;
+
+    for (i = 0; i < xp->nsocks && xp->socks[i] != fd; i++)
+        ;
+    if (!watched && i < xp->nsocks)
+        xp->socks[i] = xp->socks[--xp->nsocks];
+    else if (watched && i == xp->nsocks && xp->nsocks < MAX_SOCKS)
+        xp->socks[xp->nsocks++] = fd;
+}
+
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
     loop_t *l = userp;
     unsigned ev = what == CURL_POLL_IN ? HFI_POLL_IN : what == CURL_POLL_OUT ? HFI_POLL_OUT :
                   what == CURL_POLL_INOUT ? HFI_POLL_IN | HFI_POLL_OUT : 0;
-    (void)easy;
+    xpriv_t *xp = NULL;
+
     (void)socketp;
+    if (easy && CURLCALL(l->e, curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&xp)) == CURLE_OK && xp)
+        note_socket(xp, (int)fd, ev != 0);
     return hfi_poller_set(l->poller, (int)fd, ev) < 0 ? -1 : 0;
 }
 

@@ -2,9 +2,15 @@
  * poller.c - hfi_poller_t: epoll (Linux, found by configure) or poll().
  *
  * Design notes
- *  - epoll: the kernel keeps the interest set; `set` is one epoll_ctl (ADD, falling back
- *    to MOD when the descriptor is already there, DEL ignoring "not there": libcurl may
- *    close a socket and open another with the same number between two calls);
+ *  - epoll: the kernel keeps the interest set, and `watched` (one byte per descriptor
+ *    number) mirrors which numbers this poller put there, so that `set` is one epoll_ctl
+ *    and a removal of a number not watched makes no call at all. That matters: libcurl
+ *    may ask to stop watching a socket after it closed it (curl_multi_remove_handle of a
+ *    transfer still connecting), and by then another thread may have been given that
+ *    number; the engine therefore stops watching a transfer's sockets before removing it
+ *    from libcurl, and the late removal is a no-op instead of a call on a descriptor this
+ *    thread no longer owns. A socket closed without telling us (the kernel drops it from
+ *    the set) whose number comes back is re-added: MOD fails with ENOENT, then ADD;
  *  - poll: an array of pollfd, searched linearly by `set` (a socket is added or removed
  *    once per connection, far less often than a wait) and compacted by swapping with the
  *    last entry;
@@ -29,6 +35,8 @@
 
 struct hfi_poller {
     int epfd;                   /* -1: the poll() backend */
+    unsigned char *watched;     /* epoll backend: watched[fd] != 0 while fd is in the set */
+    size_t wcap;
     struct pollfd *fds;         /* poll backend */
     nfds_t n, cap;
 };
@@ -63,6 +71,7 @@ void hfi_poller_free(hfi_poller_t *p)
         return;
     if (p->epfd >= 0)
         close(p->epfd);
+    hfi_free(p->watched);
     hfi_free(p->fds);
     hfi_free(p);
 }
@@ -76,19 +85,40 @@ const char *hfi_poller_backend(const hfi_poller_t *p)
 static int epoll_set(hfi_poller_t *p, int fd, unsigned events)
 {
     struct epoll_event ev;
+    size_t i = (size_t)fd;
 
     memset(&ev, 0, sizeof ev);
     ev.data.fd = fd;
     ev.events = ((events & HFI_POLL_IN) ? EPOLLIN : 0u) | ((events & HFI_POLL_OUT) ? EPOLLOUT : 0u);
     if (!events) {
-        /* ENOENT, EBADF: never added, or already closed (which removed it) */
-        (void)epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, &ev);
+        if (i < p->wcap && p->watched[i]) {
+            p->watched[i] = 0;
+            /* ENOENT, EBADF: closed without a word (which removed it) */
+            (void)epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, &ev);
+        }
         return 0;
     }
-    if (epoll_ctl(p->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
+    if (i >= p->wcap) {
+        size_t cap = p->wcap ? p->wcap : 64;
+        unsigned char *nw;
+        while (cap <= i)
+            cap *= 2;
+        if ((nw = hfi_realloc(p->watched, cap)) == NULL)
+            return HF_ENOMEM;
+        memset(nw + p->wcap, 0, cap - p->wcap);
+        p->watched = nw;
+        p->wcap = cap;
+    }
+    if (p->watched[i] && epoll_ctl(p->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
         return 0;
-    if (errno == ENOENT && epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+    if ((!p->watched[i] || errno == ENOENT) && epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) == 0) {
+        p->watched[i] = 1;
         return 0;
+    }
+    if (errno == EEXIST && epoll_ctl(p->epfd, EPOLL_CTL_MOD, fd, &ev) == 0) {
+        p->watched[i] = 1;  /* there after all (a duplicate of a closed descriptor) */
+        return 0;
+    }
     return errno == ENOMEM ? HF_ENOMEM : HF_EIO;
 }
 
@@ -160,6 +190,8 @@ static int poll_wait_some(hfi_poller_t *p, int timeout_ms, hfi_pollev_t *out, in
 
 int hfi_poller_set(hfi_poller_t *p, int fd, unsigned events)
 {
+    if (fd < 0)
+        return HF_EINVAL;
 #ifdef HAVE_EPOLL_CREATE1
     if (p->epfd >= 0)
         return epoll_set(p, fd, events);

@@ -27,8 +27,10 @@ const char *hfi_poller_backend(const hfi_poller_t *p);
 
 /*
  * hfi_poller_set - watch `fd` for `events` (HFI_POLL_IN | HFI_POLL_OUT), replacing what it
- * was watched for; 0 stops watching it (harmless if it was not watched, or is closed).
- * Returns 0 or HF_ENOMEM / HF_EIO.
+ * was watched for; 0 stops watching it (no system call at all if it was not watched: a
+ * caller that closes a descriptor stops watching it first, so that a late request to stop
+ * watching that number never touches a descriptor another thread may have been given).
+ * Returns 0 or HF_EINVAL (fd < 0) / HF_ENOMEM / HF_EIO.
  */
 int hfi_poller_set(hfi_poller_t *p, int fd, unsigned events);
 

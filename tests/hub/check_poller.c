@@ -121,6 +121,42 @@ START_TEST(a_closed_descriptor_number_can_be_watched_again)
 }
 END_TEST
 
+START_TEST(a_number_closed_without_a_word_is_watched_again)
+{
+    /* libcurl 7.88 closes the socket of a transfer still connecting and only then says
+     * "stop watching" it, or says nothing before the number is handed out again */
+    hfi_poller_t *p = poller_for(_i);
+    int a[2], b[2], c[2];
+    hfi_pollev_t ev[4];
+
+    ck_assert_int_eq(pipe(a), 0);
+    ck_assert_int_eq(hfi_poller_set(p, a[0], HFI_POLL_IN), 0);
+    close(a[0]);
+    close(a[1]);
+    ck_assert_int_eq(hfi_poller_set(p, a[0], 0), 0);    /* the late removal */
+    ck_assert_int_eq(hfi_poller_set(p, a[0], 0), 0);    /* and again: nothing watched */
+    ck_assert_int_eq(pipe(b), 0);
+    ck_assert_int_eq(b[0], a[0]);
+    ck_assert_int_eq(hfi_poller_set(p, b[0], HFI_POLL_IN), 0);
+    close(b[0]);                                        /* no removal this time */
+    close(b[1]);
+    ck_assert_int_eq(pipe(c), 0);
+    ck_assert_int_eq(c[0], a[0]);
+    ck_assert_int_eq(hfi_poller_set(p, c[0], HFI_POLL_IN), 0);
+    ck_assert_int_eq(hfi_poller_wait(p, 0, ev, 4), 0);
+    put(c[1]);
+    ck_assert_int_eq(hfi_poller_wait(p, 1000, ev, 4), 1);
+    ck_assert_int_eq(ev[0].fd, c[0]);
+    ck_assert(ev[0].events & HFI_POLL_IN);
+    ck_assert_int_eq(hfi_poller_set(p, c[0], 0), 0);
+    ck_assert_int_eq(hfi_poller_wait(p, 0, ev, 4), 0);  /* unwatched though readable */
+    ck_assert_int_eq(hfi_poller_set(p, -1, HFI_POLL_IN), HF_EINVAL);
+    close(c[0]);
+    close(c[1]);
+    hfi_poller_free(p);
+}
+END_TEST
+
 START_TEST(hundreds_of_descriptors)
 {
     enum { N = 300 };
@@ -160,6 +196,7 @@ static Suite *poller_suite(void)
     tcase_add_loop_test(tc, reports_only_the_descriptors_that_are_ready, 0, n);
     tcase_add_loop_test(tc, removing_or_changing_interest_takes_effect, 0, n);
     tcase_add_loop_test(tc, a_closed_descriptor_number_can_be_watched_again, 0, n);
+    tcase_add_loop_test(tc, a_number_closed_without_a_word_is_watched_again, 0, n);
     tcase_add_loop_test(tc, hundreds_of_descriptors, 0, n);
     suite_add_tcase(s, tc);
     return s;
