@@ -114,12 +114,19 @@ static void req_retry_later(apireq_t *r)
     hf_future_release(d);
 }
 
-/* Make a Location or Link target absolute; NULL unless it is on the endpoint's origin. */
+/* A Location or Link target resolved against the URL asked (RFC 3986: "/x", "x", "../x",
+ * "//host/x"); NULL unless it is http(s) on the endpoint's origin. */
 static char *same_origin_url(apireq_t *r, const char *target)
 {
-    if (target[0] == '/' && target[1] != '/')
-        return hfi_strfmt("%s%s", r->hub->origin, target);
-    return hfi_same_origin(r->hub, target) ? hfi_strdup(target) : NULL;
+    char *to = NULL;
+
+    if (hfi_url_resolve(r->url, target, &to) < 0)
+        return NULL;
+    if (!hfi_same_origin(r->hub, to)) {
+        hfi_free(to);
+        return NULL;
+    }
+    return to;
 }
 
 static void req_done(hf_future_t *done, hf_promise_t *next, void *arg)

@@ -27,6 +27,12 @@
  *  - a resumed download whose whole fails the hash is fetched once more from byte 0, in
  *    one stream or in ranges as before: the prefix an earlier run left may be the wrong
  *    part;
+ *  - a GET answered with a redirect (301, 302, 303, 307, 308: a CDN sending us on) follows
+ *    its Location, resolved against the URL asked (RFC 3986) and only if http(s); the
+ *    target becomes the blob's URL, so the ranges still to come go straight there. At most
+ *    10 redirects in a row per transfer (then HF_EPROTO: a loop); the sinks never write a
+ *    3xx body. The token goes with no request once a redirect has left the Hub's origin
+ *    (and engine.c never sends it off that origin);
  *  - failures worth retrying (dropped connection, inactivity timeout, 408/429/5xx) wait
  *    (1, 2, 4, 8, 8 x backoff, or Retry-After / RateLimit t=) and resume where they
  *    stopped; other failures keep the partial file for the next run, except a cancellation
@@ -74,6 +80,7 @@ typedef struct chunk {
     hfi_blob_t *b;
     uint64_t from, len, got;    /* got: bytes already written */
     unsigned attempt;
+    unsigned hops;              /* redirects in a row */
     hfi_xfer_t x;
     hfi_pending_t cur;          /* under b->mu */
     int done;
@@ -89,15 +96,15 @@ struct hfi_blob {
     char *blob_path, *partial_path, *lock_path, *url, *repo_id, *path;
     char *repo_dir;             /* no symlinked folder below it is written through */
     char *resolve_url;          /* the Hub URL that redirected to `url` (NULL: none) */
-    struct old_url {            /* URLs replaced by a refresh: transfers may still point at
-                                   them, so they go with the blob */
+    struct old_url {            /* URLs replaced by a refresh or a redirect: transfers may
+                                   still point at them, so they go with the blob */
         struct old_url *next;
         char *url;
     } *old_urls;
     unsigned refreshes;         /* under mu */
     char etag[65];
     uint64_t size;
-    int with_auth;
+    int with_auth;              /* under mu: 0 for good once a redirect left the Hub */
     int lock_fd, fd;
     int unlocked;               /* the lock file holds no lock: expect other writers */
     int resumed;                /* the partial file began with bytes of an earlier run */
@@ -120,6 +127,7 @@ struct hfi_blob {
     hfi_hash_t hash;
     hfi_xfer_t x;
     unsigned attempt;
+    unsigned hops;              /* redirects in a row */
     int ranged_request;
 
     /* ranges */
@@ -465,10 +473,10 @@ static int submit_get(hfi_blob_t *b, hfi_xfer_t *x, int (*sink)(hfi_xfer_t *, co
     hf_future_t *f;
 
     hfi_xfer_reset(x);
-    pthread_mutex_lock(&b->mu);         /* a refresh may replace it */
+    pthread_mutex_lock(&b->mu);         /* a refresh or a redirect may replace them */
     hfi_xfer_init(x, b->url, b->hub->download_timeout_ms);
-    pthread_mutex_unlock(&b->mu);
     x->with_auth = b->with_auth;
+    pthread_mutex_unlock(&b->mu);
     x->on_body = sink;
     x->arg = arg;
     x->range_from = from;
@@ -487,6 +495,58 @@ static int submit_get(hfi_blob_t *b, hfi_xfer_t *x, int (*sink)(hfi_xfer_t *, co
     hfi_hub_then(b->hub, f, then, then_arg);
     hf_future_release(f);
     return 0;
+}
+
+/* ---- redirects ----------------------------------------------------------------------------- */
+
+#define MAX_REDIRECTS 10
+
+/* Make `fresh` (hfi_malloc'd, taken) the URL of every transfer from now on; the old one
+ * stays with the blob (transfers may still point at it). With b->mu held. */
+static void replace_url(hfi_blob_t *b, char *fresh, struct old_url *o)
+{
+    o->url = b->url;
+    o->next = b->old_urls;
+    b->old_urls = o;
+    b->url = fresh;
+}
+
+/* If `x` ended in a redirect (301, 302, 303, 307 or 308 with a Location), its target,
+ * resolved against the URL asked, becomes the blob's URL: the caller starts its transfer
+ * again (there, the ranges still to come go straight there too) and gets 1. 0: not a
+ * redirect (the run of redirects `*hops` counts ends). An HF_E* code, in x->err: not to be
+ * followed, as the 11th redirect in a row (a loop) or a Location that is not http(s).
+ * Once a target leaves the Hub's origin, the token is never sent again (engine.c sends it
+ * only to the Hub's origin anyway). */
+static int follow_redirect(hfi_blob_t *b, hfi_xfer_t *x, unsigned *hops)
+{
+    const char *loc = x->headers[HFI_H_LOCATION];
+    struct old_url *o;
+    char *target;
+    int rc;
+
+    if (!hfi_http_redirect(x->status) || !loc) {
+        *hops = 0;
+        return 0;
+    }
+    if (++*hops > MAX_REDIRECTS)
+        return hf_error_set(&x->err, HF_EPROTO, (int)x->status,
+                            "%s: more than %d redirects (a redirect loop?)", b->path,
+                            MAX_REDIRECTS);
+    if ((rc = hfi_url_resolve(x->url, loc, &target)) < 0)
+        return hf_error_set(&x->err, rc, (int)x->status, "%s: %s", b->path,
+                            rc == HF_ENOMEM ? "out of memory"
+                            : "redirect to a Location that is not an http(s) URL (not followed)");
+    if ((o = hfi_malloc(sizeof *o)) == NULL) {
+        hfi_free(target);
+        return hf_error_set(&x->err, HF_ENOMEM, 0, "%s: out of memory", b->path);
+    }
+    pthread_mutex_lock(&b->mu);
+    if (!hfi_same_origin(b->hub, target))
+        b->with_auth = 0;
+    replace_url(b, target, o);
+    pthread_mutex_unlock(&b->mu);
+    return 1;
 }
 
 /* ---- signed URLs that expire ------------------------------------------------------------- */
@@ -534,24 +594,22 @@ static void refreshed(hf_future_t *done, hf_promise_t *next, void *arg)
     refresh_t *r = arg;
     hfi_blob_t *b = r->b;
     const char *loc = r->x.headers[HFI_H_LOCATION];
-    int ok = hf_future_state(done) == HF_FUTURE_FULFILLED && r->x.status >= 300 &&
-             r->x.status < 400 && loc && strncmp(loc, "http", 4) == 0 &&
-             !hfi_same_origin(b->hub, loc);
-    struct old_url *o = ok ? hfi_malloc(sizeof *o) : NULL;
-    char *fresh = o ? hfi_strdup(loc) : NULL;
+    char *fresh = NULL;
+    struct old_url *o = NULL;
 
+    /* a new CDN URL: the Location of a 3xx, resolved, http(s), off the Hub's origin */
+    if (hf_future_state(done) == HF_FUTURE_FULFILLED && r->x.status >= 300 &&
+        r->x.status < 400 && loc && hfi_url_resolve(b->resolve_url, loc, &fresh) == 0 &&
+        (hfi_same_origin(b->hub, fresh) || (o = hfi_malloc(sizeof *o)) == NULL)) {
+        hfi_free(fresh);
+        fresh = NULL;
+    }
     hf_promise_resolve(next, NULL, NULL);
     pthread_mutex_lock(&b->mu);
     hfi_pending_set(r->c ? &r->c->cur : &b->cur, NULL, NULL);
-    if (fresh) {
-        o->url = b->url;
-        o->next = b->old_urls;
-        b->old_urls = o;
-        b->url = fresh;
-    }
+    if (fresh)
+        replace_url(b, fresh, o);
     pthread_mutex_unlock(&b->mu);
-    if (!fresh)
-        hfi_free(o);
     if (atomic_load(&b->cancelled)) {
         hf_error_set(&r->cause, HF_ECANCELED, 0, "cancelled");
         fresh = NULL;
@@ -688,6 +746,16 @@ static void single_done(hf_future_t *done, hf_promise_t *next, void *arg)
     pthread_mutex_unlock(&b->mu);
     if (atomic_load(&b->cancelled) || code == HF_ECANCELED) {
         fail_msg(b, HF_ECANCELED, "cancelled");
+        return;
+    }
+    switch (follow_redirect(b, x, &b->hops)) {      /* its body (if any) was not written */
+    case 0:
+        break;
+    case 1:
+        single_start(b);
+        return;
+    default:
+        fail(b, &x->err);
         return;
     }
     if (code == 0 && resume_refused(b, x)) {         /* start over */
@@ -983,6 +1051,17 @@ static void chunk_done(hf_future_t *done, hf_promise_t *next, void *arg)
     pthread_mutex_lock(&b->mu);
     hfi_pending_set(&c->cur, NULL, NULL);
     pthread_mutex_unlock(&b->mu);
+    if (code != HF_ECANCELED && !atomic_load(&b->cancelled)) {
+        int r = follow_redirect(b, x, &c->hops);   /* its body (if any) was not written */
+        if (r > 0) {
+            chunk_start(c);
+            return;
+        }
+        if (r < 0) {
+            chunk_settled(c, r, &x->err);
+            return;
+        }
+    }
     if (code == 0 && x->status != 206)
         code = hf_error_set(&x->err, hfi_http_error_code(x->status, x->headers[HFI_H_ERROR_CODE]),
                             (int)x->status, "HTTP %ld for a range of %s", x->status, b->path);

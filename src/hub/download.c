@@ -6,10 +6,14 @@
  *    runs on the I/O pool, as steps chained on engine futures with HF_ON_ANY (so each step
  *    runs whatever happened, and owns the cleanup);
  *  - metadata: a HEAD to {endpoint}/{prefix}{repo}/resolve/{quote(rev)}/{quote(path)} with
- *    the token; same-origin redirects (a renamed repo's relative 307) are followed, at most
- *    10; a cross-origin 3xx is the CDN: its headers carry the metadata and its Location is
- *    where the bytes come from (without the token). X-Repo-Commit is required; the etag is
- *    X-Linked-Etag or ETag; the size X-Linked-Size, or Content-Length when not a 3xx;
+ *    the token. A Location is resolved against the URL asked (RFC 3986: "/x", "x", "../x",
+ *    "//host/x" alike) and refused unless it is http(s) (HF_EPROTO, nothing fetched); a
+ *    target on the endpoint's origin (scheme, host and port; a renamed repo's 307, relative
+ *    or absolute) is the Hub: followed with the token, at most 10 times; any other is the
+ *    CDN: that 3xx's headers carry the metadata and its resolved Location is where the
+ *    bytes come from (without the token; the blob download follows that GET's own
+ *    redirects). X-Repo-Commit is required; the etag is X-Linked-Etag or ETag; the size
+ *    X-Linked-Size, or Content-Length when not a 3xx;
  *  - a revision that is a commit already in the cache makes no request; offline mode makes
  *    none at all; a network failure (after retries) falls back to what the cache has for
  *    the revision;
@@ -341,16 +345,6 @@ static void fall_back(dl_t *d, const hf_error_t *e)
     done_err(d, e);
 }
 
-/* A relative or same-origin Location, made absolute; NULL if cross-origin. */
-static char *same_origin_target(dl_t *d, const char *loc)
-{
-    if (loc[0] == '/' && loc[1] != '/')
-        return hfi_strfmt("%s%s", d->hub->origin, loc);
-    if (hfi_same_origin(d->hub, loc))
-        return hfi_strdup(loc);
-    return NULL;
-}
-
 static void head_done(hf_future_t *done, hf_promise_t *next, void *arg)
 {
     dl_t *d = arg;
@@ -377,11 +371,18 @@ static void head_done(hf_future_t *done, hf_promise_t *next, void *arg)
     }
     if (x->status >= 300 && x->status < 400) {
         char *target;
+        int rc;
         if (!(v = x->headers[HFI_H_LOCATION])) {
             done_errf(d, HF_EPROTO, (int)x->status, "redirect without a Location");
             return;
         }
-        if ((target = same_origin_target(d, v)) != NULL) {
+        /* relative to the URL asked (RFC 3986), and http(s) only */
+        if ((rc = hfi_url_resolve(d->url, v, &target)) < 0) {
+            done_errf(d, rc, (int)x->status, rc == HF_ENOMEM ? "out of memory"
+                      : "redirect to a Location that is not an http(s) URL (not followed)");
+            return;
+        }
+        if (hfi_same_origin(d->hub, target)) {
             if (++d->hops > MAX_HOPS) {
                 hfi_free(target);
                 done_errf(d, HF_EPROTO, (int)x->status, "more than 10 redirects");
@@ -394,10 +395,7 @@ static void head_done(hf_future_t *done, hf_promise_t *next, void *arg)
         }
         /* cross-origin: the CDN. The metadata is in this response. */
         hfi_free(d->download_url);
-        if ((d->download_url = hfi_strdup(v)) == NULL) {
-            done_errf(d, HF_ENOMEM, 0, "out of memory");
-            return;
-        }
+        d->download_url = target;
     } else if (x->status >= 400 || x->status < 200) {
         int code = hfi_http_error_code(x->status, x->headers[HFI_H_ERROR_CODE]);
         const char *msg = x->headers[HFI_H_ERROR_MESSAGE];

@@ -4,13 +4,21 @@
  * Design notes
  *  - input is untrusted and not NUL-guaranteed beyond the string passed: every parser
  *    reads the NUL-terminated value it is given, bounds every number (no overflow) and
- *    copies into caller buffers with an explicit capacity.
+ *    copies into caller buffers with an explicit capacity;
+ *  - a Location is resolved by the letter of RFC 3986 (section 5.2, remove_dot_segments
+ *    included), never by guessing: whatever is not an http(s) URL with a host once
+ *    resolved is refused, so a redirect can never lead to file://, ftp:// or a URL that
+ *    libcurl would complete by guesswork (a missing scheme, a bare word taken for a host).
  */
 #include "config.h"
 
 #include "hub/headers.h"
 
 #include <string.h>
+#include <strings.h>
+
+#include "core/alloc.h"
+#include "hub/names.h"
 
 static const char *skip_ws(const char *s)
 {
@@ -192,4 +200,175 @@ int hfi_http_retryable(long status)
 {
     return status == 408 || status == 429 || status == 500 || status == 502 || status == 503 ||
            status == 504;
+}
+
+int hfi_http_redirect(long status)
+{
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+/* ---- RFC 3986 reference resolution --------------------------------------------------- */
+
+typedef struct {
+    const char *p;
+    size_t n;
+    int set;                    /* the component is defined (maybe empty) */
+} part_t;
+
+typedef struct {
+    part_t scheme, auth, path, query;
+} uri_t;
+
+/* Split `s` as RFC 3986 appendix B does; the fragment is left out. -1 if a scheme is
+ * there but not a valid one. */
+static int uri_split(const char *s, uri_t *u)
+{
+    size_t n;
+
+    memset(u, 0, sizeof *u);
+    n = strcspn(s, ":/?#");
+    if (s[n] == ':' && n > 0) {
+        if (!((s[0] | 0x20) >= 'a' && (s[0] | 0x20) <= 'z'))
+            return -1;
+        for (size_t i = 1; i < n; i++) {
+            char c = s[i];
+            if (!((c | 0x20) >= 'a' && (c | 0x20) <= 'z') && !(c >= '0' && c <= '9') &&
+                c != '+' && c != '-' && c != '.')
+                return -1;
+        }
+        u->scheme = (part_t){ s, n, 1 };
+        s += n + 1;
+    }
+    if (s[0] == '/' && s[1] == '/') {
+        s += 2;
+        n = strcspn(s, "/?#");
+        u->auth = (part_t){ s, n, 1 };
+        s += n;
+    }
+    n = strcspn(s, "?#");
+    u->path = (part_t){ s, n, 1 };
+    s += n;
+    if (*s == '?') {
+        s++;
+        n = strcspn(s, "#");
+        u->query = (part_t){ s, n, 1 };
+    }
+    return 0;
+}
+
+/* remove_dot_segments (RFC 3986 5.2.4) of the path in buf[0..n), in place (the output
+ * never outgrows what it has read); returns the output length. */
+static size_t remove_dots(char *buf, size_t n)
+{
+    char *in = buf, *end = buf + n;
+    size_t o = 0;
+
+#define LEFT ((size_t)(end - in))
+#define AT(lit) (LEFT >= sizeof lit - 1 && memcmp(in, lit, sizeof lit - 1) == 0)
+    while (in < end) {
+        if (AT("../")) {                                /* A */
+            in += 3;
+        } else if (AT("./")) {
+            in += 2;
+        } else if (AT("/./")) {                         /* B: "/./x" -> "/x" */
+            in += 2;
+        } else if (LEFT == 2 && AT("/.")) {             /* "/." -> "/" */
+            in += 1;
+            *in = '/';
+        } else if (AT("/../") || (LEFT == 3 && AT("/.."))) {    /* C: up one segment */
+            if (LEFT == 3) {
+                in += 2;
+                *in = '/';
+            } else {
+                in += 3;
+            }
+            while (o > 0 && buf[o - 1] != '/')
+                o--;
+            if (o > 0)
+                o--;
+        } else if ((LEFT == 1 && AT(".")) || (LEFT == 2 && AT(".."))) {     /* D */
+            in = end;
+        } else {                                        /* E: move one segment */
+            buf[o++] = *in++;
+            while (in < end && *in != '/')
+                buf[o++] = *in++;
+        }
+    }
+#undef AT
+#undef LEFT
+    return o;
+}
+
+int hfi_url_resolve(const char *base, const char *ref, char **out)
+{
+    uri_t b, r, t;
+    char *merged = NULL, *path, *res;
+    size_t plen, n;
+    const char *scheme;
+
+    if (!base || !ref)
+        return HF_EPROTO;
+    for (const char *c = ref; *c; c++)
+        if ((unsigned char)*c <= 0x20 || *c == 0x7f || *c == '\\')
+            return HF_EPROTO;
+    if (uri_split(base, &b) < 0 || uri_split(ref, &r) < 0 || !b.scheme.set || !b.auth.set)
+        return HF_EPROTO;
+    if (r.scheme.set) {
+        t = r;
+    } else {
+        t.scheme = b.scheme;
+        if (r.auth.set) {
+            t.auth = r.auth;
+            t.path = r.path;
+            t.query = r.query;
+        } else {
+            t.auth = b.auth;
+            if (r.path.n == 0) {
+                t.path = b.path;
+                t.query = r.query.set ? r.query : b.query;
+            } else {
+                t.query = r.query;
+                if (r.path.p[0] == '/') {
+                    t.path = r.path;
+                } else {
+                    /* merge: the base path up to its last '/', then the reference's */
+                    size_t keep = b.path.n;
+                    while (keep > 0 && b.path.p[keep - 1] != '/')
+                        keep--;
+                    if ((merged = hfi_malloc(keep + r.path.n + 2)) == NULL)
+                        return HF_ENOMEM;
+                    n = 0;
+                    if (keep == 0)
+                        merged[n++] = '/';      /* an empty base path with an authority */
+                    memcpy(merged + n, b.path.p, keep);
+                    memcpy(merged + n + keep, r.path.p, r.path.n);
+                    t.path = (part_t){ merged, n + keep + r.path.n, 1 };
+                }
+            }
+        }
+    }
+    /* only http(s), with a host and without user info */
+    scheme = t.scheme.n == 4 && strncasecmp(t.scheme.p, "http", 4) == 0    ? "http"
+             : t.scheme.n == 5 && strncasecmp(t.scheme.p, "https", 5) == 0 ? "https"
+                                                                           : NULL;
+    if (!scheme || !t.auth.set || t.auth.n == 0 || t.auth.p[0] == ':' ||
+        memchr(t.auth.p, '@', t.auth.n)) {
+        hfi_free(merged);
+        return HF_EPROTO;
+    }
+    if ((path = hfi_malloc(t.path.n + 1)) == NULL) {
+        hfi_free(merged);
+        return HF_ENOMEM;
+    }
+    memcpy(path, t.path.p, t.path.n);
+    plen = remove_dots(path, t.path.n);
+    hfi_free(merged);
+    res = hfi_strfmt("%s://%.*s%s%.*s%s%.*s", scheme, (int)t.auth.n, t.auth.p,
+                     plen ? "" : "/", (int)plen, path, t.query.set ? "?" : "",
+                     (int)(t.query.set ? t.query.n : 0), t.query.set ? t.query.p : "");
+    hfi_free(path);
+    if (!res)
+        return HF_ENOMEM;
+    *out = res;
+    return 0;
 }

@@ -1,6 +1,7 @@
 /*
  * headers.h - parsing what the Hub and CDNs answer: ETags, Content-Range, Retry-After,
- * RateLimit, Link, X-Error-Code. Pure functions over untrusted text.
+ * RateLimit, Link, X-Error-Code, redirects and their Location. Pure functions over
+ * untrusted text.
  */
 #ifndef HFI_HEADERS_H
 #define HFI_HEADERS_H
@@ -31,5 +32,19 @@ int hfi_http_error_code(long status, const char *x_error_code);
 
 /* 1 for statuses worth retrying (408, 429, 500, 502, 503, 504). */
 int hfi_http_retryable(long status);
+
+/* 1 for the redirects a GET follows to its Location (301, 302, 303, 307, 308). */
+int hfi_http_redirect(long status);
+
+/*
+ * Resolve a Location `ref` against the URL that was asked, `base` (an absolute http(s)
+ * URL), as RFC 3986 section 5.2 says: absolute ("https://h/p"), scheme-relative ("//h/p"),
+ * absolute-path ("/p"), relative ("p", "../p", "?q") references; dot segments removed, the
+ * scheme lowered, the fragment dropped. The target must be an http or https URL with a host
+ * and no user info; a reference with spaces, control characters or backslashes is refused.
+ * Returns 0 with *out (hfi_malloc'd, hfi_free it), HF_EPROTO (refused: *out untouched) or
+ * HF_ENOMEM.
+ */
+int hfi_url_resolve(const char *base, const char *ref, char **out);
 
 #endif /* HFI_HEADERS_H */

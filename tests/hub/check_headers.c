@@ -1,8 +1,10 @@
 /*
- * check_headers.c - parsing ETag, Content-Range, Retry-After, RateLimit, Link, error codes.
+ * check_headers.c - parsing ETag, Content-Range, Retry-After, RateLimit, Link, error codes,
+ * and resolving a redirect's Location.
  */
 #include "common/testutil.h"
 
+#include "core/alloc.h"
 #include "hub/headers.h"
 
 START_TEST(etags_are_normalised_or_refused)
@@ -82,6 +84,91 @@ START_TEST(hub_error_codes_map_to_distinct_codes)
 }
 END_TEST
 
+/* hfi_url_resolve(base, ref) is `want` (NULL: refused with HF_EPROTO). */
+static void resolves(const char *base, const char *ref, const char *want)
+{
+    char *got = NULL;
+    int rc = hfi_url_resolve(base, ref, &got);
+    if (!want) {
+        ck_assert_msg(rc == HF_EPROTO && got == NULL, "%s: not refused (%d, %s)", ref, rc,
+                      got ? got : "");
+        return;
+    }
+    ck_assert_msg(rc == 0, "%s: refused (%d)", ref, rc);
+    ck_assert_msg(strcmp(got, want) == 0, "%s -> %s, not %s", ref, got, want);
+    hfi_free(got);
+}
+
+START_TEST(locations_resolve_as_rfc_3986_says)
+{
+    /* RFC 3986 section 5.4, base http://a/b/c/d;p?q (fragments dropped, "//g" gets its /) */
+    static const char *const cases[][2] = {
+        { "g", "http://a/b/c/g" }, { "./g", "http://a/b/c/g" }, { "g/", "http://a/b/c/g/" },
+        { "/g", "http://a/g" }, { "//g", "http://g/" }, { "?y", "http://a/b/c/d;p?y" },
+        { "g?y", "http://a/b/c/g?y" }, { "#s", "http://a/b/c/d;p?q" },
+        { "g#s", "http://a/b/c/g" }, { "g?y#s", "http://a/b/c/g?y" },
+        { ";x", "http://a/b/c/;x" }, { "g;x", "http://a/b/c/g;x" },
+        { "g;x?y#s", "http://a/b/c/g;x?y" }, { "", "http://a/b/c/d;p?q" },
+        { ".", "http://a/b/c/" }, { "./", "http://a/b/c/" }, { "..", "http://a/b/" },
+        { "../", "http://a/b/" }, { "../g", "http://a/b/g" }, { "../..", "http://a/" },
+        { "../../", "http://a/" }, { "../../g", "http://a/g" },
+        { "../../../g", "http://a/g" }, { "../../../../g", "http://a/g" },
+        { "/./g", "http://a/g" }, { "/../g", "http://a/g" }, { "g.", "http://a/b/c/g." },
+        { ".g", "http://a/b/c/.g" }, { "g..", "http://a/b/c/g.." }, { "..g", "http://a/b/c/..g" },
+        { "./../g", "http://a/b/g" }, { "./g/.", "http://a/b/c/g/" },
+        { "g/./h", "http://a/b/c/g/h" }, { "g/../h", "http://a/b/c/h" },
+        { "g;x=1/./y", "http://a/b/c/g;x=1/y" }, { "g;x=1/../y", "http://a/b/c/y" },
+        { "g?y/./x", "http://a/b/c/g?y/./x" }, { "g?y/../x", "http://a/b/c/g?y/../x" },
+        { "g#s/./x", "http://a/b/c/g" }, { "g#s/../x", "http://a/b/c/g" },
+        { "http://a/b/../c/./d?x#f", "http://a/c/d?x" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        resolves("http://a/b/c/d;p?q", cases[i][0], cases[i][1]);
+
+    /* what the Hub and CDNs send */
+    resolves("https://huggingface.co/org/m/resolve/main/x.bin",
+             "/api/resolve-cache/models/org/m/0123/x.bin?etag=%22e%22",
+             "https://huggingface.co/api/resolve-cache/models/org/m/0123/x.bin?etag=%22e%22");
+    resolves("https://huggingface.co/old/m/resolve/main/x", "/New/m/resolve/main/x",
+             "https://huggingface.co/New/m/resolve/main/x");
+    resolves("https://huggingface.co/org/m/resolve/main/x", "https://cdn-lfs.hf.co/r/s?X=1&Y=2",
+             "https://cdn-lfs.hf.co/r/s?X=1&Y=2");
+    resolves("http://127.0.0.1:8/org/m/resolve/main/x", "HTTP://127.0.0.1:8/y",
+             "http://127.0.0.1:8/y");
+    resolves("https://h/a/b", "HtTpS://Other.Host:444", "https://Other.Host:444/");
+    resolves("https://h:1/a/b", "//cdn:2/p", "https://cdn:2/p");
+    resolves("http://h", "x", "http://h/x");
+    resolves("http://h/a?q", "?", "http://h/a?");
+
+    /* refused: other schemes, no host, user info, what a URL cannot hold, a bad base */
+    resolves("https://h/a", "file:///etc/passwd", NULL);
+    resolves("https://h/a", "ftp://h/x", NULL);
+    resolves("https://h/a", "FILE:/etc/passwd", NULL);
+    resolves("https://h/a", "javascript:alert(1)", NULL);
+    resolves("https://h/a", "g:h", NULL);
+    resolves("https://h/a", "http:g", NULL);
+    resolves("https://h/a", "http:", NULL);
+    resolves("https://h/a", "http:///x", NULL);
+    resolves("https://h/a", "http://:80/x", NULL);
+    resolves("https://h/a", "1http://h/x", NULL);
+    resolves("https://h/a", "https://user:pw@evil/x", NULL);
+    resolves("https://h/a", "//evil@h/x", NULL);
+    resolves("https://h/a", "/a b", NULL);
+    resolves("https://h/a", "/a\r\nX-Injected: 1", NULL);
+    resolves("https://h/a", "\\\\evil/x", NULL);
+    resolves("https://h/a", "/a\tb", NULL);
+    resolves("file:///etc/x", "y", NULL);
+    resolves("/relative/base", "y", NULL);
+    ck_assert_int_eq(hfi_url_resolve(NULL, "x", &(char *){ NULL }), HF_EPROTO);
+    ck_assert_int_eq(hfi_url_resolve("http://h/", NULL, &(char *){ NULL }), HF_EPROTO);
+
+    ck_assert(hfi_http_redirect(301) && hfi_http_redirect(302) && hfi_http_redirect(303) &&
+              hfi_http_redirect(307) && hfi_http_redirect(308));
+    ck_assert(!hfi_http_redirect(300) && !hfi_http_redirect(304) && !hfi_http_redirect(305) &&
+              !hfi_http_redirect(200) && !hfi_http_redirect(404));
+}
+END_TEST
+
 static Suite *headers_suite(void)
 {
     Suite *s = suite_create("headers");
@@ -91,6 +178,7 @@ static Suite *headers_suite(void)
     tcase_add_test(tc, retry_hints_are_read);
     tcase_add_test(tc, link_next_is_found);
     tcase_add_test(tc, hub_error_codes_map_to_distinct_codes);
+    tcase_add_test(tc, locations_resolve_as_rfc_3986_says);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -8,6 +8,7 @@ HUB_TESTS = \
 	tests/hub/check_lifecycle \
 	tests/hub/check_names \
 	tests/hub/check_poller \
+	tests/hub/check_redirect \
 	tests/hub/check_scan \
 	tests/hub/check_security
 HUB_TSAN_TESTS = \
@@ -19,6 +20,7 @@ HUB_TSAN_TESTS = \
 	tests/hub/check_lifecycle \
 	tests/hub/check_names \
 	tests/hub/check_poller \
+	tests/hub/check_redirect \
 	tests/hub/check_scan \
 	tests/hub/check_security
 
@@ -56,6 +58,10 @@ tests_hub_check_names_LDADD = $(TEST_LIBS)
 tests_hub_check_poller_SOURCES = tests/hub/check_poller.c
 tests_hub_check_poller_CFLAGS = $(TEST_CFLAGS)
 tests_hub_check_poller_LDADD = $(TEST_LIBS)
+
+tests_hub_check_redirect_SOURCES = tests/hub/check_redirect.c tests/common/mockhub.c tests/common/mockhub.h
+tests_hub_check_redirect_CFLAGS = $(TEST_CFLAGS)
+tests_hub_check_redirect_LDADD = $(TEST_LIBS)
 
 tests_hub_check_scan_SOURCES = tests/hub/check_scan.c
 tests_hub_check_scan_CFLAGS = $(TEST_CFLAGS)

@@ -691,9 +691,41 @@ class MockHubTest(unittest.TestCase):
         self.assertEqual((r.status, r.headers["Content-Range"]), (206, "bytes 0-0/1"))
         self.assertEqual(r.body, FAULTY["small.txt"][10:20])
 
+    def test_location_fault_answers_a_redirect_with_placeholders_replaced(self):
+        url = self.cdn_url()
+        u = urllib.parse.urlsplit(url)
+        self.fault(path=u.path, port="cdn", status=307, location="{cdn}/moved{path}?{query}",
+                   count=1)
+        r = request("GET", url)
+        self.assertEqual(r.status, 307)
+        self.assertEqual(r.headers["Location"], "%s/moved%s?%s" % (self.cdn, u.path, u.query))
+        self.assertNotIn("X-Error-Code", r.headers)
+        self.assertEqual(request("GET", url).body, FAULTY["blob.bin"])      # count used up
+        path = "/org/plain/resolve/main/config.json"
+        self.fault(path=path, location="../x?a=1", count=1)                 # 302 by default
+        r = self.head(path)
+        self.assertEqual((r.status, r.headers["Location"]), (302, "../x?a=1"))
+        self.fault(path=path, status=301, location="{hub}/y", count=1)
+        self.assertEqual(self.head(path).headers["Location"], self.hub + "/y")
+
+    def test_headers_fault_adds_headers_to_whichever_answer_goes_out(self):
+        path = "/org/plain/resolve/main/config.json"
+        self.fault(path=path, location="file:///etc/passwd",
+                   headers={"X-Linked-Size": "5", "X-Repo-Commit": "0" * 40}, count=1)
+        r = self.head(path)
+        self.assertEqual((r.status, r.headers["Location"]), (302, "file:///etc/passwd"))
+        self.assertEqual((r.headers["X-Linked-Size"], r.headers["X-Repo-Commit"]), ("5", "0" * 40))
+        self.fault(path=path, headers={"X-Extra": "yes"}, count=1)
+        r = self.get(path)
+        self.assertEqual((r.status, r.headers["X-Extra"], r.body), (200, "yes", PLAIN["config.json"]))
+        self.assertNotIn("X-Extra", self.get(path).headers)
+
     def test_bad_faults_are_refused_and_faults_can_be_listed_and_cleared(self):
         for spec in ({"path": "/x", "reset_afterr": 1}, {"path": "/x"}, {"status": 500},
-                     {"path": "/x", "status": "500"}, [1]):
+                     {"path": "/x", "status": "500"}, {"path": "/x", "location": ""},
+                     {"path": "/x", "location": "/a\r\nX-Evil: 1"},
+                     {"path": "/x", "headers": {"X-A": 1}}, {"path": "/x", "headers": ["a"]},
+                     {"path": "/x", "headers": {"Bad Name": "v"}}, [1]):
             r = self.post_json("/_mock/faults", spec)
             self.assertEqual(r.status, 400, spec)
         self.assertIn("reset_afterr", self.post_json("/_mock/faults",

@@ -110,6 +110,8 @@ FAULTS (JSON object; only "path" and one effect are required)
              "count": 2}
             {"path": "/repos/models/org/m/*", "port": "cdn", "reset_after": 65536, "count": 1}
             {"path": "*/model.bin", "status": 429, "ratelimit": "\\"resolvers\\";r=0;t=1"}
+            {"path": "/repos/*", "port": "cdn", "status": 307,
+             "location": "http://localhost:PORT{path}?{query}", "count": 1}
 """.replace("@FAULT_FIELDS@", "\n".join("  %-17s %s" % (name, doc)
                                          for name, (_, doc) in FAULT_FIELDS.items()))
 

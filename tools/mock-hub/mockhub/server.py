@@ -8,6 +8,8 @@ Design notes
    into the JSON error answer, and any other exception into a 500 (or a closed connection if the
    headers were already sent) plus one line on stderr: a bad request never stops the server;
  - a client that goes away (reset, broken pipe, timeout) ends its connection silently;
+ - a fault's answer (effect.status / effect.location) replaces the route's; its "headers" are
+   added to whichever answer goes out;
  - file bodies are streamed from disk: sendfile() when no fault touches the body, otherwise
    64 KiB reads (smaller when throttled) with the faults applied on the way out;
  - TLS (optional): the listening socket is wrapped without a handshake on accept, so the
@@ -221,10 +223,12 @@ class Handler(BaseHTTPRequestHandler):
             if effect.stall_ms and effect.stall_after is None:
                 time.sleep(effect.stall_ms / 1000)
             req = Request(self.command, path, query, self.headers, body, effect)
-            if effect.status is not None:
-                resp = self._fault_response(effect)
+            if effect.status is not None or effect.location is not None:
+                resp = self._fault_response(effect, req)
             else:
                 resp = self._route(self.server.route, req)
+            if effect.headers:
+                resp.headers = resp.headers + list(effect.headers.items())
             self._send(resp, effect, entry)
         except Aborted:
             pass
@@ -275,16 +279,26 @@ class Handler(BaseHTTPRequestHandler):
             raise ValueError("bad Content-Length")
         return self.rfile.read(n)
 
-    def _fault_response(self, effect):
+    def _fault_response(self, effect, req):
+        status = effect.status if effect.status is not None else 302
         headers = []
+        if effect.location is not None:
+            app = self.server.app
+            location = effect.location
+            for name, value in (("{hub}", app.hub_url), ("{cdn}", app.cdn_url),
+                                ("{path}", req.path), ("{query}", req.query)):
+                location = location.replace(name, value or "")
+            body = b"Redirecting to " + location.encode()
+            return Response(status, [("Location", location),
+                                     ("Content-Type", "text/plain; charset=utf-8")], body)
         if effect.retry_after is not None:
             headers.append(("Retry-After", str(effect.retry_after)))
         if effect.ratelimit is not None:
             headers.append(("RateLimit", effect.ratelimit))
         if effect.ratelimit_policy is not None:
             headers.append(("RateLimit-Policy", effect.ratelimit_policy))
-        message = effect.message or "mock fault: status %d" % effect.status
-        return error_response(HubError(effect.status, effect.error_code, message, headers))
+        message = effect.message or "mock fault: status %d" % status
+        return error_response(HubError(status, effect.error_code, message, headers))
 
     def _send(self, resp, effect, entry):
         self._began = True

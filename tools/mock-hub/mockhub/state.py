@@ -13,6 +13,7 @@ Design notes
 import collections
 import fnmatch
 import itertools
+import re
 import threading
 import urllib.parse
 
@@ -35,7 +36,17 @@ FAULT_FIELDS = {
     "skip": (lambda v: _is_int(v, 0), "let this many matching requests through first"),
     "count": (lambda v: v is None or _is_int(v, 1),
               "apply to this many matching requests, then vanish (default: no limit)"),
-    "status": (lambda v: _is_int(v, 100) and v <= 599, "answer this status instead"),
+    "status": (lambda v: _is_int(v, 100) and v <= 599,
+               "answer this status instead (302 when only \"location\" is given)"),
+    "location": (lambda v: isinstance(v, str) and v != "" and
+                 not any(ord(c) < 0x20 or ord(c) == 0x7f for c in v),
+                 "answer a redirect to this Location ({hub}, {cdn}: the ports' URLs, {path}, "
+                 "{query}: the request's)"),
+    "headers": (lambda v: isinstance(v, dict) and all(
+                    isinstance(k, str) and isinstance(x, str) and re.match(r"^[!-9;-~]+$", k)
+                    and not any(ord(c) < 0x20 or ord(c) == 0x7f for c in x)
+                    for k, x in v.items()),
+                "more headers of whichever answer goes out, {\"Name\": \"value\"}"),
     "retry_after": (lambda v: _is_int(v, 0) or isinstance(v, str),
                     "Retry-After header of the status answer"),
     "ratelimit": (lambda v: isinstance(v, str),
