@@ -40,7 +40,10 @@ enum { HF_FROM_ENV = 0, HF_YES = 1, HF_NO = -1 };
 typedef struct hf_hub_config {
     const char *endpoint;       /* NULL: $HF_ENDPOINT, else https://huggingface.co */
     const char *cache_dir;      /* NULL: $HF_HUB_CACHE, $HUGGINGFACE_HUB_CACHE, $HF_HOME/hub,
-                                   $XDG_CACHE_HOME/huggingface/hub, ~/.cache/huggingface/hub */
+                                   $XDG_CACHE_HOME/huggingface/hub, ~/.cache/huggingface/hub;
+                                   a leading "~/" is $HOME, and a relative folder (here or in
+                                   those variables) is the current folder's when the hub is
+                                   made, as for the official clients */
     const char *token;          /* NULL: $HF_TOKEN, $HUGGING_FACE_HUB_TOKEN, then the token
                                    file ($HF_TOKEN_PATH or $HF_HOME/token), unless
                                    $HF_HUB_DISABLE_IMPLICIT_TOKEN; "": no token */

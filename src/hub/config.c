@@ -9,6 +9,9 @@
  *    one counts as none, and $HF_HUB_DISABLE_IMPLICIT_TOKEN keeps all but the config's
  *    away. It is kept only in `token` and `auth_header`, never formatted into a message;
  *  - booleans are true for 1, ON, YES, TRUE (any case), as in huggingface_hub;
+ *  - the cache folder: "~/" is $HOME, and a relative one (config or variable) is taken
+ *    from the current folder once, when the hub is made, so that every path the hub
+ *    hands back is absolute and stays right if the program changes folder later;
  *  - the CA file: the config's ca_file, else $REQUESTS_CA_BUNDLE, $CURL_CA_BUNDLE,
  *    $SSL_CERT_FILE (the variables requests, curl and OpenSSL/httpx read), else the
  *    system's CAs. An empty variable is ignored: unlike old requests, an empty
@@ -16,10 +19,12 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "hub/hub_impl.h"
@@ -59,6 +64,44 @@ static char *expand_home(const char *p)
     if (p[0] == '~' && (p[1] == '/' || p[1] == '\0') && home)
         return hfi_strfmt("%s%s", home, p + 1);
     return hfi_strdup(p);
+}
+
+/* `p` (owned; NULL passes through) if absolute, else the current folder's `p` (a leading
+ * "./" dropped). NULL with errno set when memory is short or the current folder cannot be
+ * read (`p` is freed then). */
+static char *from_cwd(char *p)
+{
+    char *cwd = NULL, *out;
+    size_t cap = 256;
+
+    if (!p || p[0] == '/')
+        return p;
+    for (;;) {
+        char *n = hfi_realloc(cwd, cap);
+        if (!n) {
+            errno = ENOMEM;
+            break;
+        }
+        cwd = n;
+        if (getcwd(cwd, cap) != NULL || errno != ERANGE)
+            break;
+        cap *= 2;
+    }
+    out = NULL;
+    if (cwd && cwd[0] == '/') {     /* getcwd succeeded */
+        const char *rel = p;
+        while (rel[0] == '.' && rel[1] == '/')
+            for (rel += 2; *rel == '/'; rel++)
+                ;
+        if (strcmp(rel, ".") == 0)
+            rel = "";
+        out = hfi_strfmt("%s%s%s", cwd, cwd[1] && *rel ? "/" : "", rel);
+        if (!out)
+            errno = ENOMEM;
+    }
+    hfi_free(cwd);
+    hfi_free(p);
+    return out;
 }
 
 /* $HF_HOME, else $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface. */
@@ -203,12 +246,26 @@ int hfi_hub_configure(hf_hub_t *hub, const hf_hub_config_t *cfg, hf_error_t *err
         hub->cache_dir = expand_home(v);
     } else {
         char *home = hf_home();
+        if (!home && !env_nonempty("HOME"))
+            return hf_error_set(err, HF_EINVAL, 0,
+                                "no cache folder: set HF_HUB_CACHE or HF_HOME (HOME is not set)");
         hub->cache_dir = home ? hfi_strfmt("%s/hub", home) : NULL;
         hfi_free(home);
     }
-    if (!hub->cache_dir || hub->cache_dir[0] != '/')
-        return hf_error_set(err, HF_EINVAL, 0,
-                            "no absolute cache folder (set HF_HUB_CACHE, HF_HOME or HOME)");
+    if (!hub->cache_dir)
+        return hf_error_set(err, HF_ENOMEM, 0, "out of memory");
+    if (hub->cache_dir[0] != '/') {
+        char *rel = hfi_strdup(hub->cache_dir);
+        if ((hub->cache_dir = from_cwd(hub->cache_dir)) == NULL) {
+            int e = errno;
+            int rc = hf_error_set(err, e == ENOMEM ? HF_ENOMEM : HF_EIO, 0,
+                                  "cannot take the cache folder \"%s\" from the current "
+                                  "folder: %s", rel ? rel : "?", strerror(e));
+            hfi_free(rel);
+            return rc;
+        }
+        hfi_free(rel);
+    }
     n = strlen(hub->cache_dir);
     while (n > 1 && hub->cache_dir[n - 1] == '/')
         hub->cache_dir[--n] = '\0';

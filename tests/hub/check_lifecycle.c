@@ -485,6 +485,78 @@ START_TEST(a_tilde_in_hf_home_and_xdg_cache_home_is_the_home_folder)
 }
 END_TEST
 
+/* ---- relative cache folders ----------------------------------------------------------------- */
+
+static void expect_cache_dir(const char *cache_dir, const char *want)
+{
+    hf_hub_config_t cfg;
+    hf_error_t e;
+    hf_hub_t *h;
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.endpoint = mock.hub;
+    cfg.offline = HF_NO;
+    cfg.cache_dir = cache_dir;
+    h = hf_hub_new(rt, &cfg, &e);
+    ck_assert_msg(h != NULL, "hf_hub_new: %s", e.message);
+    ck_assert_str_eq(hf_hub_cache_dir(h), want);
+    hf_hub_free(h);
+}
+
+START_TEST(a_relative_cache_folder_is_the_current_folders_and_a_missing_one_says_so)
+{
+    hf_hub_config_t cfg;
+    hf_error_t e;
+    hf_hub_t *h;
+    hf_file_ref_t ref = { "org/model", HF_REPO_MODEL, NULL, "config.json" };
+    hf_future_t *f;
+    char want[512], cwd[512], prefix[520];
+
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+    ck_assert_int_eq(chdir(cache), 0);
+    unsetenv("HF_HUB_CACHE");
+    unsetenv("HF_HOME");
+    unsetenv("XDG_CACHE_HOME");
+    snprintf(want, sizeof want, "%s/rel", cache);
+    expect_cache_dir("rel", want);
+    expect_cache_dir("./rel/", want);
+    setenv("HF_HUB_CACHE", "./hc", 1);
+    snprintf(want, sizeof want, "%s/hc", cache);
+    expect_cache_dir(NULL, want);
+    unsetenv("HF_HUB_CACHE");
+    setenv("HF_HOME", "hh", 1);
+    snprintf(want, sizeof want, "%s/hh/hub", cache);
+    expect_cache_dir(NULL, want);
+
+    /* what the hub hands back is absolute, and right after the program changes folder */
+    memset(&cfg, 0, sizeof cfg);
+    cfg.endpoint = mock.hub;
+    cfg.offline = HF_NO;
+    cfg.cache_dir = "rel";
+    h = hf_hub_new(rt, &cfg, &e);
+    ck_assert_msg(h != NULL, "hf_hub_new: %s", e.message);
+    ck_assert_int_eq(chdir("/"), 0);
+    f = hf_hub_download(h, &ref, NULL);
+    ck_assert_int_eq(hf_future_wait(f, 60000), 0);
+    ck_assert_int_eq(hf_future_state(f), HF_FUTURE_FULFILLED);
+    snprintf(prefix, sizeof prefix, "%s/rel/models--org--model/snapshots/", cache);
+    ck_assert_msg(strncmp(hf_future_value(f), prefix, strlen(prefix)) == 0, "%s",
+                  (const char *)hf_future_value(f));
+    ck_assert_int_eq(access(hf_future_value(f), R_OK), 0);
+    hf_future_release(f);
+    hf_hub_free(h);
+
+    /* nothing to go by */
+    unsetenv("HF_HOME");
+    unsetenv("HOME");
+    cfg.cache_dir = NULL;
+    ck_assert_ptr_null(hf_hub_new(rt, &cfg, &e));
+    ck_assert_int_eq(e.code, HF_EINVAL);
+    ck_assert_msg(strstr(e.message, "HOME is not set") != NULL, "%s", e.message);
+    ck_assert_int_eq(chdir(cwd), 0);
+}
+END_TEST
+
 static Suite *lifecycle_suite(void)
 {
     Suite *s = suite_create("lifecycle");
@@ -492,6 +564,7 @@ static Suite *lifecycle_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, a_requester_that_left_gets_no_more_progress_and_each_gets_its_own_path);
+    tcase_add_test(tc, a_relative_cache_folder_is_the_current_folders_and_a_missing_one_says_so);
     tcase_add_test(tc, a_cancel_or_hf_hub_free_ends_a_wait_for_another_process_lock);
     tcase_add_test(tc, hf_hub_free_keeps_the_partial_file_and_the_next_run_resumes_it);
     tcase_add_test(tc, a_ranged_download_over_a_spoiled_prefix_starts_over_and_succeeds);
