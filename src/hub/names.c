@@ -50,6 +50,34 @@ static int is_alnum(int c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
+/* Add the value refused to err's message, escaped (printable ASCII as is, '"' and '\\'
+ * escaped, other bytes as \xNN) and cut at 64 bytes: `: "org/ti ny"`. Returns rc. */
+static int naming(int rc, hf_error_t *err, const char *v, size_t n)
+{
+    char *m;
+    size_t len, cap;
+
+    if (rc >= 0 || !err || !v || n == 0)
+        return rc;
+    m = err->message;
+    cap = sizeof err->message;
+    len = strlen(m);
+    len += (size_t)snprintf(m + len, cap - len, ": \"");
+    for (size_t i = 0; i < n && i < 64 && len + 8 < cap; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c == '"' || c == '\\')
+            len += (size_t)snprintf(m + len, cap - len, "\\%c", c);
+        else if (c >= 0x20 && c < 0x7f)
+            m[len++] = (char)c;
+        else
+            len += (size_t)snprintf(m + len, cap - len, "\\x%02x", c);
+    }
+    if (len + 5 < cap)
+        snprintf(m + len, cap - len, n > 64 ? "...\"" : "\"");
+    m[cap - 1] = '\0';
+    return rc;
+}
+
 static int check_id_part(const char *p, size_t n, const char *what, hf_error_t *err)
 {
     if (n == 0 || n > MAX_PART)
@@ -83,7 +111,7 @@ int hfi_check_repo_id_n(const char *repo_id, size_t n, hf_error_t *err)
     return hfi_check_repo_id(copy, err);
 }
 
-int hfi_check_repo_id(const char *repo_id, hf_error_t *err)
+static int check_repo_id(const char *repo_id, hf_error_t *err)
 {
     const char *slash;
 
@@ -99,6 +127,11 @@ int hfi_check_repo_id(const char *repo_id, hf_error_t *err)
     if (check_id_part(repo_id, (size_t)(slash - repo_id), "owner", err) < 0)
         return HF_EINVAL;
     return check_id_part(slash + 1, strlen(slash + 1), "name", err);
+}
+
+int hfi_check_repo_id(const char *repo_id, hf_error_t *err)
+{
+    return naming(check_repo_id(repo_id, err), err, repo_id, repo_id ? strlen(repo_id) : 0);
 }
 
 /* Decode one UTF-8 sequence at s (n bytes left); returns its length, 0 if invalid. */
@@ -212,7 +245,14 @@ static int is_git_segment(const char *seg, size_t len)
     return 1;
 }
 
+static int check_path(const char *path, size_t n, hf_error_t *err);
+
 int hfi_check_path_n(const char *path, size_t n, hf_error_t *err)
+{
+    return naming(check_path(path, n, err), err, path, n);
+}
+
+static int check_path(const char *path, size_t n, hf_error_t *err)
 {
     const unsigned char *s = (const unsigned char *)path;
     size_t seg_start = 0;
@@ -269,7 +309,14 @@ int hfi_check_revision(const char *rev, hf_error_t *err)
     return hfi_check_revision_n(rev, rev ? strlen(rev) : 0, err);
 }
 
+static int check_revision(const char *rev, size_t n, hf_error_t *err);
+
 int hfi_check_revision_n(const char *rev, size_t n, hf_error_t *err)
+{
+    return naming(check_revision(rev, n, err), err, rev, n);
+}
+
+static int check_revision(const char *rev, size_t n, hf_error_t *err)
 {
     size_t seg_start = 0;
 

@@ -34,6 +34,28 @@ START_TEST(hostile_repo_ids_are_refused)
 }
 END_TEST
 
+START_TEST(a_refusal_names_the_value_escaped_and_cut)
+{
+    hf_error_t e;
+    char long_id[200];
+
+    ck_assert_int_eq(hfi_check_repo_id("org/ti ny", &e), HF_EINVAL);
+    ck_assert_str_eq(e.message,
+                     "repo id: name has a character the Hub does not allow (0x20): \"org/ti ny\"");
+    ck_assert_int_eq(hfi_check_path("a/\x01\"\\", &e), HF_EINVAL);
+    ck_assert_msg(strstr(e.message, ": \"a/\\x01\\\"\\\\\"") != NULL, "%s", e.message);
+    ck_assert_int_eq(hfi_check_revision("a..b", &e), HF_EINVAL);
+    ck_assert_msg(strstr(e.message, ": \"a..b\"") != NULL, "%s", e.message);
+    memset(long_id, 'a', sizeof long_id - 1);
+    long_id[sizeof long_id - 1] = '\0';
+    ck_assert_int_eq(hfi_check_repo_id(long_id, &e), HF_EINVAL);
+    ck_assert_msg(strstr(e.message, "...\"") != NULL && strlen(e.message) < 200, "%s", e.message);
+    ck_assert_int_eq(hfi_check_repo_id("", &e), HF_EINVAL);
+    ck_assert_str_eq(e.message, "repo id is empty");
+    ck_assert_int_eq(hfi_check_repo_id("org/x y", NULL), HF_EINVAL);   /* no message wanted */
+}
+END_TEST
+
 START_TEST(good_paths_pass)
 {
     const char *ok[] = { "config.json", "2_Dense_1024/model.safetensors",
@@ -187,6 +209,7 @@ static Suite *names_suite(void)
     TCase *tc = tcase_create("hub");
     tcase_add_test(tc, good_repo_ids_pass);
     tcase_add_test(tc, hostile_repo_ids_are_refused);
+    tcase_add_test(tc, a_refusal_names_the_value_escaped_and_cut);
     tcase_add_test(tc, good_paths_pass);
     tcase_add_test(tc, hostile_paths_are_refused);
     tcase_add_test(tc, unicode_letters_pass_but_lookalikes_and_format_characters_do_not);
