@@ -41,6 +41,7 @@
 static tu_mock_t mock;          /* the runner's; valid in every test */
 static char work[256], cache[300], home[300];
 static char *out, *err;         /* the last run's stdout and stderr */
+static const char *stdout_to;   /* where the next runs' stdout goes instead (NULL: a file) */
 static unsigned runs;
 
 /* ---- helpers: files ------------------------------------------------------------------------ */
@@ -176,7 +177,8 @@ static pid_t spawn_argv(const char *const *args)
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         int in = open("/dev/null", O_RDONLY);
-        int o = open(P("%s/out", work), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int o = open(stdout_to ? stdout_to : P("%s/out", work), O_WRONLY | O_CREAT | O_TRUNC,
+                     0644);
         int e = open(P("%s/err", work), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (in < 0 || o < 0 || e < 0)
             _exit(127);
@@ -197,7 +199,7 @@ static int finish(pid_t pid)
     ck_assert_int_eq(waitpid(pid, &st, 0), pid);
     free(out);
     free(err);
-    out = slurp(P("%s/out", work), NULL);
+    out = stdout_to ? strdup("") : slurp(P("%s/out", work), NULL);
     err = slurp(P("%s/err", work), NULL);
     no_token_in("stdout", out);
     no_token_in("stderr", err);
@@ -338,6 +340,7 @@ static void setup(void)
     setenv("HF_HUB_CACHE", cache, 1);
     tu_mock_reset(&mock);
     out = err = NULL;
+    stdout_to = NULL;
 }
 
 static void teardown(void)
@@ -601,6 +604,140 @@ START_TEST(progress_lines_once_per_file_and_none_when_quiet)
     setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1", 1);
     expect(0, "download", "org/tiny", "weights/model.bin", (char *)NULL);
     ck_assert_str_eq(err, "");
+}
+END_TEST
+
+START_TEST(an_option_without_its_value_is_a_usage_error)
+{
+    /* the next option is not taken for the value: no folder "--quiet", no request */
+    expect(1, "download", "org/tiny", "config.json", "--local-dir", "--quiet", (char *)NULL);
+    ck_assert_msg(strstr(err, "--local-dir") && strstr(err, "value"), "%.3000s", err);
+    expect(1, "download", "org/tiny", "config.json", "--revision", "--json", (char *)NULL);
+    ck_assert_msg(strstr(err, "--revision") && strstr(err, "value"), "%.3000s", err);
+    expect(1, "download", "org/tiny", "--include", "-q", (char *)NULL);
+    expect(1, "download", "org/tiny", "--cache-dir", (char *)NULL);
+    ck_assert_ptr_nonnull(strstr(err, "--cache-dir"));
+    ck_assert_int_eq(mock_total(), 0);
+    /* with '=' the value is whatever follows it */
+    expect(0, "download", "org/tiny", "config.json", "--quiet", P("--local-dir=%s/-ld", work),
+           (char *)NULL);
+    ck_assert_int_eq(file_size(P("%s/-ld/config.json", work)), 9);
+}
+END_TEST
+
+START_TEST(double_dash_ends_the_options)
+{
+    char *text;
+
+    expect(0, "download", "org/tiny", "--quiet", "--", "config.json", (char *)NULL);
+    text = slurp(line(), NULL);
+    ck_assert_str_eq(text, "{\"v\": 2}\n");
+    free(text);
+    /* after "--" a name that starts with '-' is a file, not an option */
+    expect(2, "download", "--quiet", "--", "org/tiny", "-q", (char *)NULL);
+    ck_assert_msg(strstr(err, "org/tiny/-q") != NULL, "%.3000s", err);
+    ck_assert_int_eq(tu_mock_count(&mock, "HEAD", "/org/tiny/resolve/main/-q"), 1);
+}
+END_TEST
+
+START_TEST(named_files_are_downloaded_and_include_exclude_ignored)
+{
+    char *text;
+
+    /* as `hf download`: the globs filter a whole repo only, with a warning otherwise */
+    expect(0, "download", "org/tiny", "config.json", "--include", "*.md", "--quiet",
+           (char *)NULL);
+    text = slurp(line(), NULL);
+    ck_assert_str_eq(text, "{\"v\": 2}\n");
+    free(text);
+    ck_assert_msg(strstr(out, "/config.json") != NULL, "%.3000s", out);
+    ck_assert_msg(strstr(err, "ignoring --include") != NULL, "%.3000s", err);
+    ck_assert_int_eq(tu_mock_count(&mock, "GET", "/README.md"), 0);
+
+    expect(0, "download", "org/tiny", "config.json", "README.md", "--exclude", "*.md",
+           "--quiet", (char *)NULL);
+    ck_assert_int_eq(file_size(P("%s/README.md", line())), 7);
+    ck_assert_msg(strstr(err, "ignoring --include and --exclude") != NULL, "%.3000s", err);
+}
+END_TEST
+
+START_TEST(relative_cache_folders_are_the_current_folders)
+{
+    int here = open(".", O_RDONLY | O_DIRECTORY);
+    const char *want = P("%s/rel/models--org--tiny/snapshots/", work);
+
+    ck_assert_int_ge(here, 0);
+    ck_assert_int_eq(chdir(work), 0);
+    expect(0, "download", "org/tiny", "config.json", "--cache-dir", "rel", "--quiet",
+           (char *)NULL);
+    ck_assert_msg(strncmp(line(), want, strlen(want)) == 0, "%s", out);
+    ck_assert_int_eq(file_size(out), 9);
+
+    setenv("HF_HUB_CACHE", "rel2", 1);
+    expect(0, "download", "org/tiny", "config.json", "--quiet", (char *)NULL);
+    want = P("%s/rel2/models--org--tiny/snapshots/", work);
+    ck_assert_msg(strncmp(line(), want, strlen(want)) == 0, "%s", out);
+    unsetenv("HF_HUB_CACHE");
+    setenv("HF_HOME", "relhome", 1);
+    expect(0, "scan-cache", "--json", (char *)NULL);
+    {
+        cJSON *j = json_out();
+        ck_assert_str_eq(jstr(j, "cache_dir"), P("%s/relhome/hub", work));
+        cJSON_Delete(j);
+    }
+    ck_assert_int_eq(fchdir(here), 0);
+    close(here);
+}
+END_TEST
+
+START_TEST(a_result_that_cannot_be_written_is_a_failure)
+{
+    stdout_to = "/dev/full";
+    expect(6, "download", "org/tiny", "config.json", "--quiet", (char *)NULL);
+    ck_assert_msg(strstr(err, "standard output") != NULL, "%.3000s", err);
+    expect(6, "scan-cache", (char *)NULL);
+}
+END_TEST
+
+START_TEST(local_dir_offline_answers_from_the_folder_and_the_cache)
+{
+    char ld[512], ld2[512], *text;
+
+    snprintf(ld, sizeof ld, "%s/ld", work);
+    snprintf(ld2, sizeof ld2, "%s/ld2", work);
+    /* nothing anywhere: not found, without a request */
+    expect(2, "download", "org/tiny", "config.json", "--local-dir", ld, "--offline",
+           (char *)NULL);
+    ck_assert_msg(strstr(err, "org/tiny/config.json") && strstr(err, "offline"), "%.3000s",
+                  err);
+    expect(2, "download", "org/tiny", "--local-dir", ld, "--offline", (char *)NULL);
+    ck_assert_msg(strstr(err, "org/tiny") != NULL, "%.3000s", err);
+    ck_assert_int_eq(mock_total(), 0);
+
+    /* in the cache: copied into DIR without a request */
+    expect(0, "download", "org/tiny", "--quiet", (char *)NULL);
+    tu_mock_reset(&mock);
+    expect(0, "download", "org/tiny", "config.json", "--local-dir", ld, "--offline",
+           (char *)NULL);
+    ck_assert_str_eq(line(), ld);
+    text = slurp(P("%s/config.json", ld), NULL);
+    ck_assert_str_eq(text, "{\"v\": 2}\n");
+    free(text);
+    ck_assert(is_regular(P("%s/config.json", ld)));
+    setenv("HF_HUB_OFFLINE", "1", 1);
+    expect(0, "download", "org/tiny", "--local-dir", ld2, "--exclude", "*.md", (char *)NULL);
+    ck_assert_int_eq(file_size(P("%s/config.json", ld2)), 9);
+    ck_assert_int_eq(file_size(P("%s/weights/model.bin", ld2)), BIN_SIZE);
+    ck_assert(is_regular(P("%s/weights/model.bin", ld2)));
+    ck_assert_int_eq(file_size(P("%s/README.md", ld2)), -1);
+    /* a copy already in DIR is the answer, even one the cache lacks */
+    spit(P("%s/mine.txt", ld), "x", 1);
+    expect(0, "download", "org/tiny", "mine.txt", "--local-dir", ld, (char *)NULL);
+    expect(2, "download", "org/tiny", "nope.txt", "--local-dir", ld, (char *)NULL);
+    /* a malformed path is refused before DIR is looked at */
+    expect(1, "download", "org/tiny", "../ld/mine.txt", "--local-dir", ld, (char *)NULL);
+    unsetenv("HF_HUB_OFFLINE");
+    ck_assert_int_eq(mock_total(), 0);
 }
 END_TEST
 
@@ -1009,7 +1146,7 @@ END_TEST
 START_TEST(ctrl_c_cancels_and_leaves_no_file_but_the_resumable_partial)
 {
     const char *args[] = { "download", "org/tiny", "weights/model.bin", NULL };
-    char blobs[512];
+    char blobs[512], *log;
     pid_t pid;
     int n, partial = 0, rc;
 
@@ -1026,10 +1163,13 @@ START_TEST(ctrl_c_cancels_and_leaves_no_file_but_the_resumable_partial)
     ck_assert_msg(rc == 130, "exit %d: %s", rc, err);
     dir_bytes(blobs, &n, ".incomplete", &partial);
     ck_assert_int_eq(n, 0);                     /* no blob committed */
-    ck_assert_int_le(partial, 1);               /* at most the resumable partial */
+    ck_assert_int_eq(partial, 1);               /* the partial file stays, every time */
     tu_mock_reset(&mock);
     expect(0, "download", "org/tiny", "weights/model.bin", (char *)NULL);
     ck_assert_int_eq(file_size(line()), BIN_SIZE);
+    log = tu_mock_requests(&mock, "port=cdn");
+    ck_assert_msg(strstr(log, "bytes=65536-") != NULL, "not resumed: %s", log);
+    free(log);
 }
 END_TEST
 
@@ -1083,6 +1223,12 @@ static Suite *fetch_cli_suite(void)
     tcase_add_test(tc, local_dir_writes_plain_copies_and_a_second_run_downloads_nothing);
     tcase_add_test(tc, offline_answers_from_the_cache_without_a_request);
     tcase_add_test(tc, progress_lines_once_per_file_and_none_when_quiet);
+    tcase_add_test(tc, an_option_without_its_value_is_a_usage_error);
+    tcase_add_test(tc, double_dash_ends_the_options);
+    tcase_add_test(tc, named_files_are_downloaded_and_include_exclude_ignored);
+    tcase_add_test(tc, relative_cache_folders_are_the_current_folders);
+    tcase_add_test(tc, a_result_that_cannot_be_written_is_a_failure);
+    tcase_add_test(tc, local_dir_offline_answers_from_the_folder_and_the_cache);
     tcase_add_test(tc, info_gives_the_commit_and_files);
     tcase_add_test(tc, ls_lists_sizes_and_lfs);
     tcase_add_test(tc, scan_cache_describes_a_cache_the_tests_wrote);

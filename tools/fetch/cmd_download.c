@@ -65,7 +65,7 @@ static int mkdirs_for(const char *path)
     return 0;
 }
 
-static int copy_to(const char *from, const char *to)
+int fetch_copy_file(const char *from, const char *to)
 {
     char tmp[4200], buf[1 << 16];
     int in, out, rc = 0;
@@ -144,12 +144,14 @@ static int local_one(fetch_ctx_t *c, const char *file, hf_progress_fn pf, void *
 {
     hf_file_ref_t ref = { c->o.repo, c->o.repo_type, c->o.revision, file };
     hf_download_opts_t dopts;
-    hf_future_t *mf = hf_hub_file_metadata(c->hub, &ref), *df;
+    hf_future_t *mf, *df;
     const hf_file_metadata_t *m;
     char local[4200];
     int rc;
 
-    if (!mf)
+    if (hf_hub_is_offline(c->hub))
+        return local_offline_file(c, file);     /* no request: DIR, else the cache */
+    if ((mf = hf_hub_file_metadata(c->hub, &ref)) == NULL)
         return EXIT_LOCAL_IO;
     if ((rc = settle(mf)) != EXIT_OK) {
         hf_future_release(mf);
@@ -171,7 +173,7 @@ static int local_one(fetch_ctx_t *c, const char *file, hf_progress_fn pf, void *
         return df ? rc : EXIT_LOCAL_IO;
     }
     snprintf(local, sizeof local, "%s/%s", c->o.local_dir, file);
-    if (copy_to(hf_future_value(df), local) < 0 || write_meta(c->o.local_dir, file, m) < 0) {
+    if (fetch_copy_file(hf_future_value(df), local) < 0 || write_meta(c->o.local_dir, file, m) < 0) {
         fprintf(stderr, "hf-fetch: cannot write %s: %s\n", local, strerror(errno));
         rc = EXIT_LOCAL_IO;
     }
@@ -187,6 +189,11 @@ static int local_dir(fetch_ctx_t *c, hf_progress_fn pf, void *parg)
     hf_future_t *info = NULL;
     int rc = EXIT_OK;
 
+    if (n == 0 && hf_hub_is_offline(c->hub)) {     /* the cached snapshot, no request */
+        if ((rc = local_offline_repo(c)) == EXIT_OK)
+            print_path(&c->o, c->o.local_dir, "local_dir");
+        return rc;
+    }
     if (n == 0) {               /* the whole repo: its file list, filtered */
         hf_file_ref_t ref = { c->o.repo, c->o.repo_type, c->o.revision, NULL };
         const hf_repo_info_t *ri;
@@ -263,12 +270,16 @@ int cmd_download(fetch_ctx_t *c)
     hf_future_t *f = NULL;
     int rc;
 
+    /* as `hf download`: named files are what is fetched; the globs filter a whole repo */
+    if (c->o.nfiles && (c->o.ninclude || c->o.nexclude))
+        fprintf(stderr, "hf-fetch: ignoring --include and --exclude: FILE arguments name the "
+                        "files to download\n");
     if (c->o.local_dir) {
         rc = local_dir(c, pf, parg);
         progress_done(parg);
         return rc;
     }
-    if (c->o.nfiles == 1 && c->o.ninclude == 0 && c->o.nexclude == 0) {
+    if (c->o.nfiles == 1) {
         hf_download_opts_t dopts;
         memset(&dopts, 0, sizeof dopts);
         dopts.progress = pf;

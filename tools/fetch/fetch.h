@@ -62,6 +62,13 @@ int fetch_fail(const hf_error_t *err);
 hf_progress_fn progress_sink(const fetch_opts_t *o, void **arg);
 void progress_done(void *arg);
 
+/* cmd_download.c: copy `from` to `to` through a temporary file and a rename, making the
+ * folders `to` needs. Returns 0, or -1 (errno set). */
+int fetch_copy_file(const char *from, const char *to);
+/* local_offline.c: --local-dir without the network; each returns an exit code. */
+int local_offline_file(fetch_ctx_t *c, const char *file);
+int local_offline_repo(fetch_ctx_t *c);
+
 /* The commands. Each returns an exit code. */
 int cmd_download(fetch_ctx_t *c);
 int cmd_info(fetch_ctx_t *c);

@@ -5,6 +5,7 @@ tools_hf_fetch_SOURCES = \
 	tools/fetch/main.c \
 	tools/fetch/progress.c \
 	tools/fetch/cmd_download.c \
+	tools/fetch/local_offline.c \
 	tools/fetch/cmd_repo.c \
 	tools/fetch/cmd_cache.c \
 	tools/fetch/cmd_model.c

@@ -1,12 +1,15 @@
 /*
  * main.c - hf-fetch: argument parsing, help, the runtime and hub, exit codes, Ctrl-C.
  *
- * Ctrl-C sets a flag; the main thread waits on futures in short slices and cancels what
- * it waits on when the flag is up: transfers abort and their partial files go, then the
- * tool exits with 130. Library threads block signals, so the handler runs here.
+ * Ctrl-C sets a flag; the main thread waits on futures in short slices and, when the
+ * flag is up, stops waiting and frees the hub, which aborts the transfers without
+ * cancelling them: nothing is committed, and each blob's .incomplete file stays for the
+ * next run to resume (always: a cancel would delete it); the tool exits with 130.
+ * Library threads block signals, so the handler runs here.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -55,7 +58,8 @@ static const char common_opts[] =
     "  --offline               use the cache only; no network request at all\n"
     "  --json                  print one JSON object instead of text\n"
     "  --quiet                 no progress output\n"
-    "  --help                  this text\n";
+    "  --help                  this text\n"
+    "  --                      the rest are REPO and FILEs, even names that start with '-'\n";
 
 static const struct {
     const char *name, *synopsis, *extra;
@@ -65,7 +69,8 @@ static const struct {
     { "download", "download REPO [FILE...] [OPTIONS]\n\n"
       "One FILE: print its path in the cache. Several, or none (the whole repo, filtered by\n"
       "--include/--exclude): print the snapshot folder.\n",
-      "  --include GLOB          only files matching GLOB ('*' crosses '/'); repeatable\n"
+      "  --include GLOB          only files matching GLOB ('*' crosses '/'); repeatable;\n"
+      "                          ignored, with --exclude, when FILEs are named\n"
       "  --exclude GLOB          skip files matching GLOB; repeatable\n"
       "  --local-dir DIR         also write plain copies under DIR (metadata under\n"
       "                          DIR/.cache/huggingface/download); a second run skips\n"
@@ -97,15 +102,40 @@ static int usage_error(const char *msg, const char *arg)
     return EXIT_USAGE;
 }
 
-/* "--name value" or "--name=value"; advances *i. */
+/* An argument that is an option, not a value: "-q", "--json" (but not "-", nor "-1"). */
+static int looks_like_option(const char *a)
+{
+    return a[0] == '-' && a[1] != '\0' && !(a[1] >= '0' && a[1] <= '9');
+}
+
+/* "--name value" or "--name=value"; advances *i. A separate value that looks like an
+ * option is refused, as argparse refuses it: "--local-dir --quiet" lacks a value, it
+ * does not name a folder "--quiet" ("--local-dir=--quiet" does). */
 static const char *value_of(int argc, char **argv, int *i, const char *name)
 {
     size_t n = strlen(name);
     if (strncmp(argv[*i], name, n) == 0 && argv[*i][n] == '=')
         return argv[*i] + n + 1;
-    if (strcmp(argv[*i], name) == 0 && *i + 1 < argc)
+    if (strcmp(argv[*i], name) == 0 && *i + 1 < argc && !looks_like_option(argv[*i + 1]))
         return argv[++*i];
     return NULL;
+}
+
+/* The options that take a value. */
+static const char *const valued[] = { "--revision", "--cache-dir", "--local-dir", "--endpoint",
+                                      "--token", "--include", "--exclude", "--jobs", "--quant",
+                                      "--dim", "--repo-type" };
+
+/* REPO, then FILEs (or ls's PATH). */
+static int positional_arg(fetch_opts_t *o, const char *a)
+{
+    if (!o->repo)
+        o->repo = a;
+    else if (o->nfiles < MAX_FILES)
+        o->files[o->nfiles++] = a;
+    else
+        return usage_error("too many files", NULL);
+    return EXIT_OK;
 }
 
 static int matches(const char *arg, const char *name)
@@ -116,7 +146,7 @@ static int matches(const char *arg, const char *name)
 
 static int parse(int argc, char **argv, fetch_opts_t *o, int *cmd)
 {
-    int positional = 0;
+    int only_positional = 0, rc;
 
     memset(o, 0, sizeof *o);
     o->repo_type = HF_REPO_MODEL;
@@ -129,20 +159,23 @@ static int parse(int argc, char **argv, fetch_opts_t *o, int *cmd)
         return usage_error("unknown command", argv[1]);
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v;
+        if (only_positional || a[0] != '-' || strcmp(a, "-") == 0) {
+            if ((rc = positional_arg(o, a)) != EXIT_OK)
+                return rc;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {     /* the rest are REPO and FILEs, even "-x" */
+            only_positional = 1;
+            continue;
+        }
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             printf("usage: hf-fetch %s\noptions:\n%s%s", commands[*cmd].synopsis,
                    commands[*cmd].extra, common_opts);
             exit(EXIT_OK);
         }
-        if (a[0] != '-' || strcmp(a, "-") == 0) {
-            if (positional++ == 0)
-                o->repo = a;
-            else if (o->nfiles < MAX_FILES)
-                o->files[o->nfiles++] = a;
-            else
-                return usage_error("too many files", NULL);
-            continue;
-        }
+        for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
+            if (strcmp(a, valued[k]) == 0 && (i + 1 == argc || looks_like_option(argv[i + 1])))
+                return usage_error("this option needs a value", a);
         if (strcmp(a, "--offline") == 0)
             o->offline = 1;
         else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0)
@@ -191,7 +224,7 @@ static int parse(int argc, char **argv, fetch_opts_t *o, int *cmd)
             else
                 return usage_error("--repo-type is model, dataset or space", v);
         } else {
-            return usage_error("unknown or incomplete option", a);
+            return usage_error("unknown option", a);
         }
     }
     if (commands[*cmd].needs_repo && !o->repo)
@@ -246,11 +279,11 @@ int fetch_fail(const hf_error_t *err)
 int fetch_wait(hf_future_t *f)
 {
     while (hf_future_wait(f, 100) == HF_ETIMEDOUT) {
-        if (fetch_interrupted) {
-            hf_future_cancel(f);
-            hf_future_wait(f, -1);      /* the transfer aborts, its partial file goes */
+        /* not cancelled: a cancel means "not wanted" and deletes the partial file. main's
+         * hf_hub_free stops the transfers and keeps each partial file, as a kill would,
+         * so that the next run resumes it */
+        if (fetch_interrupted)
             return EXIT_INTERRUPTED;
-        }
     }
     return 0;
 }
@@ -303,7 +336,7 @@ int main(int argc, char **argv)
     }
     memset(&cfg, 0, sizeof cfg);
     cfg.endpoint = c.o.endpoint;
-    cfg.cache_dir = c.o.cache_dir;
+    cfg.cache_dir = c.o.cache_dir;     /* relative: the library takes it from here */
     cfg.token = c.o.token;
     cfg.offline = c.o.offline ? HF_YES : HF_FROM_ENV;
     memset(&err, 0, sizeof err);
@@ -316,5 +349,11 @@ int main(int argc, char **argv)
     rc = commands[cmd].run(&c);
     hf_hub_free(c.hub);
     hf_runtime_free(c.rt);
+    /* the printed path is the result: one that could not be written is a failure */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "hf-fetch: cannot write to standard output: %s\n", strerror(errno));
+        if (rc == EXIT_OK)
+            rc = EXIT_LOCAL_IO;
+    }
     return rc;
 }
