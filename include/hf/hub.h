@@ -116,8 +116,11 @@ typedef struct hf_progress {
     unsigned files_done, files_total;
 } hf_progress_t;
 
-/* Called on an I/O thread, at most about every 100 ms per file and at each file's end.
- * Must not block. */
+/* Called on an I/O thread, at most about every 100 ms per file and at each file's end;
+ * the calls about one file come one at a time, with no lock of the library held. Must not
+ * block. A callback may cancel any download or snapshot, its own included; but two
+ * callbacks that at the same moment each cancel the other's call wait for each other, as
+ * each cancel waits for a call of the other's callback under way to return. */
 typedef void (*hf_progress_fn)(const hf_progress_t *p, void *arg);
 
 typedef struct hf_download_opts {

@@ -44,12 +44,13 @@
  *    `mu` guards the chunk table, the hasher's progress and the futures to cancel; the
  *    last of the chunks and the hasher to stop reports a failure (`ended`: once);
  *  - progress listeners (one per requester that gave a callback, with that requester's
- *    repo and path) live under `cb_mu`, a recursive mutex that report() holds while it
- *    calls them: a requester leaving removes its listener under it, so once
- *    hfi_blob_leave returns its callback never runs again, even one already under way on
- *    another thread (and a callback may itself cancel, and so leave, on its own thread);
- *  - lock order: hub->mu before b->mu; neither is held while calling out; cb_mu is taken
- *    with neither held, and held only while calling the progress callbacks.
+ *    repo and path) live under `gate` (callgate.h): one thread at a time calls them, with
+ *    no lock held during a call. A requester leaving marks its listener gone and waits out
+ *    a call of it under way on another thread, so once hfi_blob_leave returns its callback
+ *    never runs again; a callback may cancel, and so leave, any call (its own included)
+ *    without a lock cycle. The table is compacted only while nobody is calling;
+ *  - lock order: hub->mu before b->mu; neither is held while calling out; gate.mu is a
+ *    leaf, taken with neither held.
  */
 #include "config.h"
 
@@ -65,6 +66,7 @@
 
 #include "core/alloc.h"
 #include "core/parklot.h"
+#include "hub/callgate.h"
 #include "hub/hash.h"
 #include "hub/headers.h"
 #include "hub/names.h"
@@ -112,11 +114,12 @@ struct hfi_blob {
 
     pthread_mutex_t mu;
     hfi_pending_t cur;          /* single stream: the transfer (or delay) to stop */
-    pthread_mutex_t cb_mu;      /* recursive: the listeners, and calling them */
+    hfi_callgate_t gate;        /* calling the listeners; gate.mu guards them */
     struct listener {
         hf_progress_fn fn;
         void *arg;
         const char *repo_id, *path;     /* the requester's (borrowed until it leaves) */
+        int gone;                       /* left while the gate was open: skipped */
     } *listeners;
     size_t nlisteners, listeners_cap;
     uint64_t reported;          /* bytes at the last progress report */
@@ -180,7 +183,7 @@ static void blob_unref(hfi_blob_t *b)
     hfi_free(b->repo_id);
     hfi_free(b->path);
     pthread_mutex_destroy(&b->mu);
-    pthread_mutex_destroy(&b->cb_mu);
+    hfi_callgate_destroy(&b->gate);
     hfi_free(b->listeners);
     {
         hf_hub_t *hub = b->hub;
@@ -190,6 +193,20 @@ static void blob_unref(hfi_blob_t *b)
 }
 
 /* ---- progress --------------------------------------------------------------------------- */
+
+/* Drop the listeners marked gone, unless someone is calling (numbers must hold then).
+ * With gate.mu held. */
+static void compact_listeners(hfi_blob_t *b)
+{
+    size_t k = 0;
+
+    if (b->gate.active)
+        return;
+    for (size_t i = 0; i < b->nlisteners; i++)
+        if (!b->listeners[i].gone)
+            b->listeners[k++] = b->listeners[i];
+    b->nlisteners = k;
+}
 
 static void report(hfi_blob_t *b, uint64_t done, int force)
 {
@@ -211,19 +228,27 @@ static void report(hfi_blob_t *b, uint64_t done, int force)
     p.batch_total = b->size;
     p.files_total = 1;
     p.files_done = done == b->size && force;
-    pthread_mutex_lock(&b->cb_mu);
-    /* by index, n read each time: a callback may make its own requester leave */
-    for (size_t i = 0; i < b->nlisteners; i++) {
-        p.repo_id = b->listeners[i].repo_id;
-        p.path = b->listeners[i].path;
-        b->listeners[i].fn(&p, b->listeners[i].arg);
+    pthread_mutex_lock(&b->gate.mu);
+    /* a routine report while another thread calls is skipped; the final one waits */
+    if (hfi_callgate_open(&b->gate, force)) {
+        /* by index, n read each time: a callback may make a requester join or leave */
+        for (size_t i = 0; i < b->nlisteners; i++) {
+            struct listener l = b->listeners[i];
+            if (l.gone)
+                continue;
+            p.repo_id = l.repo_id;
+            p.path = l.path;
+            hfi_callgate_call(&b->gate, i, l.fn, &p, l.arg);
+        }
+        hfi_callgate_close(&b->gate);
+        compact_listeners(b);
     }
-    pthread_mutex_unlock(&b->cb_mu);
+    pthread_mutex_unlock(&b->gate.mu);
 }
 
 static void listen(hfi_blob_t *b, const hfi_blob_req_t *req)
 {
-    pthread_mutex_lock(&b->cb_mu);
+    pthread_mutex_lock(&b->gate.mu);
     if (b->nlisteners == b->listeners_cap) {
         size_t cap = b->listeners_cap ? 2 * b->listeners_cap : 4;
         struct listener *nl = hfi_realloc(b->listeners, cap * sizeof *nl);
@@ -238,22 +263,24 @@ static void listen(hfi_blob_t *b, const hfi_blob_req_t *req)
         l->arg = req->progress_arg;
         l->repo_id = req->repo_id;
         l->path = req->path;
+        l->gone = 0;
     }
-    pthread_mutex_unlock(&b->cb_mu);
+    pthread_mutex_unlock(&b->gate.mu);
 }
 
 static void unlisten(hfi_blob_t *b, hf_progress_fn fn, void *arg)
 {
-    pthread_mutex_lock(&b->cb_mu);
+    pthread_mutex_lock(&b->gate.mu);
     for (size_t i = 0; i < b->nlisteners; i++) {
-        if (b->listeners[i].fn == fn && b->listeners[i].arg == arg) {
-            memmove(&b->listeners[i], &b->listeners[i + 1],
-                    (b->nlisteners - i - 1) * sizeof b->listeners[0]);
-            b->nlisteners--;
+        struct listener *l = &b->listeners[i];
+        if (!l->gone && l->fn == fn && l->arg == arg) {
+            l->gone = 1;
+            hfi_callgate_drain(&b->gate, i);
+            compact_listeners(b);
             break;
         }
     }
-    pthread_mutex_unlock(&b->cb_mu);
+    pthread_mutex_unlock(&b->gate.mu);
 }
 
 /* ---- the end ---------------------------------------------------------------------------- */
@@ -1318,7 +1345,7 @@ static hfi_blob_t *blob_new(hf_hub_t *hub, const hfi_blob_req_t *req, const char
     b->hub = hub;
     b->fd = b->lock_fd = -1;
     pthread_mutex_init(&b->mu, NULL);
-    hfi_mutex_init_recursive(&b->cb_mu);
+    hfi_callgate_init(&b->gate);
     b->blob_path = hfi_strdup(blob_path);
     b->partial_path = hfi_cache_partial_path(req->loc, req->etag);
     b->repo_dir = hfi_strdup(req->loc->repo_dir);

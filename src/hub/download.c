@@ -23,8 +23,9 @@
  *  - cancelling the returned future aborts the metadata request, or leaves the blob
  *    download (the last requester to leave cancels it);
  *  - once a cancel returns, the caller's progress callback never runs again: the blob
- *    drops it when we leave, and our own last event (done_path) is sent under `cb_mu`,
- *    which the cancel takes to turn events off (recursive: a callback may cancel);
+ *    drops it when we leave, and our own last event (done_path) goes through `gate`
+ *    (callgate.h), whose drain the cancel waits on after turning events off; no lock is
+ *    held during the call, so a callback may cancel any download, its own included;
  *  - `mu` guards `cur` and `blob`, the things a cancellation must reach.
  */
 #include "config.h"
@@ -38,6 +39,7 @@
 #include "core/alloc.h"
 #include "core/future_impl.h"
 #include "hub/blob.h"
+#include "hub/callgate.h"
 #include "hub/cache.h"
 #include "hub/headers.h"
 #include "hub/hub_impl.h"
@@ -56,8 +58,7 @@ typedef struct dl {
     int meta_only;              /* hf_hub_file_metadata: stop after the HEAD */
     hf_progress_fn progress;
     void *progress_arg;
-    pthread_mutex_t cb_mu;      /* recursive: held while calling `progress` directly, and
-                                   by a cancellation turning it off (progress_off) */
+    hfi_callgate_t gate;        /* calling `progress` directly; gate.mu guards progress_off */
     int progress_off;
     char *url;                  /* the metadata URL being asked */
     char *download_url;
@@ -84,7 +85,7 @@ static void dl_unref(dl_t *d)
     hfi_free(d->url);
     hfi_free(d->download_url);
     pthread_mutex_destroy(&d->mu);
-    pthread_mutex_destroy(&d->cb_mu);
+    hfi_callgate_destroy(&d->gate);
     {
         hf_hub_t *hub = d->hub;
         hfi_free(d);
@@ -105,19 +106,21 @@ static void set_cur(dl_t *d, hf_future_t *f, hfi_xfer_t *x)
 
 static void done_path(dl_t *d, char *path)
 {
-    pthread_mutex_lock(&d->cb_mu);
-    if (d->progress && !d->progress_off) {
-        hf_progress_t p;
-        struct stat st;
-        memset(&p, 0, sizeof p);
-        p.repo_id = d->repo_id;
-        p.path = d->path;
-        p.file_total = p.file_done = stat(path, &st) == 0 ? (uint64_t)st.st_size : d->size;
-        p.batch_total = p.batch_done = p.file_total;
-        p.files_total = p.files_done = 1;
-        d->progress(&p, d->progress_arg);
+    hf_progress_t p;
+    struct stat st;
+
+    memset(&p, 0, sizeof p);
+    p.repo_id = d->repo_id;
+    p.path = d->path;
+    p.file_total = p.file_done = stat(path, &st) == 0 ? (uint64_t)st.st_size : d->size;
+    p.batch_total = p.batch_done = p.file_total;
+    p.files_total = p.files_done = 1;
+    pthread_mutex_lock(&d->gate.mu);
+    if (d->progress && !d->progress_off && hfi_callgate_open(&d->gate, 1)) {
+        hfi_callgate_call(&d->gate, 0, d->progress, &p, d->progress_arg);
+        hfi_callgate_close(&d->gate);
     }
-    pthread_mutex_unlock(&d->cb_mu);
+    pthread_mutex_unlock(&d->gate.mu);
     if (hf_promise_resolve(d->out, path, free) < 0)
         free(path);
     set_cur(d, NULL, NULL);
@@ -523,9 +526,10 @@ static void on_settled(hf_future_t *f, void *arg, int state)
         return;
     }
     atomic_store(&d->cancelled, 1);
-    pthread_mutex_lock(&d->cb_mu);      /* after this, no progress event from here... */
+    pthread_mutex_lock(&d->gate.mu);    /* after this, no progress event from here... */
     d->progress_off = 1;
-    pthread_mutex_unlock(&d->cb_mu);
+    hfi_callgate_drain(&d->gate, 0);
+    pthread_mutex_unlock(&d->gate.mu);
     pthread_mutex_lock(&d->mu);
     hfi_pending_stop(&d->cur);
     pthread_mutex_unlock(&d->mu);
@@ -560,7 +564,7 @@ static hf_future_t *start(hf_hub_t *hub, const hf_file_ref_t *ref,
     d->hub = hub;
     d->type = ref->repo_type;
     pthread_mutex_init(&d->mu, NULL);
-    hfi_mutex_init_recursive(&d->cb_mu);
+    hfi_callgate_init(&d->gate);
     d->repo_id = hfi_strdup(ref->repo_id);
     d->revision = hfi_strdup(rev);
     d->path = hfi_strdup(ref->path);

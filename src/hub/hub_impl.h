@@ -89,15 +89,4 @@ char *hfi_url_origin(const char *url);
 /* 1 if `url` has the same origin as the hub's endpoint. */
 int hfi_same_origin(const hf_hub_t *hub, const char *url);
 
-/* A recursive mutex: for the locks held while calling a user's progress callback, which
- * may cancel (and so take that lock again) on the same thread. */
-static inline void hfi_mutex_init_recursive(pthread_mutex_t *mu)
-{
-    pthread_mutexattr_t ma;
-    pthread_mutexattr_init(&ma);
-    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
-    pthread_mutex_init(mu, &ma);
-    pthread_mutexattr_destroy(&ma);
-}
-
 #endif /* HFI_HUB_IMPL_H */

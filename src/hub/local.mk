@@ -4,6 +4,7 @@ libhfasync_impl_la_SOURCES += \
 	src/hub/api.c \
 	src/hub/blob.c src/hub/blob.h \
 	src/hub/cache.c src/hub/cache.h \
+	src/hub/callgate.c src/hub/callgate.h \
 	src/hub/config.c \
 	src/hub/copy.c src/hub/copy.h \
 	src/hub/download.c \

@@ -4,7 +4,8 @@
  * process's lock that a cancel or hf_hub_free must end, the partial file hf_hub_free
  * leaves for the next run, a ranged download over a spoiled prefix, a 416, signed CDN
  * URLs that expire mid-download, a forced download that fails, copies with symlinks off,
- * and a "~" in HF_HOME.
+ * a "~" in HF_HOME, relative cache folders, and progress callbacks on two threads that
+ * cancel their own snapshots at once.
  */
 #include "common/testutil.h"
 
@@ -485,6 +486,77 @@ START_TEST(a_tilde_in_hf_home_and_xdg_cache_home_is_the_home_folder)
 }
 END_TEST
 
+/* ---- callbacks that cancel, on two threads at once ------------------------------------------- */
+
+typedef struct party {
+    const char *path;               /* the file whose events make it act */
+    hf_future_t *_Atomic self;      /* its snapshot */
+    _Atomic int in, acted;
+    struct party *other;
+    _Atomic int *met;
+} party_t;
+
+/* On an event for its file: wait (up to 2 s) until the other party's callback is under
+ * way on another thread too, then cancel its own snapshot from inside the callback. */
+static void cancel_own_when_both_are_in(const hf_progress_t *p, void *arg)
+{
+    party_t *me = arg;
+    hf_future_t *self = atomic_load(&me->self);
+
+    if (!self || !p->path || strcmp(p->path, me->path) != 0 || atomic_load(&me->acted))
+        return;
+    atomic_store(&me->in, 1);
+    for (int i = 0; i < 2000 && !atomic_load(&me->other->in) && !atomic_load(me->met); i++)
+        usleep(1000);
+    if (atomic_load(&me->other->in) || atomic_load(me->met)) {
+        atomic_store(me->met, 1);
+        usleep(20000);              /* the other one is inside its callback as well */
+        atomic_store(&me->acted, 1);
+        hf_future_cancel(self);
+    }
+    atomic_store(&me->in, 0);
+}
+
+START_TEST(two_snapshots_sharing_blobs_that_cancel_themselves_from_callbacks_both_end)
+{
+    /* S1 acts on model.bin's events, S2 on big.bin's; both snapshots share both blobs.
+     * Each blob used to call its listeners under a lock that leaving took: S1's cancel,
+     * inside model.bin's call, waited for big.bin's lock, held by the thread in S2's
+     * callback, whose cancel waited for model.bin's. */
+    hf_hub_t *h = hub_full(0, 0);
+    static const char *const files[] = { "model.bin", "big.bin" };
+    hf_file_ref_t ref = { "org/model", HF_REPO_MODEL, NULL, NULL };
+    _Atomic int met = 0;
+    party_t s1 = { "model.bin", NULL, 0, 0, NULL, &met }, s2 = { "big.bin", NULL, 0, 0, NULL, &met };
+    hf_snapshot_opts_t o1, o2;
+    hf_future_t *f1, *f2;
+
+    s1.other = &s2;
+    s2.other = &s1;
+    memset(&o1, 0, sizeof o1);
+    o1.include = files;
+    o1.ninclude = 2;
+    o2 = o1;
+    o1.progress = o2.progress = cancel_own_when_both_are_in;
+    o1.progress_arg = &s1;
+    o2.progress_arg = &s2;
+    f1 = hf_hub_snapshot(h, &ref, &o1);
+    f2 = hf_hub_snapshot(h, &ref, &o2);
+    ck_assert_ptr_nonnull(f1);
+    ck_assert_ptr_nonnull(f2);
+    atomic_store(&s1.self, f1);
+    atomic_store(&s2.self, f2);
+    ck_assert_msg(hf_future_wait(f1, 30000) == 0 && hf_future_wait(f2, 30000) == 0,
+                  "the snapshots never ended (deadlock)");
+    ck_assert_msg(atomic_load(&met), "the two callbacks never ran at the same time");
+    ck_assert_int_eq(hf_future_state(f1), HF_FUTURE_CANCELLED);
+    ck_assert_int_eq(hf_future_state(f2), HF_FUTURE_CANCELLED);
+    hf_future_release(f1);
+    hf_future_release(f2);
+    hf_hub_free(h);
+}
+END_TEST
+
 /* ---- relative cache folders ----------------------------------------------------------------- */
 
 static void expect_cache_dir(const char *cache_dir, const char *want)
@@ -565,6 +637,7 @@ static Suite *lifecycle_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, a_requester_that_left_gets_no_more_progress_and_each_gets_its_own_path);
     tcase_add_test(tc, a_relative_cache_folder_is_the_current_folders_and_a_missing_one_says_so);
+    tcase_add_test(tc, two_snapshots_sharing_blobs_that_cancel_themselves_from_callbacks_both_end);
     tcase_add_test(tc, a_cancel_or_hf_hub_free_ends_a_wait_for_another_process_lock);
     tcase_add_test(tc, hf_hub_free_keeps_the_partial_file_and_the_next_run_resumes_it);
     tcase_add_test(tc, a_ranged_download_over_a_spoiled_prefix_starts_over_and_succeeds);
