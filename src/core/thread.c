@@ -1,7 +1,8 @@
 /*
  * thread.c - platform glue for threads. It asks for GNU extensions only for
  * pthread_setname_np, behind a configure check (as hub/writeback.c does for
- * sync_file_range); elsewhere naming is a no-op.
+ * sync_file_range); elsewhere the kernel does not learn the name, but the thread still
+ * knows it (hfi_thread_name), on every platform.
  */
 #include "config.h"
 
@@ -14,6 +15,8 @@
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
+
+static _Thread_local char thread_name[16];
 
 int hfi_thread_start(pthread_t *t, void *(*fn)(void *), void *arg, int detached)
 {
@@ -34,16 +37,19 @@ int hfi_thread_start(pthread_t *t, void *(*fn)(void *), void *arg, int detached)
 
 void hfi_thread_set_name(const char *name)
 {
-    char buf[16];
-    strncpy(buf, name, sizeof buf - 1);
-    buf[sizeof buf - 1] = '\0';
+    char *buf = thread_name;
+    strncpy(buf, name, sizeof thread_name - 1);
+    buf[sizeof thread_name - 1] = '\0';
 #if defined(HAVE_PTHREAD_SETNAME_NP)
     pthread_setname_np(pthread_self(), buf);
 #elif defined(HAVE_PTHREAD_SETNAME_NP_1)
     pthread_setname_np(buf);
-#else
-    (void)buf;
 #endif
+}
+
+const char *hfi_thread_name(void)
+{
+    return thread_name;
 }
 
 unsigned hfi_cpu_count(void)

@@ -4,7 +4,8 @@
  * Design notes
  *  - armed entries live in a binary min-heap ordered by (deadline, seq), under `T.mu`;
  *    each entry knows its heap index, so disarming is O(log n);
- *  - the thread sleeps on a CLOCK_MONOTONIC condvar until the earliest deadline, pops due
+ *  - the thread sleeps on a CLOCK_MONOTONIC condvar (CLOCK_REALTIME where configure found
+ *    no pthread_condattr_setclock: parklot.c) until the earliest deadline, pops due
  *    entries and fires them with the lock dropped; an entry is out of the heap before it
  *    fires, which is how hfi_timer_remove() tells "removed" from "firing";
  *  - the thread starts on the first hfi_timer_add() and exits after LINGER_MS with an
@@ -36,8 +37,9 @@ static struct {
     hfi_timer_ent_t **heap;
     size_t n, cap;
     uint64_t seq;
-    int alive;
-} T = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, NULL, 0, 0, 0, 0 };
+    int alive;                  /* a thread was started and has not yet decided to exit */
+    int running;                /* timer_main bodies between their first and last lock */
+} T = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, NULL, 0, 0, 0, 0, 0 };
 
 static int before(const hfi_timer_ent_t *a, const hfi_timer_ent_t *b)
 {
@@ -100,6 +102,7 @@ static void *timer_main(void *arg)
     (void)arg;
     hfi_thread_set_name("hfasync-timer");
     pthread_mutex_lock(&T.mu);
+    T.running++;
     for (;;) {
         uint64_t now = hfi_now_ns();
         struct timespec ts;
@@ -125,6 +128,7 @@ static void *timer_main(void *arg)
         }
     }
     T.alive = 0;
+    T.running--;
     pthread_mutex_unlock(&T.mu);
     return NULL;
 }
@@ -199,6 +203,15 @@ int hfi_timer_thread_alive(void)
     return a;
 }
 
+int hfi_timer_threads(void)
+{
+    int n;
+    pthread_mutex_lock(&T.mu);
+    n = T.running;
+    pthread_mutex_unlock(&T.mu);
+    return n;
+}
+
 void hfi_timer_atfork_prepare(void)
 {
     pthread_mutex_lock(&T.mu);
@@ -214,6 +227,7 @@ void hfi_timer_atfork_child(void)
     /* The timer thread does not exist here: the next add starts one, and it fires what
      * was armed before the fork. */
     T.alive = 0;
+    T.running = 0;
     if (T.cv_ready)
         hfi_cond_init(&T.cv);
     pthread_mutex_unlock(&T.mu);

@@ -24,6 +24,9 @@ int hfi_timer_remove(hfi_timer_ent_t *e);
 size_t hfi_timer_pending(void);
 /* 1 while the timer thread exists (for tests: it exits when idle). */
 int hfi_timer_thread_alive(void);
+/* Timer threads running now, counted by the library itself on every platform (for tests:
+ * never more than one, none once idle). */
+int hfi_timer_threads(void);
 
 void hfi_timer_atfork_prepare(void);
 void hfi_timer_atfork_parent(void);

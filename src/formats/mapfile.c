@@ -5,12 +5,15 @@
  *  - the descriptor is closed as soon as the mapping exists; the mapping keeps the file;
  *  - only regular files are mapped: a FIFO or a directory is HF_EIO, never a hang (the
  *    file is opened O_NONBLOCK, which changes nothing for a regular file);
- *  - a file larger than the address space is HF_EIO rather than a truncated view.
+ *  - a file larger than the address space is HF_EIO rather than a truncated view;
+ *  - `live` counts the mappings open now, so that tests can see a file unmapped on any
+ *    platform (not only where /proc/self/maps lists them).
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +23,8 @@
 
 #include "formats/ferror.h"
 #include "formats/mapfile.h"
+
+static atomic_size_t live;
 
 static int sys_error(hf_error_t *err, int e, const char *path, const char *what)
 {
@@ -69,15 +74,23 @@ int hfi_map_open(const char *path, hfi_map_t *m, hf_error_t *err)
     close(fd);
     m->data = p;
     m->size = (size_t)st.st_size;
+    atomic_fetch_add_explicit(&live, 1, memory_order_relaxed);
     return 0;
 }
 
 void hfi_map_close(hfi_map_t *m)
 {
-    if (m->data)
+    if (m->data) {
         munmap((void *)m->data, m->size);
+        atomic_fetch_sub_explicit(&live, 1, memory_order_relaxed);
+    }
     m->data = NULL;
     m->size = 0;
+}
+
+size_t hfi_map_live(void)
+{
+    return atomic_load_explicit(&live, memory_order_relaxed);
 }
 
 int hfi_source_open(const hfi_reader_t *rd, const char *path, const void *buf, size_t len,

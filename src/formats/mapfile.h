@@ -26,6 +26,10 @@ int hfi_map_open(const char *path, hfi_map_t *m, hf_error_t *err);
 /* hfi_map_close - unmap; the map is empty afterwards. */
 void hfi_map_close(hfi_map_t *m);
 
+/* hfi_map_live - mappings hfi_map_open() made and hfi_map_close() has not yet undone, in
+ * this process (for tests). */
+size_t hfi_map_live(void);
+
 /*
  * The first member of a reader object that keeps its bytes (GGUF, safetensors): where the
  * bytes are, the name for messages, and the arena the object's strings live in.

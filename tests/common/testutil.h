@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "hfasync.h"
+#include "core/thread.h"
 
 #define TU_DEADLINE_MS 60000
 
@@ -46,6 +47,21 @@ static inline uint64_t tu_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The name the calling thread gave itself (hfi_thread_set_name, on every platform) into
+ * `name`, and the kernel's name for it into `os_name` where the platform both sets and
+ * reads thread names; elsewhere `os_name` is a copy of `name`, there being nothing else
+ * to compare it with. Both buffers hold 16 bytes. */
+static inline void tu_thread_names(char *name, char *os_name)
+{
+    snprintf(name, 16, "%s", hfi_thread_name());
+#if defined(HAVE_PTHREAD_GETNAME_NP) && defined(HAVE_PTHREAD_SETNAME_NP)
+    if (pthread_getname_np(pthread_self(), os_name, 16) != 0)
+        snprintf(os_name, 16, "(unreadable)");
+#else
+    snprintf(os_name, 16, "%s", name);
+#endif
 }
 
 /* Poll `cond` until it holds; fail the test if it does not within TU_DEADLINE_MS. */

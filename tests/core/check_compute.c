@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 typedef struct seen {
-    char name[16];
+    char name[16], os_name[16];
     hf_executor_t *ex;
     int worker;
 } seen_t;
@@ -15,7 +15,7 @@ static void *who_am_i(void *arg, hf_error_t *err)
 {
     seen_t *s = arg;
     (void)err;
-    pthread_getname_np(pthread_self(), s->name, sizeof s->name);
+    tu_thread_names(s->name, s->os_name);
     s->ex = hf_current_executor();
     s->worker = hf_current_worker();
     return NULL;
@@ -35,6 +35,7 @@ START_TEST(tasks_run_on_compute_threads_named_hfasync_cpu)
     ck_assert_int_lt(s.worker, 3);
     ck_assert_int_eq(strncmp(s.name, "hfasync-cpu/", 12), 0);
     ck_assert_int_eq(atoi(s.name + 12), s.worker);
+    ck_assert_str_eq(s.os_name, s.name);            /* where the kernel knows names */
     ck_assert_ptr_null(hf_current_executor());
     ck_assert_int_eq(hf_current_worker(), -1);
     ck_assert_ptr_eq(hf_executor_runtime(hf_runtime_compute(rt)), rt);

@@ -17,7 +17,7 @@ static hf_runtime_t *io_runtime(unsigned cap, unsigned idle_ms)
 }
 
 typedef struct where {
-    char name[16];
+    char name[16], os_name[16];
     hf_executor_t *ex;
     int worker;
 } where_t;
@@ -26,7 +26,7 @@ static void *where_io(void *arg, hf_error_t *err)
 {
     where_t *w = arg;
     (void)err;
-    pthread_getname_np(pthread_self(), w->name, sizeof w->name);
+    tu_thread_names(w->name, w->os_name);
     w->ex = hf_current_executor();
     w->worker = hf_current_worker();
     return NULL;
@@ -44,6 +44,7 @@ START_TEST(blocking_tasks_run_on_io_threads_named_hfasync_io)
     ck_assert_ptr_eq(w.ex, hf_runtime_io(rt));
     ck_assert_int_eq(w.worker, -1);                 /* not a compute worker */
     ck_assert_int_eq(strncmp(w.name, "hfasync-io/", 11), 0);
+    ck_assert_str_eq(w.os_name, w.name);            /* where the kernel knows names */
     hf_future_release(f);
     hf_runtime_free(rt);
 }

@@ -1,7 +1,7 @@
 /*
  * check_copy.c - hfi_copy_file, the snapshot copy made when symlinks are off: the bytes,
  * the mode, replacing what is there without writing through it, errors, and which names
- * ever appear in the folder (inotify, on Linux).
+ * ever appear in the folder (inotify, where configure found it: Linux).
  *
  * Each behaviour runs twice: _i = 0 takes the platform's path (on Linux an unnamed file
  * linked in when complete), _i = 1 the portable one (hfi_copy_test_portable: a named
@@ -14,7 +14,7 @@
 #include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#ifdef __linux__
+#ifdef HAVE_INOTIFY_INIT1
 #include <sys/inotify.h>
 #endif
 
@@ -144,7 +144,7 @@ START_TEST(a_missing_source_is_an_io_error_that_names_it_and_leaves_nothing)
 }
 END_TEST
 
-#ifdef __linux__
+#ifdef HAVE_INOTIFY_INIT1
 /* Every name created or moved into the snapshot folder during one copy, in order. */
 static void names_seen_during_copy(char *buf, size_t size)
 {
@@ -205,7 +205,7 @@ static Suite *copy_suite(void)
     tcase_add_loop_test(tc, a_copy_holds_the_bytes_with_the_mode_the_umask_gives, 0, 2);
     tcase_add_loop_test(tc, a_file_or_a_planted_symlink_at_the_path_is_replaced_never_written_through, 0, 2);
     tcase_add_loop_test(tc, a_missing_source_is_an_io_error_that_names_it_and_leaves_nothing, 0, 2);
-#ifdef __linux__
+#ifdef HAVE_INOTIFY_INIT1
     tcase_add_test(tc, on_linux_no_name_but_the_final_one_ever_appears_so_a_kill_leaves_nothing);
     tcase_add_test(tc, the_portable_path_writes_under_a_temporary_name_then_renames);
 #endif

@@ -139,6 +139,14 @@ static double tree_cpu_s(pid_t pid)
     return sum;
 }
 
+/* The kernel knows the library's thread names only where configure found
+ * pthread_setname_np; elsewhere the I/O threads' CPU time is unknown, not zero. */
+#if defined(HAVE_PTHREAD_SETNAME_NP)
+#define KERNEL_KNOWS_THREAD_NAMES 1
+#else
+#define KERNEL_KNOWS_THREAD_NAMES 0
+#endif
+
 /* CPU seconds so far of the servers (the mock Hub, nginx), and of this process's I/O
  * threads (named hfasync-io/N); -1 each where unknown. */
 static void cpu_marks(const env_t *e, double *servers_s, double *io_s)
@@ -154,7 +162,7 @@ static void cpu_marks(const env_t *e, double *servers_s, double *io_s)
         *servers_s = c >= 0 ? *servers_s + c : -1;
     }
     *io_s = -1;
-    if ((d = opendir("/proc/self/task")) == NULL)
+    if (!KERNEL_KNOWS_THREAD_NAMES || (d = opendir("/proc/self/task")) == NULL)
         return;
     *io_s = 0;
     while ((de = readdir(d)) != NULL) {

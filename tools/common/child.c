@@ -1,6 +1,7 @@
 /*
- * child.c - see child.h. POSIX only (fork, exec, waitpid, poll, nftw); on Linux the mock
- * also gets PR_SET_PDEATHSIG.
+ * child.c - see child.h. POSIX only (fork, exec, waitpid, poll, nftw); where configure
+ * found prctl's PR_SET_PDEATHSIG (Linux) the mock also dies with its parent, elsewhere only
+ * the parent's cleanup stops it.
  */
 #define _XOPEN_SOURCE 700
 #include "config.h"
@@ -19,7 +20,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#ifdef __linux__
+#if HAVE_DECL_PR_SET_PDEATHSIG
 #include <sys/prctl.h>
 #endif
 
@@ -83,7 +84,7 @@ pid_t child_spawn(char *const argv[], int out_fd, int err_fd)
     fflush(NULL);
     if ((pid = fork()) != 0)
         return pid;
-#ifdef __linux__
+#if HAVE_DECL_PR_SET_PDEATHSIG
     prctl(PR_SET_PDEATHSIG, SIGTERM);
 #endif
     {
