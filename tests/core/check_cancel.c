@@ -386,7 +386,8 @@ static void *cancel_them_all(void *arg)
     (void)arg;
     pthread_barrier_wait(&owned_go);
     for (int i = 0; i < OWNED; i++)
-        hf_future_cancel(owned[i]);
+        if (i % 4 != 3)         /* a quarter always runs, whoever wins the races */
+            hf_future_cancel(owned[i]);
     return NULL;
 }
 
