@@ -96,6 +96,20 @@ static inline void tu_rm_tree(const char *path)
     ck_assert_int_eq(system(cmd), 0);
 }
 
+/* How many files (not folders) below `dir` have a name ending with `suffix` (0 if `dir`
+ * is missing). */
+static inline int tu_count_files_named(const char *dir, const char *suffix)
+{
+    char cmd[1400], out[64] = "";
+    FILE *p;
+    snprintf(cmd, sizeof cmd, "find '%s' ! -type d -name '*%s' 2>/dev/null | wc -l", dir, suffix);
+    p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    ck_assert_ptr_nonnull(fgets(out, sizeof out, p));
+    pclose(p);
+    return atoi(out);
+}
+
 /* A runtime with `threads` compute workers (0: default). */
 static inline hf_runtime_t *tu_runtime(unsigned threads)
 {

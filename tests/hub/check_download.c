@@ -91,18 +91,6 @@ static int same_bytes(const char *path, const unsigned char *want, size_t n)
     return ok;
 }
 
-static int count_files_named(const char *dir, const char *suffix)
-{
-    char cmd[600], out[64] = "";
-    FILE *p;
-    snprintf(cmd, sizeof cmd, "find '%s' ! -type d -name '*%s' | wc -l", dir, suffix);
-    p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    ck_assert_ptr_nonnull(fgets(out, sizeof out, p));
-    pclose(p);
-    return atoi(out);
-}
-
 /* The request log with every space removed, so that it can be searched for
  * "key":value pairs whatever the server's JSON spacing. */
 static char *requests(const char *query)
@@ -163,8 +151,8 @@ START_TEST(a_regular_file_lands_as_blob_link_and_ref)
     ck_assert_int_eq(n, 40);
     commit[40] = '\0';
     ck_assert_ptr_nonnull(strstr(path, commit));
-    ck_assert_int_eq(count_files_named(cache, ".incomplete"), 0);
-    ck_assert_int_eq(count_files_named(cache, ".tmp"), 0);
+    ck_assert_int_eq(tu_count_files_named(cache, ".incomplete"), 0);
+    ck_assert_int_eq(tu_count_files_named(cache, ".tmp"), 0);
     ck_assert_int_eq(tu_mock_count(&mock, "HEAD", "/org/model/resolve/main/sub/nested.txt"), 1);
     ck_assert_int_eq(tu_mock_count(&mock, "GET", "/org/model/resolve/main/sub/nested.txt"), 1);
     hf_future_release(f);
@@ -237,9 +225,9 @@ START_TEST(hub_errors_map_to_distinct_codes)
     expect_error(anon, "org/gated", NULL, "weights.bin", HF_EGATED);
     expect_error(anon, "org/private", NULL, "a.txt", HF_EREPO_NOT_FOUND);
     /* EntryNotFound left a .no_exist marker for that commit */
-    ck_assert_int_eq(count_files_named(cache, "absent.json"), 1);
+    ck_assert_int_eq(tu_count_files_named(cache, "absent.json"), 1);
     snprintf(marker, sizeof marker, "%s/models--org--model/.no_exist", cache);
-    ck_assert_int_eq(count_files_named(marker, "absent.json"), 1);
+    ck_assert_int_eq(tu_count_files_named(marker, "absent.json"), 1);
     /* with the token both open */
     f = dl(auth, "org/gated", NULL, "weights.bin");
     ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
@@ -325,7 +313,7 @@ START_TEST(a_connection_reset_mid_body_resumes_with_range)
     log = requests("port=cdn");
     ck_assert_ptr_nonnull(strstr(log, "bytes=100000-"));     /* resumed where it stopped */
     free(log);
-    ck_assert_int_eq(count_files_named(cache, ".incomplete"), 0);
+    ck_assert_int_eq(tu_count_files_named(cache, ".incomplete"), 0);
     hf_future_release(f);
     free(want);
     hf_hub_free(h);
@@ -363,9 +351,9 @@ START_TEST(a_flipped_byte_is_ecorrupt_and_nothing_is_committed)
     ck_assert_int_eq(tu_settle(f), HF_FUTURE_REJECTED);
     ck_assert_int_eq(hf_future_error(f)->code, HF_ECORRUPT);
     snprintf(blobs, sizeof blobs, "%s/models--org--model/blobs", cache);
-    ck_assert_int_eq(count_files_named(blobs, ""), 0);      /* no blob, no partial */
+    ck_assert_int_eq(tu_count_files_named(blobs, ""), 0);      /* no blob, no partial */
     snprintf(blobs, sizeof blobs, "%s/models--org--model/snapshots", cache);
-    ck_assert_int_eq(count_files_named(blobs, "model.bin"), 0);
+    ck_assert_int_eq(tu_count_files_named(blobs, "model.bin"), 0);
     hf_future_release(f);
     hf_hub_free(h);
 }
@@ -386,7 +374,7 @@ START_TEST(a_large_file_arrives_as_parallel_ranges)
     ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
     ck_assert(same_bytes(hf_future_value(f), want, BIG));
     ck_assert_int_ge(tu_mock_count(&mock, "GET", "/big.bin"), 2);
-    ck_assert_int_eq(count_files_named(cache, ".incomplete"), 0);
+    ck_assert_int_eq(tu_count_files_named(cache, ".incomplete"), 0);
     hf_future_release(f);
     free(want);
     hf_hub_free(h);
@@ -423,7 +411,7 @@ START_TEST(a_blob_cut_short_on_disk_is_fetched_again)
     ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
     ck_assert(same_bytes(hf_future_value(f), want, BIG));
     ck_assert_int_gt(tu_mock_count(&mock, "GET", "/big.bin"), gets);
-    ck_assert_int_eq(count_files_named(cache, ".incomplete"), 0);
+    ck_assert_int_eq(tu_count_files_named(cache, ".incomplete"), 0);
     hf_future_release(f);
     free(want);
     hf_hub_free(h);
@@ -488,7 +476,7 @@ START_TEST(repeated_ranged_downloads_settle_cleanly)
         ck_assert(same_bytes(hf_future_value(f), want, BIG));
         hf_future_release(f);
     }
-    ck_assert_int_eq(count_files_named(cache, ".incomplete"), 0);
+    ck_assert_int_eq(tu_count_files_named(cache, ".incomplete"), 0);
     free(want);
     hf_hub_free(h);
 }
@@ -530,7 +518,7 @@ START_TEST(a_killed_ranged_download_resumes_from_its_recorded_prefix)
     ck_assert_int_ge(lowest_range_start(), BIG / 2);      /* the first half was not fetched */
     ck_assert_int_ne(access(ranged, F_OK), 0);
     ck_assert_int_ne(access(done, F_OK), 0);
-    ck_assert_int_eq(count_files_named(cache, ".incomplete"), 0);
+    ck_assert_int_eq(tu_count_files_named(cache, ".incomplete"), 0);
     hf_future_release(f);
     free(want);
     hf_hub_free(h);
@@ -554,8 +542,8 @@ START_TEST(an_incomplete_prefix_is_resumed_over_ranges)
     ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
     ck_assert(same_bytes(hf_future_value(f), want, BIG));
     ck_assert_int_ge(lowest_range_start(), BIG / 3);
-    ck_assert_int_eq(count_files_named(cache, ".incomplete"), 0);
-    ck_assert_int_eq(count_files_named(cache, ".ranged"), 0);
+    ck_assert_int_eq(tu_count_files_named(cache, ".incomplete"), 0);
+    ck_assert_int_eq(tu_count_files_named(cache, ".ranged"), 0);
     hf_future_release(f);
     free(want);
     hf_hub_free(h);
@@ -661,13 +649,13 @@ START_TEST(cancelling_a_download_aborts_it_and_removes_its_partial_file)
     TU_EVENTUALLY(atomic_load(&seen_bytes) > 0);
     ck_assert_int_eq(hf_future_cancel(f), 0);
     ck_assert_int_eq(hf_future_state(f), HF_FUTURE_CANCELLED);
-    TU_EVENTUALLY(count_files_named(cache, ".incomplete") == 0);
+    TU_EVENTUALLY(tu_count_files_named(cache, ".incomplete") == 0);
     {
         hf_hub_stats_t st;
         TU_EVENTUALLY(hf_hub_stats(h, &st) == 0 && st.transfers_active == 0);
         ck_assert_uint_lt(st.bytes_received, BIG);
     }
-    ck_assert_int_eq(count_files_named(cache, "big.bin"), 0);
+    ck_assert_int_eq(tu_count_files_named(cache, "big.bin"), 0);
     hf_future_release(f);
     hf_hub_free(h);
 }
@@ -782,7 +770,7 @@ START_TEST(listing_follows_pages_and_snapshots_filter_with_globs)
     so.ninclude = 1;
     s = hf_hub_snapshot(h, &ref, &so);
     ck_assert_int_eq(tu_settle(s), HF_FUTURE_FULFILLED);
-    ck_assert_int_eq(count_files_named(hf_future_value(s), ".txt"), 20);
+    ck_assert_int_eq(tu_count_files_named(hf_future_value(s), ".txt"), 20);
     ck_assert_int_eq(tu_mock_count(&mock, "GET", ".txt"), 20);
     hf_future_release(l);
     hf_future_release(s);

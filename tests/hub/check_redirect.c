@@ -181,18 +181,6 @@ static int exists_in(const char *dir, const char *name)
     return lstat(path, &st) == 0;
 }
 
-static int count_files_named(const char *dir, const char *suffix)
-{
-    char cmd[600], out[64] = "";
-    FILE *p;
-    snprintf(cmd, sizeof cmd, "find '%s' ! -type d -name '*%s' 2>/dev/null | wc -l", dir, suffix);
-    p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    ck_assert_ptr_nonnull(fgets(out, sizeof out, p));
-    pclose(p);
-    return atoi(out);
-}
-
 /* ---- the body GET ------------------------------------------------------------------------ */
 
 START_TEST(a_cdn_redirect_on_the_body_get_is_followed_to_another_host)
@@ -215,7 +203,7 @@ START_TEST(a_cdn_redirect_on_the_body_get_is_followed_to_another_host)
         ck_assert_int_eq(logged("hub", "HEAD", NULL, 1), 1);    /* the Hub had it */
         hf_future_release(f);
     }
-    ck_assert_int_eq(count_files_named(cache, ".incomplete"), 0);
+    ck_assert_int_eq(tu_count_files_named(cache, ".incomplete"), 0);
     hf_hub_free(h);
 }
 END_TEST
@@ -254,7 +242,7 @@ START_TEST(ranged_downloads_follow_a_cdn_redirect)
     ck_assert_msg(pattern_ok(f, BIG, 2), "%s", message_of(f));
     ck_assert_int_ge(logged("cdn", "GET", host_of(cdn_alt), 0), 1);
     ck_assert_int_eq(logged("cdn", "GET", NULL, 1), 0);
-    ck_assert_int_eq(count_files_named(cache, ".incomplete.ranged"), 0);
+    ck_assert_int_eq(tu_count_files_named(cache, ".incomplete.ranged"), 0);
     hf_future_release(f);
     hf_hub_free(h);
 }

@@ -544,14 +544,7 @@ static void on_progress(const hf_progress_t *p, void *arg)
 
 static int count_incomplete(void)
 {
-    char cmd[600], out[64] = "";
-    FILE *p;
-    snprintf(cmd, sizeof cmd, "find '%s' -name '*.incomplete' | wc -l", cache);
-    p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    ck_assert_ptr_nonnull(fgets(out, sizeof out, p));
-    pclose(p);
-    return atoi(out);
+    return tu_count_files_named(cache, ".incomplete");
 }
 
 START_TEST(a_cancelled_load_leaves_no_partial_file)
