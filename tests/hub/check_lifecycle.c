@@ -496,7 +496,7 @@ typedef struct party {
     _Atomic int *met;
 } party_t;
 
-/* On an event for its file: wait (up to 2 s) until the other party's callback is under
+/* On an event for its file: wait (up to 10 s) until the other party's callback is under
  * way on another thread too, then cancel its own snapshot from inside the callback. */
 static void cancel_own_when_both_are_in(const hf_progress_t *p, void *arg)
 {
@@ -506,7 +506,7 @@ static void cancel_own_when_both_are_in(const hf_progress_t *p, void *arg)
     if (!self || !p->path || strcmp(p->path, me->path) != 0 || atomic_load(&me->acted))
         return;
     atomic_store(&me->in, 1);
-    for (int i = 0; i < 2000 && !atomic_load(&me->other->in) && !atomic_load(me->met); i++)
+    for (int i = 0; i < 10000 && !atomic_load(&me->other->in) && !atomic_load(me->met); i++)
         usleep(1000);
     if (atomic_load(&me->other->in) || atomic_load(me->met)) {
         atomic_store(me->met, 1);
