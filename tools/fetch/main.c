@@ -324,6 +324,7 @@ int main(int argc, char **argv)
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESETHAND;     /* a second Ctrl-C kills at once (the partial file stays) */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
