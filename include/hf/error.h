@@ -68,7 +68,7 @@ HF_API const char *hf_strerror(int code);
 
 /*
  * hf_error_set - fill `err` (if not NULL) with `code`, `http_status` and a formatted
- * message, truncated to fit.
+ * message, truncated to fit (a NULL `fmt` leaves the message empty).
  *
  * Returns `code`, so that `return hf_error_set(err, HF_EINVAL, 0, "bad %s", what);` works.
  */

@@ -20,6 +20,11 @@
  * must outlive the object; they keep no state between calls, so a fuzz harness may call
  * them in a loop. A `name` given to a parse function is used in messages only and may be NULL.
  *
+ * Opening and parsing return HF_EINVAL when `out` is NULL, or when both the path and the
+ * buffer are NULL; `err` may always be NULL. The close and free functions ignore NULL. An
+ * accessor given a NULL object answers as for an absent entry or an index out of range:
+ * 0, -1, NULL, HF_EINVAL, or "" from the *_name functions.
+ *
  * Objects are immutable once opened: any number of threads may read one concurrently. The
  * pointers an object hands out stay valid until it is closed or freed. A mapped file must
  * not be truncated while it is open (the cache's blobs never are). Separate objects may be
@@ -149,7 +154,8 @@ HF_API uint32_t hf_gguf_version(const hf_gguf_t *g);
 HF_API uint64_t hf_gguf_alignment(const hf_gguf_t *g);
 /* Absolute offset of the tensor data section (tensor offsets in the file are relative to it). */
 HF_API uint64_t hf_gguf_data_offset(const hf_gguf_t *g);
-/* The bytes the object reads: the whole mapping (or the parse buffer) and its size. */
+/* The bytes the object reads: the whole mapping (or the parse buffer) and its size
+ * (`size` may be NULL). */
 HF_API const void *hf_gguf_mapping(const hf_gguf_t *g, size_t *size);
 
 /* Metadata, in file order: count, and the key and type of entry `i` (NULL / -1 if out of range). */
@@ -255,7 +261,8 @@ HF_API const hf_tensor_info_t *hf_safetensors_tensor(const hf_safetensors_t *st,
 HF_API const hf_tensor_info_t *hf_safetensors_find_tensor(const hf_safetensors_t *st,
                                                           const char *name);
 
-/* `__metadata__`: count, entry `i` (0 or HF_EINVAL), and the value of `key` or NULL. */
+/* `__metadata__`: count, entry `i` (0 or HF_EINVAL; `key` and `value` may be NULL), and
+ * the value of `key` or NULL. */
 HF_API size_t hf_safetensors_metadata_count(const hf_safetensors_t *st);
 HF_API int hf_safetensors_metadata_at(const hf_safetensors_t *st, size_t i, const char **key,
                                       const char **value);
@@ -286,13 +293,14 @@ HF_API void hf_st_index_free(hf_st_index_t *idx);
 /* Distinct shard names, in order of first mention in weight_map. */
 HF_API size_t hf_st_index_shard_count(const hf_st_index_t *idx);
 HF_API const char *hf_st_index_shard(const hf_st_index_t *idx, size_t i);
-/* Tensors in weight_map order: name, and the shard the map puts it in. */
+/* Tensors in weight_map order: name, and the shard the map puts it in (either out pointer
+ * may be NULL). hf_st_index_tensor returns 0, or HF_EINVAL if `i` is out of range. */
 HF_API size_t hf_st_index_tensor_count(const hf_st_index_t *idx);
 HF_API int hf_st_index_tensor(const hf_st_index_t *idx, size_t i, const char **name,
                               const char **shard);
 /* hf_st_index_shard_of - the shard `tensor` is mapped to, or NULL. */
 HF_API const char *hf_st_index_shard_of(const hf_st_index_t *idx, const char *tensor);
-/* `metadata.total_size`: 0, or HF_ENOENT if the index has none. */
+/* `metadata.total_size`: 0, HF_ENOENT if the index has none, HF_EINVAL for NULLs. */
 HF_API int hf_st_index_total_size(const hf_st_index_t *idx, uint64_t *out);
 
 /*
@@ -365,7 +373,8 @@ HF_API void hf_config_free(hf_config_t *cfg);
  *  - get_int: a number that is an integer of magnitude below 2^53;
  *  - get_str: the NUL-terminated string, valid until hf_config_free;
  *  - get_array_len: the number of elements of an array.
- * hf_config_type gives the hf_json_type_t at `path`, or HF_ENOENT.
+ * hf_config_type gives the hf_json_type_t at `path`, HF_ENOENT (for null too, as for the
+ * getters: it never gives HF_JSON_NULL) or HF_EINVAL.
  */
 HF_API int hf_config_type(const hf_config_t *cfg, const char *path);
 HF_API int hf_config_get_int(const hf_config_t *cfg, const char *path, int64_t *out,

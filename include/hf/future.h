@@ -100,11 +100,12 @@ HF_API int hf_promise_rejectf(hf_promise_t *p, int code, int http_status, const 
  * already settled, `p` settles inside this call (so a continuation that adopts a settled
  * future into `next` has settled it, on any executor, HF_INLINE included).
  *
- * Returns 0; HF_EINVAL for NULL arguments; HF_ESTATE if `p` is already settled (if it
+ * Returns 0; HF_EINVAL for NULL arguments; HF_EDEADLK if `f` is `p`'s own future
+ * (whatever its state: this is checked first); HF_ESTATE if `p` is already settled (if it
  * was cancelled, `f` is then cancelled too unless another consumer holds interest in it,
  * exactly as if `p`'s future had depended on it and been cancelled) or already adopts
- * another future; HF_EDEADLK if `f` is `p`'s own future or depends on it (a cycle), in
- * which case `p` stays pending; HF_ENOMEM.
+ * another future; HF_EDEADLK if `f` depends on `p`'s future (a cycle), in which case `p`
+ * stays pending; HF_ENOMEM.
  *
  * The cycle check follows each pending future's single input: that of a hf_future_then(),
  * catch, then_on or finally output until its continuation starts, and the future it
@@ -127,8 +128,8 @@ HF_API int hf_promise_adopt(hf_promise_t *p, hf_future_t *f);
 HF_API int hf_promise_on_cancel(hf_promise_t *p, void (*fn)(void *arg), void *arg);
 
 /*
- * hf_promise_is_cancelled - 1 if `p`'s future was cancelled, else 0. For producers that
- * poll.
+ * hf_promise_is_cancelled - 1 if `p`'s future was cancelled, else 0 (also for a NULL `p`).
+ * For producers that poll.
  */
 HF_API int hf_promise_is_cancelled(const hf_promise_t *p);
 
@@ -152,7 +153,8 @@ HF_API void hf_promise_free(hf_promise_t *p);
 
 /* ---- ready-made futures ------------------------------------------------------------ */
 
-/* A future already fulfilled with `value` (freed by `destroy`), or NULL if memory is short. */
+/* A future already fulfilled with `value` (freed by `destroy`), or NULL if memory is short
+ * (`value` then still belongs to the caller and `destroy` is not called). */
 HF_API hf_future_t *hf_future_resolved(void *value, void (*destroy)(void *));
 
 /*
@@ -199,14 +201,15 @@ HF_API hf_future_t *hf_future_then(hf_future_t *f, hf_executor_t *ex, hf_then_fn
 
 /*
  * hf_future_catch - run `fn` on `ex` only if `f` is rejected (an error); a value or a
- * cancellation passes through. `fn` may resolve `next` to recover.
+ * cancellation passes through. `fn` may resolve `next` to recover. Otherwise as
+ * hf_future_then(), NULL returns included.
  */
 HF_API hf_future_t *hf_future_catch(hf_future_t *f, hf_executor_t *ex, hf_then_fn fn, void *arg);
 
 /*
  * hf_future_then_on - run `fn` on `ex` when `f` settles in one of the states in `on`
  * (HF_ON_* bits); other states pass through. then = HF_ON_VALUE, catch = HF_ON_ERROR.
- * Returns NULL if `on` has no valid bit.
+ * Returns NULL if `on` has no valid bit, and as hf_future_then() does.
  *
  * If the returned future is cancelled before `fn` starts, a continuation that handles
  * HF_ON_CANCEL still runs once `f` settles (inside it hf_cancel_requested() returns 1 and
@@ -219,7 +222,8 @@ HF_API hf_future_t *hf_future_then_on(hf_future_t *f, hf_executor_t *ex, unsigne
 
 /*
  * hf_future_finally - run `fn(done, arg)` on `ex` whatever `f` settles as; the returned
- * future then settles exactly as `f` did (same value, error or cancellation).
+ * future then settles exactly as `f` did (same value, error or cancellation). Returns NULL
+ * as hf_future_then() does.
  */
 HF_API hf_future_t *hf_future_finally(hf_future_t *f, hf_executor_t *ex,
                                       void (*fn)(hf_future_t *done, void *arg), void *arg);
@@ -236,20 +240,22 @@ HF_API hf_future_t *hf_future_finally(hf_future_t *f, hf_executor_t *ex,
 HF_API hf_future_t *hf_future_all(hf_future_t *const *fs, size_t n);
 
 /* hf_future_all_settled - fulfils (value NULL) once every input has settled, however.
- * n == 0: fulfilled at once. */
+ * n == 0: fulfilled at once. Returns NULL as hf_future_all() does. */
 HF_API hf_future_t *hf_future_all_settled(hf_future_t *const *fs, size_t n);
 
 /*
  * hf_future_any - fulfils with the value of the first input to fulfil (the value stays
  * owned by that input, which the result keeps alive) and withdraws from the others.
  * Rejects once all inputs have failed, with the error of the lowest-index rejected input;
- * cancelled if all were cancelled. n == 0: rejected with HF_ENOENT.
+ * cancelled if all were cancelled. n == 0: rejected with HF_ENOENT. Returns NULL as
+ * hf_future_all() does.
  */
 HF_API hf_future_t *hf_future_any(hf_future_t *const *fs, size_t n);
 
 /*
  * hf_future_race - settles as the first input to settle (value, error or cancellation)
- * and withdraws from the others. n == 0: rejected with HF_ENOENT.
+ * and withdraws from the others. n == 0: rejected with HF_ENOENT. Returns NULL as
+ * hf_future_all() does.
  */
 HF_API hf_future_t *hf_future_race(hf_future_t *const *fs, size_t n);
 

@@ -76,8 +76,9 @@ typedef struct hf_hub_config {
 /*
  * hf_hub_new - a Hub client whose transfers run on `rt`'s I/O pool. `cfg` may be NULL.
  *
- * Returns NULL (and fills `err` if not NULL) on bad configuration (HF_EINVAL: an endpoint
- * that is not http(s), a cache path that is not absolute after expansion) or short memory.
+ * Returns NULL (and fills `err` if not NULL) on bad arguments or configuration (HF_EINVAL:
+ * no `rt`, an endpoint that is not http(s), a cache path that is not absolute after
+ * expansion) or short memory.
  */
 HF_API hf_hub_t *hf_hub_new(hf_runtime_t *rt, const hf_hub_config_t *cfg, hf_error_t *err);
 
@@ -95,7 +96,7 @@ HF_API hf_hub_t *hf_hub_new(hf_runtime_t *rt, const hf_hub_config_t *cfg, hf_err
 HF_API void hf_hub_free(hf_hub_t *hub);
 
 /* The effective settings (after the environment), for tools and tests. Strings belong to
- * the hub. */
+ * the hub. A NULL `hub` gives NULL or 0. */
 HF_API const char *hf_hub_endpoint(const hf_hub_t *hub);
 HF_API const char *hf_hub_cache_dir(const hf_hub_t *hub);
 HF_API int hf_hub_is_offline(const hf_hub_t *hub);
@@ -144,6 +145,8 @@ typedef struct hf_download_opts {
  * HF_EOFFLINE. Cancelling the future aborts the transfer (unless another request shares
  * it) and deletes its partial file; once the cancel returns, the progress callback is not
  * called again. A CDN URL that expires during a long download is asked for again.
+ * Returns NULL only if `hub` or `ref` is NULL or memory is short; any other bad argument
+ * (a NULL repo id or path, an unknown repo type) gives a future rejected with HF_EINVAL.
  */
 HF_API hf_future_t *hf_hub_download(hf_hub_t *hub, const hf_file_ref_t *ref,
                                     const hf_download_opts_t *opts);
@@ -158,14 +161,15 @@ typedef struct hf_file_metadata {
 /*
  * hf_hub_file_metadata - only the metadata request of hf_hub_download() (one HEAD, same
  * redirects, retries and errors); value: hf_file_metadata_t * (owned by the future).
- * Writes nothing to the cache. Offline: HF_EOFFLINE.
+ * Writes nothing to the cache. Offline: HF_EOFFLINE. NULL returns as hf_hub_download().
  */
 HF_API hf_future_t *hf_hub_file_metadata(hf_hub_t *hub, const hf_file_ref_t *ref);
 
 /*
  * hf_hub_download_blocking - hf_hub_download(), waited for. Safe on any thread, a compute
- * worker included. On success `*path_out` is a malloc'd copy of the path (free() it).
- * Returns 0 or the error code (and fills `err`).
+ * worker included. On success `*path_out` is a malloc'd copy of the path (free() it); on
+ * failure it is NULL. Returns 0 or the error code (and fills `err` if not NULL):
+ * hf_hub_download()'s, or HF_EINVAL if `hub`, `ref` or `path_out` is NULL.
  */
 HF_API int hf_hub_download_blocking(hf_hub_t *hub, const hf_file_ref_t *ref,
                                     const hf_download_opts_t *opts, char **path_out,
@@ -174,8 +178,9 @@ HF_API int hf_hub_download_blocking(hf_hub_t *hub, const hf_file_ref_t *ref,
 /*
  * hf_hub_try_cache - look `ref` up in the cache only (no I/O pool, no network): the
  * commit is the revision if it is one, else refs/<revision>.
- * Returns 0 and a malloc'd path in `*path_out`, HF_ENOENT if not cached, or
- * HF_EENTRY_NOT_FOUND if the cache knows the file does not exist at that commit.
+ * Returns 0 and a malloc'd path in `*path_out`, HF_ENOENT if not cached,
+ * HF_EENTRY_NOT_FOUND if the cache knows the file does not exist at that commit, HF_EINVAL
+ * for a NULL argument or a bad `ref` (as hf_hub_download() refuses), or HF_ENOMEM.
  */
 HF_API int hf_hub_try_cache(hf_hub_t *hub, const hf_file_ref_t *ref, char **path_out);
 
@@ -197,7 +202,8 @@ typedef struct hf_repo_info {
 } hf_repo_info_t;
 
 /* hf_hub_repo_info - `api/{type}s/{repo}[/revision/{rev}]`; value: hf_repo_info_t *
- * (owned by the future). ref->path is ignored. */
+ * (owned by the future). ref->path is ignored. Errors as hf_hub_file_metadata()'s (offline:
+ * HF_EOFFLINE, no request); NULL returns as hf_hub_download(). */
 HF_API hf_future_t *hf_hub_repo_info(hf_hub_t *hub, const hf_file_ref_t *ref);
 
 typedef struct hf_file_list {
@@ -206,11 +212,13 @@ typedef struct hf_file_list {
 } hf_file_list_t;
 
 /* hf_hub_list_files - the recursive tree listing under ref->path (NULL: the whole repo),
- * following `Link: rel="next"` pagination; value: hf_file_list_t * (owned by the future). */
+ * following `Link: rel="next"` pagination; value: hf_file_list_t * (owned by the future).
+ * Errors and NULL returns as hf_hub_repo_info(). */
 HF_API hf_future_t *hf_hub_list_files(hf_hub_t *hub, const hf_file_ref_t *ref);
 
 /* hf_glob_match - 1 if `name` matches the snapshot pattern `pattern` ('*' any run of
- * characters, '/' included; '?' one; [set]; a trailing '/' matches everything below). */
+ * characters, '/' included; '?' one; [set]; a trailing '/' matches everything below);
+ * 0 otherwise, and if either is NULL. */
 HF_API int hf_glob_match(const char *pattern, const char *name);
 
 typedef struct hf_snapshot_opts {
@@ -226,7 +234,10 @@ typedef struct hf_snapshot_opts {
 /*
  * hf_hub_snapshot - download every file of the repo at ref->revision that matches the
  * globs (in parallel); value: the path of `snapshots/<commit>` (owned by the future).
- * Offline, resolves the commit like hf_hub_try_cache() and returns the cached folder.
+ * Offline, resolves the commit like hf_hub_try_cache() and returns the cached folder
+ * (HF_EOFFLINE if it is not there). Errors as hf_hub_download()'s; a bad repo id, revision
+ * or type, or a pattern count whose array is NULL or holds a NULL, gives a future rejected
+ * with HF_EINVAL before any request. NULL returns as hf_hub_download().
  */
 HF_API hf_future_t *hf_hub_snapshot(hf_hub_t *hub, const hf_file_ref_t *ref,
                                     const hf_snapshot_opts_t *opts);
@@ -244,6 +255,7 @@ typedef struct hf_hub_stats {
     uint64_t downloads_shared;      /* requests that joined a download already under way */
 } hf_hub_stats_t;
 
+/* hf_hub_stats - a snapshot of `hub`'s counters. Returns 0 or HF_EINVAL (NULL argument). */
 HF_API int hf_hub_stats(hf_hub_t *hub, hf_hub_stats_t *out);
 
 /* ---- the cache, without a network ---------------------------------------------------- */
@@ -279,15 +291,18 @@ typedef struct hf_cache_report {
 /*
  * hf_cache_scan - describe every repo in `cache_dir` (as huggingface_hub's scan_cache_dir
  * does; .locks and CACHEDIR.TAG are skipped). Returns 0 and *out (free it with
- * hf_cache_report_free), or HF_EIO / HF_ENOENT (no such folder) / HF_ENOMEM.
+ * hf_cache_report_free, which ignores NULL), or HF_EINVAL (NULL `cache_dir` or `out`) /
+ * HF_EIO / HF_ENOENT (no such folder) / HF_ENOMEM, with *out NULL. `err` may be NULL.
  */
 HF_API int hf_cache_scan(const char *cache_dir, hf_cache_report_t **out, hf_error_t *err);
 HF_API void hf_cache_report_free(hf_cache_report_t *r);
 
 /*
  * hf_cache_verify - re-hash every blob of a cached repo against its name (sha256 or git
- * sha1). Returns the number of blobs checked (>= 0) and the number that failed in *bad;
- * `on_bad(blob_path, arg)` (may be NULL) is called for each. HF_ENOENT if not cached.
+ * sha1). Returns the number of blobs checked (>= 0) and the number that failed in *bad
+ * (`bad` may be NULL; untouched on failure); `on_bad(blob_path, arg)` (may be NULL) is
+ * called for each. HF_ENOENT if not cached, HF_EINVAL (NULL `cache_dir`, a bad repo id or
+ * type), HF_EIO, HF_ENOMEM. `err` may be NULL.
  */
 HF_API int hf_cache_verify(const char *cache_dir, hf_repo_type_t type, const char *repo_id,
                            size_t *bad, void (*on_bad)(const char *blob, void *arg), void *arg,
@@ -296,13 +311,13 @@ HF_API int hf_cache_verify(const char *cache_dir, hf_repo_type_t type, const cha
 /*
  * hf_cache_remove - remove `revision` (a ref or a commit; NULL: the whole repo) from the
  * cache: its snapshot folder, the refs that point at it, and the blobs no remaining
- * snapshot uses. Returns the number of bytes freed (>= 0) or HF_ENOENT / HF_EINVAL /
- * HF_EIO.
+ * snapshot uses. Returns the number of bytes freed (>= 0) or HF_ENOENT / HF_EINVAL (NULL
+ * `cache_dir`, a bad repo id, type or revision) / HF_EIO / HF_ENOMEM. `err` may be NULL.
  */
 HF_API int64_t hf_cache_remove(const char *cache_dir, hf_repo_type_t type, const char *repo_id,
                                const char *revision, hf_error_t *err);
 
-/* hf_repo_type_name - "model", "dataset", "space". */
+/* hf_repo_type_name - "model", "dataset", "space"; any other value gives "model". */
 HF_API const char *hf_repo_type_name(hf_repo_type_t t);
 
 #ifdef __cplusplus

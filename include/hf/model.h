@@ -61,8 +61,14 @@ typedef struct hf_model_opts {
 HF_API hf_future_t *hf_model_load(hf_runtime_t *rt, hf_hub_t *hub, const char *name,
                                   const hf_model_opts_t *opts);
 
+/* hf_model_retain - a new reference to `m` (which is returned; NULL stays NULL).
+ * hf_model_release - drop one; the last one frees the model and unmaps its files. NULL is
+ * ignored. Both are thread-safe. */
 HF_API hf_model_t *hf_model_retain(hf_model_t *m);
 HF_API void hf_model_release(hf_model_t *m);
+
+/* The accessors below are thread-safe; a NULL `m`, or an index out of range, gives NULL,
+ * 0 or -1. */
 
 /* The module name ("gte-qwen") and the architecture read from the files ("qwen2",
  * "deepseek2", "phi3", "new", "sd3"). */
@@ -86,7 +92,8 @@ HF_API int64_t hf_model_eos_token_id(const hf_model_t *m);
 HF_API int64_t hf_model_embedding_size(const hf_model_t *m); /* hidden size, or stella's
                                                                  output dimension */
 
-/* The registry. */
+/* The registry: the number of modules, and the name and description of module `i`
+ * (static strings; NULL if `i` is out of range). */
 HF_API size_t hf_model_module_count(void);
 HF_API const char *hf_model_module_name(size_t i);
 HF_API const char *hf_model_module_description(size_t i);

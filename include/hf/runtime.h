@@ -43,7 +43,8 @@ typedef struct hf_runtime_config {
  * hf_runtime_new - start a runtime. `cfg` may be NULL (defaults).
  *
  * Compute workers start at once; I/O threads start on demand. Returns NULL if memory is
- * short or a thread cannot be created.
+ * short, a thread cannot be created, or a count is out of range (compute_threads above
+ * 4096, io_threads_max or compute_spares_max above 65536).
  */
 HF_API hf_runtime_t *hf_runtime_new(const hf_runtime_config_t *cfg);
 
@@ -72,14 +73,15 @@ HF_API hf_runtime_t *hf_executor_runtime(hf_executor_t *ex);
 
 /*
  * hf_executor_post - run `fn(arg)` on `ex`, fire and forget. From a compute worker onto its
- * own pool, the task goes to the worker's deque; otherwise to the pool's queue.
- * No allocation on the hot path (per-thread free lists).
+ * own pool, the task goes to the worker's deque; otherwise to the pool's queue. On
+ * HF_INLINE, `fn` runs on the calling thread before this returns (from inside an inline
+ * continuation, right after it). No allocation on the hot path (per-thread free lists).
  *
- * Returns 0, HF_EINVAL, HF_ENOMEM, or HF_ECANCELED if the runtime can run no more tasks
- * (called from a task that still runs while hf_runtime_free() stops the runtime, or on an
- * orphaned runtime in a fork child; once hf_runtime_free() has returned, `ex` is invalid).
- * `fn` is then never called; the same holds for a task still queued when the runtime is
- * freed.
+ * Returns 0, HF_EINVAL (NULL `ex` or `fn`), HF_ENOMEM, or HF_ECANCELED if the runtime
+ * can run no more tasks (called from a task that still runs while hf_runtime_free() stops
+ * the runtime, or on an orphaned runtime in a fork child; once hf_runtime_free() has
+ * returned, `ex` is invalid). `fn` is then never called; the same holds for a task still
+ * queued when the runtime is freed.
  */
 HF_API int hf_executor_post(hf_executor_t *ex, void (*fn)(void *arg), void *arg);
 
@@ -88,20 +90,22 @@ HF_API int hf_executor_post(hf_executor_t *ex, void (*fn)(void *arg), void *arg)
  * by setting `err->code` to a negative HF_E* (and optionally a message); otherwise its
  * return value becomes the future's value, which the future does not free. Cancelling
  * the future before `fn` starts means `fn` never runs; while it runs, `fn` can poll
- * hf_cancel_requested(). Returns NULL for NULL arguments or short memory.
+ * hf_cancel_requested(). On HF_INLINE, `fn` runs as hf_executor_post() runs it there.
+ * Returns NULL for NULL `ex` or `fn`, or short memory.
  */
 typedef void *(*hf_task_fn)(void *arg, hf_error_t *err);
 HF_API hf_future_t *hf_async(hf_executor_t *ex, hf_task_fn fn, void *arg);
 
 /*
- * hf_async_owned - like hf_async(), but the future frees the value with `destroy`.
+ * hf_async_owned - like hf_async(), but the future frees the value with `destroy` (may be
+ * NULL: then exactly hf_async()). A value `fn` returns while rejecting is freed at once.
  */
 HF_API hf_future_t *hf_async_owned(hf_executor_t *ex, hf_task_fn fn, void *arg,
                                    void (*destroy)(void *));
 
 /*
  * hf_spawn_blocking - hf_async() on `rt`'s I/O pool: for legacy blocking functions, which
- * then never occupy a compute worker.
+ * then never occupy a compute worker. Returns NULL for NULL `rt` or `fn`, or short memory.
  */
 HF_API hf_future_t *hf_spawn_blocking(hf_runtime_t *rt, hf_task_fn fn, void *arg);
 
@@ -132,7 +136,7 @@ typedef struct hf_runtime_stats {
     uint64_t obj_mallocs;
 } hf_runtime_stats_t;
 
-/* hf_runtime_stats - a snapshot of `rt`'s counters. Returns 0 or HF_EINVAL. */
+/* hf_runtime_stats - a snapshot of `rt`'s counters. Returns 0 or HF_EINVAL (NULL argument). */
 HF_API int hf_runtime_stats(hf_runtime_t *rt, hf_runtime_stats_t *out);
 
 /* hf_current_worker - the index of the calling compute worker (0-based), or -1. */

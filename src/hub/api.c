@@ -394,8 +394,7 @@ static int check_ref(const hf_file_ref_t *ref, hf_error_t *e)
 {
     if (hfi_check_repo_id(ref->repo_id, e) < 0 ||
         hfi_check_revision(ref->revision ? ref->revision : "main", e) < 0 ||
-        (ref->repo_type != HF_REPO_MODEL && ref->repo_type != HF_REPO_DATASET &&
-         ref->repo_type != HF_REPO_SPACE))
+        hfi_check_repo_type(ref->repo_type, e) < 0)
         return HF_EINVAL;
     return 0;
 }

@@ -550,9 +550,7 @@ static hf_future_t *start(hf_hub_t *hub, const hf_file_ref_t *ref,
     rev = ref->revision ? ref->revision : "main";
     memset(&e, 0, sizeof e);
     if (hfi_check_repo_id(ref->repo_id, &e) < 0 || hfi_check_path(ref->path, &e) < 0 ||
-        hfi_check_revision(rev, &e) < 0 ||
-        (ref->repo_type != HF_REPO_MODEL && ref->repo_type != HF_REPO_DATASET &&
-         ref->repo_type != HF_REPO_SPACE && hf_error_set(&e, HF_EINVAL, 0, "bad repo type")))
+        hfi_check_revision(rev, &e) < 0 || hfi_check_repo_type(ref->repo_type, &e) < 0)
         return hf_future_rejected(HF_EINVAL, 0, "%s", e.message);
     if (hfi_hub_hold(hub, 0) < 0)
         return hfi_hub_closed_future();
@@ -612,7 +610,7 @@ int hf_hub_try_cache(hf_hub_t *hub, const hf_file_ref_t *ref, char **path_out)
     d.revision = (char *)(ref->revision ? ref->revision : "main");
     d.path = (char *)ref->path;
     if (hfi_check_repo_id(ref->repo_id, NULL) < 0 || hfi_check_path(ref->path, NULL) < 0 ||
-        hfi_check_revision(d.revision, NULL) < 0)
+        hfi_check_revision(d.revision, NULL) < 0 || hfi_check_repo_type(ref->repo_type, NULL) < 0)
         return HF_EINVAL;
     if (hfi_cache_loc_init(&d.loc, hub->cache_dir, ref->repo_type, ref->repo_id) < 0)
         return HF_ENOMEM;

@@ -134,6 +134,14 @@ int hfi_check_repo_id(const char *repo_id, hf_error_t *err)
     return naming(check_repo_id(repo_id, err), err, repo_id, repo_id ? strlen(repo_id) : 0);
 }
 
+int hfi_check_repo_type(hf_repo_type_t type, hf_error_t *err)
+{
+    if (type == HF_REPO_MODEL || type == HF_REPO_DATASET || type == HF_REPO_SPACE)
+        return 0;
+    return hf_error_set(err, HF_EINVAL, 0, "repo type %d is none of model, dataset, space",
+                        (int)type);
+}
+
 /* Decode one UTF-8 sequence at s (n bytes left); returns its length, 0 if invalid. */
 static size_t utf8_decode(const unsigned char *s, size_t n, unsigned long *cp)
 {

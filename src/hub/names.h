@@ -13,6 +13,7 @@
 int hfi_check_repo_id(const char *repo_id, hf_error_t *err);
 int hfi_check_path(const char *path, hf_error_t *err);
 int hfi_check_revision(const char *rev, hf_error_t *err);
+int hfi_check_repo_type(hf_repo_type_t type, hf_error_t *err);
 /* The same for `n` bytes that need not end with a NUL: an embedded NUL is refused. */
 int hfi_check_repo_id_n(const char *repo_id, size_t n, hf_error_t *err);
 int hfi_check_path_n(const char *path, size_t n, hf_error_t *err);

@@ -480,7 +480,11 @@ static int repo_dir(const char *cache_dir, hf_repo_type_t type, const char *repo
 {
     hfi_cache_loc_t loc;
     struct stat st;
-    if (!cache_dir || hfi_check_repo_id(repo_id, err) < 0)
+    if (!cache_dir)
+        return hf_error_set(err, HF_EINVAL, 0, "no cache folder");
+    if (hfi_check_repo_id(repo_id, err) < 0)
+        return HF_EINVAL;
+    if (hfi_check_repo_type(type, err) < 0)
         return HF_EINVAL;
     if (hfi_cache_loc_init(&loc, cache_dir, type, repo_id) < 0)
         return hf_error_set(err, HF_ENOMEM, 0, "out of memory");

@@ -66,6 +66,17 @@ static void strv_free(char **v, size_t n)
     hfi_free(v);
 }
 
+/* 1 if `v` holds `n` patterns, none of them NULL. */
+static int strv_ok(const char *const *v, size_t n)
+{
+    if (n && !v)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!v[i])
+            return 0;
+    return 1;
+}
+
 static char **strv_dup(const char *const *v, size_t n)
 {
     char **out = n ? hfi_calloc(n, sizeof *out) : NULL;
@@ -365,8 +376,11 @@ hf_future_t *hf_hub_snapshot(hf_hub_t *hub, const hf_file_ref_t *ref, const hf_s
     if (!hub || !ref)
         return NULL;
     memset(&e, 0, sizeof e);
-    if (hfi_check_repo_id(ref->repo_id, &e) < 0 ||
-        hfi_check_revision(ref->revision ? ref->revision : "main", &e) < 0)
+    if (opts && (!strv_ok(opts->include, opts->ninclude) || !strv_ok(opts->exclude, opts->nexclude)))
+        hf_error_set(&e, HF_EINVAL, 0, "an include or exclude pattern is NULL");
+    if (e.code < 0 || hfi_check_repo_id(ref->repo_id, &e) < 0 ||
+        hfi_check_revision(ref->revision ? ref->revision : "main", &e) < 0 ||
+        hfi_check_repo_type(ref->repo_type, &e) < 0)
         return hf_future_rejected(HF_EINVAL, 0, "%s", e.message);
     if (hub->offline)
         return offline_snapshot(hub, ref);
