@@ -145,6 +145,12 @@ typedef struct hf_download_opts {
  * HF_EOFFLINE. Cancelling the future aborts the transfer (unless another request shares
  * it) and deletes its partial file; once the cancel returns, the progress callback is not
  * called again. A CDN URL that expires during a long download is asked for again.
+ * When the metadata request fails (network, 5xx or 429 after retries, an answer that is
+ * not the Hub's: no X-Error-Code, X-Repo-Commit, ETag or size), the file the cache holds
+ * for the revision is the value, as huggingface_hub does; an answer of the Hub's own (the
+ * revision or file is not there, the repo is not found or gated, the token is refused)
+ * is the error even then (huggingface_hub serves the cache for the last three: use
+ * offline mode for that), and `force` never takes the cached file.
  * Returns NULL only if `hub` or `ref` is NULL or memory is short; any other bad argument
  * (a NULL repo id or path, an unknown repo type) gives a future rejected with HF_EINVAL.
  */

@@ -15,8 +15,12 @@
  *    redirects). X-Repo-Commit is required; the etag is X-Linked-Etag or ETag; the size
  *    X-Linked-Size, or Content-Length when not a 3xx;
  *  - a revision that is a commit already in the cache makes no request; offline mode makes
- *    none at all; a network failure (after retries) falls back to what the cache has for
- *    the revision;
+ *    none at all. When the HEAD fails (network, 5xx or 429 after retries, another 4xx
+ *    without X-Error-Code, an answer without X-Repo-Commit, ETag or size: a proxy) the
+ *    cache answers for the revision if it can, else the error stands, as huggingface_hub's
+ *    _get_metadata_or_catch_error. Unlike it, RepoNotFound, GatedRepo and 401/403 are
+ *    reported even when the file is cached (as RevisionNotFound and EntryNotFound are by
+ *    both). Never a cached answer for a forced download or a metadata request;
  *  - EntryNotFound with a commit writes .no_exist/<commit>/<path>; refs/<rev> is written
  *    when the revision is not the commit;
  *  - the bytes are fetched by a shared blob download (blob.c); then the snapshot link;
@@ -337,11 +341,12 @@ static void retry_later(dl_t *d)
     hf_future_release(f);
 }
 
-/* The network failed for good: answer from the cache if it can, else with `e`. */
+/* The metadata request failed for good: answer from the cache if it can, else with `e`.
+ * A forced download and a metadata request have no cached answer. */
 static void fall_back(dl_t *d, const hf_error_t *e)
 {
     char *path;
-    if (cached_answer(d, &path) == 0) {
+    if (!d->force && !d->meta_only && cached_answer(d, &path) == 0) {
         done_path(d, path);
         return;
     }
@@ -415,10 +420,15 @@ static void head_done(hf_future_t *done, hf_promise_t *next, void *arg)
         snprintf(text, sizeof text, "%s (HTTP %ld)%s%.120s", hf_strerror(code), x->status,
                  msg ? ": " : "", msg ? msg : "");
         hf_error_set(&e, code, (int)x->status, "%s/%s: %s", d->repo_id, d->path, text);
-        if (code == HF_ENETWORK)
-            fall_back(d, &e);
-        else
+        /* the Hub said the revision or the file is not there, or refused the repo or
+         * the token: that answer stands (huggingface_hub would serve the cache for a
+         * refusal too; hfasync reports it). Anything else (5xx and 429 after retries,
+         * a proxy's 4xx without X-Error-Code) falls back to the cache */
+        if (code == HF_EREVISION_NOT_FOUND || code == HF_EENTRY_NOT_FOUND ||
+            code == HF_EREPO_NOT_FOUND || code == HF_EGATED || code == HF_EAUTH)
             done_err(d, &e);
+        else
+            fall_back(d, &e);
         return;
     } else {
         hfi_free(d->download_url);
@@ -427,16 +437,21 @@ static void head_done(hf_future_t *done, hf_promise_t *next, void *arg)
             return;
         }
     }
-    /* 2xx, or a 3xx to the CDN: read the metadata */
+    /* 2xx, or a 3xx to the CDN: read the metadata (an answer without it is a proxy or a
+     * portal, not the Hub: the cache answers if it can) */
     v = x->headers[HFI_H_REPO_COMMIT];
     if (!v || !hfi_is_commit(v)) {
-        done_errf(d, HF_EPROTO, (int)x->status, "no X-Repo-Commit in the answer (not a Hub?)");
+        hf_error_set(&e, HF_EPROTO, (int)x->status, "%s/%s: no X-Repo-Commit in the answer "
+                     "(not a Hub?)", d->repo_id, d->path);
+        fall_back(d, &e);
         return;
     }
     memcpy(d->commit, v, 41);
     v = x->headers[HFI_H_LINKED_ETAG] ? x->headers[HFI_H_LINKED_ETAG] : x->headers[HFI_H_ETAG];
     if (hfi_etag_normalize(v, d->etag) < 0) {
-        done_errf(d, HF_EPROTO, (int)x->status, "missing or malformed ETag");
+        hf_error_set(&e, HF_EPROTO, (int)x->status, "%s/%s: missing or malformed ETag",
+                     d->repo_id, d->path);
+        fall_back(d, &e);
         return;
     }
     v = x->headers[HFI_H_LINKED_SIZE];
@@ -446,7 +461,9 @@ static void head_done(hf_future_t *done, hf_promise_t *next, void *arg)
         char *end;
         unsigned long long n = v ? strtoull(v, &end, 10) : 0;
         if (!v || end == v || *end != '\0') {
-            done_errf(d, HF_EPROTO, (int)x->status, "missing or malformed size");
+            hf_error_set(&e, HF_EPROTO, (int)x->status, "%s/%s: missing or malformed size",
+                         d->repo_id, d->path);
+            fall_back(d, &e);
             return;
         }
         d->size = n;

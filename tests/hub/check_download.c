@@ -298,6 +298,81 @@ START_TEST(rate_limited_then_served)
 }
 END_TEST
 
+/* huggingface_hub (file_download.py, _get_metadata_or_catch_error and
+ * _hf_hub_download_to_cache_dir) answers from the cache when the HEAD fails: a 5xx, a
+ * proxy's 4xx without X-Error-Code, or an answer without X-Repo-Commit (a proxy or a
+ * captive portal) give back the cached file. RevisionNotFound is an error (hfasync also
+ * reports RepoNotFound, GatedRepo and 401/403, where huggingface_hub serves the cache); a
+ * forced download never falls back, and a metadata request (get_hf_file_metadata) has no
+ * cache to fall back on. */
+static void expect_cached(hf_hub_t *h, const char *fault, const char *want)
+{
+    hf_future_t *f;
+    tu_mock_fault(&mock, fault);
+    f = dl(h, "org/model", NULL, "config.json");
+    ck_assert_msg(tu_settle(f) == HF_FUTURE_FULFILLED, "%s: %s", fault,
+                  hf_future_state(f) == HF_FUTURE_REJECTED ? hf_future_error(f)->message : "?");
+    ck_assert_str_eq(hf_future_value(f), want);
+    hf_future_release(f);
+}
+
+START_TEST(a_cached_file_is_served_when_the_head_fails_but_not_for_a_missing_revision)
+{
+    hf_hub_t *h = hub_with(NULL, NULL);
+    hf_file_ref_t ref = { "org/model", HF_REPO_MODEL, NULL, "config.json" };
+    hf_download_opts_t force;
+    hf_future_t *f;
+    char *path;
+
+#define HEAD_FAULT(rest) "{\"path\": \"/org/model/resolve/main/config.json\", \"method\": \"HEAD\", " \
+                         "\"count\": 1, " rest "}"
+    f = dl(h, "org/model", NULL, "config.json");
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    path = strdup(hf_future_value(f));
+    hf_future_release(f);
+
+    expect_cached(h, HEAD_FAULT("\"status\": 200"), path);     /* no X-Repo-Commit */
+    expect_cached(h, HEAD_FAULT("\"status\": 404"), path);     /* not the Hub's: no code */
+    expect_cached(h, HEAD_FAULT("\"status\": 400"), path);
+    expect_cached(h, HEAD_FAULT("\"status\": 501"), path);
+
+    /* the Hub refuses the repo or the token: reported, cached or not */
+    tu_mock_fault(&mock, HEAD_FAULT("\"status\": 401, \"message\": \"Invalid credentials in "
+                                    "Authorization header\""));
+    f = dl(h, "org/model", NULL, "config.json");
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_REJECTED);
+    ck_assert_int_eq(hf_future_error(f)->code, HF_EAUTH);
+    hf_future_release(f);
+
+    /* the revision is gone: an error, whatever the cache holds */
+    tu_mock_fault(&mock, HEAD_FAULT("\"status\": 404, \"error_code\": \"RevisionNotFound\""));
+    f = dl(h, "org/model", NULL, "config.json");
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_REJECTED);
+    ck_assert_int_eq(hf_future_error(f)->code, HF_EREVISION_NOT_FOUND);
+    hf_future_release(f);
+
+    /* forced: never the cached copy */
+    memset(&force, 0, sizeof force);
+    force.force = 1;
+    tu_mock_fault(&mock, HEAD_FAULT("\"status\": 401, \"error_code\": \"RepoNotFound\""));
+    f = hf_hub_download(h, &ref, &force);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_REJECTED);
+    ck_assert_int_eq(hf_future_error(f)->code, HF_EREPO_NOT_FOUND);
+    hf_future_release(f);
+
+    /* metadata: the error, never a cached path in place of the metadata */
+    tu_mock_fault(&mock, "{\"path\": \"/org/model/resolve/main/config.json\", \"method\": \"HEAD\", "
+                         "\"close\": true, \"count\": 10}");
+    f = hf_hub_file_metadata(h, &ref);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_REJECTED);
+    ck_assert_int_eq(hf_future_error(f)->code, HF_ENETWORK);
+    hf_future_release(f);
+#undef HEAD_FAULT
+    free(path);
+    hf_hub_free(h);
+}
+END_TEST
+
 START_TEST(a_connection_reset_mid_body_resumes_with_range)
 {
     hf_hub_t *h = hub_with(NULL, NULL);
@@ -790,6 +865,7 @@ static Suite *download_suite(void)
     tcase_add_test(tc, a_renamed_repo_follows_the_relative_redirect);
     tcase_add_test(tc, pull_request_and_commit_revisions);
     tcase_add_test(tc, rate_limited_then_served);
+    tcase_add_test(tc, a_cached_file_is_served_when_the_head_fails_but_not_for_a_missing_revision);
     tcase_add_test(tc, a_connection_reset_mid_body_resumes_with_range);
     tcase_add_loop_test(tc, a_stalled_server_times_out, 0, TU_POLLERS);
     tcase_add_test(tc, a_flipped_byte_is_ecorrupt_and_nothing_is_committed);

@@ -882,6 +882,38 @@ class MockHubTest(unittest.TestCase):
         self.assertNotIn("Traceback", other.errors())
         other.close()
 
+    def test_strict_tokens_refuse_an_unknown_token_even_for_a_public_repo(self):
+        # huggingface.co answers a token it does not know (a stale HF_TOKEN) with 401 and
+        # "Invalid credentials in Authorization header", no X-Error-Code, public repos
+        # included (huggingface_hub utils/_http.py hf_raise_for_status keeps that message
+        # apart from RepoNotFound)
+        other = MockHub(self.root, "--strict-tokens")
+        try:
+            for path in ("/org/plain/resolve/main/config.json", "/api/models/org/plain",
+                         "/api/models/org/plain/tree/main", "/org/nope/resolve/main/x",
+                         "/org/private/resolve/main/config.json"):
+                r = request("GET", other.hub + path, {"Authorization": "Bearer hf_wrong"})
+                self.assertEqual(r.status, 401, path)
+                self.assertIsNone(r.headers.get("X-Error-Code"), path)
+                self.assertEqual(r.headers.get("X-Error-Message"),
+                                 "Invalid credentials in Authorization header")
+                self.assertEqual(r.json()["error"], r.headers["X-Error-Message"])
+            plain = "/org/plain/resolve/main/config.json"
+            self.assertEqual(request("HEAD", other.hub + plain).status, 200)
+            self.assertEqual(request("HEAD", other.hub + plain,
+                                     {"Authorization": "Bearer " + GLOBAL_TOKEN}).status, 200)
+            private = "/org/private/resolve/main/config.json"
+            self.assertEqual(request("HEAD", other.hub + private,
+                                     {"Authorization": "Bearer hf_private_1"}).status, 200)
+            r = request("HEAD", other.hub + "/org/nope/resolve/main/x",
+                        {"Authorization": "Bearer " + GLOBAL_TOKEN})
+            self.assertEqual((r.status, r.headers.get("X-Error-Code")), (401, "RepoNotFound"))
+        finally:
+            rc, rest = other.stop()
+        self.assertEqual((rc, rest), (0, b""))
+        self.assertNotIn("Traceback", other.errors())
+        other.close()
+
     def test_cdn_url_points_lfs_redirects_at_another_server_with_the_same_layout(self):
         other = MockHub(self.root, "--cdn-url", "http://127.0.0.1:9/base/")
         try:

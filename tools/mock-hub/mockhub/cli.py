@@ -126,6 +126,7 @@ class App:
         self.hub = repos.Hub(args.root, args.lfs_threshold, args.token)
         self.page_size = args.page_size
         self.resolve_cache = args.resolve_cache
+        self.strict_tokens = args.strict_tokens
         self.cdn = Cdn(self, args.cdn_url_expiry, args.throttle_bps)
         self.hub_url = self.cdn_url = None
         self._log_lock = threading.Lock()
@@ -168,6 +169,11 @@ def parse_args(argv):
                    help="files this large or larger are LFS files (default 10485760)")
     p.add_argument("--token", action="append", default=[], metavar="TOKEN",
                    help="a token valid for every private or gated repo (repeatable)")
+    p.add_argument("--strict-tokens", action="store_true",
+                   help="answer a token the mock does not know (not a --token, not in the "
+                        "repo's \"tokens\") with 401 and X-Error-Message \"Invalid credentials "
+                        "in Authorization header\", no X-Error-Code, on every Hub request, "
+                        "public repos included, as huggingface.co does")
     p.add_argument("--throttle-bps", type=_positive, metavar="B",
                    help="send each CDN body at B bytes/s at most (a fault may set its own)")
     p.add_argument("--resolve-cache", action="store_true",

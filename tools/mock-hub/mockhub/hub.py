@@ -4,8 +4,10 @@ Design notes
  - URLs are split on `/` while still percent-encoded, then each segment is decoded, so a revision
    sent as `refs%2Fpr%2F1` is one segment; `refs/pr/N` sent unencoded is accepted too;
  - a repo id is two segments (ORG/NAME) or, failing that, one (a legacy id such as gpt2);
- - order of checks for a repo: rename or wrong casing (307, relative), existence (401
-   RepoNotFound), private (401 RepoNotFound without a valid token), disabled (403), and for file
+ - order of checks for a repo: with --strict-tokens, a token it does not know (401 without
+   X-Error-Code, X-Error-Message "Invalid credentials in Authorization header": huggingface.co
+   refuses a stale token even for a public repo), rename or wrong casing (307, relative),
+   existence (401 RepoNotFound), private (401 RepoNotFound without a valid token), disabled (403), and for file
    content only, gated (401 / 403 GatedRepo); then the revision (404 RevisionNotFound) and the
    path (404 EntryNotFound, with X-Repo-Commit).
 """
@@ -20,6 +22,7 @@ from .repos import COMMIT_RE, REPO_TYPES, SEGMENT_RE, HubError
 from .server import Answer, Response, file_response, json_response
 
 API_VERBS = ("revision", "tree", "paths-info", "refs")
+INVALID_CREDENTIALS = "Invalid credentials in Authorization header"
 READ = ("GET", "HEAD")
 TRUE = ("1", "true", "yes", "on")
 
@@ -80,6 +83,9 @@ class HubRoutes:
     def _repo(self, req, rtype, raw, at, n, content):
         """The repo named by raw[at:at+n]; answers the 307 of a renamed or miscased repo."""
         repo, canonical = self.hub.find(rtype, _decode(raw[at:at + n]))
+        if self.app.strict_tokens and req.token is not None and \
+                not (req.token in self.hub.tokens or (repo is not None and repo.token_ok(req.token))):
+            raise HubError(401, None, INVALID_CREDENTIALS)
         if repo is not None and repo.renamed_to is not None:
             canonical = repo.renamed_to
             if not isinstance(canonical, str) or not 1 <= len(canonical.split("/")) <= 2 or \
