@@ -96,6 +96,19 @@ static inline void tu_rm_tree(const char *path)
     ck_assert_int_eq(system(cmd), 0);
 }
 
+/* 1 if the file at `path` holds exactly the `n` bytes at `want`. */
+static inline int tu_same_bytes(const char *path, const void *want, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *got = malloc(n + 1);
+    size_t r = f && got ? fread(got, 1, n + 1, f) : 0;
+    int ok = f && got && r == n && memcmp(got, want, n) == 0;
+    if (f)
+        fclose(f);
+    free(got);
+    return ok;
+}
+
 /* How many files (not folders) below `dir` have a name ending with `suffix` (0 if `dir`
  * is missing). */
 static inline int tu_count_files_named(const char *dir, const char *suffix)

@@ -79,18 +79,6 @@ static hf_future_t *dl(hf_hub_t *h, const char *repo, const char *rev, const cha
     return f;
 }
 
-static int same_bytes(const char *path, const unsigned char *want, size_t n)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *got = malloc(n + 1);
-    size_t r = f ? fread(got, 1, n + 1, f) : 0;
-    int ok = f && r == n && memcmp(got, want, n) == 0;
-    if (f)
-        fclose(f);
-    free(got);
-    return ok;
-}
-
 /* The request log with every space removed, so that it can be searched for
  * "key":value pairs whatever the server's JSON spacing. */
 static char *requests(const char *query)
@@ -126,7 +114,7 @@ START_TEST(a_regular_file_lands_as_blob_link_and_ref)
 
     ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
     path = hf_future_value(f);
-    ck_assert(same_bytes(path, (const unsigned char *)"nested\n", 7));
+    ck_assert(tu_same_bytes(path, (const unsigned char *)"nested\n", 7));
     n = readlink(path, target, sizeof target - 1);
     ck_assert_int_gt(n, 0);
     target[n] = '\0';
@@ -180,7 +168,7 @@ START_TEST(an_lfs_file_comes_from_the_cdn_without_the_token)
     char *log;
 
     ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
-    ck_assert(same_bytes(hf_future_value(f), want, MODEL_BIN));
+    ck_assert(tu_same_bytes(hf_future_value(f), want, MODEL_BIN));
     ck_assert_int_eq(tu_mock_count(&mock, "HEAD", "/org/model/resolve/main/model.bin"), 1);
     log = requests("port=cdn");
     ck_assert_ptr_nonnull(strstr(log, "\"method\":\"GET\""));
@@ -234,7 +222,7 @@ START_TEST(hub_errors_map_to_distinct_codes)
     hf_future_release(f);
     f = dl(auth, "org/private", NULL, "a.txt");
     ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
-    ck_assert(same_bytes(hf_future_value(f), (const unsigned char *)"secret\n", 7));
+    ck_assert(tu_same_bytes(hf_future_value(f), (const unsigned char *)"secret\n", 7));
     hf_future_release(f);
     hf_hub_free(anon);
     hf_hub_free(auth);
@@ -246,7 +234,7 @@ START_TEST(a_renamed_repo_follows_the_relative_redirect)
     hf_hub_t *h = hub_with(NULL, NULL);
     hf_future_t *f = dl(h, "oldorg/old-name", NULL, "config.json");
     ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
-    ck_assert(same_bytes(hf_future_value(f), (const unsigned char *)"{\"a\": 1}\n", 9));
+    ck_assert(tu_same_bytes(hf_future_value(f), (const unsigned char *)"{\"a\": 1}\n", 9));
     ck_assert_ptr_nonnull(strstr(hf_future_value(f), "models--oldorg--old-name"));
     hf_future_release(f);
     hf_hub_free(h);
@@ -384,7 +372,7 @@ START_TEST(a_connection_reset_mid_body_resumes_with_range)
                          "\"reset_after\": 100000, \"count\": 1}");
     f = dl(h, "org/model", NULL, "model.bin");
     ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
-    ck_assert(same_bytes(hf_future_value(f), want, MODEL_BIN));
+    ck_assert(tu_same_bytes(hf_future_value(f), want, MODEL_BIN));
     log = requests("port=cdn");
     ck_assert_ptr_nonnull(strstr(log, "bytes=100000-"));     /* resumed where it stopped */
     free(log);
@@ -447,7 +435,7 @@ START_TEST(a_large_file_arrives_as_parallel_ranges)
     h = hub_with(NULL, &cfg);
     f = dl(h, "org/model", NULL, "big.bin");
     ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
-    ck_assert(same_bytes(hf_future_value(f), want, BIG));
+    ck_assert(tu_same_bytes(hf_future_value(f), want, BIG));
     ck_assert_int_ge(tu_mock_count(&mock, "GET", "/big.bin"), 2);
     ck_assert_int_eq(tu_count_files_named(cache, ".incomplete"), 0);
     hf_future_release(f);
@@ -473,7 +461,7 @@ START_TEST(a_blob_cut_short_on_disk_is_fetched_again)
     h = hub_with(NULL, &cfg);
     f = dl(h, "org/model", NULL, "big.bin");
     ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
-    ck_assert(same_bytes(hf_future_value(f), want, BIG));
+    ck_assert(tu_same_bytes(hf_future_value(f), want, BIG));
     ck_assert_ptr_nonnull(realpath(hf_future_value(f), blob));   /* blobs/<sha256> */
     ck_assert_ptr_nonnull(strstr(blob, "/blobs/"));
     hf_future_release(f);
@@ -484,7 +472,7 @@ START_TEST(a_blob_cut_short_on_disk_is_fetched_again)
     h = hub_with(NULL, NULL);
     f = dl(h, "org/model", NULL, "big.bin");
     ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
-    ck_assert(same_bytes(hf_future_value(f), want, BIG));
+    ck_assert(tu_same_bytes(hf_future_value(f), want, BIG));
     ck_assert_int_gt(tu_mock_count(&mock, "GET", "/big.bin"), gets);
     ck_assert_int_eq(tu_count_files_named(cache, ".incomplete"), 0);
     hf_future_release(f);
@@ -548,7 +536,7 @@ START_TEST(repeated_ranged_downloads_settle_cleanly)
     for (int i = 0; i < 20; i++) {
         hf_future_t *f = forced(h);
         ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
-        ck_assert(same_bytes(hf_future_value(f), want, BIG));
+        ck_assert(tu_same_bytes(hf_future_value(f), want, BIG));
         hf_future_release(f);
     }
     ck_assert_int_eq(tu_count_files_named(cache, ".incomplete"), 0);
@@ -589,7 +577,7 @@ START_TEST(a_killed_ranged_download_resumes_from_its_recorded_prefix)
     tu_mock_reset(&mock);
     f = forced(h);
     ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
-    ck_assert(same_bytes(hf_future_value(f), want, BIG));
+    ck_assert(tu_same_bytes(hf_future_value(f), want, BIG));
     ck_assert_int_ge(lowest_range_start(), BIG / 2);      /* the first half was not fetched */
     ck_assert_int_ne(access(ranged, F_OK), 0);
     ck_assert_int_ne(access(done, F_OK), 0);
@@ -615,7 +603,7 @@ START_TEST(an_incomplete_prefix_is_resumed_over_ranges)
     tu_mock_reset(&mock);
     f = forced(h);
     ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
-    ck_assert(same_bytes(hf_future_value(f), want, BIG));
+    ck_assert(tu_same_bytes(hf_future_value(f), want, BIG));
     ck_assert_int_ge(lowest_range_start(), BIG / 3);
     ck_assert_int_eq(tu_count_files_named(cache, ".incomplete"), 0);
     ck_assert_int_eq(tu_count_files_named(cache, ".ranged"), 0);
@@ -647,7 +635,7 @@ START_TEST(a_partial_file_from_a_killed_run_is_resumed)
     fclose(fp);
     f = dl(h, "org/model", NULL, "model.bin");
     ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
-    ck_assert(same_bytes(hf_future_value(f), want, MODEL_BIN));
+    ck_assert(tu_same_bytes(hf_future_value(f), want, MODEL_BIN));
     log = requests("port=cdn");
     ck_assert_ptr_nonnull(strstr(log, "bytes=123456-"));
     free(log);
@@ -670,7 +658,7 @@ START_TEST(a_server_ignoring_range_restarts_from_zero)
     tu_mock_fault(&mock, "{\"path\": \"*/model.bin\", \"port\": \"cdn\", \"ignore_range\": true}");
     f = dl(h, "org/model", NULL, "model.bin");
     ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
-    ck_assert(same_bytes(hf_future_value(f), want, MODEL_BIN));
+    ck_assert(tu_same_bytes(hf_future_value(f), want, MODEL_BIN));
     hf_future_release(f);
     free(want);
     hf_hub_free(h);
@@ -757,7 +745,7 @@ START_TEST(the_blocking_shim_works_inside_a_compute_worker)
     hf_hub_t *h = hub_with(NULL, NULL);
     hf_future_t *f = hf_async_owned(hf_runtime_compute(rt), blocking_from_worker, h, free);
     ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
-    ck_assert(same_bytes(hf_future_value(f), (const unsigned char *)"{\"a\": 1}\n", 9));
+    ck_assert(tu_same_bytes(hf_future_value(f), (const unsigned char *)"{\"a\": 1}\n", 9));
     assert_no_roles_but_io(h);
     hf_future_release(f);
     hf_hub_free(h);
@@ -809,7 +797,7 @@ START_TEST(a_thousand_concurrent_downloads_on_four_io_threads)
     for (int i = 0; i < MANY; i++) {
         char name[32];
         int n = snprintf(name, sizeof name, "f%04d.txt", i);
-        ck_assert(same_bytes(hf_future_value(fs[i]), (const unsigned char *)name, (size_t)n));
+        ck_assert(tu_same_bytes(hf_future_value(fs[i]), (const unsigned char *)name, (size_t)n));
         hf_future_release(fs[i]);
     }
     hf_hub_stats(h, &st);

@@ -115,21 +115,9 @@ static const char *message_of(hf_future_t *f)
     return hf_future_state(f) == HF_FUTURE_REJECTED ? hf_future_error(f)->message : "";
 }
 
-static int same_bytes(const char *path, const void *want, size_t n)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *got = malloc(n + 1);
-    size_t r = f ? fread(got, 1, n + 1, f) : 0;
-    int ok = f && r == n && memcmp(got, want, n) == 0;
-    if (f)
-        fclose(f);
-    free(got);
-    return ok;
-}
-
 static int file_bytes_ok(hf_future_t *f, const void *want, size_t n)
 {
-    return code_of(f) == 0 && same_bytes(hf_future_value(f), want, n);
+    return code_of(f) == 0 && tu_same_bytes(hf_future_value(f), want, n);
 }
 
 static int pattern_ok(hf_future_t *f, size_t n, unsigned seed)
