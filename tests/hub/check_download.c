@@ -30,7 +30,7 @@ static unsigned char *pattern(size_t n, unsigned seed)
     return tu_pattern(n, seed);
 }
 
-static void setup(void)
+static void setup_with(const char *mock_args)
 {
     unsigned char *bin = pattern(MODEL_BIN, 1), *big = pattern(BIG, 2);
     char name[64];
@@ -54,9 +54,20 @@ static void setup(void)
     }
     free(bin);
     free(big);
-    tu_mock_start(&mock, NULL);
+    tu_mock_start(&mock, mock_args);
     tu_tmpdir(cache, sizeof cache, "dl-cache");
     rt = tu_runtime(2);
+}
+
+static void setup(void)
+{
+    setup_with(NULL);
+}
+
+/* The mock refuses a token it does not know, even for a public repo, as huggingface.co. */
+static void setup_strict(void)
+{
+    setup_with("--strict-tokens");
 }
 
 static void teardown(void)
@@ -358,6 +369,35 @@ START_TEST(a_cached_file_is_served_when_the_head_fails_but_not_for_a_missing_rev
 #undef HEAD_FAULT
     free(path);
     hf_hub_free(h);
+}
+END_TEST
+
+START_TEST(a_stale_token_is_hf_eauth_naming_the_cause_even_when_the_file_is_cached)
+{
+    hf_hub_t *anon = hub_with(NULL, NULL), *stale = hub_with("hf_stale_token", NULL);
+    hf_hub_t *good = hub_with(TOKEN, NULL);
+    hf_future_t *f;
+
+    f = dl(stale, "org/model", NULL, "config.json");             /* nothing cached */
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_REJECTED);
+    ck_assert_int_eq(hf_future_error(f)->code, HF_EAUTH);
+    ck_assert_msg(strstr(hf_future_error(f)->message, "Invalid credentials") != NULL, "%s",
+                  hf_future_error(f)->message);
+    hf_future_release(f);
+    f = dl(anon, "org/model", NULL, "config.json");              /* no token: fine */
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    hf_future_release(f);
+    f = dl(good, "org/gated", NULL, "weights.bin");              /* a token it knows */
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    hf_future_release(f);
+    /* cached now, and still the Hub's refusal is the answer (hub.h: use offline mode) */
+    f = dl(stale, "org/model", NULL, "config.json");
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_REJECTED);
+    ck_assert_int_eq(hf_future_error(f)->code, HF_EAUTH);
+    hf_future_release(f);
+    hf_hub_free(anon);
+    hf_hub_free(stale);
+    hf_hub_free(good);
 }
 END_TEST
 
@@ -869,6 +909,11 @@ static Suite *download_suite(void)
                         TU_POLLERS);
     tcase_add_test(tc, the_blocking_shim_works_inside_a_compute_worker);
     tcase_add_test(tc, listing_follows_pages_and_snapshots_filter_with_globs);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("strict");
+    tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, setup_strict, teardown);
+    tcase_add_test(tc, a_stale_token_is_hf_eauth_naming_the_cause_even_when_the_file_is_cached);
     suite_add_tcase(s, tc);
     tc = tcase_create("many");
     tcase_set_timeout(tc, 180);
