@@ -80,7 +80,7 @@ void tu_mock_fixtures(tu_mock_t *m, unsigned scale)
 void tu_mock_start(tu_mock_t *m, const char *extra_args)
 {
     const char *src = getenv("HF_TOP_SRCDIR");
-    char script[512], line[512];
+    char script[512], line[512], *got;
     int fds[2];
     FILE *out;
 
@@ -101,7 +101,20 @@ void tu_mock_start(tu_mock_t *m, const char *extra_args)
     close(fds[1]);
     out = fdopen(fds[0], "r");
     ck_assert_ptr_nonnull(out);
-    ck_assert_msg(fgets(line, sizeof line, out) != NULL, "hf-mock-hub printed nothing");
+    errno = 0;
+    while ((got = fgets(line, sizeof line, out)) == NULL && ferror(out) && errno == EINTR) {
+        clearerr(out);          /* a signal, not the end: read on */
+        errno = 0;
+    }
+    if (!got) {
+        int e = errno, st = 0;
+        pid_t r = waitpid(m->pid, &st, WNOHANG);
+        ck_abort_msg("hf-mock-hub printed nothing (%s; %s %d; its stderr is above)",
+                     ferror(out) ? strerror(e) : "end of output",
+                     r == m->pid ? (WIFEXITED(st) ? "exit status" : "killed by signal")
+                                 : "still running, pid",
+                     r == m->pid ? (WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st)) : (int)m->pid);
+    }
     fclose(out);
     ck_assert_msg(sscanf(line, "listening %127s %127s", m->hub, m->cdn) == 2,
                   "unexpected first line from hf-mock-hub: %s", line);
