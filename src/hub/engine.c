@@ -430,7 +430,8 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     xpriv_t *xp = NULL;
 
     (void)socketp;
-    if (easy && CURLCALL(l->e, curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&xp)) == CURLE_OK && xp)
+    if (easy &&
+        CURLCALL(l->e, curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&xp)) == CURLE_OK && xp)
         note_socket(xp, (int)fd, ev != 0);
     return hfi_poller_set(l->poller, (int)fd, ev) < 0 ? -1 : 0;
 }
