@@ -353,6 +353,15 @@ static void fall_back(dl_t *d, const hf_error_t *e)
     done_err(d, e);
 }
 
+/* An answer without the Hub's metadata (a proxy or a portal): HF_EPROTO naming `msg`,
+ * or the cache's answer, as fall_back() decides. */
+static void not_the_hub(dl_t *d, long status, const char *msg)
+{
+    hf_error_t e;
+    hf_error_set(&e, HF_EPROTO, (int)status, "%s/%s: %s", d->repo_id, d->path, msg);
+    fall_back(d, &e);
+}
+
 static void head_done(hf_future_t *done, hf_promise_t *next, void *arg)
 {
     dl_t *d = arg;
@@ -441,17 +450,13 @@ static void head_done(hf_future_t *done, hf_promise_t *next, void *arg)
      * portal, not the Hub: the cache answers if it can) */
     v = x->headers[HFI_H_REPO_COMMIT];
     if (!v || !hfi_is_commit(v)) {
-        hf_error_set(&e, HF_EPROTO, (int)x->status, "%s/%s: no X-Repo-Commit in the answer "
-                     "(not a Hub?)", d->repo_id, d->path);
-        fall_back(d, &e);
+        not_the_hub(d, x->status, "no X-Repo-Commit in the answer (not a Hub?)");
         return;
     }
     memcpy(d->commit, v, 41);
     v = x->headers[HFI_H_LINKED_ETAG] ? x->headers[HFI_H_LINKED_ETAG] : x->headers[HFI_H_ETAG];
     if (hfi_etag_normalize(v, d->etag) < 0) {
-        hf_error_set(&e, HF_EPROTO, (int)x->status, "%s/%s: missing or malformed ETag",
-                     d->repo_id, d->path);
-        fall_back(d, &e);
+        not_the_hub(d, x->status, "missing or malformed ETag");
         return;
     }
     v = x->headers[HFI_H_LINKED_SIZE];
@@ -461,9 +466,7 @@ static void head_done(hf_future_t *done, hf_promise_t *next, void *arg)
         char *end;
         unsigned long long n = v ? strtoull(v, &end, 10) : 0;
         if (!v || end == v || *end != '\0') {
-            hf_error_set(&e, HF_EPROTO, (int)x->status, "%s/%s: missing or malformed size",
-                         d->repo_id, d->path);
-            fall_back(d, &e);
+            not_the_hub(d, x->status, "missing or malformed size");
             return;
         }
         d->size = n;
