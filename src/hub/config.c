@@ -66,16 +66,15 @@ static char *expand_home(const char *p)
     return hfi_strdup(p);
 }
 
-/* `p` (owned; NULL passes through) if absolute, else the current folder's `p` (a leading
- * "./" dropped). NULL with errno set when memory is short or the current folder cannot be
- * read (`p` is freed then). */
-static char *from_cwd(char *p)
+/* The current folder's relative path `p` (a leading "./" dropped), made absolute
+ * (hfi_malloc'd). NULL with errno set when memory is short or the current folder cannot
+ * be read. */
+static char *from_cwd(const char *p)
 {
-    char *cwd = NULL, *out;
+    char *cwd = NULL, *out = NULL;
     size_t cap = 256;
+    int got = 0;
 
-    if (!p || p[0] == '/')
-        return p;
     for (;;) {
         char *n = hfi_realloc(cwd, cap);
         if (!n) {
@@ -83,24 +82,20 @@ static char *from_cwd(char *p)
             break;
         }
         cwd = n;
-        if (getcwd(cwd, cap) != NULL || errno != ERANGE)
+        if ((got = getcwd(cwd, cap) != NULL) || errno != ERANGE)
             break;
         cap *= 2;
     }
-    out = NULL;
-    if (cwd && cwd[0] == '/') {     /* getcwd succeeded */
-        const char *rel = p;
-        while (rel[0] == '.' && rel[1] == '/')
-            for (rel += 2; *rel == '/'; rel++)
+    if (got) {
+        while (p[0] == '.' && p[1] == '/')
+            for (p += 2; *p == '/'; p++)
                 ;
-        if (strcmp(rel, ".") == 0)
-            rel = "";
-        out = hfi_strfmt("%s%s%s", cwd, cwd[1] && *rel ? "/" : "", rel);
-        if (!out)
+        if (strcmp(p, ".") == 0)
+            p = "";
+        if ((out = hfi_strfmt("%s%s%s", cwd, cwd[1] && *p ? "/" : "", p)) == NULL)
             errno = ENOMEM;
     }
     hfi_free(cwd);
-    hfi_free(p);
     return out;
 }
 
@@ -255,16 +250,13 @@ int hfi_hub_configure(hf_hub_t *hub, const hf_hub_config_t *cfg, hf_error_t *err
     if (!hub->cache_dir)
         return hf_error_set(err, HF_ENOMEM, 0, "out of memory");
     if (hub->cache_dir[0] != '/') {
-        char *rel = hfi_strdup(hub->cache_dir);
-        if ((hub->cache_dir = from_cwd(hub->cache_dir)) == NULL) {
-            int e = errno;
-            int rc = hf_error_set(err, e == ENOMEM ? HF_ENOMEM : HF_EIO, 0,
-                                  "cannot take the cache folder \"%s\" from the current "
-                                  "folder: %s", rel ? rel : "?", strerror(e));
-            hfi_free(rel);
-            return rc;
-        }
-        hfi_free(rel);
+        char *abs = from_cwd(hub->cache_dir);
+        if (!abs)
+            return hf_error_set(err, errno == ENOMEM ? HF_ENOMEM : HF_EIO, 0,
+                                "cannot take the cache folder \"%s\" from the current "
+                                "folder: %s", hub->cache_dir, strerror(errno));
+        hfi_free(hub->cache_dir);
+        hub->cache_dir = abs;
     }
     n = strlen(hub->cache_dir);
     while (n > 1 && hub->cache_dir[n - 1] == '/')
