@@ -108,23 +108,45 @@ static int looks_like_option(const char *a)
     return a[0] == '-' && a[1] != '\0' && !(a[1] >= '0' && a[1] <= '9');
 }
 
-/* "--name value" or "--name=value"; advances *i. A separate value that looks like an
- * option is refused, as argparse refuses it: "--local-dir --quiet" lacks a value, it
- * does not name a folder "--quiet" ("--local-dir=--quiet" does). */
-static const char *value_of(int argc, char **argv, int *i, const char *name)
+/* The arguments being parsed, where parse() is, and the last option seen without the value
+ * it needs. */
+typedef struct args {
+    int argc;
+    char **argv;
+    int i;
+    const char *lacking;
+} args_t;
+
+static int matches(const char *arg, const char *name)
 {
     size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) == 0 && argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (strcmp(argv[*i], name) == 0 && *i + 1 < argc && !looks_like_option(argv[*i + 1]))
-        return argv[++*i];
-    return NULL;
+    return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
 }
 
-/* The options that take a value. */
-static const char *const valued[] = { "--revision", "--cache-dir", "--local-dir", "--endpoint",
-                                      "--token", "--include", "--exclude", "--jobs", "--quant",
-                                      "--dim", "--repo-type" };
+/* Whether the current argument is option `name` with its value, "--name value" or
+ * "--name=value": then *v is the value and a separate one is stepped over. A separate
+ * value that looks like an option is refused, as argparse refuses it: "--local-dir
+ * --quiet" lacks a value, it does not name a folder "--quiet" ("--local-dir=--quiet"
+ * does). An option without its value is not taken and is remembered in c->lacking, so
+ * that the argument ends up refused as needing one. */
+static int valued(args_t *c, const char *name, const char **v)
+{
+    const char *a = c->argv[c->i];
+    size_t n = strlen(name);
+
+    if (!matches(a, name))
+        return 0;
+    if (a[n] == '=') {
+        *v = a + n + 1;
+        return 1;
+    }
+    if (c->i + 1 < c->argc && !looks_like_option(c->argv[c->i + 1])) {
+        *v = c->argv[++c->i];
+        return 1;
+    }
+    c->lacking = name;
+    return 0;
+}
 
 /* REPO, then FILEs (or ls's PATH). */
 static int positional_arg(fetch_opts_t *o, const char *a)
@@ -136,12 +158,6 @@ static int positional_arg(fetch_opts_t *o, const char *a)
     else
         return usage_error("too many files", NULL);
     return EXIT_OK;
-}
-
-static int matches(const char *arg, const char *name)
-{
-    size_t n = strlen(name);
-    return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
 }
 
 static int parse(int argc, char **argv, fetch_opts_t *o, int *cmd)
@@ -157,8 +173,10 @@ static int parse(int argc, char **argv, fetch_opts_t *o, int *cmd)
             *cmd = (int)k;
     if (*cmd < 0)
         return usage_error("unknown command", argv[1]);
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i], *v;
+    for (args_t c = { argc, argv, 2, NULL }; c.i < argc; c.i++) {
+        const char *a = argv[c.i], *v;
+
+        c.lacking = NULL;
         if (only_positional || a[0] != '-' || strcmp(a, "-") == 0) {
             if ((rc = positional_arg(o, a)) != EXIT_OK)
                 return rc;
@@ -173,48 +191,45 @@ static int parse(int argc, char **argv, fetch_opts_t *o, int *cmd)
                    commands[*cmd].extra, common_opts);
             exit(EXIT_OK);
         }
-        for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
-            if (strcmp(a, valued[k]) == 0 && (i + 1 == argc || looks_like_option(argv[i + 1])))
-                return usage_error("this option needs a value", a);
         if (strcmp(a, "--offline") == 0)
             o->offline = 1;
         else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0)
             o->quiet = 1;
         else if (strcmp(a, "--json") == 0)
             o->json = 1;
-        else if (matches(a, "--revision") && (v = value_of(argc, argv, &i, "--revision")))
+        else if (valued(&c, "--revision", &v))
             o->revision = v;
-        else if (matches(a, "--cache-dir") && (v = value_of(argc, argv, &i, "--cache-dir")))
+        else if (valued(&c, "--cache-dir", &v))
             o->cache_dir = v;
-        else if (matches(a, "--local-dir") && (v = value_of(argc, argv, &i, "--local-dir")))
+        else if (valued(&c, "--local-dir", &v))
             o->local_dir = v;
-        else if (matches(a, "--endpoint") && (v = value_of(argc, argv, &i, "--endpoint")))
+        else if (valued(&c, "--endpoint", &v))
             o->endpoint = v;
-        else if (matches(a, "--token") && (v = value_of(argc, argv, &i, "--token")))
+        else if (valued(&c, "--token", &v))
             o->token = v;
-        else if (matches(a, "--include") && (v = value_of(argc, argv, &i, "--include"))) {
+        else if (valued(&c, "--include", &v)) {
             if (o->ninclude == MAX_GLOBS)
                 return usage_error("too many --include", NULL);
             o->include[o->ninclude++] = v;
-        } else if (matches(a, "--exclude") && (v = value_of(argc, argv, &i, "--exclude"))) {
+        } else if (valued(&c, "--exclude", &v)) {
             if (o->nexclude == MAX_GLOBS)
                 return usage_error("too many --exclude", NULL);
             o->exclude[o->nexclude++] = v;
-        } else if (matches(a, "--jobs") && (v = value_of(argc, argv, &i, "--jobs"))) {
+        } else if (valued(&c, "--jobs", &v)) {
             char *end;
             long n = strtol(v, &end, 10);
             if (*end || n < 1 || n > 256)
                 return usage_error("--jobs wants a number from 1 to 256", v);
             o->jobs = (unsigned)n;
-        } else if (matches(a, "--quant") && (v = value_of(argc, argv, &i, "--quant"))) {
+        } else if (valued(&c, "--quant", &v)) {
             o->quant = v;
-        } else if (matches(a, "--dim") && (v = value_of(argc, argv, &i, "--dim"))) {
+        } else if (valued(&c, "--dim", &v)) {
             char *end;
             long n = strtol(v, &end, 10);
             if (*end || n < 1 || n > 65536)
                 return usage_error("--dim wants a positive number", v);
             o->dim = (unsigned)n;
-        } else if (matches(a, "--repo-type") && (v = value_of(argc, argv, &i, "--repo-type"))) {
+        } else if (valued(&c, "--repo-type", &v)) {
             if (strcmp(v, "model") == 0)
                 o->repo_type = HF_REPO_MODEL;
             else if (strcmp(v, "dataset") == 0)
@@ -224,7 +239,7 @@ static int parse(int argc, char **argv, fetch_opts_t *o, int *cmd)
             else
                 return usage_error("--repo-type is model, dataset or space", v);
         } else {
-            return usage_error("unknown option", a);
+            return usage_error(c.lacking ? "this option needs a value" : "unknown option", a);
         }
     }
     if (commands[*cmd].needs_repo && !o->repo)
