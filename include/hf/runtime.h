@@ -73,7 +73,10 @@ HF_API hf_runtime_t *hf_executor_runtime(hf_executor_t *ex);
 
 /*
  * hf_executor_post - run `fn(arg)` on `ex`, fire and forget. From a compute worker onto its
- * own pool, the task goes to the worker's deque; otherwise to the pool's queue. On
+ * own pool, the task runs on that worker as soon as its current task returns (a chain of
+ * posts stays on one core) and wakes no idle worker; from other threads it goes to the
+ * pool's queue and wakes one. For work that should run beside the posting task, use
+ * hf_async(). On
  * HF_INLINE, `fn` runs on the calling thread before this returns (from inside an inline
  * continuation, right after it). No allocation on the hot path (per-thread free lists).
  *
@@ -91,6 +94,9 @@ HF_API int hf_executor_post(hf_executor_t *ex, void (*fn)(void *arg), void *arg)
  * return value becomes the future's value, which the future does not free. Cancelling
  * the future before `fn` starts means `fn` never runs; while it runs, `fn` can poll
  * hf_cancel_requested(). On HF_INLINE, `fn` runs as hf_executor_post() runs it there.
+ * From a compute worker onto its own pool, the task goes where idle workers can take it
+ * at once, and one is woken if none is looking: spawn a child, do your own half, then
+ * hf_future_wait() for it (the wait runs the child itself if nobody took it yet).
  * Returns NULL for NULL `ex` or `fn`, or short memory.
  */
 typedef void *(*hf_task_fn)(void *arg, hf_error_t *err);

@@ -2,9 +2,12 @@
  * compute.c - the compute pool: work-stealing workers, spin-then-park, spare workers.
  *
  * Design notes
- *  - each worker owns a Chase-Lev deque and a `next` slot. A task submitted from a worker
- *    of this pool goes to its `next` slot, and the task it displaces to the deque (LIFO
- *    for the owner, stolen FIFO by others). The owner runs `next` first, so a chain of
+ *  - each worker owns a Chase-Lev deque and a `next` slot. A continuation or posted task
+ *    submitted from a worker of this pool goes to its `next` slot, and the task it
+ *    displaces to the deque (LIFO for the owner, stolen FIFO by others). A task spawned
+ *    with hf_async() from a worker goes to the deque itself and wakes an idle worker if
+ *    nobody is looking (hfi_compute_spawn): the spawner usually goes on with its own half
+ *    of the work before it joins, and the child must not wait for that half. The owner runs `next` first, so a chain of
  *    continuations stays on one core; a thief takes a `next` only if it finds the same
  *    task there on two steal rounds in a row (the owner is busy with something long).
  *    Tasks from any other thread go to the injection queue, from which a worker takes
@@ -47,14 +50,12 @@
  *    before blocking; chain with hf_future_then() instead of waiting inside a task; give
  *    such waits a timeout; or run the blocking dependant on the I/O pool
  *    (hf_spawn_blocking), whose threads never help;
- *  - the `next` slot is LIFO and wakes nobody: a worker's first submission while it runs
- *    waits for that worker (or for a thief that sees it there on two steal rounds, which
- *    only a searching worker does; parked ones are not woken for it). So "spawn one child,
- *    do my own half, then wait" runs both halves one after the other on an otherwise idle
- *    pool (the wait then runs the child inline). Workaround: make every half a task
- *    (spawn two or more: each submission after the first displaces the previous one to
- *    the deque and wakes an idle worker), or submit the parallel work from outside the
- *    pool (a submission to the injection queue wakes an idle worker).
+ *  - a continuation, or a task posted with hf_executor_post(), submitted from a worker goes
+ *    to its `next` slot, which wakes nobody: the worker runs it as soon as its current
+ *    task returns, so chains stay on one core and cost no wake-up, but an idle worker
+ *    takes it only once it is displaced to the deque or has sat in `next` for two steal
+ *    rounds of a worker that is searching anyway. Work meant to run beside its submitter
+ *    is spawned with hf_async(), which wakes an idle worker.
  */
 #include "config.h"
 
@@ -262,6 +263,22 @@ void hfi_compute_submit(hfi_compute_t *p, hfi_task_t *t)
         discard_list(take_all_injected(p));
         return;
     }
+    notify(p);
+}
+
+void hfi_compute_spawn(hfi_compute_t *p, hfi_task_t *t)
+{
+    hfi_worker_t *w = hfi_tls.worker;
+
+    if (!w || w->pool != p) {
+        hfi_compute_submit(p, t);
+        return;
+    }
+    /* Not the `next` slot: a spawner usually goes on with work of its own before it
+     * joins, and the child should not wait for it (see the design notes). */
+    if (hfi_deque_push(&w->dq, t) != 0)
+        hfi_injectq_push(&p->inject, t);
+    atomic_thread_fence(memory_order_seq_cst);
     notify(p);
 }
 

@@ -66,6 +66,10 @@ void hfi_compute_shutdown(hfi_compute_t *p);
 /* Free the memory (called on the executor's last release). */
 void hfi_compute_destroy(hfi_compute_t *p);
 void hfi_compute_submit(hfi_compute_t *p, hfi_task_t *t);
+/* Queue a task spawned to run beside its submitter (hf_async): from a worker of `p`, onto
+ * that worker's deque, where idle workers can take it at once, waking one if nobody is
+ * looking; from any other thread, as hfi_compute_submit. */
+void hfi_compute_spawn(hfi_compute_t *p, hfi_task_t *t);
 
 /* The blocking-safe wait's part (wait.c): run the waiting task's own spawned tasks, then
  * other queued ones, while `f` is pending and `deadline_ns` (0: none) has not passed (a

@@ -49,6 +49,14 @@ void hfi_executor_submit(hf_executor_t *ex, hfi_task_t *t)
     }
 }
 
+void hfi_executor_spawn(hf_executor_t *ex, hfi_task_t *t)
+{
+    if (ex->kind == HFI_EX_COMPUTE)
+        hfi_compute_spawn((hfi_compute_t *)(void *)ex, t);
+    else
+        hfi_executor_submit(ex, t);
+}
+
 void hfi_executor_retain(hf_executor_t *ex)
 {
     if (ex->kind != HFI_EX_INLINE)
@@ -196,7 +204,7 @@ hf_future_t *hf_async_owned(hf_executor_t *ex, hf_task_fn fn, void *arg,
     }
     a->fn = fn;
     a->arg = arg;
-    hfi_executor_submit(ex, &a->task);
+    hfi_executor_spawn(ex, &a->task);
     return &a->f;
 }
 

@@ -30,6 +30,9 @@ static inline int hfi_executor_is_inline(const hf_executor_t *ex)
 void hfi_executor_init(hf_executor_t *ex, int kind, hf_runtime_t *rt);
 /* Queue `t` on `ex` (inline: run it through the trampoline). A dead executor discards it. */
 void hfi_executor_submit(hf_executor_t *ex, hfi_task_t *t);
+/* The same for a task that is to run beside its submitter (hf_async): on a compute
+ * executor, hfi_compute_spawn. */
+void hfi_executor_spawn(hf_executor_t *ex, hfi_task_t *t);
 void hfi_executor_retain(hf_executor_t *ex);
 /* The last release frees the pool behind it. */
 void hfi_executor_release(hf_executor_t *ex);

@@ -258,6 +258,58 @@ START_TEST(a_self_resubmitting_chain_does_not_starve_outside_submissions)
 }
 END_TEST
 
+/* "Spawn one child, do my own half, then join" on an idle pool: the child must run on the
+ * other worker while its parent is still busy with its half, although that worker was
+ * parked when the child was spawned. The parent's half is a loop that sleeps in the OS
+ * (not in the library, which would let it run the child itself) until the child has run,
+ * for at most 10 s: the value says whether the halves overlapped. */
+static atomic_int half_child_worker, half_parent_worker;
+
+static void *half_child(void *arg, hf_error_t *err)
+{
+    (void)arg;
+    (void)err;
+    atomic_store(&half_child_worker, hf_current_worker());
+    return NULL;
+}
+
+static void *half_parent(void *arg, hf_error_t *err)
+{
+    hf_executor_t *ex = arg;
+    hf_future_t *c = hf_async(ex, half_child, NULL);
+    uint64_t until = tu_now_ms() + 10000;
+    intptr_t overlapped = 0;
+
+    (void)err;
+    atomic_store(&half_parent_worker, hf_current_worker());
+    ck_assert_ptr_nonnull(c);
+    while (tu_now_ms() < until && !(overlapped = atomic_load(&half_child_worker) >= 0))
+        tu_sleep_ms(1);
+    ck_assert_int_eq(tu_settle(c), HF_FUTURE_FULFILLED);
+    hf_future_release(c);
+    return (void *)overlapped;
+}
+
+START_TEST(a_child_spawned_by_a_busy_worker_runs_on_an_idle_one)
+{
+    hf_runtime_t *rt = tu_runtime(2);
+    hf_runtime_stats_t st;
+    hf_future_t *f;
+
+    atomic_store(&half_child_worker, -1);
+    TU_EVENTUALLY(hf_runtime_stats(rt, &st) == 0 && st.compute_idle == 2 &&
+                  st.compute_parks >= 2);
+    f = hf_async(hf_runtime_compute(rt), half_parent, hf_runtime_compute(rt));
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert_msg((intptr_t)hf_future_value(f) == 1,
+                  "the child waited for its parent's half: the halves ran one after the other");
+    ck_assert_int_ge(atomic_load(&half_child_worker), 0);
+    ck_assert_int_ne(atomic_load(&half_child_worker), atomic_load(&half_parent_worker));
+    hf_future_release(f);
+    hf_runtime_free(rt);
+}
+END_TEST
+
 static Suite *compute_suite(void)
 {
     Suite *s = suite_create("compute");
@@ -270,6 +322,7 @@ static Suite *compute_suite(void)
     tcase_add_test(tc, steady_state_submission_does_not_malloc_per_task);
     tcase_add_test(tc, tasks_spawned_by_a_worker_complete_and_are_joined);
     tcase_add_test(tc, a_self_resubmitting_chain_does_not_starve_outside_submissions);
+    tcase_add_test(tc, a_child_spawned_by_a_busy_worker_runs_on_an_idle_one);
     suite_add_tcase(s, tc);
     return s;
 }
