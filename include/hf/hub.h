@@ -279,7 +279,8 @@ typedef struct hf_cached_repo {
     hf_repo_type_t type;
     char *repo_id;              /* "org/name" */
     char *path;                 /* its folder */
-    uint64_t size_on_disk;      /* bytes of all its blobs */
+    uint64_t size_on_disk;      /* bytes of all its blobs (partial files not), and of the
+                                   copies in its snapshots where links are off */
     size_t nblobs;
     size_t nrevisions;
     hf_cached_revision_t *revisions;
@@ -296,19 +297,28 @@ typedef struct hf_cache_report {
 
 /*
  * hf_cache_scan - describe every repo in `cache_dir` (as huggingface_hub's scan_cache_dir
- * does; .locks and CACHEDIR.TAG are skipped). Returns 0 and *out (free it with
- * hf_cache_report_free, which ignores NULL), or HF_EINVAL (NULL `cache_dir` or `out`) /
- * HF_EIO / HF_ENOENT (no such folder) / HF_ENOMEM, with *out NULL. `err` may be NULL.
+ * does; .locks and CACHEDIR.TAG are skipped). Reads only; never follows a link below a repo
+ * folder (a snapshot link counts only if it names a blob of the same repo). Refs are read
+ * as lookups read them. What looks broken goes to the report's warnings, the rest of the
+ * cache still reported: folders that are not repos, links to no blob, refs holding no
+ * commit or naming one with no snapshot, folders it cannot read or that are links.
+ * Returns 0 and *out (free it with hf_cache_report_free, which ignores NULL), or
+ * HF_EINVAL (NULL `cache_dir` or `out`) / HF_ENOENT (no such folder) / HF_EIO (it cannot be
+ * read) / HF_ENOMEM, with *out NULL. `err` may be NULL.
  */
 HF_API int hf_cache_scan(const char *cache_dir, hf_cache_report_t **out, hf_error_t *err);
 HF_API void hf_cache_report_free(hf_cache_report_t *r);
 
 /*
- * hf_cache_verify - re-hash every blob of a cached repo against its name (sha256 or git
- * sha1). Returns the number of blobs checked (>= 0) and the number that failed in *bad
+ * hf_cache_verify - re-hash every blob of a cached repo (each regular file in blobs/ named
+ * by 40 or 64 lowercase hex digits: git blob sha1 or sha256) against its name; partial
+ * (.incomplete) files, links and strays are skipped, and missing blobs (dangling snapshot
+ * links) are not its concern: hf_cache_scan warns about those. Returns the number of
+ * blobs checked (>= 0) and the number that failed (wrong content or unreadable) in *bad
  * (`bad` may be NULL; untouched on failure); `on_bad(blob_path, arg)` (may be NULL) is
- * called for each. HF_ENOENT if not cached, HF_EINVAL (NULL `cache_dir`, a bad repo id or
- * type), HF_EIO, HF_ENOMEM. `err` may be NULL.
+ * called for each, with a path valid during the call only. HF_ENOENT if the repo is not
+ * cached (or its folder is a link), HF_EINVAL (NULL `cache_dir`, a bad repo id or type),
+ * HF_EIO (blobs/ cannot be read or is a link), HF_ENOMEM. `err` may be NULL.
  */
 HF_API int hf_cache_verify(const char *cache_dir, hf_repo_type_t type, const char *repo_id,
                            size_t *bad, void (*on_bad)(const char *blob, void *arg), void *arg,
@@ -316,9 +326,18 @@ HF_API int hf_cache_verify(const char *cache_dir, hf_repo_type_t type, const cha
 
 /*
  * hf_cache_remove - remove `revision` (a ref or a commit; NULL: the whole repo) from the
- * cache: its snapshot folder, the refs that point at it, and the blobs no remaining
- * snapshot uses. Returns the number of bytes freed (>= 0) or HF_ENOENT / HF_EINVAL (NULL
- * `cache_dir`, a bad repo id, type or revision) / HF_EIO / HF_ENOMEM. `err` may be NULL.
+ * cache, as huggingface_hub's delete_revisions does: the refs that name its commit, its
+ * snapshot folder, then the blobs that snapshot used and no other snapshot uses (a blob no
+ * snapshot links, such as one a download is about to link, stays). A repo left without
+ * snapshots is removed entirely. Lock files in .locks/ are never removed (one may be held).
+ * Deletes only inside the repo's folder and never through a link, so a link planted at
+ * blobs/, refs/ or snapshots/ fails the call (HF_EIO) before anything changes; so does a
+ * snapshot it cannot read, since it might use any blob. Failing later leaves no link to a
+ * deleted blob (at worst a revision without refs, or blobs nothing uses).
+ * Returns the number of bytes freed (>= 0: the blobs and, links off, the copies removed) or
+ * HF_ENOENT (repo, ref or commit not cached; a repo folder that is a link) / HF_EINVAL
+ * (NULL `cache_dir`, a bad repo id, type or revision) / HF_EIO / HF_ENOMEM, with a message
+ * in `err` (may be NULL).
  */
 HF_API int64_t hf_cache_remove(const char *cache_dir, hf_repo_type_t type, const char *repo_id,
                                const char *revision, hf_error_t *err);

@@ -4,6 +4,7 @@
 #include "common/testutil.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define C1 "1111111111111111111111111111111111111111"
@@ -11,6 +12,9 @@
 /* git blob sha1 of "hello\n" and of "world\n" */
 #define E_HELLO "ce013625030ba8dba906f756967f9e9ca394464a"
 #define E_WORLD "cc628ccd10742baea8241c5924df992b5c019f71"
+/* git blob sha1 of "other\n" */
+#define E_OTHER "e45c9c2666d44e0327c1f9c239a74c508336053e"
+#define C3 "3333333333333333333333333333333333333333"
 
 static char root[256];
 
@@ -123,11 +127,9 @@ START_TEST(removing_a_revision_keeps_blobs_another_revision_uses)
     snprintf(p, sizeof p, "%s/models--org--m/snapshots/" C2 "/a.txt", root);
     ck_assert_int_eq(access(p, R_OK), 0);
     ck_assert_int_eq(hf_cache_remove(root, HF_REPO_MODEL, "org/m", "main", &e), HF_ENOENT);
-    /* the last revision: the whole repo and its locks go */
+    /* the last revision: the whole repo goes (its lock files stay: see below) */
     ck_assert_int_eq(hf_cache_remove(root, HF_REPO_MODEL, "org/m", C2, &e), 6);
     snprintf(p, sizeof p, "%s/models--org--m", root);
-    ck_assert_int_ne(access(p, F_OK), 0);
-    snprintf(p, sizeof p, "%s/.locks/models--org--m", root);
     ck_assert_int_ne(access(p, F_OK), 0);
     /* another repo is untouched */
     snprintf(p, sizeof p, "%s/datasets--org--d/snapshots/" C1 "/data.txt", root);
@@ -154,6 +156,188 @@ START_TEST(a_link_planted_outside_the_cache_is_reported_not_followed)
 }
 END_TEST
 
+/* 1 if `rel` (below the cache root) exists, without following a last link. */
+static int exists(const char *rel)
+{
+    char p[512];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", root, rel);
+    return lstat(p, &st) == 0;
+}
+
+START_TEST(removal_never_deletes_through_a_linked_blobs_or_snapshots_folder)
+{
+    hf_error_t e;
+
+    build_cache();
+    /* blobs/ and snapshots/ replaced by links to folders outside the cache, with files
+     * a careless removal would take for unused blobs and for the revision's snapshot */
+    sh("cd \"$R\" && mkdir -p out-b out-s/" C1 " && printf x > out-b/victim && printf x > out-b/" E_WORLD
+       " && printf x > out-s/" C1 "/victim && cd models--org--m && mv blobs blobs.real"
+       " && ln -s \"$R\"/out-b blobs", root);
+    ck_assert_int_eq(hf_cache_remove(root, HF_REPO_MODEL, "org/m", "main", &e), HF_EIO);
+    ck_assert(exists("out-b/victim"));
+    ck_assert(exists("out-b/" E_WORLD));
+    ck_assert(exists("models--org--m/refs/main"));        /* nothing changed */
+    ck_assert(exists("models--org--m/snapshots/" C1 "/a.txt"));
+    sh("cd \"$R\"/models--org--m && rm blobs && mv blobs.real blobs && mv snapshots snapshots.real"
+       " && ln -s \"$R\"/out-s snapshots", root);
+    ck_assert_int_eq(hf_cache_remove(root, HF_REPO_MODEL, "org/m", C1, &e), HF_EIO);
+    ck_assert(exists("out-s/" C1 "/victim"));
+    ck_assert(exists("models--org--m/blobs/" E_WORLD));
+    rm_cache();
+}
+END_TEST
+
+START_TEST(removal_deletes_only_blobs_the_removed_revision_used)
+{
+    /* a blob no snapshot links yet: a download in progress has committed it and is
+     * about to link it; removing another revision must not take it away */
+    build_cache();
+    sh("cd \"$R\"/models--org--m && printf 'other\\n' > blobs/" E_OTHER
+       " && printf 'part' > blobs/" E_OTHER ".incomplete", root);
+    ck_assert_int_eq(hf_cache_remove(root, HF_REPO_MODEL, "org/m", "main", NULL), 6);
+    ck_assert(exists("models--org--m/blobs/" E_OTHER));
+    ck_assert(exists("models--org--m/blobs/" E_OTHER ".incomplete"));
+    ck_assert(!exists("models--org--m/blobs/" E_WORLD));
+    rm_cache();
+}
+END_TEST
+
+/* The removal of C1 (refs/main) while snapshots/C2, which shares C1's "hello" blob, cannot
+ * be read; returns 0 if it failed cleanly and changed nothing, else a step number. */
+static int remove_beside_an_unreadable_revision(void)
+{
+    char p[512];
+    hf_error_t e;
+
+    snprintf(p, sizeof p, "%s/models--org--m/snapshots/" C2, root);
+    if (chmod(p, 0) < 0)
+        return 1;
+    if (hf_cache_remove(root, HF_REPO_MODEL, "org/m", "main", &e) != HF_EIO)
+        return 2;
+    if (!strstr(e.message, C2))
+        return 3;
+    if (!exists("models--org--m/blobs/" E_HELLO))
+        return 4;
+    if (!exists("models--org--m/refs/main") ||
+        !exists("models--org--m/snapshots/" C1 "/a.txt"))
+        return 5;
+    return 0;
+}
+
+START_TEST(removal_keeps_blobs_a_revision_it_cannot_read_may_use)
+{
+    pid_t pid;
+    int status;
+
+    build_cache();
+    /* root reads anything: drop to nobody in a child so that chmod 0 means something */
+    if (getuid() == 0)
+        sh("chown -R 65534:65534 \"$R\"", root);
+    if ((pid = fork()) == 0) {
+        if (getuid() == 0 && (setgid(65534) < 0 || setuid(65534) < 0))
+            _exit(9);
+        _exit(remove_beside_an_unreadable_revision());
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "failed at step %d",
+                  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    sh("chmod -R u+rwx \"$R\"", root);
+    rm_cache();
+}
+END_TEST
+
+START_TEST(removal_leaves_lock_files_alone)
+{
+    /* a lock file may be held (flock) by a download right now: deleting it would let the
+     * next downloader lock a new file and write the same blob beside the first */
+    build_cache();
+    sh("touch \"$R\"/.locks/models--org--m/" E_HELLO ".lock", root);
+    ck_assert_int_eq(hf_cache_remove(root, HF_REPO_MODEL, "org/m", NULL, NULL), 12);
+    ck_assert(!exists("models--org--m"));
+    ck_assert(exists(".locks/models--org--m/" E_HELLO ".lock"));
+    rm_cache();
+}
+END_TEST
+
+START_TEST(scan_never_walks_a_linked_folder_out_of_the_cache)
+{
+    hf_cache_report_t *r;
+    size_t files = 0;
+
+    build_cache();
+    sh("mkdir -p \"$R\"/out && printf 'outside' > \"$R\"/out/x && printf 'outside' > \"$R\"/out/" E_OTHER
+       " && ln -s \"$R\"/out \"$R\"/models--org--m/snapshots/" C3
+       " && mv \"$R\"/datasets--org--d/blobs \"$R\"/real-blobs && ln -s \"$R\"/out \"$R\"/datasets--org--d/blobs", root);
+    ck_assert_int_eq(hf_cache_scan(root, &r, NULL), 0);
+    ck_assert_uint_eq(r->nrepos, 2);
+    for (size_t i = 0; i < r->repos[0].nrevisions; i++)
+        files += r->repos[0].revisions[i].nfiles;
+    ck_assert_uint_eq(files, 3);                        /* out/x is not a file of C3 */
+    ck_assert_uint_eq(r->repos[0].size_on_disk, 12);
+    ck_assert_uint_eq(r->repos[1].size_on_disk, 0);     /* out/<E_OTHER> is not its blob */
+    ck_assert_uint_eq(r->repos[1].nblobs, 0);
+    ck_assert_uint_ge(r->nwarnings, 2);
+    hf_cache_report_free(r);
+    rm_cache();
+}
+END_TEST
+
+START_TEST(scan_reads_refs_as_lookups_do_and_reports_dangling_ones)
+{
+    hf_cache_report_t *r;
+    hf_cached_repo_t *m;
+    int saw_junk = 0, saw_missing = 0;
+
+    build_cache();
+    /* main: the commit plus junk (lookups refuse it); v1: a newline (lookups accept it);
+     * v2: a commit with no snapshot (huggingface_hub warns) */
+    sh("cd \"$R\"/models--org--m/refs && printf '" C1 "junk' > main && printf '" C2 "\\n' > v1"
+       " && printf '" C3 "' > v2", root);
+    ck_assert_int_eq(hf_cache_scan(root, &r, NULL), 0);
+    m = &r->repos[0];
+    for (size_t i = 0; i < m->nrevisions; i++) {
+        hf_cached_revision_t *rv = &m->revisions[i];
+        if (strcmp(rv->commit, C1) == 0)
+            ck_assert_uint_eq(rv->nrefs, 0);
+        else
+            ck_assert_uint_eq(rv->nrefs, 2);            /* refs/pr/1 and v1 */
+    }
+    for (size_t i = 0; i < r->nwarnings; i++) {
+        saw_junk |= strstr(r->warnings[i], "main") != NULL;
+        saw_missing |= strstr(r->warnings[i], C3) != NULL;
+    }
+    ck_assert(saw_junk && saw_missing);
+    hf_cache_report_free(r);
+    /* removing C1 leaves the junk ref alone (it does not name C1), removes v1 with C2 */
+    ck_assert_int_eq(hf_cache_remove(root, HF_REPO_MODEL, "org/m", C2, NULL), 0);
+    ck_assert(!exists("models--org--m/refs/v1"));
+    ck_assert(exists("models--org--m/refs/main"));
+    rm_cache();
+}
+END_TEST
+
+START_TEST(copies_in_a_cache_without_symlinks_count_as_blobs)
+{
+    hf_cache_report_t *r;
+
+    build_cache();
+    /* symlinks off: the snapshot holds the content itself, blobs/ is empty */
+    sh("cd \"$R\"/datasets--org--d && rm snapshots/" C1 "/data.txt blobs/" E_HELLO
+       " && printf 'hello\\n' > snapshots/" C1 "/data.txt", root);
+    ck_assert_int_eq(hf_cache_scan(root, &r, NULL), 0);
+    ck_assert_uint_eq(r->repos[1].revisions[0].size, 6);
+    ck_assert_uint_eq(r->repos[1].size_on_disk, 6);
+    ck_assert_uint_eq(r->repos[1].nblobs, 1);
+    ck_assert_uint_eq(r->size_on_disk, 18);
+    hf_cache_report_free(r);
+    ck_assert_int_eq(hf_cache_remove(root, HF_REPO_DATASET, "org/d", "main", NULL), 6);
+    ck_assert(!exists("datasets--org--d"));
+    rm_cache();
+}
+END_TEST
+
 static Suite *scan_suite(void)
 {
     Suite *s = suite_create("scan");
@@ -162,6 +346,13 @@ static Suite *scan_suite(void)
     tcase_add_test(tc, verify_catches_a_blob_modified_on_disk);
     tcase_add_test(tc, removing_a_revision_keeps_blobs_another_revision_uses);
     tcase_add_test(tc, a_link_planted_outside_the_cache_is_reported_not_followed);
+    tcase_add_test(tc, removal_never_deletes_through_a_linked_blobs_or_snapshots_folder);
+    tcase_add_test(tc, removal_deletes_only_blobs_the_removed_revision_used);
+    tcase_add_test(tc, removal_keeps_blobs_a_revision_it_cannot_read_may_use);
+    tcase_add_test(tc, removal_leaves_lock_files_alone);
+    tcase_add_test(tc, scan_never_walks_a_linked_folder_out_of_the_cache);
+    tcase_add_test(tc, scan_reads_refs_as_lookups_do_and_reports_dangling_ones);
+    tcase_add_test(tc, copies_in_a_cache_without_symlinks_count_as_blobs);
     suite_add_tcase(s, tc);
     return s;
 }
