@@ -120,10 +120,11 @@ HF_API int hf_promise_adopt(hf_promise_t *p, hf_future_t *f);
  * hf_promise_on_cancel - have `fn(arg)` called once if `p`'s future is cancelled
  * (directly, or because no dependent is interested any more). This is how a producer
  * learns to stop work. The hook is dropped without a call when the future settles
- * otherwise. If the future is already cancelled, `fn` runs inside this call.
+ * otherwise. If the future is already cancelled, `fn` runs inside this call (even if an
+ * earlier hook ran already: each call that returns 0 has its `fn` called once).
  *
  * Returns 0, HF_EINVAL (NULL `p` or `fn`), HF_ESTATE (already fulfilled or rejected,
- * or a hook was already set).
+ * or still pending with a hook already set; `fn` is then never called).
  */
 HF_API int hf_promise_on_cancel(hf_promise_t *p, void (*fn)(void *arg), void *arg);
 
@@ -265,12 +266,13 @@ HF_API hf_future_t *hf_future_race(hf_future_t *const *fs, size_t n);
  * hf_future_timeout - a future that settles as `f` if `f` settles within `ms`
  * milliseconds, else is rejected with HF_ETIMEDOUT (and withdraws its interest in `f`).
  * All timers of the process share one timer thread (a binary heap), started on first use
- * and stopped when no timer is left. Returns NULL if `f` is NULL or memory is short.
+ * and stopped when no timer is left. Returns NULL if `f` is NULL or memory is short (or
+ * the timer thread cannot start); `f` is then left as it was, its interests unchanged.
  */
 HF_API hf_future_t *hf_future_timeout(hf_future_t *f, uint64_t ms);
 
 /* hf_future_delay - a future fulfilled (value NULL) after `ms` milliseconds; cancelling it
- * removes its timer. Returns NULL if memory is short. */
+ * removes its timer. Returns NULL if memory is short (or the timer thread cannot start). */
 HF_API hf_future_t *hf_future_delay(uint64_t ms);
 
 /* ---- cancellation, waiting, inspection ---------------------------------------------- */

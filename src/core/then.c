@@ -17,6 +17,10 @@
  *  - a continuation never runs inside the call that registers it unless its executor is
  *    HF_INLINE. A settled input with no runner active and HF_INLINE takes a fast path that
  *    allocates only the output future;
+ *  - a continuation that handles HF_ON_CANCEL runs if its output is cancelled before its
+ *    input's state was passed on to it, even after dispatch() decided to pass it on:
+ *    cont_run() passes the state on itself and resubmits the task to run the function
+ *    when that fails;
  *  - while user code runs, the output's `driver` is the running thread, so a wait on the
  *    output (or on what depends on it) from inside gets HF_EDEADLK;
  *  - lock order: only the input's or the output's spinlock, never both.
@@ -118,6 +122,16 @@ static void cont_run(hfi_task_t *t, int run)
     hf_future_t *out = c->out;
     hf_executor_t *ex = c->ex;
 
+    if (run && !c->call && (c->on & HF_ON_CANCEL) && hfi_future_mirror(out, src) < 0) {
+        /* Its output was cancelled after dispatch() decided to pass the state on (this
+         * task may have waited in the trampoline meanwhile): a continuation that handles
+         * cancellation must still run, on its own executor. */
+        c->call = 1;
+        if (!hfi_executor_is_inline(ex)) {
+            hfi_executor_submit(ex, &c->task);
+            return;
+        }
+    }
     if (run)
         run_body(src, out, c->on, 1, c->call, c->fn.then, c->fn.fin, c->arg);
     else

@@ -11,8 +11,11 @@
  *  - the thread starts on the first hfi_timer_add() and exits after LINGER_MS with an
  *    empty heap; the next add starts it again. One thread, never one per timer;
  *  - a timeout's state is shared by three parties (the timer, the watcher on the input,
- *    the hook on the output), each holding one reference. The timer is armed before the
- *    watcher is registered, so the hook, which disarms it, always finds it armed or gone;
+ *    the hook on the output), each holding one reference. The timer is armed first, before
+ *    the interest in the input, the hook and the watcher: arming is the only step that can
+ *    fail, and a failure then leaves the input untouched (NULL is returned). The timer can
+ *    fire before the hook is installed; the hook is then run by hand. Armed before the
+ *    watcher is registered, the timer is always found armed or gone by the hook;
  *  - lock order: T.mu is a leaf; fire callbacks run without it.
  */
 #include "config.h"
@@ -303,18 +306,26 @@ hf_future_t *hf_future_timeout(hf_future_t *f, uint64_t ms)
     t->out = hf_future_retain(out);
     atomic_init(&t->refs, 3);
     t->w.src = NULL;
-    hfi_future_add_interest(f);
-    hfi_future_set_hook(out, timeout_out_settled, t);
-    /* Arm before watching: `f` may settle at any moment, and the watcher then settles
-     * `out`, whose hook disarms the timer; armed after that, it would stay armed for the
-     * whole timeout, holding `out`, `f` and its value. (The timer may fire first: the hook
-     * then withdraws from `f`, and the watcher finds `out` settled.) */
+    /* Arm first, while nothing else knows of `t`: arming is the one step that can fail
+     * (the heap grows, the thread starts), and failing must leave `f` untouched. Settling
+     * a failed timeout with its hook installed would withdraw an interest from `f`, and
+     * cancel the caller's input whenever it had no other dependent. */
     if (hfi_timer_add(&t->ent, ms) < 0) {
-        hfi_future_settle(out, HF_FUTURE_REJECTED, NULL, NULL, &hfi_err_nomem, 0, NULL);
-        timeout_unref(t);       /* the timer's share: it was never armed */
-        timeout_unref(t);       /* the watcher's: never registered */
-        return out;
+        hf_future_release(t->in);
+        hf_future_release(t->out);
+        hfi_free(t);
+        hf_future_release(out);
+        return NULL;
     }
+    hfi_future_add_interest(f);
+    /* The timer may have fired already and settled `out` with no hook to run: run it here
+     * (it withdraws from `f`, as when the timer fires later). */
+    if (hfi_future_set_hook(out, timeout_out_settled, t) < 0)
+        timeout_out_settled(out, t, hfi_state(out));
+    /* Watch only now that the timer is armed: `f` may settle at any moment, and the
+     * watcher then settles `out`, whose hook disarms the timer; armed after that, it would
+     * stay armed for the whole timeout, holding `out`, `f` and its value. (The timer may
+     * fire first: the hook then withdraws from `f`, and the watcher finds `out` settled.) */
     hfi_future_watch(f, &t->w, timeout_input_settled);     /* sets t->w.src */
     return out;
 }
@@ -367,10 +378,15 @@ hf_future_t *hf_future_delay(uint64_t ms)
     d->ent.fire = delay_fire;
     d->out = hf_future_retain(out);
     atomic_init(&d->refs, 2);
-    hfi_future_set_hook(out, delay_out_settled, d);
+    /* Arm before installing the hook, so that a failure to arm (memory short) can undo
+     * everything and return NULL as documented. */
     if (hfi_timer_add(&d->ent, ms) < 0) {
-        atomic_fetch_sub(&d->refs, 1);
-        hfi_future_settle(out, HF_FUTURE_REJECTED, NULL, NULL, &hfi_err_nomem, 0, NULL);
+        hf_future_release(d->out);
+        hfi_free(d);
+        hf_future_release(out);
+        return NULL;
     }
+    if (hfi_future_set_hook(out, delay_out_settled, d) < 0)   /* fired already */
+        delay_out_settled(out, d, hfi_state(out));
     return out;
 }

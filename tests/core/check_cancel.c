@@ -356,6 +356,64 @@ START_TEST(an_any_state_continuation_whose_cancel_reaches_its_input_sees_it_canc
 END_TEST
 
 
+/* Inside an inline continuation (the trampoline is running), settle `src` and cancel the
+ * output of its HF_ON_CANCEL continuation: the continuation was dispatched to pass the
+ * value on, and waits in the trampoline while its output is cancelled. */
+typedef struct queued_cancel {
+    hf_promise_t *src;
+    hf_future_t *out;
+} queued_cancel_t;
+
+static void settle_then_cancel(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    queued_cancel_t *q = arg;
+    (void)done;
+    ck_assert_int_eq(hf_promise_resolve(q->src, NULL, NULL), 0);
+    ck_assert_int_eq(hf_future_cancel(q->out), 0);
+    hf_promise_resolve(next, NULL, NULL);
+}
+
+/* then_on(HF_ON_CANCEL) promises that a continuation whose output is cancelled before
+ * it starts still runs once its input settles. Before the fix it was skipped when the
+ * cancel came after the runner had decided to pass the input's value on (here: while
+ * that pass-on waited in the trampoline; elsewhere, a cancel from another thread in the
+ * same window), so whatever its argument owned was never released. */
+START_TEST(an_on_cancel_continuation_runs_if_its_output_is_cancelled_as_the_value_passes)
+{
+    hf_runtime_t *rt = tu_runtime(1);
+    hf_executor_t *ex = _i == 0 ? HF_INLINE : hf_runtime_compute(rt);
+    hf_promise_t *trigger = hf_promise_new(), *src = hf_promise_new();
+    hf_future_t *t = hf_promise_future(trigger), *f = hf_promise_future(src), *out, *step;
+    queued_cancel_t q;
+    seen_t a;
+
+    memset(&a, 0, sizeof a);
+    out = hf_future_then_on(f, ex, HF_ON_CANCEL, record, &a);
+    q.src = src;
+    q.out = out;
+    step = hf_future_then(t, HF_INLINE, settle_then_cancel, &q);
+    ck_assert_int_eq(hf_promise_resolve(trigger, NULL, NULL), 0);
+    ck_assert_int_eq(hf_future_state(step), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(hf_future_state(out), HF_FUTURE_CANCELLED);
+    if (_i == 0)
+        ck_assert_int_eq(atomic_load(&a.runs), 1);     /* inline: done by now */
+    TU_EVENTUALLY(atomic_load(&a.runs) == 1);
+    ck_assert_int_eq(atomic_load(&a.state), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(atomic_load(&a.cancel_requested), 1);
+    ck_assert_int_eq(atomic_load(&a.resolve_rc), HF_ESTATE);
+    ck_assert_int_eq(atomic_load(&a.on_compute), _i == 1);
+    hf_future_release(step);
+    hf_future_release(out);
+    hf_future_release(f);
+    hf_future_release(t);
+    hf_promise_free(src);
+    hf_promise_free(trigger);
+    hf_runtime_free(rt);
+    ck_assert_int_eq(atomic_load(&a.runs), 1);
+}
+END_TEST
+
+
 /* ---- cancelling owned async tasks as they start --------------------------------------- */
 
 #define OWNED 64
@@ -436,6 +494,8 @@ static Suite *cancel_suite(void)
     tcase_add_test(tc, an_any_state_continuation_runs_once_even_if_its_output_is_cancelled_first);
     tcase_add_test(tc, an_any_state_continuation_whose_cancel_reaches_its_input_sees_it_cancelled);
     tcase_add_test(tc, adopting_into_a_cancelled_promise_cancels_the_adopted_producer);
+    tcase_add_loop_test(tc, an_on_cancel_continuation_runs_if_its_output_is_cancelled_as_the_value_passes,
+                        0, 2);
     tcase_add_test(tc, cancelling_owned_async_tasks_as_they_start_frees_every_value_once);
     suite_add_tcase(s, tc);
     return s;

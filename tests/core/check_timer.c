@@ -6,6 +6,8 @@
 #include <dirent.h>
 #include <sched.h>
 
+#include "core/alloc.h"
+#include "core/future_impl.h"
 #include "core/timer.h"
 
 static void set_flag(void *arg)
@@ -325,6 +327,81 @@ START_TEST(a_timeout_whose_input_settles_as_it_is_made_leaves_no_timer_armed)
 }
 END_TEST
 
+/* Timers armed until the heap has to grow, with that growth made to fail: the first
+ * allocations (the output and the timeout's state) succeed, the heap's does not. */
+#define ARM_MAX 4096
+
+/* A timeout that cannot be armed returns NULL and leaves its input as it was: pending,
+ * its producer not told, no interest left behind. Before the fix it returned a future
+ * rejected with HF_ENOMEM whose hook withdrew an interest from the input, which
+ * cancelled the caller's download whenever nothing else depended on it. */
+START_TEST(a_timeout_that_cannot_be_armed_returns_null_and_leaves_its_input_alone)
+{
+    static hf_future_t *armed[ARM_MAX];
+    static hf_promise_t *ps[ARM_MAX];
+    hf_promise_t *p = NULL;
+    hf_future_t *f = NULL, *o = NULL;
+    atomic_int told = 0;
+    size_t n = 0;
+
+    for (;;) {
+        ck_assert_uint_lt(n, ARM_MAX);
+        p = hf_promise_new();
+        f = hf_promise_future(p);
+        ck_assert_int_eq(hf_promise_on_cancel(p, set_flag, &told), 0);
+        hfi_test_fail_alloc_after(2);
+        o = hf_future_timeout(f, 3600 * 1000);
+        hfi_test_fail_alloc_after(-1);
+        if (o == NULL || hf_future_state(o) != HF_FUTURE_PENDING)
+            break;                          /* the heap had to grow, and could not */
+        armed[n] = o;
+        ps[n++] = p;
+        hf_future_release(f);
+    }
+    ck_assert_int_eq(hf_future_state(f), HF_FUTURE_PENDING);
+    ck_assert_int_eq(atomic_load(&told), 0);
+    ck_assert_uint_eq(atomic_load(&f->interest), 0);
+    ck_assert_ptr_null(o);
+    ck_assert_uint_eq(hfi_timer_pending(), n);
+    ck_assert_int_eq(hf_promise_resolve(p, NULL, NULL), 0);
+    hf_future_release(f);
+    hf_promise_free(p);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_eq(hf_future_cancel(armed[i]), 0);
+        hf_future_release(armed[i]);
+        hf_promise_free(ps[i]);
+    }
+    ck_assert_uint_eq(atomic_load(&told), n);
+    ck_assert_uint_eq(hfi_timer_pending(), 0);
+}
+END_TEST
+
+/* Likewise a delay: NULL, as documented, not a future already rejected with ENOMEM. */
+START_TEST(a_delay_that_cannot_be_armed_returns_null)
+{
+    static hf_future_t *armed[ARM_MAX];
+    hf_future_t *d;
+    size_t n = 0;
+
+    for (;;) {
+        ck_assert_uint_lt(n, ARM_MAX);
+        hfi_test_fail_alloc_after(2);
+        d = hf_future_delay(3600 * 1000);
+        hfi_test_fail_alloc_after(-1);
+        if (d == NULL || hf_future_state(d) != HF_FUTURE_PENDING)
+            break;
+        armed[n++] = d;
+    }
+    ck_assert_ptr_null(d);
+    ck_assert_uint_eq(hfi_timer_pending(), n);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_eq(hf_future_cancel(armed[i]), 0);
+        hf_future_release(armed[i]);
+    }
+    ck_assert_uint_eq(hfi_timer_pending(), 0);
+}
+END_TEST
+
 static Suite *timer_suite(void)
 {
     Suite *s = suite_create("timer");
@@ -338,6 +415,8 @@ static Suite *timer_suite(void)
     tcase_add_test(tc, cancelling_a_delay_removes_its_timer);
     tcase_add_test(tc, a_timeout_wrapping_a_timeout_keeps_the_inner_error);
     tcase_add_test(tc, a_timeout_whose_input_settles_as_it_is_made_leaves_no_timer_armed);
+    tcase_add_test(tc, a_timeout_that_cannot_be_armed_returns_null_and_leaves_its_input_alone);
+    tcase_add_test(tc, a_delay_that_cannot_be_armed_returns_null);
     suite_add_tcase(s, tc);
     return s;
 }
