@@ -31,7 +31,7 @@ typedef struct comb_watch {
 } comb_watch_t;
 
 struct comb {
-    _Atomic uint32_t refs;
+    _Atomic size_t refs;        /* one per input watch and one for the output hook */
     _Atomic size_t count;       /* inputs still awaited (ALL, ALL_SETTLED) or failed (ANY) */
     int kind;
     size_t n;
@@ -132,7 +132,7 @@ static hf_future_t *combine(hf_future_t *const *fs, size_t n, int kind)
         hf_future_release(out);
         return NULL;
     }
-    atomic_init(&c->refs, (uint32_t)n + 1);
+    atomic_init(&c->refs, n + 1);
     atomic_init(&c->count, kind == ANY ? 0 : n);
     c->kind = kind;
     c->n = n;
