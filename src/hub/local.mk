@@ -2,7 +2,8 @@
 hfinclude_HEADERS += include/hf/hub.h
 libhfasync_impl_la_SOURCES += \
 	src/hub/api.c \
-	src/hub/blob.c src/hub/blob.h \
+	src/hub/blob.c src/hub/blob.h src/hub/blob_impl.h src/hub/blob_fetch.c \
+	src/hub/blob_single.c src/hub/blob_ranges.c \
 	src/hub/cache.c src/hub/cache.h \
 	src/hub/callgate.c src/hub/callgate.h \
 	src/hub/config.c \
