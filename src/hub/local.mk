@@ -4,7 +4,8 @@ libhfasync_impl_la_SOURCES += \
 	src/hub/api.c \
 	src/hub/blob.c src/hub/blob.h src/hub/blob_impl.h src/hub/blob_fetch.c \
 	src/hub/blob_single.c src/hub/blob_ranges.c \
-	src/hub/cache.c src/hub/cache.h \
+	src/hub/cache.c src/hub/cache.h src/hub/cache_remove.c \
+	src/hub/cachewalk.c src/hub/cachewalk.h \
 	src/hub/callgate.c src/hub/callgate.h \
 	src/hub/config.c \
 	src/hub/copy.c src/hub/copy.h \

@@ -1,0 +1,241 @@
+/*
+ * cache_remove.c - hf_cache_remove: a revision, or a whole repo, out of the cache.
+ *
+ * Design notes
+ *  - removal reads before it deletes: the removed snapshot's blobs, then every other
+ *    snapshot's, changing nothing if one cannot be read (it might use any blob). Then, in
+ *    this order, the refs naming the commit (no lookup resolves to a half-removed
+ *    snapshot), the snapshot, and the blobs it used that no other snapshot uses (as
+ *    huggingface_hub's delete_revisions: a blob no snapshot links yet, such as one a
+ *    download has just committed, is not ours to judge). Failing halfway leaves a revision
+ *    without refs or blobs nothing uses, never a link to a deleted blob. A repo left
+ *    without snapshots is removed entirely;
+ *  - every deletion goes through cachewalk.h, relative to the repo folder's descriptor
+ *    and never through a link: a link planted at blobs/, refs/ or snapshots/ fails the
+ *    call before anything changes;
+ *  - lock files (.locks/) are never deleted: one may be held right now, and a new file
+ *    under the same name would let a second writer in beside the holder.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "hub/cache.h"
+#include "hub/cachewalk.h"
+#include "hub/names.h"
+
+/* ---- remove ------------------------------------------------------------------------------- */
+
+typedef struct used_walk {
+    int blobs_fd;
+    hfi_strset_t *blobs;            /* names of the blobs linked */
+    uint64_t copies;            /* bytes of the copies (links off) */
+} used_walk_t;
+
+static int on_used(int dfd, const char *entry, const char *rel, const struct stat *st, void *arg)
+{
+    used_walk_t *w = arg;
+    char name[128];
+    uint64_t size;
+    (void)rel;
+    if (hfi_snapshot_blob_of(dfd, entry, st, w->blobs_fd, name, &size) < 0)
+        return 0;               /* links to nowhere (or out of the cache) use no blob */
+    if (!name[0]) {
+        w->copies += size;
+        return 0;
+    }
+    return hfi_strset_add(w->blobs, name);
+}
+
+/* Add the blobs every snapshot but `commit` uses to `used`. HF_EIO (naming it) if one
+ * cannot be read: it might use any blob, so the caller must delete none. */
+static int blobs_of_other_snapshots(int sfd, const char *commit, int bfd, hfi_strset_t *used,
+                                    const char *repo_id, hf_error_t *err)
+{
+    used_walk_t uw = { bfd, used, 0 };
+    DIR *d = hfi_dir_reopen(sfd);
+    struct dirent *e;
+    struct stat st;
+    int rc = 0;
+
+    if (!d)
+        return hf_error_set(err, HF_EIO, 0, "%s: cannot read snapshots/; nothing removed", repo_id);
+    while (rc >= 0 && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            strcmp(e->d_name, commit) == 0)
+            continue;
+        if (fstatat(sfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+            continue;           /* gone, a stray file or a link: uses no blob of ours */
+        if ((rc = hfi_walk_at(sfd, e->d_name, on_used, &uw)) == HF_EIO)
+            rc = hf_error_set(err, HF_EIO, 0,
+                              "%s: cannot read snapshots/%s, which may use the same blobs; "
+                              "nothing removed", repo_id, e->d_name);
+        else if (rc < 0)
+            rc = hf_error_set(err, rc, 0, "out of memory");
+    }
+    closedir(d);
+    return rc;
+}
+
+typedef struct refrm_walk {
+    const char *commit;
+    int failed;
+} refrm_walk_t;
+
+static int on_ref_rm(int dfd, const char *name, const char *rel, const struct stat *st, void *arg)
+{
+    refrm_walk_t *w = arg;
+    char commit[41];
+    (void)rel;
+    if (S_ISREG(st->st_mode) && hfi_ref_read_at(dfd, name, commit) == 0 &&
+        strcmp(commit, w->commit) == 0 && unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
+        w->failed = 1;
+    return 0;
+}
+
+/* Open the folder `name` of the repo into *fd: -1 if there is none, HF_EIO if it is not a
+ * folder (a planted link) or cannot be opened. */
+static int open_repo_part(int rfd, const char *name, int *fd, const char *repo_id, hf_error_t *err)
+{
+    if ((*fd = hfi_dir_open_at(rfd, name)) >= 0 || errno == ENOENT)
+        return 0;
+    return hf_error_set(err, HF_EIO, 0, "%s: cannot open %s/ (%s); nothing removed", repo_id, name,
+                        errno == ELOOP || errno == ENOTDIR ? "a link or not a folder" : strerror(errno));
+}
+
+/* Remove the whole repo folder `folder` of the open cache folder `cfd`; the bytes of its
+ * blobs and copies in *freed. */
+static int remove_repo(int cfd, int rfd, const char *folder, int64_t *freed, const char *repo_id,
+                       hf_error_t *err)
+{
+    hfi_strset_t names = { 0 };
+    int bfd = hfi_dir_open_at(rfd, "blobs");
+    used_walk_t uw = { -1, &names, 0 };
+
+    hfi_walk_at(rfd, "snapshots", on_used, &uw);   /* copies only: best effort, for the figure */
+    hfi_strset_free(&names);
+    *freed += (int64_t)(hfi_dir_files_size(bfd) + uw.copies);
+    if (bfd >= 0)
+        close(bfd);
+    if (hfi_tree_remove_at(cfd, folder, 0) < 0)
+        return hf_error_set(err, HF_EIO, 0, "cannot remove all of %s (%s)", repo_id, folder);
+    return 0;
+}
+
+/* Remove snapshot `commit` (`has_snapshot`: it exists), the refs naming it and the blobs
+ * only it used, in that order, after reading every snapshot (see the design notes). */
+static int remove_revision(int cfd, int rfd, const char *folder, const char *commit,
+                           int64_t *freed, const char *repo_id, hf_error_t *err)
+{
+    hfi_strset_t mine = { 0 }, used = { 0 };
+    used_walk_t uw = { -1, &mine, 0 };
+    refrm_walk_t rw = { commit, 0 };
+    struct stat st;
+    int bfd = -1, sfd = -1, rc, has_snapshot, failed = 0;
+
+    if ((rc = open_repo_part(rfd, "blobs", &bfd, repo_id, err)) < 0 ||
+        (rc = open_repo_part(rfd, "snapshots", &sfd, repo_id, err)) < 0)
+        goto out;
+    has_snapshot = sfd >= 0 && fstatat(sfd, commit, &st, AT_SYMLINK_NOFOLLOW) == 0;
+    uw.blobs_fd = bfd;
+    if (has_snapshot && S_ISDIR(st.st_mode) && (rc = hfi_walk_at(sfd, commit, on_used, &uw)) < 0) {
+        rc = hf_error_set(err, rc, 0, "%s: cannot read snapshots/%s; nothing removed", repo_id, commit);
+        goto out;
+    }
+    if (sfd >= 0 && (rc = blobs_of_other_snapshots(sfd, commit, bfd, &used, repo_id, err)) < 0)
+        goto out;
+    if ((rc = hfi_walk_at(rfd, "refs", on_ref_rm, &rw)) < 0 || rw.failed) {
+        rc = hf_error_set(err, rc == HF_ENOMEM ? rc : HF_EIO, 0, "%s: cannot remove the refs of %s",
+                          repo_id, commit);
+        goto out;
+    }
+    if (has_snapshot && hfi_tree_remove_at(sfd, commit, 0) < 0) {
+        rc = hf_error_set(err, HF_EIO, 0, "%s: cannot remove snapshots/%s entirely (its refs are "
+                          "gone; no blob was removed)", repo_id, commit);
+        goto out;
+    }
+    *freed += (int64_t)uw.copies;
+    for (size_t i = 0; i < mine.n; i++) {
+        if (hfi_strset_has(&used, mine.v[i]))
+            continue;
+        if (fstatat(bfd, mine.v[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && unlinkat(bfd, mine.v[i], 0) == 0)
+            *freed += (int64_t)st.st_size;
+        else if (errno != ENOENT)
+            failed = 1;
+    }
+    if (failed)
+        rc = hf_error_set(err, HF_EIO, 0, "%s: cannot remove some blobs of %s (nothing uses them)",
+                          repo_id, commit);
+    if (sfd >= 0 && unlinkat(rfd, "snapshots", AT_REMOVEDIR) == 0) {
+        int rrc = remove_repo(cfd, rfd, folder, freed, repo_id, err);   /* no snapshot left */
+        rc = rc < 0 ? rc : rrc;
+    }
+out:
+    if (bfd >= 0)
+        close(bfd);
+    if (sfd >= 0)
+        close(sfd);
+    hfi_strset_free(&mine);
+    hfi_strset_free(&used);
+    return rc;
+}
+
+/* 1 if snapshots/<commit> exists in the open repo folder `rfd` (a stat: links do no harm). */
+static int snapshot_exists(int rfd, const char *commit)
+{
+    char path[64];
+    struct stat st;
+    snprintf(path, sizeof path, "snapshots/%s", commit);
+    return fstatat(rfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+int64_t hf_cache_remove(const char *cache_dir, hf_repo_type_t type, const char *repo_id,
+                        const char *revision, hf_error_t *err)
+{
+    hfi_cache_loc_t loc;
+    char *dir, commit[41];
+    int rc, cfd = -1, rfd = -1;
+    int64_t freed = 0;
+
+    if ((rc = hfi_cache_repo_dir(cache_dir, type, repo_id, &dir, err)) < 0)
+        return rc;
+    hfi_free(dir);
+    if (revision && hfi_check_revision(revision, err) < 0)
+        return HF_EINVAL;
+    if (hfi_cache_loc_init(&loc, cache_dir, type, repo_id) < 0)
+        return hf_error_set(err, HF_ENOMEM, 0, "out of memory");
+    if ((cfd = open(cache_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+        (rfd = hfi_dir_open_at(cfd, loc.folder)) < 0) {
+        rc = hf_error_set(err, HF_EIO, 0, "cannot open %s: %s", loc.repo_dir, strerror(errno));
+        goto out;
+    }
+    if (!revision) {
+        rc = remove_repo(cfd, rfd, loc.folder, &freed, repo_id, err);
+        goto out;
+    }
+    if (hfi_is_commit(revision))
+        memcpy(commit, revision, 41);
+    else if ((rc = hfi_cache_read_ref(&loc, revision, commit)) < 0) {
+        rc = hf_error_set(err, HF_ENOENT, 0, "%s: revision %s is not in the cache%s", repo_id,
+                          revision, rc == HF_ECORRUPT ? " (its ref holds no commit)" : "");
+        goto out;
+    }
+    if (hfi_is_commit(revision) && !snapshot_exists(rfd, commit)) {
+        rc = hf_error_set(err, HF_ENOENT, 0, "%s: revision %s is not in the cache", repo_id, revision);
+        goto out;
+    }
+    /* a ref whose snapshot is gone: removing the revision is removing its refs */
+    rc = remove_revision(cfd, rfd, loc.folder, commit, &freed, repo_id, err);
+out:
+    if (rfd >= 0)
+        close(rfd);
+    if (cfd >= 0)
+        close(cfd);
+    hfi_cache_loc_free(&loc);
+    return rc < 0 ? rc : freed;
+}
