@@ -301,7 +301,10 @@ HF_API int hf_future_cancel(hf_future_t *f);
  *    continuation waiting on its own output) gets HF_EDEADLK at once. The check follows
  *    single-input links only (then, catch, then_on, finally, adopt; see
  *    hf_promise_adopt): through a combinator it is not detected, and the wait blocks
- *    until its own timeout (through a hf_future_timeout(), until that timer fires).
+ *    until its own timeout (through a hf_future_timeout(), until that timer fires);
+ *  - the timer thread, which runs the HF_INLINE continuations of the futures timers
+ *    settle (hf_future_delay, hf_future_timeout), gets HF_EDEADLK for any wait on a
+ *    pending future: waiting there would stop every timer of the process.
  *
  * Returns 0 once `f` has settled (in any state), HF_ETIMEDOUT, HF_EDEADLK, HF_EINVAL
  * (NULL `f`), or HF_ECANCELED when the waiting thread belongs to a runtime being freed.

@@ -33,7 +33,9 @@ typedef struct hf_runtime hf_runtime_t;
 
 typedef struct hf_runtime_config {
     unsigned compute_threads;   /* 0: one per online CPU */
-    unsigned io_threads_max;    /* 0: default cap (64) */
+    unsigned io_threads_max;    /* 0: default cap (64): the most I/O threads running
+                                   tasks; threads asleep in hf_future_wait() do not
+                                   count, others start in their place */
     unsigned compute_spares_max;/* 0: default (4 per compute thread, at least 16): extra
                                    workers lent to compute threads blocked in a wait */
     unsigned io_idle_ms;        /* 0: default (10,000): an idle I/O thread exits after this */
@@ -49,14 +51,17 @@ typedef struct hf_runtime_config {
 HF_API hf_runtime_t *hf_runtime_new(const hf_runtime_config_t *cfg);
 
 /*
- * hf_runtime_free - stop and free `rt`. Tasks already running finish (waits inside them
- * return HF_ECANCELED); queued tasks never run: the futures they would have settled, and
+ * hf_runtime_free - stop and free `rt`. Tasks already running finish, and this waits for
+ * them: waits inside them return HF_ECANCELED, and so do their hf_executor_post()
+ * calls, but a task blocked elsewhere (a read that never returns) keeps this from
+ * returning. Queued tasks never run: the futures they would have settled, and
  * continuations registered on this runtime's executors, settle as CANCELLED, including
  * continuations whose input settles only later (the executors stay allocated for those).
  * Its executor handles are invalid once this returns: naming one in a new call
  * (hf_future_then, hf_async, hf_executor_post, ...) is undefined (a use after free once
  * no continuation holds the executor any more). Must not be called from one of `rt`'s
- * own threads (it then returns without freeing anything). NULL is ignored.
+ * own threads (it then returns without freeing anything). NULL is ignored; freeing `rt`
+ * twice, or from two threads at once, is undefined.
  */
 HF_API void hf_runtime_free(hf_runtime_t *rt);
 
@@ -111,7 +116,10 @@ HF_API hf_future_t *hf_async_owned(hf_executor_t *ex, hf_task_fn fn, void *arg,
 
 /*
  * hf_spawn_blocking - hf_async() on `rt`'s I/O pool: for legacy blocking functions, which
- * then never occupy a compute worker. Returns NULL for NULL `rt` or `fn`, or short memory.
+ * then never occupy a compute worker. If the task needs a new I/O thread, none can be
+ * started and no thread is left to take it (all sleep in waits, or none exist), the
+ * future settles CANCELLED at once instead of staying queued for nobody. Returns NULL for
+ * NULL `rt` or `fn`, or short memory.
  */
 HF_API hf_future_t *hf_spawn_blocking(hf_runtime_t *rt, hf_task_fn fn, void *arg);
 

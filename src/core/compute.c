@@ -615,7 +615,9 @@ void hfi_compute_destroy(hfi_compute_t *p)
 
 void hfi_compute_help(hfi_worker_t *w, hf_future_t *f, uint64_t deadline_ns)
 {
+    /* Queued tasks never run once the runtime is being freed: stop helping then too. */
     while (hfi_state(f) == HF_FUTURE_PENDING && w->help_depth < MAX_HELP_DEPTH &&
+           !atomic_load_explicit(&w->pool->shutdown, memory_order_relaxed) &&
            !(deadline_ns && hfi_now_ns() >= deadline_ns)) {
         hfi_task_t *t = NULL;
         /* First what the waiting task (or what it ran) spawned: the awaited subtree. */

@@ -6,12 +6,19 @@
  *  - a submission wakes an idle thread if there is one, and starts a new thread when the
  *    queue holds more tasks than there are idle threads and fewer than `cap` threads are
  *    working (threads asleep in hf_future_wait() do not count: a pool whose threads all
- *    wait on queued work would otherwise deadlock at the cap). At most 2 * cap exist;
+ *    wait on queued work would otherwise deadlock at the cap). Threads beyond `cap` thus
+ *    exist only while others sleep in waits, and there is no fixed bound on them: any
+ *    bound brings the deadlock back, only later (N threads all waiting on tasks queued
+ *    behind them). `ids` grows with them;
+ *  - if a thread is needed but cannot be started (no memory, no thread) while no live
+ *    thread will come back for the queue (there are none, or all sleep in waits), the
+ *    queue is cancelled rather than left for nobody: its futures settle CANCELLED;
  *  - an idle thread exits after idle_ms; exited threads are joined by the next thread
  *    start or by shutdown (a "zombie" list), so none is left unjoined;
  *  - tasks run in submission order; I/O threads never run compute tasks and vice versa;
- *  - shutdown: the threads finish their current task and exit; queued tasks are
- *    discarded (their futures cancelled);
+ *  - shutdown: the executor is marked dead at once (later submissions are discarded, and
+ *    hf_executor_post says HF_ECANCELED); the threads finish their current task and
+ *    exit; queued tasks are discarded (their futures cancelled);
  *  - lock order: mu is a leaf; tasks run without it.
  */
 #include "config.h"
@@ -20,6 +27,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "core/alloc.h"
 #include "core/parklot.h"
@@ -99,30 +107,68 @@ out:
     return NULL;
 }
 
-static void maybe_start_thread(hfi_io_t *io)   /* mu held */
+/* Start a thread if the queue needs one (see the design notes). If none can be started
+ * and no thread is left that will take a task (every live one, if any, is asleep in a
+ * wait), nothing would ever run what is queued: the queue is taken out and returned, for
+ * the caller to discard (cancel) once it has released mu. Otherwise NULL. */
+static hfi_task_t *maybe_start_thread(hfi_io_t *io)   /* mu held */
 {
     hfi_io_thread_t *t;
+    hfi_task_t *stuck;
     unsigned id = 0;
 
     if (io->shutdown || io->orphaned || io->depth <= io->idle ||
-        io->live - io->blocked >= io->cap || io->live >= 2 * io->cap)
-        return;
+        io->live - io->blocked >= io->cap)
+        return NULL;
     join_zombies(io);
-    while (io->ids[id])
+    while (id < io->nids && io->ids[id])
         id++;
+    if (id == io->nids) {       /* every number is taken: threads sleep in waits */
+        unsigned char *ids = hfi_realloc(io->ids, 2 * (size_t)io->nids);
+        if (!ids)
+            goto failed;
+        memset(ids + io->nids, 0, io->nids);
+        io->ids = ids;
+        io->nids *= 2;
+    }
     if ((t = hfi_malloc(sizeof *t)) == NULL)
-        return;
+        goto failed;
     t->io = io;
     t->id = id;
     if (hfi_thread_start(&t->th, io_main, t, 0) != 0) {
         hfi_free(t);
-        return;
+        goto failed;
     }
     io->ids[id] = 1;
     t->next = io->threads;
     io->threads = t;
     if (++io->live > io->peak)
         io->peak = io->live;
+    return NULL;
+failed:
+    if (io->live > io->blocked)
+        return NULL;            /* a running thread will come back for the queue */
+    stuck = io->head;
+    io->head = io->tail = NULL;
+    io->depth = 0;
+    return stuck;
+}
+
+/* Cancel the tasks of a list (their futures settle CANCELLED); mu not held. */
+static void discard_list(hfi_task_t *list)
+{
+    int outer;
+
+    if (!list)
+        return;
+    outer = hfi_tramp_enter();
+    while (list) {
+        hfi_task_t *next = hfi_load_relaxed(&list->next);
+        hfi_tramp_run(list, 0);
+        list = next;
+    }
+    if (outer)
+        hfi_tramp_leave();
 }
 
 hfi_io_t *hfi_io_new(hf_runtime_t *rt, unsigned cap, unsigned idle_ms)
@@ -130,7 +176,7 @@ hfi_io_t *hfi_io_new(hf_runtime_t *rt, unsigned cap, unsigned idle_ms)
     hfi_io_t *io = hfi_calloc(1, sizeof *io);
     if (!io)
         return NULL;
-    if ((io->ids = hfi_calloc(2 * (size_t)cap, 1)) == NULL) {
+    if ((io->ids = hfi_calloc(cap, 1)) == NULL) {
         hfi_free(io);
         return NULL;
     }
@@ -139,12 +185,15 @@ hfi_io_t *hfi_io_new(hf_runtime_t *rt, unsigned cap, unsigned idle_ms)
     hfi_cond_init(&io->cv);
     pthread_cond_init(&io->cv_gone, NULL);
     io->cap = cap;
+    io->nids = cap;
     io->idle_ms = idle_ms;
     return io;
 }
 
 void hfi_io_submit(hfi_io_t *io, hfi_task_t *t)
 {
+    hfi_task_t *stuck;
+
     hfi_store_relaxed(&t->next, NULL);
     pthread_mutex_lock(&io->mu);
     if (io->shutdown || atomic_load(&io->ex.dead)) {
@@ -160,14 +209,18 @@ void hfi_io_submit(hfi_io_t *io, hfi_task_t *t)
     io->depth++;
     if (io->idle > 0)
         pthread_cond_signal(&io->cv);
-    maybe_start_thread(io);
+    stuck = maybe_start_thread(io);
     pthread_mutex_unlock(&io->mu);
+    discard_list(stuck);
 }
 
 void hfi_io_stop(hfi_io_t *io)
 {
     pthread_mutex_lock(&io->mu);
     io->shutdown = 1;
+    /* From now on a submission is discarded at once, and hf_executor_post() says so
+     * (HF_ECANCELED) to a task that still runs here. */
+    atomic_store(&io->ex.dead, 1);
     pthread_cond_broadcast(&io->cv);
     pthread_mutex_unlock(&io->mu);
     hfi_parklot_wake_all();
@@ -190,17 +243,7 @@ void hfi_io_shutdown(hfi_io_t *io)
     io->head = io->tail = NULL;
     io->depth = 0;
     pthread_mutex_unlock(&io->mu);
-
-    {
-        int outer = hfi_tramp_enter();
-        while (list) {
-            hfi_task_t *next = hfi_load_relaxed(&list->next);
-            hfi_tramp_run(list, 0);
-            list = next;
-        }
-        if (outer)
-            hfi_tramp_leave();
-    }
+    discard_list(list);
 }
 
 void hfi_io_destroy(hfi_io_t *io)
@@ -224,10 +267,13 @@ void hfi_io_destroy(hfi_io_t *io)
 
 void hfi_io_block_begin(hfi_io_t *io)
 {
+    hfi_task_t *stuck;
+
     pthread_mutex_lock(&io->mu);
     io->blocked++;
-    maybe_start_thread(io);
+    stuck = maybe_start_thread(io);
     pthread_mutex_unlock(&io->mu);
+    discard_list(stuck);
 }
 
 void hfi_io_block_end(hfi_io_t *io)

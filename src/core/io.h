@@ -20,7 +20,9 @@ typedef struct hfi_io {
     size_t depth;
     unsigned cap, live, idle, blocked, peak;
     unsigned idle_ms;
-    unsigned char *ids;         /* [2 * cap]: thread numbers in use */
+    unsigned char *ids;         /* [nids]: thread numbers in use */
+    unsigned nids;              /* cap at first; doubled when threads asleep in waits
+                                   have taken every number */
     hfi_io_thread_t *threads;   /* live threads */
     hfi_io_thread_t *zombies;   /* exited, not yet joined */
     uint64_t tasks_run;

@@ -4,8 +4,10 @@
  * Design notes
  *  - a runtime is two pools and nothing else; timers are process-wide (timer.c) because
  *    hf_future_timeout() names no runtime;
- *  - hf_runtime_free: stop and join the compute threads, then the I/O threads (both
- *    discard what is queued, cancelling its futures), then drop the runtime's references
+ *  - hf_runtime_free: stop both pools and mark both executors dead (no task submitted
+ *    from then on runs, not even one a still-running task submits), join the compute
+ *    threads, then the I/O threads (both discard what is queued, cancelling its
+ *    futures), then drop the runtime's references
  *    to the two executors; continuations still registered with them keep them allocated
  *    (dead) until they are discarded.
  */
@@ -71,6 +73,10 @@ void hf_runtime_free(hf_runtime_t *rt)
         return;                 /* cannot join the thread we are running on */
     others = hfi_registry_remove(rt);
     hfi_compute_stop(rt->compute);      /* both pools stop taking tasks at once */
+    /* ...and say so: hf_executor_post() from a task that still runs returns HF_ECANCELED
+     * from here on (the I/O pool marks itself in hfi_io_stop). Marking the compute pool
+     * before the I/O one means a task that sees the I/O pool stopped sees this too. */
+    atomic_store(&rt->compute->ex.dead, 1);
     hfi_io_stop(rt->io);
     hfi_compute_shutdown(rt->compute);
     hfi_io_shutdown(rt->io);

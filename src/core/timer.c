@@ -30,6 +30,7 @@
 #include "core/parklot.h"
 #include "core/runtime_impl.h"
 #include "core/thread.h"
+#include "core/tls.h"
 
 #define LINGER_MS 200
 
@@ -104,6 +105,7 @@ static void *timer_main(void *arg)
 {
     (void)arg;
     hfi_thread_set_name("hfasync-timer");
+    hfi_tls.timer_thread = 1;       /* hf_future_wait refuses here: see wait.c */
     pthread_mutex_lock(&T.mu);
     T.running++;
     for (;;) {

@@ -21,6 +21,7 @@ typedef struct hfi_tls {
     struct hfi_io *io;              /* set on I/O pool threads */
     hf_future_t *producing;         /* the future the running task/continuation settles */
     unsigned drives;                /* unsettled promises bound to this thread */
+    int timer_thread;               /* the process's timer thread: it never waits */
     int tramp_active;
     hfi_task_t *run_head, *run_tail;        /* trampoline: tasks to run */
     hfi_task_t *drop_head, *drop_tail;      /* trampoline: tasks to discard */

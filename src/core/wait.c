@@ -16,7 +16,9 @@
  *    and wake-up), then sleep in the parking lot. A compute worker counts itself blocked
  *    for that time, which wakes or starts a spare so the pool keeps its parallelism; an
  *    I/O thread stops counting against its pool's cap;
- *  - a pool thread's wait is interrupted (HF_ECANCELED) when its runtime shuts down.
+ *  - a pool thread's wait is interrupted (HF_ECANCELED) when its runtime shuts down; a
+ *    compute worker's wait that starts after that returns at once, without helping
+ *    (queued tasks never run once shutdown has begun).
  */
 #include "config.h"
 
@@ -56,7 +58,9 @@ int hf_future_wait(hf_future_t *f, int64_t timeout_ms)
     hfi_tramp_drain();
     if (hfi_state(f) != HF_FUTURE_PENDING)
         return 0;
-    if (hfi_future_needs_me(f))
+    /* The timer thread runs the inline continuations of the futures it settles; one that
+     * waits there stops every timer in the process (the one it may wait for included). */
+    if (hfi_future_needs_me(f) || tl->timer_thread)
         return HF_EDEADLK;
     if (timeout_ms == 0)
         return HF_ETIMEDOUT;
@@ -64,6 +68,10 @@ int hf_future_wait(hf_future_t *f, int64_t timeout_ms)
         deadline = hfi_now_ns() + hfi_ms_to_ns((uint64_t)timeout_ms);
 
     if (tl->worker) {
+        /* Helping would run queued tasks, which never run once hf_runtime_free() has
+         * begun: a wait there ends at once. */
+        if (hfi_compute_interrupted(tl->worker))
+            return HF_ECANCELED;
         hfi_compute_help(tl->worker, f, deadline);
         if (hfi_state(f) != HF_FUTURE_PENDING)
             return 0;

@@ -3,6 +3,8 @@
  */
 #include "common/testutil.h"
 
+#include "core/alloc.h"
+
 static hf_runtime_t *io_runtime(unsigned cap, unsigned idle_ms)
 {
     hf_runtime_config_t cfg;
@@ -203,6 +205,111 @@ START_TEST(a_saturated_io_pool_does_not_slow_compute_work)
 }
 END_TEST
 
+/* ---- a thread that cannot be started -------------------------------------------------- */
+
+/* With no I/O thread alive, a failed thread start left the task queued for nobody: its
+ * future stayed pending for good (a later submission would have run it, or not). */
+START_TEST(a_task_no_thread_can_be_started_for_is_cancelled_not_lost)
+{
+    hf_runtime_t *rt = io_runtime(4, 0);
+    hf_runtime_stats_t st;
+    hf_future_t *f;
+
+    hfi_test_fail_alloc_after(1);       /* the task's own object, then nothing */
+    f = hf_spawn_blocking(rt, quick, NULL);
+    hfi_test_fail_alloc_after(-1);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(hf_future_state(f), HF_FUTURE_CANCELLED);
+    ck_assert_int_eq(hf_future_error(f)->code, HF_ECANCELED);
+    hf_future_release(f);
+    hf_runtime_stats(rt, &st);
+    ck_assert_uint_eq(st.io_threads, 0);
+    ck_assert_uint_eq(st.io_queue_depth, 0);
+    /* and the pool works again once threads can be started */
+    f = hf_spawn_blocking(rt, quick, NULL);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    hf_future_release(f);
+    hf_runtime_free(rt);
+}
+END_TEST
+
+static void *wait_on_a_queued_sibling(void *arg, hf_error_t *err)
+{
+    hf_runtime_t *rt = arg;
+    hf_future_t *sib = hf_spawn_blocking(rt, quick, NULL);     /* queued: the cap is 1 */
+    intptr_t rc;
+    (void)err;
+    hfi_test_fail_alloc_after(0);       /* the spare thread this wait asks for fails */
+    rc = hf_future_wait(sib, TU_DEADLINE_MS);
+    hfi_test_fail_alloc_after(-1);
+    rc = rc < 0 ? rc : (intptr_t)hf_future_state(sib);
+    hf_future_release(sib);
+    return (void *)rc;
+}
+
+/* The only I/O thread waits on a task queued behind it; the thread that should take its
+ * place cannot be started. The queued task was left for nobody and the wait hung. */
+START_TEST(a_wait_on_a_task_queued_for_no_thread_ends_with_it_cancelled)
+{
+    hf_runtime_t *rt = io_runtime(1, 0);
+    hf_runtime_stats_t st;
+    hf_future_t *f = hf_spawn_blocking(rt, wait_on_a_queued_sibling, rt);
+
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq((intptr_t)hf_future_value(f), HF_FUTURE_CANCELLED);
+    hf_future_release(f);
+    TU_EVENTUALLY(hf_runtime_stats(rt, &st) == 0 && st.io_blocked == 0 &&
+                  st.io_queue_depth == 0 && st.io_threads == 1);
+    hf_runtime_free(rt);
+}
+END_TEST
+
+/* ---- waits on I/O threads ----------------------------------------------------------------- */
+
+#define NPARENTS 8
+static atomic_int parents_go;
+
+static void *wait_on_own_child(void *arg, hf_error_t *err)
+{
+    hf_runtime_t *rt = arg;
+    hf_future_t *child;
+    intptr_t rc;
+    (void)err;
+    while (!atomic_load(&parents_go))       /* every parent is queued before any child */
+        tu_sleep_ms(1);
+    child = hf_spawn_blocking(rt, quick, NULL);
+    rc = hf_future_wait(child, -1);
+    hf_future_release(child);
+    return (void *)rc;
+}
+
+/* Each parent waits on a child queued behind all the other parents, so every parent needs
+ * a thread of its own and the children one more. The pool stopped at 2 * cap threads, all
+ * asleep in waits on tasks queued behind them: a deadlock. */
+START_TEST(io_threads_waiting_on_tasks_queued_behind_them_never_deadlock_the_pool)
+{
+    hf_runtime_t *rt = io_runtime(1, 0);
+    hf_future_t *fs[NPARENTS];
+    hf_runtime_stats_t st;
+
+    atomic_store(&parents_go, 0);
+    for (int i = 0; i < NPARENTS; i++)
+        fs[i] = hf_spawn_blocking(rt, wait_on_own_child, rt);
+    atomic_store(&parents_go, 1);
+    for (int i = 0; i < NPARENTS; i++) {
+        ck_assert_int_eq(tu_settle(fs[i]), HF_FUTURE_FULFILLED);
+        ck_assert_int_eq((intptr_t)hf_future_value(fs[i]), 0);
+        hf_future_release(fs[i]);
+    }
+    hf_runtime_stats(rt, &st);
+    ck_assert_uint_gt(st.io_threads_peak, 2);       /* beyond the cap: one per waiter */
+    ck_assert_uint_eq(st.io_threads_max, 1);
+    TU_EVENTUALLY(hf_runtime_stats(rt, &st) == 0 && st.io_blocked == 0 &&
+                  st.io_queue_depth == 0);
+    hf_runtime_free(rt);
+}
+END_TEST
+
 static Suite *io_suite(void)
 {
     Suite *s = suite_create("io");
@@ -213,6 +320,9 @@ static Suite *io_suite(void)
     tcase_add_test(tc, idle_io_threads_exit);
     tcase_add_test(tc, tasks_run_in_submission_order);
     tcase_add_test(tc, a_saturated_io_pool_does_not_slow_compute_work);
+    tcase_add_test(tc, a_task_no_thread_can_be_started_for_is_cancelled_not_lost);
+    tcase_add_test(tc, a_wait_on_a_task_queued_for_no_thread_ends_with_it_cancelled);
+    tcase_add_test(tc, io_threads_waiting_on_tasks_queued_behind_them_never_deadlock_the_pool);
     suite_add_tcase(s, tc);
     return s;
 }

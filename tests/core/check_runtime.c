@@ -227,6 +227,117 @@ START_TEST(freeing_a_runtime_while_its_workers_start_spares_joins_every_thread)
 }
 END_TEST
 
+/* ---- a task that still runs while its runtime is freed ---------------------------------- */
+
+static void *noop(void *arg, hf_error_t *err)
+{
+    (void)arg;
+    (void)err;
+    return NULL;
+}
+
+static void count_post(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&ran, 1);
+}
+
+/* Return once hf_runtime_free(rt) has begun: it stops both pools before it joins
+ * anything, and from then on a new blocking task is cancelled as it is submitted. */
+static void await_free(hf_runtime_t *rt)
+{
+    for (;;) {
+        hf_future_t *f = hf_spawn_blocking(rt, noop, NULL);
+        int stopped = hf_future_state(f) == HF_FUTURE_CANCELLED;
+        hf_future_release(f);
+        if (stopped)
+            return;
+        tu_sleep_ms(1);
+    }
+}
+
+typedef struct outliver {
+    hf_runtime_t *rt;
+    hf_future_t *never;
+    atomic_int started;
+    int post_cpu, post_io, wait_rc;
+} outliver_t;
+
+static void *post_after_free_began(void *arg, hf_error_t *err)
+{
+    outliver_t *o = arg;
+    (void)err;
+    atomic_store(&o->started, 1);
+    await_free(o->rt);
+    o->post_cpu = hf_executor_post(hf_runtime_compute(o->rt), count_post, NULL);
+    o->post_io = hf_executor_post(hf_runtime_io(o->rt), count_post, NULL);
+    return NULL;
+}
+
+static void run_outliver(hf_task_fn fn, int on_io, outliver_t *o)
+{
+    hf_runtime_config_t cfg = { 1, 1, 0, 0 };
+    hf_promise_t *never = hf_promise_new();
+    hf_future_t *f, *queued[4];
+
+    memset(o, 0, sizeof *o);
+    o->rt = hf_runtime_new(&cfg);
+    o->never = hf_promise_future(never);
+    ran = 0;
+    f = on_io ? hf_spawn_blocking(o->rt, fn, o) : hf_async(hf_runtime_compute(o->rt), fn, o);
+    TU_EVENTUALLY(atomic_load(&o->started));
+    /* Queued behind `fn` on its pool's single thread: never to run. */
+    for (int i = 0; i < 4; i++)
+        queued[i] = hf_async(on_io ? hf_runtime_io(o->rt) : hf_runtime_compute(o->rt),
+                             count_run, NULL);
+    hf_runtime_free(o->rt);
+    ck_assert_int_eq(hf_future_state(f), HF_FUTURE_FULFILLED);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(hf_future_state(queued[i]), HF_FUTURE_CANCELLED);
+        hf_future_release(queued[i]);
+    }
+    hf_future_release(f);
+    hf_future_release(o->never);
+    hf_promise_free(never);
+}
+
+/* hf_executor_post() promised HF_ECANCELED here, but said 0 for a task that then never
+ * ran: the executors were marked dead only after the threads had been joined. */
+START_TEST(a_task_still_running_while_its_runtime_is_freed_is_told_its_posts_are_cancelled)
+{
+    outliver_t o;
+    for (int on_io = 0; on_io < 2; on_io++) {
+        run_outliver(post_after_free_began, on_io, &o);
+        ck_assert_int_eq(o.post_cpu, HF_ECANCELED);
+        ck_assert_int_eq(o.post_io, HF_ECANCELED);
+        ck_assert_int_eq(atomic_load(&ran), 0);
+    }
+}
+END_TEST
+
+static void *wait_after_free_began(void *arg, hf_error_t *err)
+{
+    outliver_t *o = arg;
+    (void)err;
+    atomic_store(&o->started, 1);
+    await_free(o->rt);
+    o->wait_rc = hf_future_wait(o->never, -1);
+    return NULL;
+}
+
+/* A compute worker's wait helped: it ran the queued tasks that hf_runtime_free() had
+ * just promised never to run, before it noticed the shutdown. */
+START_TEST(a_wait_on_a_worker_while_its_runtime_is_freed_runs_no_queued_task)
+{
+    outliver_t o;
+    for (int on_io = 0; on_io < 2; on_io++) {
+        run_outliver(wait_after_free_began, on_io, &o);
+        ck_assert_int_eq(o.wait_rc, HF_ECANCELED);
+        ck_assert_int_eq(atomic_load(&ran), 0);
+    }
+}
+END_TEST
+
 static Suite *runtime_suite(void)
 {
     Suite *s = suite_create("runtime");
@@ -238,6 +349,8 @@ static Suite *runtime_suite(void)
     tcase_add_test(tc, short_memory_fails_cleanly);
     tcase_add_test(tc, many_runtimes_come_and_go);
     tcase_add_test(tc, freeing_a_runtime_while_its_workers_start_spares_joins_every_thread);
+    tcase_add_test(tc, a_task_still_running_while_its_runtime_is_freed_is_told_its_posts_are_cancelled);
+    tcase_add_test(tc, a_wait_on_a_worker_while_its_runtime_is_freed_runs_no_queued_task);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -402,6 +402,33 @@ START_TEST(a_delay_that_cannot_be_armed_returns_null)
 }
 END_TEST
 
+/* An HF_INLINE continuation of a delay runs on the timer thread; a wait there would stop
+ * every timer (here: the very one that settles what it waits for), so it is refused. */
+static atomic_int timer_wait_rc = 1;
+
+static void wait_on_the_timer_thread(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    hf_future_t *later = arg;
+    (void)done;
+    atomic_store(&timer_wait_rc, hf_future_wait(later, 30000));
+    hf_promise_resolve(next, NULL, NULL);
+}
+
+START_TEST(a_wait_on_the_timer_thread_is_refused)
+{
+    hf_future_t *later = hf_future_delay(50);
+    hf_future_t *soon = hf_future_delay(1);
+    hf_future_t *c = hf_future_then(soon, HF_INLINE, wait_on_the_timer_thread, later);
+
+    ck_assert_int_eq(tu_settle(c), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(atomic_load(&timer_wait_rc), HF_EDEADLK);
+    ck_assert_int_eq(tu_settle(later), HF_FUTURE_FULFILLED);
+    hf_future_release(c);
+    hf_future_release(soon);
+    hf_future_release(later);
+}
+END_TEST
+
 static Suite *timer_suite(void)
 {
     Suite *s = suite_create("timer");
@@ -417,6 +444,7 @@ static Suite *timer_suite(void)
     tcase_add_test(tc, a_timeout_whose_input_settles_as_it_is_made_leaves_no_timer_armed);
     tcase_add_test(tc, a_timeout_that_cannot_be_armed_returns_null_and_leaves_its_input_alone);
     tcase_add_test(tc, a_delay_that_cannot_be_armed_returns_null);
+    tcase_add_test(tc, a_wait_on_the_timer_thread_is_refused);
     suite_add_tcase(s, tc);
     return s;
 }
