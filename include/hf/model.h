@@ -48,10 +48,12 @@ typedef struct hf_model_opts {
  * model is still retained, a new fulfilled future of that same model (nothing is fetched,
  * parsed or mapped again). The progress callback is that of the call that started the
  * load: a call that shares it gets no progress events. A load that failed or was cancelled
- * is not shared: the next call starts afresh. Errors: HF_EINVAL (unknown name, bad option: the message says
- * which), the Hub client's codes (a missing file, shard or split part is
- * HF_EENTRY_NOT_FOUND naming the file; a missing quantisation names it; a gated repo
- * without a token is HF_EGATED), HF_EFORMAT (a file that does not read, naming file and place, or a
+ * is not shared: the next call starts afresh. Errors: HF_EINVAL (unknown name, bad option,
+ * bad repo id or revision: the message says which; the future is already rejected when the
+ * call returns, and nothing was asked of the Hub), the Hub client's codes (a missing file,
+ * shard or split part is HF_EENTRY_NOT_FOUND naming the file, or offline, when the cache
+ * lacks it, HF_EOFFLINE naming it; a missing quantisation names it; a gated repo without a
+ * token is HF_EGATED), HF_EFORMAT (a file that does not read, naming file and place, or a
  * tensor missing from its shard, naming the tensor), HF_EUNSUPPORTED (e.g. a GGUF of
  * another architecture: the message says what was found). Cancelling the future cancels
  * it for every caller that shares it, and the downloads it started (unless another load

@@ -8,15 +8,22 @@
  *    check the split set (compute pool): architecture deepseek2, vocabulary from the GGUF
  *    metadata (tokenizer.ggml.tokens), end token tokenizer.ggml.eos_token_id;
  *  - a quantisation the repo does not have is HF_EENTRY_NOT_FOUND naming it; a part missing
- *    from the listing is HF_EENTRY_NOT_FOUND naming the file of the part.
+ *    from the listing is HF_EENTRY_NOT_FOUND naming the file of the part;
+ *  - offline there is no tree listing (it is an API request): the candidates are the files
+ *    under "<quant>/" of the cached snapshot instead, read on the I/O pool (the snapshot
+ *    lookup reads refs/ too), and go through the same choice, so a cache missing a part
+ *    fails naming that part (HF_EOFFLINE, as any file missing from the cache offline).
  */
 #include "config.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "hub/names.h"
 #include "models/model_impl.h"
 
 #define KIMI_ARCH "deepseek2"
@@ -49,26 +56,19 @@ static int split_numbers(const char *path, unsigned *k, unsigned *n)
     return *k >= 1 && *k <= *n;
 }
 
-static void kimi_listed(hfi_load_t *l, hf_future_t *done, hf_promise_t *next)
+/* Choose the parts of the quantisation among `paths` (repo paths, any order: the tree
+ * listing's, or the cached snapshot's when `offline`: then a missing part is HF_EOFFLINE,
+ * as for any file the cache lacks), fetch them all and settle `next` as they arrive. */
+static void kimi_pick(hfi_load_t *l, const char *const *paths, size_t npaths, int offline,
+                      hf_promise_t *next)
 {
-    const hf_file_list_t *fl;
     const char *q = l->opts.quant, **parts = NULL, *single = NULL, *any = NULL;
     size_t qlen = strlen(q), nsingle = 0;
     unsigned total = 0, k, n;
     hf_future_t *all;
 
-    if (hf_future_state(done) != HF_FUTURE_FULFILLED) {
-        const hf_error_t *e = hf_future_error(done);
-        if (e && (e->code == HF_ENOENT || e->code == HF_EENTRY_NOT_FOUND))
-            hf_promise_rejectf(next, HF_EENTRY_NOT_FOUND, e->http_status, "%s has no quantisation %s "
-                               "(%s)", l->repo, q, e->message);
-        else
-            hf_promise_adopt(next, done);
-        return;
-    }
-    fl = hf_future_value(done);
-    for (size_t i = 0; i < fl->n; i++) {
-        const char *p = fl->files[i].path;
+    for (size_t i = 0; i < npaths; i++) {
+        const char *p = paths[i];
         if (strncmp(p, q, qlen) != 0 || p[qlen] != '/' || strchr(p + qlen + 1, '/'))
             continue;
         if (split_numbers(p, &k, &n)) {
@@ -91,17 +91,23 @@ static void kimi_listed(hfi_load_t *l, hf_future_t *done, hf_promise_t *next)
         if (!hfi_load_fetch(l, l->repo, l->opts.revision, single))
             goto oom;
     } else if (!total) {
-        hf_promise_rejectf(next, HF_EENTRY_NOT_FOUND, 0, nsingle ? "%s/%s holds %zu GGUF files that "
-                           "are not one split set" : "%s/%s holds no GGUF file", l->repo, q,
-                           nsingle);
+        char what[64];
+        if (nsingle)
+            snprintf(what, sizeof what, "%zu GGUF files that are not one split set", nsingle);
+        else
+            snprintf(what, sizeof what, "no GGUF file");
+        hf_promise_rejectf(next, offline ? HF_EOFFLINE : HF_EENTRY_NOT_FOUND, 0,
+                           "%s/%s holds %s%s", l->repo, q, what,
+                           offline ? " in the cache (offline mode)" : "");
         goto out;
     } else {
         for (unsigned i = 0; i < total; i++) {
             if (!parts[i]) {
                 size_t base = strlen(any) - 20;
-                hf_promise_rejectf(next, HF_EENTRY_NOT_FOUND, 404, "%s has no %.*s-%05u-of-%05u.gguf "
-                                   "(part %u of %u)", l->repo, (int)base, any, i + 1, total,
-                                   i + 1, total);
+                hf_promise_rejectf(next, offline ? HF_EOFFLINE : HF_EENTRY_NOT_FOUND,
+                                   offline ? 0 : 404, "%s has no %.*s-%05u-of-%05u.gguf (part "
+                                   "%u of %u)%s", l->repo, (int)base, any, i + 1, total, i + 1,
+                                   total, offline ? " in the cache (offline mode)" : "");
                 goto out;
             }
         }
@@ -120,14 +126,109 @@ out:
     hfi_free(parts);
 }
 
+static void kimi_listed(hfi_load_t *l, hf_future_t *done, hf_promise_t *next)
+{
+    const hf_file_list_t *fl;
+    const char **paths;
+
+    if (hf_future_state(done) != HF_FUTURE_FULFILLED) {
+        const hf_error_t *e = hf_future_error(done);
+        if (e && (e->code == HF_ENOENT || e->code == HF_EENTRY_NOT_FOUND))
+            hf_promise_rejectf(next, HF_EENTRY_NOT_FOUND, e->http_status, "%s has no quantisation %s "
+                               "(%s)", l->repo, l->opts.quant, e->message);
+        else
+            hf_promise_adopt(next, done);
+        return;
+    }
+    fl = hf_future_value(done);
+    if ((paths = hfi_calloc(fl->n ? fl->n : 1, sizeof *paths)) == NULL) {
+        hf_promise_rejectf(next, HF_ENOMEM, 0, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < fl->n; i++)
+        paths[i] = fl->files[i].path;
+    kimi_pick(l, paths, fl->n, 0, next);
+    hfi_free(paths);
+}
+
+/* Offline, on the I/O pool: `done` is the cached snapshot folder; the candidates are the
+ * entries of its "<quant>/" (links into blobs/, or copies where links are off). */
+static void kimi_scanned(hfi_load_t *l, hf_future_t *done, hf_promise_t *next)
+{
+    const char *q = l->opts.quant;
+    char *dir = NULL, **paths = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    DIR *d = NULL;
+
+    if (hf_future_state(done) != HF_FUTURE_FULFILLED) {
+        hf_promise_adopt(next, done);       /* HF_EOFFLINE: the revision is not cached */
+        return;
+    }
+    if ((dir = hfi_strfmt("%s/%s", (const char *)hf_future_value(done), q)) == NULL)
+        goto oom;
+    if ((d = opendir(dir)) == NULL) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            hf_promise_rejectf(next, HF_EOFFLINE, 0, "%s has no quantisation %s in the "
+                               "cache (offline mode)", l->repo, q);
+        else
+            hf_promise_rejectf(next, HF_EIO, 0, "%s: %s", dir, strerror(errno));
+        goto out;
+    }
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            char **np = hfi_realloc(paths, (cap = cap ? 2 * cap : 16) * sizeof *np);
+            if (!np)
+                goto oom;
+            paths = np;
+        }
+        if ((paths[n] = hfi_strfmt("%s/%s", q, e->d_name)) == NULL)
+            goto oom;
+        n++;
+    }
+    kimi_pick(l, (const char *const *)paths, n, 1, next);
+    goto out;
+oom:
+    hf_promise_rejectf(next, HF_ENOMEM, 0, "out of memory");
+out:
+    if (d)
+        closedir(d);
+    for (size_t i = 0; i < n; i++)
+        hfi_free(paths[i]);
+    hfi_free(paths);
+    hfi_free(dir);
+}
+
+/* Offline, on the I/O pool: find the cached snapshot (a disk read), then scan it. */
+static void kimi_offline(hfi_load_t *l, hf_future_t *done, hf_promise_t *next)
+{
+    hf_file_ref_t ref = { l->repo, HF_REPO_MODEL, l->opts.revision, NULL };
+    hf_future_t *snap = hf_hub_snapshot(l->hub, &ref, NULL), *scanned;
+    (void)done;
+    if (!snap || (scanned = hfi_load_then(l, snap, kimi_scanned)) == NULL) {
+        hf_future_release(snap);
+        hf_promise_rejectf(next, HF_ENOMEM, 0, "out of memory");
+        return;
+    }
+    hf_promise_adopt(next, scanned);
+    hf_future_release(scanned);
+    hf_future_release(snap);
+}
+
 static hf_future_t *kimi_start(hfi_load_t *l)
 {
     hf_file_ref_t ref = { l->repo, HF_REPO_MODEL, l->opts.revision, l->opts.quant };
-    hf_future_t *list = hf_hub_list_files(l->hub, &ref), *f;
-    if (!list)
+    hf_future_t *first, *f;
+    if (hf_hub_is_offline(l->hub))
+        first = hf_future_resolved(NULL, NULL);     /* nothing to wait for: go to the I/O pool */
+    else
+        first = hf_hub_list_files(l->hub, &ref);
+    if (!first)
         return NULL;
-    f = hfi_load_then(l, list, kimi_listed);
-    hf_future_release(list);
+    f = hfi_load_then(l, first, hf_hub_is_offline(l->hub) ? kimi_offline : kimi_listed);
+    hf_future_release(first);
     return f;
 }
 

@@ -22,6 +22,8 @@
  *  - a load holds its hub (hfi_hub_hold) until its job is freed: hf_hub_free waits for
  *    it, having cancelled its downloads, so no step of a load ever finds the hub gone;
  *  - memo keys name the hub by its unique id, never its address (addresses are reused);
+ *  - the options, repo id and revision are checked in the call: a bad one is a future
+ *    already rejected (HF_EINVAL), never memoized, and no download of any repo starts;
  *  - lock order: memo_mu is a leaf; nothing is called out under it.
  */
 #include "config.h"
@@ -130,25 +132,49 @@ static int settled_badly(hf_future_t *f)
     return st == HF_FUTURE_CANCELLED || st == HF_FUTURE_REJECTED;
 }
 
+/* The references to futures found dead by a lookup, dropped after memo_mu (a
+ * try-retained one may be the last, and its release may take memo_mu). */
+#define MEMO_DEAD_MAX 8
+
+typedef struct memo_dead {
+    hf_future_t *v[MEMO_DEAD_MAX];
+    size_t n;
+} memo_dead_t;
+
+static void memo_dead_release(memo_dead_t *d)
+{
+    for (size_t i = 0; i < d->n; i++)
+        hf_future_release(d->v[i]);
+    d->n = 0;
+}
+
 /*
  * What the memo has under `key`, memo_mu held: a new reference to a live future of the
  * load (*f), or else to its model (*m) when only the model lives, or neither. A future
- * that was cancelled or rejected is skipped; *dead gets a reference to drop after the
- * lock (a try-retained one may be the last).
+ * that was cancelled or rejected is skipped, its reference kept in *dead for
+ * memo_dead_release after the lock. Several entries of one key can be dead at once
+ * (each cancelled between its state change and its hook); past MEMO_DEAD_MAX of them, a
+ * weak entry is passed over unexamined, which at worst starts a load that could have
+ * been shared.
  */
 static void memo_lookup_locked(const char *key, hf_future_t **f, hf_model_t **m,
-                               hf_future_t **dead)
+                               memo_dead_t *dead)
 {
     *f = NULL;
     *m = NULL;
-    *dead = NULL;
+    dead->n = 0;
     for (memo_entry_t *e = memo; e; e = e->next) {
         hf_future_t *g;
         if (strcmp(e->key, key) != 0)
             continue;
+        if (!e->strong && dead->n == MEMO_DEAD_MAX)
+            continue;
         g = e->strong ? hf_future_retain(e->f) : e->f ? hfi_future_try_retain(e->f) : NULL;
         if (g && settled_badly(g)) {
-            *dead = g;
+            if (dead->n < MEMO_DEAD_MAX)
+                dead->v[dead->n++] = g;
+            else
+                hf_future_release(g);   /* strong: the entry's own reference remains */
             continue;
         }
         if ((*f = g) != NULL)
@@ -184,12 +210,13 @@ static hf_future_t *memo_wrap_model(hf_model_t *m)
 
 static hf_future_t *memo_find(const char *key)
 {
-    hf_future_t *f, *dead;
+    hf_future_t *f;
     hf_model_t *m;
+    memo_dead_t dead;
     pthread_mutex_lock(&memo_mu);
     memo_lookup_locked(key, &f, &m, &dead);
     pthread_mutex_unlock(&memo_mu);
-    hf_future_release(dead);
+    memo_dead_release(&dead);
     return m ? memo_wrap_model(m) : f;
 }
 
@@ -451,7 +478,10 @@ hf_future_t *hf_model_load(hf_runtime_t *rt, hf_hub_t *hub, const char *name,
     if (!o.repo)
         o.repo = mod->default_repo;
     memset(&e, 0, sizeof e);
-    if (mod->check(&o, &e) < 0)
+    /* bad names are refused here, before any request: the modules fetch from other repos
+     * too, which would otherwise be asked before the bad name fails its own download */
+    if (mod->check(&o, &e) < 0 || hfi_check_repo_id(o.repo, &e) < 0 ||
+        (o.revision && hfi_check_revision(o.revision, &e) < 0))
         return hf_future_rejected(HF_EINVAL, 0, "%s: %s", mod->name, e.message);
     if ((key = memo_key(hub, mod, &o)) == NULL)
         return NULL;
@@ -493,15 +523,16 @@ hf_future_t *hf_model_load(hf_runtime_t *rt, hf_hub_t *hub, const char *name,
     pthread_mutex_lock(&memo_mu);
     {
         /* another thread may have started the same load meanwhile: share it */
-        hf_future_t *other, *dead;
+        hf_future_t *other;
         hf_model_t *om;
+        memo_dead_t dead;
         memo_lookup_locked(key, &other, &om, &dead);
         if (!other && !om) {
             j->entry->next = memo;
             memo = j->entry;
         }
         pthread_mutex_unlock(&memo_mu);
-        hf_future_release(dead);
+        memo_dead_release(&dead);
         if (other || om) {
             hf_future_release(j->entry->f);
             memo_entry_free(j->entry);

@@ -182,8 +182,9 @@ int hfi_build_require_prefix(const hf_safetensors_t *st, const char *file, const
 int hfi_check_quant(const char *q, hf_error_t *err)
 {
     size_t n = strlen(q);
-    if (n == 0 || n > 32)
-        return hf_error_set(err, HF_EINVAL, 0, "quant must be 1 to 32 characters");
+    if (n == 0 || n > 32)       /* named (its start) like every other bad option value */
+        return hf_error_set(err, HF_EINVAL, 0, "quant \"%.40s%s\" is not 1 to 32 characters",
+                            q, n > 40 ? "..." : "");
     for (size_t i = 0; i < n; i++) {
         char c = q[i];
         if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||

@@ -59,6 +59,30 @@ static hf_hub_t *hub_with(const char *token)
     return tu_hub_at(rt, mock.hub, cache, token ? token : "", NULL);
 }
 
+/* A hub in offline mode over the same cache: it may make no request at all. */
+static hf_hub_t *offline_hub(void)
+{
+    hf_hub_config_t cfg;
+    hf_error_t e;
+    hf_hub_t *h;
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.endpoint = mock.hub;
+    cfg.cache_dir = cache;
+    cfg.token = "";
+    cfg.offline = HF_YES;
+    h = hf_hub_new(rt, &cfg, &e);
+    ck_assert_msg(h != NULL, "%s", e.message);
+    return h;
+}
+
+/* Nothing at all was asked of the mock Hub or its CDN since the last reset. */
+static void assert_no_request(void)
+{
+    ck_assert_int_eq(tu_mock_count(&mock, "HEAD", ""), 0);
+    ck_assert_int_eq(tu_mock_count(&mock, "GET", ""), 0);
+}
+
 /* Load and wait; the model (retained) or a failed test. */
 static hf_model_t *load_ok(hf_hub_t *h, const char *name, const hf_model_opts_t *o)
 {
@@ -702,6 +726,7 @@ START_TEST(bad_names_and_options_are_einval)
 {
     hf_hub_t *h = hub_with(NULL);
     hf_model_opts_t dim = { .dim = 300 }, slash = { .quant = "../x" }, qs = { .quant = "Q8_0" };
+    hf_model_opts_t longq = { .quant = "Q4_K_M_AND_THEN_SOME_MORE_LETTERS_X" };     /* 35 */
     char msg[256];
 
     ck_assert_int_eq(load_err(h, "llama", NULL, msg, sizeof msg), HF_EINVAL);
@@ -709,6 +734,9 @@ START_TEST(bad_names_and_options_are_einval)
     ck_assert_int_eq(load_err(h, "stella", &dim, msg, sizeof msg), HF_EINVAL);
     ck_assert_ptr_nonnull(strstr(msg, "300"));
     ck_assert_int_eq(load_err(h, "kimi-k2", &slash, msg, sizeof msg), HF_EINVAL);
+    ck_assert_ptr_nonnull(strstr(msg, "../x"));
+    ck_assert_int_eq(load_err(h, "phi4-reasoning", &longq, msg, sizeof msg), HF_EINVAL);
+    ck_assert_msg(strstr(msg, "Q4_K_M_AND_THEN_SOME_MORE_LETTERS_X"), "%s", msg);
     ck_assert_int_eq(load_err(h, "gte-qwen", &qs, msg, sizeof msg), HF_EINVAL);
     ck_assert_ptr_null(hf_model_load(NULL, h, "stella", NULL));
     ck_assert_ptr_null(hf_model_load(rt, h, NULL, NULL));
@@ -873,6 +901,73 @@ START_TEST(sd35_without_the_vae_in_its_main_file_is_named)
 }
 END_TEST
 
+/* Offline there is no tree listing: Kimi K2 finds its parts in the cached snapshot, makes
+ * no request, and an incomplete cache names the part it lacks. */
+START_TEST(kimi_loads_offline_from_the_cache_and_names_a_missing_part)
+{
+    hf_hub_t *h = hub_with(NULL), *off;
+    hf_model_t *m = load_ok(h, "kimi-k2", NULL), *m2;
+    char part3[1024], msg[256];
+
+    ck_assert_ptr_nonnull(strstr(hf_model_file(m, 2), "-00003-of-00005.gguf"));
+    snprintf(part3, sizeof part3, "%s", hf_model_file(m, 2));
+    hf_model_release(m);
+    hf_hub_free(h);
+    tu_mock_reset(&mock);
+
+    off = offline_hub();
+    m2 = load_ok(off, "kimi-k2", NULL);
+    assert_files_in_cache(m2, 5);
+    ck_assert_str_eq(hf_model_file(m2, 2), part3);
+    ck_assert_str_eq(hf_model_architecture(m2), "deepseek2");
+    ck_assert_int_eq(hf_model_vocab_size(m2), 1024);
+    hf_model_release(m2);
+
+    ck_assert_int_eq(unlink(part3), 0);     /* the snapshot's link: the cache is incomplete */
+    ck_assert_int_eq(load_err(off, "kimi-k2", NULL, msg, sizeof msg), HF_EOFFLINE);
+    ck_assert_msg(strstr(msg, "Kimi-K2-Instruct-UD-TQ1_0-00003-of-00005.gguf") != NULL, "%s",
+                  msg);
+    {
+        hf_model_opts_t q2 = { .quant = "UD-Q2_K_XL" };     /* never fetched */
+        ck_assert_int_eq(load_err(off, "kimi-k2", &q2, msg, sizeof msg), HF_EOFFLINE);
+        ck_assert_msg(strstr(msg, "UD-Q2_K_XL") != NULL, "%s", msg);
+    }
+    assert_no_request();
+    hf_hub_free(off);
+}
+END_TEST
+
+/* A bad repo or revision override is refused by hf_model_load itself, in the call (as an
+ * unknown name is): the modules that also fetch from other repos (sd35-turbo,
+ * phi4-reasoning) must not start those downloads first. */
+START_TEST(a_bad_repo_or_revision_is_einval_before_any_request)
+{
+    hf_hub_t *h = hub_with(TOKEN);
+    hf_model_opts_t bad[2] = { { .repo = "a/b/c" }, { .revision = "refs/pr/../../x" } };
+    hf_hub_stats_t st;
+
+    for (size_t i = 0; i < hf_model_module_count(); i++) {
+        const char *name = hf_model_module_name(i);
+        for (size_t k = 0; k < 2; k++) {
+            hf_future_t *f = hf_model_load(rt, h, name, &bad[k]);
+            const char *what = k ? bad[k].revision : bad[k].repo;
+            ck_assert_ptr_nonnull(f);
+            ck_assert_msg(hf_future_state(f) == HF_FUTURE_REJECTED,
+                          "%s with %s: not refused in the call", name, what);
+            ck_assert_int_eq(hf_future_error(f)->code, HF_EINVAL);
+            ck_assert_msg(strstr(hf_future_error(f)->message, name) &&
+                          strstr(hf_future_error(f)->message, what), "%s",
+                          hf_future_error(f)->message);
+            hf_future_release(f);
+        }
+    }
+    ck_assert_int_eq(hf_hub_stats(h, &st), 0);
+    ck_assert_uint_eq(st.requests, 0);
+    assert_no_request();
+    hf_hub_free(h);
+}
+END_TEST
+
 static Suite *models_suite(void)
 {
     Suite *s = suite_create("models");
@@ -898,6 +993,8 @@ static Suite *models_suite(void)
     tcase_add_test(tc, every_module_builds_on_a_compute_worker);
     tcase_add_test(tc, revision_quant_and_repo_are_part_of_the_key);
     tcase_add_test(tc, a_model_kept_beyond_its_future_is_what_the_next_load_gets);
+    tcase_add_test(tc, kimi_loads_offline_from_the_cache_and_names_a_missing_part);
+    tcase_add_test(tc, a_bad_repo_or_revision_is_einval_before_any_request);
     suite_add_tcase(s, tc);
     tc = tcase_create("cancel");
     tcase_set_timeout(tc, 120);
