@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hf/error.h"
+#include "core/errfmt.h"
 
 const char *hf_strerror(int code)
 {
@@ -38,18 +38,23 @@ const char *hf_strerror(int code)
     }
 }
 
-int hf_error_set(hf_error_t *err, int code, int http_status, const char *fmt, ...)
+int hfi_error_vset(hf_error_t *err, int code, int http_status, const char *fmt, va_list ap)
 {
     if (err) {
-        va_list ap;
         err->code = code;
         err->http_status = http_status;
         err->message[0] = '\0';
-        if (fmt) {
-            va_start(ap, fmt);
+        if (fmt)
             vsnprintf(err->message, sizeof err->message, fmt, ap);
-            va_end(ap);
-        }
     }
+    return code;
+}
+
+int hf_error_set(hf_error_t *err, int code, int http_status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    hfi_error_vset(err, code, http_status, fmt, ap);
+    va_end(ap);
     return code;
 }

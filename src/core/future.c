@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/errfmt.h"
 #include "core/future_impl.h"
 #include "core/parklot.h"
 #include "core/tls.h"
@@ -548,14 +549,9 @@ hf_future_t *hf_future_rejected(int code, int http_status, const char *fmt, ...)
         hfi_future_settle(f, HF_FUTURE_REJECTED, NULL, NULL, &hfi_err_nomem, 0, NULL);
         return f;
     }
-    err->code = code;
-    err->http_status = http_status;
-    err->message[0] = '\0';
-    if (fmt) {
-        va_start(ap, fmt);
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-    }
+    va_start(ap, fmt);
+    hfi_error_vset(err, code, http_status, fmt, ap);
+    va_end(ap);
     hfi_future_settle(f, HF_FUTURE_REJECTED, NULL, NULL, err, 1, NULL);
     return f;
 }

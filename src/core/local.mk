@@ -6,7 +6,7 @@ libhfasync_impl_la_SOURCES += \
 	src/core/combine.c \
 	src/core/compute.c src/core/compute.h \
 	src/core/deque.c src/core/deque.h \
-	src/core/error.c \
+	src/core/error.c src/core/errfmt.h \
 	src/core/executor.c src/core/executor.h \
 	src/core/fork.c \
 	src/core/future.c src/core/future_impl.h \

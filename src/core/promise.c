@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "core/alloc.h"
+#include "core/errfmt.h"
 #include "core/future_impl.h"
 #include "core/tls.h"
 
@@ -48,14 +49,9 @@ int hf_promise_rejectf(hf_promise_t *p, int code, int http_status, const char *f
 
     if (!p || code >= 0)
         return HF_EINVAL;
-    err.code = code;
-    err.http_status = http_status;
-    err.message[0] = '\0';
-    if (fmt) {
-        va_start(ap, fmt);
-        vsnprintf(err.message, sizeof err.message, fmt, ap);
-        va_end(ap);
-    }
+    va_start(ap, fmt);
+    hfi_error_vset(&err, code, http_status, fmt, ap);
+    va_end(ap);
     return hfi_future_reject_copy(PF(p), &err);
 }
 
