@@ -222,13 +222,14 @@ typedef struct hf_file_list {
  * Errors and NULL returns as hf_hub_repo_info(). */
 HF_API hf_future_t *hf_hub_list_files(hf_hub_t *hub, const hf_file_ref_t *ref);
 
-/* hf_glob_match - 1 if `name` matches the snapshot pattern `pattern` ('*' any run of
- * characters, '/' included; '?' one; [set]; a trailing '/' matches everything below);
- * 0 otherwise, and if either is NULL. */
+/* hf_glob_match - 1 if `name` matches the snapshot pattern `pattern` as Python's
+ * fnmatchcase does in huggingface_hub ('*' any run of characters, '/' included; '?' and a
+ * [set] one UTF-8 character, ranges by code point; a '\' is a '/'; a trailing '/'
+ * matches everything below); 0 otherwise, and if either is NULL. */
 HF_API int hf_glob_match(const char *pattern, const char *name);
 
 typedef struct hf_snapshot_opts {
-    const char *const *include; /* glob patterns ('*' '?' '[..]', '*' crosses '/');  */
+    const char *const *include; /* glob patterns, as hf_glob_match() matches them */
     size_t ninclude;            /* none: every file */
     const char *const *exclude;
     size_t nexclude;
@@ -240,10 +241,15 @@ typedef struct hf_snapshot_opts {
 /*
  * hf_hub_snapshot - download every file of the repo at ref->revision that matches the
  * globs (in parallel); value: the path of `snapshots/<commit>` (owned by the future).
+ * Patterns match as Python's fnmatch in huggingface_hub: '?' and a [set] take one UTF-8
+ * character, a '\' is a '/', and a pattern ending in '/' selects everything below.
  * Offline, resolves the commit like hf_hub_try_cache() and returns the cached folder
- * (HF_EOFFLINE if it is not there). Errors as hf_hub_download()'s; a bad repo id, revision
- * or type, or a pattern count whose array is NULL or holds a NULL, gives a future rejected
- * with HF_EINVAL before any request. NULL returns as hf_hub_download().
+ * (HF_EOFFLINE if it is not there). Online, when the repo info request fails (network,
+ * 5xx or 429 after retries, an answer that is not the Hub's), that cached folder is the
+ * value if it is there, as for hf_hub_download() (the Hub's own answers stay errors).
+ * Errors as hf_hub_download()'s; a bad repo id, revision or type, or a pattern count whose
+ * array is NULL or holds a NULL, gives a future rejected with HF_EINVAL before any request.
+ * NULL returns as hf_hub_download().
  */
 HF_API hf_future_t *hf_hub_snapshot(hf_hub_t *hub, const hf_file_ref_t *ref,
                                     const hf_snapshot_opts_t *opts);

@@ -22,7 +22,8 @@
  *    reported even when the file is cached (as RevisionNotFound and EntryNotFound are by
  *    both). Never a cached answer for a forced download or a metadata request;
  *  - EntryNotFound with a commit writes .no_exist/<commit>/<path>; refs/<rev> is written
- *    when the revision is not the commit;
+ *    when the revision is not the commit (not for hf_hub_file_metadata, which writes
+ *    nothing, as huggingface_hub's get_hf_file_metadata);
  *  - the bytes are fetched by a shared blob download (blob.c); then the snapshot link;
  *  - cancelling the returned future aborts the metadata request, or leaves the blob
  *    download (the last requester to leave cancels it);
@@ -421,7 +422,9 @@ static void head_done(hf_future_t *done, hf_promise_t *next, void *arg)
             retry_later(d);
             return;
         }
-        if (code == HF_EENTRY_NOT_FOUND && hfi_is_commit(x->headers[HFI_H_REPO_COMMIT])) {
+        /* a metadata request writes nothing to the cache (hub.h) */
+        if (code == HF_EENTRY_NOT_FOUND && !d->meta_only &&
+            hfi_is_commit(x->headers[HFI_H_REPO_COMMIT])) {
             hfi_cache_mark_missing(&d->loc, x->headers[HFI_H_REPO_COMMIT], d->path);
             if (!hfi_is_commit(d->revision))
                 hfi_cache_write_ref(&d->loc, d->revision, x->headers[HFI_H_REPO_COMMIT], NULL);

@@ -11,7 +11,10 @@
  *  - progress: per file as hf_hub_download reports it, plus batch totals (bytes and files
  *    of the whole selection), under `mu`;
  *  - offline, the commit comes from the revision or refs/<revision>, and the snapshot
- *    folder is returned if it exists (HF_EOFFLINE otherwise).
+ *    folder is returned if it exists (HF_EOFFLINE otherwise). Online, when repo info fails
+ *    for a reason other than the Hub's answer (hub_said_no: network, 5xx or 429 after
+ *    retries, an answer that is not the Hub's), the same lookup answers if it can, as
+ *    huggingface_hub's snapshot_download and hf_hub_download() do; its error otherwise.
  */
 #include "config.h"
 
@@ -135,6 +138,35 @@ static void snap_finish(snap_t *s, const hf_error_t *e)
         }
     }
     snap_unref(s);
+}
+
+/* 1 for the Hub's own answer about the repo, the revision or the token, which a cached
+ * snapshot does not override (as hf_hub_download); 0 for what keeps the Hub from answering
+ * (network, timeouts, 5xx and 429 after retries, an answer that is not the Hub's). */
+static int hub_said_no(int code)
+{
+    return code == HF_EREVISION_NOT_FOUND || code == HF_EENTRY_NOT_FOUND ||
+           code == HF_EREPO_NOT_FOUND || code == HF_EGATED || code == HF_EAUTH ||
+           code == HF_EINVAL || code == HF_ENOMEM;
+}
+
+/* The commit `rev` names in the cache (the revision if it is a commit, else refs/<rev>),
+ * into `commit`, if its snapshot folder is there: 0, else HF_ENOENT. */
+static int cached_commit(const hfi_cache_loc_t *loc, const char *rev, char commit[41])
+{
+    char *dir;
+    struct stat st;
+    int rc;
+
+    if (hfi_is_commit(rev))
+        memcpy(commit, rev, 41);
+    else if (hfi_cache_read_ref(loc, rev, commit) < 0)
+        return HF_ENOENT;
+    if ((dir = hfi_cache_snapshot_dir(loc, commit)) == NULL)
+        return HF_ENOMEM;
+    rc = stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : HF_ENOENT;
+    hfi_free(dir);
+    return rc;
 }
 
 static int selected(const snap_t *s, const char *path)
@@ -269,6 +301,12 @@ static void have_info(hf_future_t *done, hf_promise_t *next, void *arg)
             e = *hf_future_error(done);
         else
             hf_error_set(&e, HF_ECANCELED, 0, "cancelled");
+        /* the Hub could not be asked: the cached snapshot answers, if there is one */
+        if (e.code != HF_ECANCELED && !atomic_load(&s->cancelled) && !hub_said_no(e.code) &&
+            cached_commit(&s->loc, s->revision, s->commit) == 0) {
+            snap_finish(s, NULL);
+            return;
+        }
         snap_finish(s, &e);
         return;
     }
@@ -336,27 +374,19 @@ static hf_future_t *offline_snapshot(hf_hub_t *hub, const hf_file_ref_t *ref)
     hfi_cache_loc_t loc;
     char commit[41], *dir, *copy;
     const char *rev = ref->revision ? ref->revision : "main";
-    struct stat st;
     hf_future_t *f;
+    int rc;
 
     if (hfi_cache_loc_init(&loc, hub->cache_dir, ref->repo_type, ref->repo_id) < 0)
         return NULL;
-    if (hfi_is_commit(rev))
-        memcpy(commit, rev, 41);
-    else if (hfi_cache_read_ref(&loc, rev, commit) < 0) {
-        hfi_cache_loc_free(&loc);
+    rc = cached_commit(&loc, rev, commit);
+    dir = rc == 0 ? hfi_cache_snapshot_dir(&loc, commit) : NULL;
+    hfi_cache_loc_free(&loc);
+    if (rc == HF_ENOENT)
         return hf_future_rejected(HF_EOFFLINE, 0, "%s: offline and revision %s not in the cache",
                                   ref->repo_id, rev);
-    }
-    dir = hfi_cache_snapshot_dir(&loc, commit);
-    hfi_cache_loc_free(&loc);
     if (!dir)
         return NULL;
-    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-        hfi_free(dir);
-        return hf_future_rejected(HF_EOFFLINE, 0, "%s: offline and snapshot not in the cache",
-                                  ref->repo_id);
-    }
     copy = strdup(dir);
     hfi_free(dir);
     if (!copy)

@@ -881,6 +881,23 @@ START_TEST(listing_follows_pages_and_snapshots_filter_with_globs)
 }
 END_TEST
 
+/* hub.h: hf_hub_file_metadata writes nothing to the cache, as huggingface_hub's
+ * get_hf_file_metadata (only hf_hub_download records a .no_exist marker and the ref). */
+START_TEST(a_metadata_request_for_a_missing_file_writes_nothing)
+{
+    hf_hub_t *h = hub_with(NULL, NULL);
+    hf_file_ref_t ref = { "org/model", HF_REPO_MODEL, NULL, "absent.json" };
+    hf_future_t *f = hf_hub_file_metadata(h, &ref);
+
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_REJECTED);
+    ck_assert_int_eq(hf_future_error(f)->code, HF_EENTRY_NOT_FOUND);
+    ck_assert_ptr_nonnull(strstr(hf_future_error(f)->message, "org/model/absent.json"));
+    ck_assert_int_eq(tu_count_files_named(cache, ""), 0);      /* no marker, no ref */
+    hf_future_release(f);
+    hf_hub_free(h);
+}
+END_TEST
+
 static Suite *download_suite(void)
 {
     Suite *s = suite_create("download");
@@ -890,6 +907,7 @@ static Suite *download_suite(void)
     tcase_add_test(tc, a_regular_file_lands_as_blob_link_and_ref);
     tcase_add_test(tc, an_lfs_file_comes_from_the_cdn_without_the_token);
     tcase_add_test(tc, hub_errors_map_to_distinct_codes);
+    tcase_add_test(tc, a_metadata_request_for_a_missing_file_writes_nothing);
     tcase_add_test(tc, a_renamed_repo_follows_the_relative_redirect);
     tcase_add_test(tc, pull_request_and_commit_revisions);
     tcase_add_test(tc, rate_limited_then_served);

@@ -76,6 +76,40 @@ START_TEST(a_caret_in_a_set_is_an_ordinary_member)
 }
 END_TEST
 
+/* Python's fnmatch works on characters, not bytes: '?' and a set take one code point, so a
+ * UTF-8 name with "é" (two bytes) matches "caf?.txt" and "caf[éè].txt" there. A '*' that
+ * gives back one character at a time must not stop inside one either. */
+START_TEST(wildcards_take_whole_utf8_characters)
+{
+    ck_assert(hfi_glob_match("caf?.txt", "caf\xc3\xa9.txt"));
+    ck_assert(!hfi_glob_match("caf??.txt", "caf\xc3\xa9.txt"));
+    ck_assert(hfi_glob_match("caf[\xc3\xa8\xc3\xa9].txt", "caf\xc3\xa9.txt"));
+    ck_assert(!hfi_glob_match("caf[\xc3\xa8].txt", "caf\xc3\xa9.txt"));
+    ck_assert(hfi_glob_match("caf[!e].txt", "caf\xc3\xa9.txt"));
+    ck_assert(hfi_glob_match("caf[\xc3\xa0-\xc3\xbf].txt", "caf\xc3\xa9.txt"));
+    ck_assert(!hfi_glob_match("caf[a-z].txt", "caf\xc3\xa9.txt"));
+    ck_assert(hfi_glob_match("?/x", "\xe4\xb8\xad/x"));              /* a CJK character */
+    ck_assert(hfi_glob_match("\xf0\x9f\x98\x80?", "\xf0\x9f\x98\x80\xf0\x9f\x98\x81")); /* 4-byte */
+    /* "*[!é]b" against "éb": '*' takes nothing or "é", never half of it */
+    ck_assert(!hfi_glob_match("*[!\xc3\xa9]b", "\xc3\xa9" "b"));
+    ck_assert(hfi_glob_match("*[!\xc3\xa9]b", "x\xc3\xa9" "ab"));
+    ck_assert(hfi_glob_match("*?b", "\xc3\xa9" "b"));
+    ck_assert(hfi_glob_match("*\xc3\xa9", "a\xc3\xa9"));
+    ck_assert(hfi_glob_match("*", "\xc3\xa9"));
+}
+END_TEST
+
+/* huggingface_hub (utils/_paths.py, filter_repo_objects) reads '\\' in a pattern as '/'
+ * (patterns built with os.path.join on Windows); repo paths never hold one. */
+START_TEST(a_backslash_in_a_pattern_is_a_slash)
+{
+    ck_assert(hfi_glob_match("sub\\*.txt", "sub/a.txt"));
+    ck_assert(hfi_glob_match("sub\\", "sub/a.txt"));
+    ck_assert(!hfi_glob_match("sub\\", "sub"));
+    ck_assert(hfi_glob_match("a[\\]b", "a/b"));
+}
+END_TEST
+
 static Suite *glob_suite(void)
 {
     Suite *s = suite_create("glob");
@@ -85,6 +119,8 @@ static Suite *glob_suite(void)
     tcase_add_test(tc, pathological_patterns_stay_fast);
     tcase_add_test(tc, folder_patterns_keep_their_wildcards);
     tcase_add_test(tc, a_caret_in_a_set_is_an_ordinary_member);
+    tcase_add_test(tc, wildcards_take_whole_utf8_characters);
+    tcase_add_test(tc, a_backslash_in_a_pattern_is_a_slash);
     suite_add_tcase(s, tc);
     return s;
 }

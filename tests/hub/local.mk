@@ -10,7 +10,8 @@ HUB_TESTS = \
 	tests/hub/check_poller \
 	tests/hub/check_redirect \
 	tests/hub/check_scan \
-	tests/hub/check_security
+	tests/hub/check_security \
+	tests/hub/check_snapshot
 HUB_TSAN_TESTS = \
 	tests/hub/check_cache \
 	tests/hub/check_copy \
@@ -22,7 +23,8 @@ HUB_TSAN_TESTS = \
 	tests/hub/check_poller \
 	tests/hub/check_redirect \
 	tests/hub/check_scan \
-	tests/hub/check_security
+	tests/hub/check_security \
+	tests/hub/check_snapshot
 
 check_PROGRAMS += $(HUB_TESTS)
 TESTS += $(HUB_TESTS)
@@ -70,3 +72,7 @@ tests_hub_check_scan_LDADD = $(TEST_LIBS)
 tests_hub_check_security_SOURCES = tests/hub/check_security.c tests/common/mockhub.c tests/common/mockhub.h
 tests_hub_check_security_CFLAGS = $(TEST_CFLAGS)
 tests_hub_check_security_LDADD = $(TEST_LIBS)
+
+tests_hub_check_snapshot_SOURCES = tests/hub/check_snapshot.c tests/common/mockhub.c tests/common/mockhub.h
+tests_hub_check_snapshot_CFLAGS = $(TEST_CFLAGS)
+tests_hub_check_snapshot_LDADD = $(TEST_LIBS)
