@@ -17,7 +17,11 @@
  *    may still point at one;
  *  - writes start going to disk every HFI_WRITEBACK_STEP bytes (hub/writeback.h), so that
  *    the fsync before the rename, when the hub asks for one (fsync_blobs), has little left;
- *  - b->url and b->with_auth are read and replaced under b->mu.
+ *  - b->url and b->with_auth are read and replaced under b->mu; a transfer started after
+ *    the download was cancelled, or after one of its ranges failed (b->failed_code), is
+ *    aborted at once (the check and the pending slot are under b->mu, as the stop is);
+ *  - a redirect with an empty Location is refused at once (HF_EPROTO), as one without a
+ *    Location is, instead of being resolved to the URL asked and followed ten times.
  */
 #include "config.h"
 
@@ -68,7 +72,7 @@ int hfi_blob_submit_get(hfi_blob_t *b, hfi_xfer_t *x, int (*sink)(hfi_xfer_t *, 
         return HF_ENOMEM;
     pthread_mutex_lock(&b->mu);
     hfi_pending_set(slot, f, x);     /* replaces the delay this attempt waited on, if any */
-    if (atomic_load(&b->cancelled))
+    if (atomic_load(&b->cancelled) || b->failed_code)   /* a range failed: all stop */
         hfi_engine_abort(x);
     pthread_mutex_unlock(&b->mu);
     hfi_hub_then(b->hub, f, then, then_arg);
@@ -94,7 +98,8 @@ static void replace_url(hfi_blob_t *b, char *fresh, struct old_url *o)
  * resolved against the URL asked, becomes the blob's URL: the caller starts its transfer
  * again (there, the ranges still to come go straight there too) and gets 1. 0: not a
  * redirect (the run of redirects `*hops` counts ends). An HF_E* code, in x->err: not to be
- * followed, as the 11th redirect in a row (a loop) or a Location that is not http(s).
+ * followed, as the 11th redirect in a row (a loop), an empty Location or one that is not
+ * http(s).
  * Once a target leaves the Hub's origin, the token is never sent again (engine.c sends it
  * only to the Hub's origin anyway). */
 int hfi_blob_follow_redirect(hfi_blob_t *b, hfi_xfer_t *x, unsigned *hops)
@@ -112,6 +117,11 @@ int hfi_blob_follow_redirect(hfi_blob_t *b, hfi_xfer_t *x, unsigned *hops)
         return hf_error_set(&x->err, HF_EPROTO, (int)x->status,
                             "%s: more than %d redirects (a redirect loop?)", b->path,
                             MAX_REDIRECTS);
+    /* An empty Location names no target (RFC 3986 would resolve it to the URL asked,
+     * and following that is a loop ten hops long): refused like a missing one. */
+    if (loc[0] == '\0')
+        return hf_error_set(&x->err, HF_EPROTO, (int)x->status,
+                            "%s: HTTP %ld redirect with an empty Location", b->path, x->status);
     if ((rc = hfi_url_resolve(x->url, loc, &target)) < 0)
         return hf_error_set(&x->err, rc, (int)x->status, "%s: %s", b->path,
                             rc == HF_ENOMEM ? "out of memory"
@@ -223,7 +233,7 @@ void hfi_blob_refresh_url(hfi_blob_t *b, chunk_t *c, const hf_error_t *cause)
     }
     pthread_mutex_lock(&b->mu);
     hfi_pending_set(c ? &c->cur : &b->cur, f, &r->x);
-    if (atomic_load(&b->cancelled))
+    if (atomic_load(&b->cancelled) || b->failed_code)
         hfi_engine_abort(&r->x);
     pthread_mutex_unlock(&b->mu);
     hfi_hub_then(b->hub, f, refreshed, r);

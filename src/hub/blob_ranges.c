@@ -12,7 +12,12 @@
  *    resumes past it;
  *  - a resumed download whose whole fails the hash is fetched once more from byte 0: the
  *    prefix an earlier run left may be the wrong part;
- *  - the chunk table, b->hashed and b->hashing are under b->mu.
+ *  - a 200 to a range request (a CDN node ignoring Range this once) writes nothing and asks
+ *    for the range again, as a failure worth retrying does (counted in its attempts);
+ *  - once one range has failed for good, the download has failed: the other ranges' transfers
+ *    are aborted and their retry delays cut short (fail_ranges), so the failure is reported
+ *    at once, never after a long Retry-After of another range;
+ *  - the chunk table, b->hashed, b->hashing and b->failed_code are under b->mu.
  */
 #include "config.h"
 
@@ -58,6 +63,19 @@ static int chunk_sink(hfi_xfer_t *x, const char *buf, size_t n)
     c->got += n;
     hfi_blob_report(b, atomic_fetch_add(&b->range_bytes, n) + n, 0);
     return 0;
+}
+
+/* The download has failed with `code` (the first failure is the one reported): stop what
+ * the other ranges are doing or waiting for, as nothing they fetch can be used now. Their
+ * steps then settle them (as cancelled), and the last one out reports. With b->mu held. */
+static void fail_ranges(hfi_blob_t *b, int code, const hf_error_t *err)
+{
+    if (b->failed_code)
+        return;
+    b->failed_code = code;
+    b->failed_err = *err;
+    for (unsigned i = 0; i < b->nchunks; i++)
+        hfi_pending_stop(&b->chunks[i].cur);
 }
 
 /* Start chunks while there are some left and connections to spare. */
@@ -145,6 +163,8 @@ static int next_step(hfi_blob_t *b)
 
 static void do_next(hfi_blob_t *b, int what)
 {
+    hf_error_t e;
+
     switch (what) {
     case NEXT_FAIL:
         if (atomic_load(&b->cancelled))
@@ -158,10 +178,8 @@ static void do_next(hfi_blob_t *b, int what)
         if (hf_executor_post(hf_runtime_io(b->hub->rt), hash_step, b) < 0) {
             pthread_mutex_lock(&b->mu);
             b->hashing = 0;
-            if (!b->failed_code) {
-                b->failed_code = HF_ECANCELED;
-                hf_error_set(&b->failed_err, HF_ECANCELED, 0, "runtime shut down");
-            }
+            hf_error_set(&e, HF_ECANCELED, 0, "runtime shut down");
+            fail_ranges(b, HF_ECANCELED, &e);
             what = next_step(b);
             pthread_mutex_unlock(&b->mu);
             do_next(b, what);
@@ -188,9 +206,8 @@ void hfi_blob_chunk_settled(chunk_t *c, int code, const hf_error_t *err)
     if (code == 0) {
         c->done = 1;
         b->finished++;
-    } else if (!b->failed_code) {
-        b->failed_code = code;
-        b->failed_err = *err;
+    } else {
+        fail_ranges(b, code, err);
     }
     what = next_step(b);
     /* Once this chunk counts as done, the hasher may end the download and drop its
@@ -236,11 +253,10 @@ static void hash_step(void *arg)
         }
         pthread_mutex_unlock(&b->mu);
         if (hfi_hash_fd(&b->hash, b->fd, from, to - from) < 0) {
+            hf_error_t e;
+            hf_error_set(&e, HF_EIO, 0, "cannot read back %s", b->partial_path);
             pthread_mutex_lock(&b->mu);
-            if (!b->failed_code) {
-                b->failed_code = HF_EIO;
-                hf_error_set(&b->failed_err, HF_EIO, 0, "cannot read back %s", b->partial_path);
-            }
+            fail_ranges(b, HF_EIO, &e);
             pthread_mutex_unlock(&b->mu);
             continue;                   /* and report it on the way out */
         }
@@ -251,12 +267,22 @@ static void hash_step(void *arg)
     }
 }
 
+/* 1 if the download has failed or was cancelled: a range has nothing more to do. */
+static int ranges_over(hfi_blob_t *b)
+{
+    int over;
+    pthread_mutex_lock(&b->mu);
+    over = b->failed_code != 0 || atomic_load(&b->cancelled);
+    pthread_mutex_unlock(&b->mu);
+    return over;
+}
+
 static void chunk_retry(hf_future_t *done, hf_promise_t *next, void *arg)
 {
     chunk_t *c = arg;
     (void)done;
     hf_promise_resolve(next, NULL, NULL);
-    if (atomic_load(&c->b->cancelled)) {
+    if (ranges_over(c->b)) {
         hf_error_t e;
         hf_error_set(&e, HF_ECANCELED, 0, "cancelled");
         hfi_blob_chunk_settled(c, HF_ECANCELED, &e);
@@ -276,7 +302,7 @@ static void chunk_done(hf_future_t *done, hf_promise_t *next, void *arg)
     pthread_mutex_lock(&b->mu);
     hfi_pending_set(&c->cur, NULL, NULL);
     pthread_mutex_unlock(&b->mu);
-    if (code != HF_ECANCELED && !atomic_load(&b->cancelled)) {
+    if (code != HF_ECANCELED && !ranges_over(b)) {
         int r = hfi_blob_follow_redirect(b, x, &c->hops);   /* its body (if any) was not written */
         if (r > 0) {
             hfi_blob_chunk_start(c);
@@ -292,6 +318,8 @@ static void chunk_done(hf_future_t *done, hf_promise_t *next, void *arg)
                             (int)x->status, "HTTP %ld for a range of %s", x->status, b->path);
     if (code == 0 && c->got < c->len)
         code = hf_error_set(&x->err, HF_ENETWORK, 0, "%s: range ended early", b->path);
+    if (code != 0 && code != HF_ECANCELED && ranges_over(b))     /* another range failed */
+        code = hf_error_set(&x->err, HF_ECANCELED, 0, "%s: the download failed", b->path);
     if (code == 0 || code == HF_ECANCELED || atomic_load(&b->cancelled)) {
         hfi_blob_chunk_settled(c, code, &x->err);
         return;
@@ -300,11 +328,13 @@ static void chunk_done(hf_future_t *done, hf_promise_t *next, void *arg)
         hfi_blob_refresh_url(b, c, &x->err);
         return;
     }
-    if (hfi_blob_worth_retrying(x, code) && c->attempt < b->hub->max_retries) {
+    /* a 200: the server ignored the Range this time (nothing was written): ask again */
+    if ((hfi_blob_worth_retrying(x, code) || x->status == 200) &&
+        c->attempt < b->hub->max_retries) {
         hf_future_t *d = hfi_hub_retry_after(b->hub, x, ++c->attempt, chunk_retry, c);
         pthread_mutex_lock(&b->mu);
         hfi_pending_set(&c->cur, d, NULL);
-        if (atomic_load(&b->cancelled))
+        if (atomic_load(&b->cancelled) || b->failed_code)    /* fail_ranges came first */
             hfi_pending_stop(&c->cur);
         pthread_mutex_unlock(&b->mu);
         hf_future_release(d);

@@ -263,12 +263,147 @@ START_TEST(every_faulty_download_ends_verified_or_with_a_clear_error)
 }
 END_TEST
 
+
+/* ---- single faults at the edges, one download each ----------------------------------- */
+
+#define EDGE_REPO "org/edges"
+
+static tu_mock_t emock;
+static char *ecache;
+static hf_runtime_t *ert;
+static unsigned char *edata;
+static size_t esize;
+
+/* A mock serving big.lfs (`size` bytes, LFS: from the CDN port) and small.txt. */
+static void edge_start(size_t size)
+{
+    static const char small[] = "small file\n";
+    esize = size;
+    edata = rel_pattern(size, 77);
+    tu_mock_root(&emock);
+    tu_mock_file(&emock, "model", EDGE_REPO, "big.lfs", edata, size);
+    tu_mock_file(&emock, "model", EDGE_REPO, "small.txt", small, sizeof small - 1);
+    tu_mock_settings(&emock, "model", EDGE_REPO, "{\"lfs\": [\"*.lfs\"]}");
+    tu_mock_start(&emock, NULL);
+    ecache = rel_tmpdir("edges-cache");
+    ert = tu_runtime(2);
+}
+
+static void edge_stop(void)
+{
+    hf_runtime_free(ert);
+    tu_mock_stop(&emock);
+    rel_rmtree(ecache);
+    free(ecache);
+    free(edata);
+}
+
+/* A hub for the edge tests: 1 MiB ranges from 1 MiB up, two connections, short waits. */
+static hf_hub_t *edge_hub(unsigned max_retries)
+{
+    hf_hub_config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.download_timeout_ms = 300;
+    cfg.etag_timeout_ms = 5000;
+    cfg.backoff_ms = 5;
+    cfg.max_retries = max_retries;
+    cfg.parallel_threshold = 1u << 20;
+    cfg.conns_per_file = 2;
+    return tu_hub_at(ert, emock.hub, ecache, "", &cfg);
+}
+
+/* Download `path`; 0 and the bytes checked against edata (big.lfs), or the error code with
+ * its message in `msg`. */
+static int edge_download(hf_hub_t *hub, const char *path, char *msg, size_t n)
+{
+    hf_file_ref_t ref = { EDGE_REPO, HF_REPO_MODEL, NULL, path };
+    hf_future_t *f = hf_hub_download(hub, &ref, NULL);
+    int code = 0;
+
+    msg[0] = '\0';
+    if (tu_settle(f) == HF_FUTURE_FULFILLED) {
+        if (strcmp(path, "big.lfs") == 0) {
+            char *s = rel_slurp(hf_future_value(f));
+            ck_assert_int_eq(rel_file_size(hf_future_value(f)), (long long)esize);
+            ck_assert_msg(memcmp(s, edata, esize) == 0, "wrong bytes committed");
+            free(s);
+        }
+    } else {
+        ck_assert_int_eq(hf_future_state(f), HF_FUTURE_REJECTED);
+        code = hf_future_error(f)->code;
+        snprintf(msg, n, "%s", hf_future_error(f)->message);
+    }
+    hf_future_release(f);
+    return code;
+}
+
+START_TEST(ranged_download_survives_a_200_to_one_range)
+{
+    hf_hub_t *hub;
+    char msg[256];
+
+    edge_start((7u << 19) + 123);       /* 3.5 MiB and a bit: 4 ranges */
+    hub = edge_hub(3);
+    tu_mock_fault(&emock, "{\"path\": \"*/big.lfs\", \"port\": \"cdn\", \"method\": \"GET\", "
+                          "\"skip\": 1, \"count\": 1, \"ignore_range\": true}");
+    ck_assert_msg(edge_download(hub, "big.lfs", msg, sizeof msg) == 0, "%s", msg);
+    hf_hub_free(hub);
+    edge_stop();
+}
+END_TEST
+
+/* A 3xx whose Location is empty names no target: it fails at the first answer, as one
+ * with no Location does, instead of being resolved to the URL asked and followed ten times. */
+START_TEST(a_redirect_with_an_empty_location_fails_at_once)
+{
+    hf_hub_t *hub;
+    char msg[256];
+
+    edge_start(300000);
+    hub = edge_hub(3);
+    tu_mock_fault(&emock, "{\"path\": \"*/big.lfs\", \"port\": \"cdn\", \"method\": \"GET\", "
+                          "\"status\": 302, \"headers\": {\"Location\": \"\"}}");
+    ck_assert_int_eq(edge_download(hub, "big.lfs", msg, sizeof msg), HF_EPROTO);
+    ck_assert_msg(strstr(msg, "empty Location"), "%s", msg);
+    ck_assert_int_eq(tu_mock_count(&emock, "GET", "/big.lfs"), 1);
+    hf_hub_free(hub);
+    edge_stop();
+}
+END_TEST
+
+/* One range fails for good (a 404) while another waits out an hour's Retry-After: the
+ * download fails now, with the 404, and the waiting range is never asked for again. */
+START_TEST(a_failed_range_ends_the_others_waiting_to_retry)
+{
+    hf_hub_t *hub;
+    char msg[256];
+
+    edge_start(3u << 20);
+    hub = edge_hub(3);
+    tu_mock_fault(&emock, "{\"path\": \"*/big.lfs\", \"port\": \"cdn\", \"method\": \"GET\", "
+                          "\"count\": 1, \"status\": 503, \"retry_after\": 3600}");
+    tu_mock_fault(&emock, "{\"path\": \"*/big.lfs\", \"port\": \"cdn\", \"method\": \"GET\", "
+                          "\"skip\": 1, \"count\": 1, \"status\": 404}");
+    ck_assert_int_eq(edge_download(hub, "big.lfs", msg, sizeof msg), HF_ENOENT);
+    ck_assert_msg(strstr(msg, "HTTP 404"), "%s", msg);
+    ck_assert_int_eq(tu_mock_count(&emock, "GET", "/big.lfs"), 2);
+    hf_hub_free(hub);
+    edge_stop();
+}
+END_TEST
+
 static Suite *faults_suite(void)
 {
     Suite *s = suite_create("faults");
     TCase *tc = tcase_create("matrix");
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, every_faulty_download_ends_verified_or_with_a_clear_error);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("edges");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, ranged_download_survives_a_200_to_one_range);
+    tcase_add_test(tc, a_redirect_with_an_empty_location_fails_at_once);
+    tcase_add_test(tc, a_failed_range_ends_the_others_waiting_to_retry);
     suite_add_tcase(s, tc);
     return s;
 }
