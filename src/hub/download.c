@@ -465,14 +465,10 @@ static void head_done(hf_future_t *done, hf_promise_t *next, void *arg)
     v = x->headers[HFI_H_LINKED_SIZE];
     if (!v && x->status < 300)
         v = x->headers[HFI_H_CONTENT_LENGTH];
-    {
-        char *end;
-        unsigned long long n = v ? strtoull(v, &end, 10) : 0;
-        if (!v || end == v || *end != '\0') {
-            not_the_hub(d, x->status, "missing or malformed size");
-            return;
-        }
-        d->size = n;
+    /* strtoull would take "-5" for 2^64 - 5, and " 5" or an overflow too */
+    if (hfi_parse_size(v, &d->size) < 0) {
+        not_the_hub(d, x->status, "missing or malformed size");
+        return;
     }
     have_metadata(d);
 }

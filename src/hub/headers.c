@@ -46,6 +46,16 @@ static int parse_u64(const char **s, uint64_t *out)
     return 0;
 }
 
+int hfi_parse_size(const char *v, uint64_t *out)
+{
+    const char *p = v;
+    uint64_t n;
+    if (!v || parse_u64(&p, &n) < 0 || *p != '\0')
+        return HF_EPROTO;
+    *out = n;
+    return 0;
+}
+
 int hfi_etag_normalize(const char *raw, char out[65])
 {
     const char *s;

@@ -14,6 +14,10 @@
  * (uppercase is lowered). Returns 0 or HF_EPROTO. */
 int hfi_etag_normalize(const char *raw, char out[65]);
 
+/* A size header (X-Linked-Size, Content-Length): decimal digits only, no sign or space,
+ * at most UINT64_MAX. Returns 0 or HF_EPROTO. */
+int hfi_parse_size(const char *v, uint64_t *out);
+
 /* "bytes a-b/total" (total may be "*": *total = UINT64_MAX). Returns 0 or HF_EPROTO. */
 int hfi_parse_content_range(const char *v, uint64_t *first, uint64_t *last, uint64_t *total);
 

@@ -42,6 +42,28 @@ START_TEST(content_range_is_parsed_strictly)
 }
 END_TEST
 
+/* X-Linked-Size / Content-Length: what strtoull would also take ("-5" as 2^64 - 5, a
+ * leading space, an overflow clamped to ULLONG_MAX) is refused. */
+START_TEST(sizes_are_parsed_strictly)
+{
+    uint64_t n = 7;
+    ck_assert_int_eq(hfi_parse_size("0", &n), 0);
+    ck_assert(n == 0);
+    ck_assert_int_eq(hfi_parse_size("18446744073709551615", &n), 0);
+    ck_assert(n == UINT64_MAX);
+    n = 7;
+    ck_assert_int_eq(hfi_parse_size("-5", &n), HF_EPROTO);
+    ck_assert_int_eq(hfi_parse_size("+5", &n), HF_EPROTO);
+    ck_assert_int_eq(hfi_parse_size(" 5", &n), HF_EPROTO);
+    ck_assert_int_eq(hfi_parse_size("5 ", &n), HF_EPROTO);
+    ck_assert_int_eq(hfi_parse_size("0x10", &n), HF_EPROTO);
+    ck_assert_int_eq(hfi_parse_size("18446744073709551616", &n), HF_EPROTO);
+    ck_assert_int_eq(hfi_parse_size("", &n), HF_EPROTO);
+    ck_assert_int_eq(hfi_parse_size(NULL, &n), HF_EPROTO);
+    ck_assert(n == 7);
+}
+END_TEST
+
 START_TEST(retry_hints_are_read)
 {
     ck_assert_int_eq(hfi_parse_retry_after("3"), 3);
@@ -175,6 +197,7 @@ static Suite *headers_suite(void)
     TCase *tc = tcase_create("hub");
     tcase_add_test(tc, etags_are_normalised_or_refused);
     tcase_add_test(tc, content_range_is_parsed_strictly);
+    tcase_add_test(tc, sizes_are_parsed_strictly);
     tcase_add_test(tc, retry_hints_are_read);
     tcase_add_test(tc, link_next_is_found);
     tcase_add_test(tc, hub_error_codes_map_to_distinct_codes);
