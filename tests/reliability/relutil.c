@@ -199,6 +199,54 @@ static void check_partial(const char *path, const char *name)
     free(data);
 }
 
+/* A ranged partial file (<etag>.incomplete.ranged): its holes are not data, so only the
+ * prefix its <...>.done file records (none: 0 bytes) must match the blob. */
+static void check_ranged(const char *path, const char *name)
+{
+    char etag[65], done[4096], buf[40] = "";
+    unsigned long long rec = 0;
+    size_t want_n = 0, n = 0;
+    const unsigned char *want;
+    unsigned char *data;
+    FILE *f;
+
+    audit.out->partials++;
+    if (!audit.content)
+        return;
+    snprintf(etag, sizeof etag, "%.*s", (int)strcspn(name, "."), name);
+    if ((want = audit.content(etag, &want_n, audit.arg)) == NULL)
+        return;
+    snprintf(done, sizeof done, "%s.done", path);
+    if ((f = fopen(done, "r")) != NULL) {
+        if (fgets(buf, sizeof buf, f) == NULL || sscanf(buf, "%llu", &rec) != 1)
+            rec = 0;
+        fclose(f);
+    }
+    data = read_all(path, &n);
+    if (!data || rec > n || rec > want_n || memcmp(data, want, (size_t)rec) != 0) {
+        audit.out->bad_partials++;
+        fprintf(stderr, "audit: ranged file %s does not hold the %llu bytes its .done says\n",
+                path, rec);
+    }
+    free(data);
+}
+
+static void stray(const char *path, const char *why)
+{
+    audit.out->stray++;
+    fprintf(stderr, "audit: %s: %s\n", why, path);
+}
+
+/* A .done file belongs to a ranged partial file; alone, it is a leftover. */
+static void check_done(const char *path)
+{
+    char ranged[4096];
+    size_t n = strlen(path) - strlen(".done");
+    snprintf(ranged, sizeof ranged, "%.*s", (int)n, path);
+    if (access(ranged, F_OK) != 0)
+        stray(path, ".done file without its ranged partial file");
+}
+
 static void check_lock(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -209,12 +257,6 @@ static void check_lock(const char *path)
         fprintf(stderr, "audit: lock %s still held\n", path);
     }
     close(fd);
-}
-
-static void stray(const char *path, const char *why)
-{
-    audit.out->stray++;
-    fprintf(stderr, "audit: %s: %s\n", why, path);
 }
 
 static int visit(const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -237,6 +279,10 @@ static int visit(const char *path, const struct stat *st, int type, struct FTW *
             check_blob(path, name, st);
         else if (etag_like(name) && strcmp(name + strcspn(name, "."), ".incomplete") == 0)
             check_partial(path, name);
+        else if (etag_like(name) && strcmp(name + strcspn(name, "."), ".incomplete.ranged") == 0)
+            check_ranged(path, name);
+        else if (etag_like(name) && strcmp(name + strcspn(name, "."), ".incomplete.ranged.done") == 0)
+            check_done(path);   /* read with its ranged file, which must be there */
         else
             stray(path, "unexpected file in blobs/");
     } else if (in_locks) {

@@ -38,8 +38,9 @@ long long rel_file_size(const char *path);
 typedef struct rel_audit {
     unsigned blobs;             /* blobs/<etag>, re-hashed */
     unsigned corrupt;           /* ... whose bytes do not hash to their name */
-    unsigned partials;          /* blobs/<etag>.incomplete (resumable) */
-    unsigned bad_partials;      /* ... that are not a prefix of the blob (when known) */
+    unsigned partials;          /* blobs/<etag>.incomplete, or .incomplete.ranged (resumable) */
+    unsigned bad_partials;      /* ... that are not a prefix of the blob (when known; for a
+                                   ranged one, the prefix its .done records) */
     unsigned links;             /* symlinks under snapshots/ */
     unsigned stray;             /* anything else: temporary files, files in snapshots/ */
     unsigned held_locks;        /* lock files someone still holds */
