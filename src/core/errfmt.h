@@ -11,6 +11,7 @@
 
 /* Set `err` (if not NULL) to `code`, `http_status` and the message `fmt` (NULL: empty)
  * formatted with `ap`, cut to fit. Returns `code`. */
-int hfi_error_vset(hf_error_t *err, int code, int http_status, const char *fmt, va_list ap);
+int hfi_error_vset(hf_error_t *err, int code, int http_status, const char *fmt, va_list ap)
+    HF_PRINTF(4, 0);
 
 #endif /* HFI_ERRFMT_H */
