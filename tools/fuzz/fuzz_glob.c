@@ -5,12 +5,14 @@
  * Checks the matcher against a reference: a memoised recursive matcher written from
  * Python's fnmatch rules, which huggingface_hub applies to allow/ignore patterns after
  * adding "*" to a pattern that ends in '/' ('*' any run of characters, '/' included; '?'
- * one character; [abc], [a-z], [!abc] sets with a leading ']' a member; '^' an ordinary
- * member; an unclosed '[' an ordinary character). A pattern ending in '/' must also leave
- * something below the folder (the name "dir/" itself is no file inside it). Python
- * matches characters where hfasync matches bytes, so the comparison is made for ASCII
- * inputs up to 256 bytes each; any input must simply return. A pattern without
- * metacharacters matches exactly the name equal to it.
+ * one character; [abc], [a-z], [!abc] sets with a leading ']' a member that may start a
+ * range; '^' an ordinary member; an unclosed '[' an ordinary character), after reading each '\' of the pattern
+ * as '/' (huggingface_hub normalises the separators of patterns, never of names). A
+ * pattern ending in '/' must also leave something below the folder (the name "dir/"
+ * itself is no file inside it). The reference works on bytes, so the comparison is made
+ * for ASCII inputs up to 256 bytes each (the matcher's UTF-8 characters are check_glob's
+ * business); any input must simply return. A pattern without metacharacters matches
+ * exactly the name equal to it (its '\' read as '/').
  */
 #include "config.h"
 
@@ -26,21 +28,20 @@ typedef struct ref {
     signed char memo[REF_MAX + 3][REF_MAX + 1];     /* -1 unknown, 0, 1 */
 } ref_t;
 
-/* The set at p[i] == '[': its end (after ']') and whether c is in it; 0 if unclosed. */
+/* The set at p[i] == '[': its end (after ']') and whether c is in it; 0 if unclosed. A
+ * ']' right after "[" or "[!" is a member and may start a range, as in Python's fnmatch;
+ * a range whose ends are the wrong way round holds nothing. */
 static size_t ref_set(const ref_t *r, size_t i, char c, int *hit)
 {
     size_t j = i + 1;
-    int negate = 0, in = 0;
+    int negate = 0, in = 0, first = 1;
 
     if (j < r->plen && r->p[j] == '!') {
         negate = 1;
         j++;
     }
-    if (j < r->plen && r->p[j] == ']') {
-        in |= c == ']';
-        j++;
-    }
-    while (j < r->plen && r->p[j] != ']') {
+    while (j < r->plen && (r->p[j] != ']' || first)) {
+        first = 0;
         if (j + 2 < r->plen && r->p[j + 1] == '-' && r->p[j + 2] != ']') {
             in |= c >= r->p[j] && c <= r->p[j + 2];
             j += 3;
@@ -92,9 +93,11 @@ static int reference(const char *pattern, const char *name)
     static ref_t r;
     size_t plen = strlen(pattern), nlen = strlen(name);
     char p[REF_MAX + 3];
-    int dir = plen > 0 && pattern[plen - 1] == '/';
+    int dir;
 
-    memcpy(p, pattern, plen);
+    for (size_t i = 0; i < plen; i++)
+        p[i] = pattern[i] == '\\' ? '/' : pattern[i];
+    dir = plen > 0 && p[plen - 1] == '/';
     if (dir) {                  /* huggingface_hub adds "*"; a file below needs a "?" too */
         p[plen++] = '?';
         p[plen++] = '*';
@@ -118,6 +121,9 @@ int hfz_glob(const uint8_t *data, size_t size)
     HFZ_CHECK(got == 0 || got == 1);
     if (strlen(pattern) <= REF_MAX && strlen(name) <= REF_MAX && ascii(pattern) && ascii(name))
         HFZ_CHECK(got == reference(pattern, name));
+    for (char *c = pattern; *c; c++)    /* from here on, the pattern as it is read */
+        if (*c == '\\')
+            *c = '/';
     if (!strpbrk(pattern, "*?[") && !(pattern[0] && pattern[strlen(pattern) - 1] == '/'))
         HFZ_CHECK(got == (strcmp(pattern, name) == 0));
     free(pattern);
