@@ -196,18 +196,6 @@ static void notify(hfi_compute_t *p)
         add_spare(p);
 }
 
-static void discard_list(hfi_task_t *t)
-{
-    int outer = hfi_tramp_enter();
-    while (t) {
-        hfi_task_t *next = hfi_load_relaxed(&t->next);
-        hfi_tramp_run(t, 0);
-        t = next;
-    }
-    if (outer)
-        hfi_tramp_leave();
-}
-
 /* Take everything out of the injection queue (shutdown). */
 static hfi_task_t *take_all_injected(hfi_compute_t *p)
 {
@@ -260,7 +248,7 @@ void hfi_compute_submit(hfi_compute_t *p, hfi_task_t *t)
      * task would stay queued in a dead pool for good. */
     atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load(&p->ex.dead)) {         /* raced with hf_runtime_free */
-        discard_list(take_all_injected(p));
+        hfi_tramp_discard_list(take_all_injected(p));
         return;
     }
     notify(p);
@@ -592,7 +580,7 @@ void hfi_compute_shutdown(hfi_compute_t *p)
             list = t;
         }
     }
-    discard_list(list);
+    hfi_tramp_discard_list(list);
 }
 
 void hfi_compute_destroy(hfi_compute_t *p)

@@ -154,23 +154,6 @@ failed:
     return stuck;
 }
 
-/* Cancel the tasks of a list (their futures settle CANCELLED); mu not held. */
-static void discard_list(hfi_task_t *list)
-{
-    int outer;
-
-    if (!list)
-        return;
-    outer = hfi_tramp_enter();
-    while (list) {
-        hfi_task_t *next = hfi_load_relaxed(&list->next);
-        hfi_tramp_run(list, 0);
-        list = next;
-    }
-    if (outer)
-        hfi_tramp_leave();
-}
-
 hfi_io_t *hfi_io_new(hf_runtime_t *rt, unsigned cap, unsigned idle_ms)
 {
     hfi_io_t *io = hfi_calloc(1, sizeof *io);
@@ -211,7 +194,7 @@ void hfi_io_submit(hfi_io_t *io, hfi_task_t *t)
         pthread_cond_signal(&io->cv);
     stuck = maybe_start_thread(io);
     pthread_mutex_unlock(&io->mu);
-    discard_list(stuck);
+    hfi_tramp_discard_list(stuck);
 }
 
 void hfi_io_stop(hfi_io_t *io)
@@ -243,7 +226,7 @@ void hfi_io_shutdown(hfi_io_t *io)
     io->head = io->tail = NULL;
     io->depth = 0;
     pthread_mutex_unlock(&io->mu);
-    discard_list(list);
+    hfi_tramp_discard_list(list);
 }
 
 void hfi_io_destroy(hfi_io_t *io)
@@ -273,7 +256,7 @@ void hfi_io_block_begin(hfi_io_t *io)
     io->blocked++;
     stuck = maybe_start_thread(io);
     pthread_mutex_unlock(&io->mu);
-    discard_list(stuck);
+    hfi_tramp_discard_list(stuck);
 }
 
 void hfi_io_block_end(hfi_io_t *io)

@@ -70,6 +70,22 @@ void hfi_tramp_drain(void)
         drain(tl);
 }
 
+void hfi_tramp_discard_list(hfi_task_t *list)
+{
+    int outer;
+
+    if (!list)
+        return;
+    outer = hfi_tramp_enter();
+    while (list) {
+        hfi_task_t *next = hfi_load_relaxed(&list->next);
+        hfi_tramp_run(list, 0);
+        list = next;
+    }
+    if (outer)
+        hfi_tramp_leave();
+}
+
 int hfi_tramp_enter(void)
 {
     hfi_tls_t *tl = &hfi_tls;

@@ -48,4 +48,8 @@ void hfi_tramp_leave(void);
 /* Run everything the trampoline has queued on this thread (used before blocking). */
 void hfi_tramp_drain(void);
 
+/* Discard every task of the list linked through `next` (a queue taken out at shutdown),
+ * one frame for all, so that what the discards settle runs after them, never nested. */
+void hfi_tramp_discard_list(hfi_task_t *list);
+
 #endif /* HFI_TLS_H */

@@ -24,6 +24,17 @@
 #define SIZE (4u << 20)
 #define SLACK (64u << 10)
 
+/* The mock Hub serving REPO with big.bin (`data`, SIZE bytes, an LFS file from the CDN);
+ * its etag into `etag`. */
+static void start_big_repo(tu_mock_t *mock, const unsigned char *data, char etag[65])
+{
+    rel_etag(data, SIZE, 1, etag);
+    tu_mock_root(mock);
+    tu_mock_file(mock, "model", REPO, "big.bin", data, SIZE);
+    tu_mock_settings(mock, "model", REPO, "{\"lfs\": [\"*.bin\"]}");
+    tu_mock_start(mock, NULL);
+}
+
 START_TEST(a_killed_download_resumes_in_the_next_process_without_refetching)
 {
     uint32_t seed = rel_seed("crash and restart", 777u), r = seed;
@@ -33,11 +44,7 @@ START_TEST(a_killed_download_resumes_in_the_next_process_without_refetching)
     char etag[65], partial[512], out[512], fault[256];
     tu_mock_t mock;
 
-    rel_etag(data, SIZE, 1, etag);
-    tu_mock_root(&mock);
-    tu_mock_file(&mock, "model", REPO, "big.bin", data, SIZE);
-    tu_mock_settings(&mock, "model", REPO, "{\"lfs\": [\"*.bin\"]}");
-    tu_mock_start(&mock, NULL);
+    start_big_repo(&mock, data, etag);
     for (unsigned i = 0; i < n; i++) {
         char *cache = rel_tmpdir("crash-cache"), *log;
         const char *args[] = { NULL, "-b", "10", mock.hub, cache, REPO, "big.bin", NULL };
@@ -125,11 +132,7 @@ START_TEST(a_killed_ranged_download_leaves_a_consistent_partial_and_finishes)
     known_t k = { etag, data, SIZE };
     tu_mock_t mock;
 
-    rel_etag(data, SIZE, 1, etag);
-    tu_mock_root(&mock);
-    tu_mock_file(&mock, "model", REPO, "big.bin", data, SIZE);
-    tu_mock_settings(&mock, "model", REPO, "{\"lfs\": [\"*.bin\"]}");
-    tu_mock_start(&mock, NULL);
+    start_big_repo(&mock, data, etag);
     for (unsigned i = 0; i < n; i++) {
         char *cache = rel_tmpdir("crash-ranged"), *log;
         const char *args[] = { NULL, "-b", "10", "-p", "1048576", mock.hub, cache, REPO,

@@ -178,18 +178,25 @@ static void check_blob(const char *path, const char *name, const struct stat *st
     free(data);
 }
 
-static void check_partial(const char *path, const char *name)
+/* The content of the blob a partial file `name` (<etag>.<suffix>) belongs to, when the
+ * caller of rel_audit knows it; NULL otherwise. */
+static const unsigned char *known_blob(const char *name, size_t *n)
 {
     char etag[65];
+    if (!audit.content)
+        return NULL;
+    snprintf(etag, sizeof etag, "%.*s", (int)strcspn(name, "."), name);
+    return audit.content(etag, n, audit.arg);
+}
+
+static void check_partial(const char *path, const char *name)
+{
     size_t want_n = 0, n = 0;
     const unsigned char *want;
     unsigned char *data;
 
     audit.out->partials++;
-    if (!audit.content)
-        return;
-    snprintf(etag, sizeof etag, "%.*s", (int)strcspn(name, "."), name);
-    if ((want = audit.content(etag, &want_n, audit.arg)) == NULL)
+    if ((want = known_blob(name, &want_n)) == NULL)
         return;
     data = read_all(path, &n);
     if (!data || n > want_n || memcmp(data, want, n) != 0) {
@@ -203,7 +210,7 @@ static void check_partial(const char *path, const char *name)
  * prefix its <...>.done file records (none: 0 bytes) must match the blob. */
 static void check_ranged(const char *path, const char *name)
 {
-    char etag[65], done[4096], buf[40] = "";
+    char done[4096], buf[40] = "";
     unsigned long long rec = 0;
     size_t want_n = 0, n = 0;
     const unsigned char *want;
@@ -211,10 +218,7 @@ static void check_ranged(const char *path, const char *name)
     FILE *f;
 
     audit.out->partials++;
-    if (!audit.content)
-        return;
-    snprintf(etag, sizeof etag, "%.*s", (int)strcspn(name, "."), name);
-    if ((want = audit.content(etag, &want_n, audit.arg)) == NULL)
+    if ((want = known_blob(name, &want_n)) == NULL)
         return;
     snprintf(done, sizeof done, "%s.done", path);
     if ((f = fopen(done, "r")) != NULL) {
