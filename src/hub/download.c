@@ -436,8 +436,7 @@ static void head_done(hf_future_t *done, hf_promise_t *next, void *arg)
          * the token: that answer stands (huggingface_hub would serve the cache for a
          * refusal too; hfasync reports it). Anything else (5xx and 429 after retries,
          * a proxy's 4xx without X-Error-Code) falls back to the cache */
-        if (code == HF_EREVISION_NOT_FOUND || code == HF_EENTRY_NOT_FOUND ||
-            code == HF_EREPO_NOT_FOUND || code == HF_EGATED || code == HF_EAUTH)
+        if (hfi_hub_refusal(code))
             done_err(d, &e);
         else
             fall_back(d, &e);

@@ -206,6 +206,12 @@ int hfi_http_error_code(long status, const char *x)
     }
 }
 
+int hfi_hub_refusal(int code)
+{
+    return code == HF_EREVISION_NOT_FOUND || code == HF_EENTRY_NOT_FOUND ||
+           code == HF_EREPO_NOT_FOUND || code == HF_EGATED || code == HF_EAUTH;
+}
+
 int hfi_http_retryable(long status)
 {
     return status == 408 || status == 429 || status == 500 || status == 502 || status == 503 ||

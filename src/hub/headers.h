@@ -34,6 +34,12 @@ int hfi_parse_link_next(const char *v, char *out, size_t cap);
 /* Map an HTTP status and X-Error-Code to an HF_E* code. */
 int hfi_http_error_code(long status, const char *x_error_code);
 
+/* 1 for the codes of the Hub's own answer about the repo, the revision, the file or the
+ * token (RepoNotFound, RevisionNotFound, EntryNotFound, GatedRepo, 401/403): a cached copy
+ * does not override them. 0 for what only kept the Hub from answering (network, timeouts,
+ * 5xx and 429 after retries, an answer that is not the Hub's), where the cache answers. */
+int hfi_hub_refusal(int code);
+
 /* 1 for statuses worth retrying (408, 429, 500, 502, 503, 504). */
 int hfi_http_retryable(long status);
 

@@ -27,6 +27,7 @@
 #include "core/future_impl.h"
 #include "hub/cache.h"
 #include "hub/glob.h"
+#include "hub/headers.h"
 #include "hub/hub_impl.h"
 #include "hub/names.h"
 
@@ -140,14 +141,11 @@ static void snap_finish(snap_t *s, const hf_error_t *e)
     snap_unref(s);
 }
 
-/* 1 for the Hub's own answer about the repo, the revision or the token, which a cached
- * snapshot does not override (as hf_hub_download); 0 for what keeps the Hub from answering
- * (network, timeouts, 5xx and 429 after retries, an answer that is not the Hub's). */
+/* 1 where the cached snapshot must not answer instead: the Hub's own refusal (as in
+ * hf_hub_download), or a local failure (a bad argument, short memory). */
 static int hub_said_no(int code)
 {
-    return code == HF_EREVISION_NOT_FOUND || code == HF_EENTRY_NOT_FOUND ||
-           code == HF_EREPO_NOT_FOUND || code == HF_EGATED || code == HF_EAUTH ||
-           code == HF_EINVAL || code == HF_ENOMEM;
+    return hfi_hub_refusal(code) || code == HF_EINVAL || code == HF_ENOMEM;
 }
 
 /* The commit `rev` names in the cache (the revision if it is a commit, else refs/<rev>),
