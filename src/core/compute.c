@@ -210,6 +210,13 @@ static hfi_task_t *take_all_injected(hfi_compute_t *p)
     return head;
 }
 
+/* Owner: make `t` stealable: onto its deque, or the injection queue when that is full. */
+static void push_stealable(hfi_worker_t *w, hfi_task_t *t)
+{
+    if (hfi_deque_push(&w->dq, t) != 0)
+        hfi_injectq_push(&w->pool->inject, t);
+}
+
 /* Owner: put `t` in the `next` slot; the task it displaces goes to the deque (or, if
  * that is full, to the injection queue). Returns 1 if a task became stealable. */
 static int push_local(hfi_worker_t *w, hfi_task_t *t)
@@ -218,8 +225,7 @@ static int push_local(hfi_worker_t *w, hfi_task_t *t)
     w->next_seq = w->frame_seq;
     if (!prev)
         return 0;
-    if (hfi_deque_push(&w->dq, prev) != 0)
-        hfi_injectq_push(&w->pool->inject, prev);
+    push_stealable(w, prev);
     return 1;
 }
 
@@ -264,8 +270,7 @@ void hfi_compute_spawn(hfi_compute_t *p, hfi_task_t *t)
     }
     /* Not the `next` slot: a spawner usually goes on with work of its own before it
      * joins, and the child should not wait for it (see the design notes). */
-    if (hfi_deque_push(&w->dq, t) != 0)
-        hfi_injectq_push(&p->inject, t);
+    push_stealable(w, t);
     atomic_thread_fence(memory_order_seq_cst);
     notify(p);
 }
@@ -633,8 +638,8 @@ void hfi_compute_block_begin(hfi_worker_t *w)
     hfi_task_t *t = atomic_exchange(&w->next, NULL);
 
     /* While this thread sleeps, its `next` must be stealable like the rest. */
-    if (t && hfi_deque_push(&w->dq, t) != 0)
-        hfi_injectq_push(&p->inject, t);
+    if (t)
+        push_stealable(w, t);
     atomic_fetch_add(&p->nblocked, 1);
     atomic_fetch_sub(&p->nrunning, 1);
     if (atomic_load(&p->nsearching) == 0 && work_available(p) && !wake_one(p))
