@@ -49,6 +49,15 @@ int hfi_blob_worth_retrying(const hfi_xfer_t *x, int code)
  * `sink(x, ...)` with `arg`; remember it in *slot (replacing the delay an attempt waited
  * on) so that a cancellation reaches it; continue with `then(done, next, then_arg)` on the
  * I/O pool. Returns 0 or HF_ENOMEM. */
+void hfi_blob_pend(hfi_blob_t *b, hfi_pending_t *slot, hf_future_t *f, hfi_xfer_t *x)
+{
+    pthread_mutex_lock(&b->mu);
+    hfi_pending_set(slot, f, x);
+    if (atomic_load(&b->cancelled) || b->failed_code)
+        hfi_pending_stop(slot);
+    pthread_mutex_unlock(&b->mu);
+}
+
 int hfi_blob_submit_get(hfi_blob_t *b, hfi_xfer_t *x, int (*sink)(hfi_xfer_t *, const char *, size_t),
                       void *arg, uint64_t from, uint64_t to, hfi_pending_t *slot,
                       hf_then_fn then, void *then_arg)
@@ -70,11 +79,7 @@ int hfi_blob_submit_get(hfi_blob_t *b, hfi_xfer_t *x, int (*sink)(hfi_xfer_t *, 
         x->buffer_size = 256u << 10;
     if ((f = hfi_engine_submit(b->hub->engine, x)) == NULL)
         return HF_ENOMEM;
-    pthread_mutex_lock(&b->mu);
-    hfi_pending_set(slot, f, x);     /* replaces the delay this attempt waited on, if any */
-    if (atomic_load(&b->cancelled) || b->failed_code)   /* a range failed: all stop */
-        hfi_engine_abort(x);
-    pthread_mutex_unlock(&b->mu);
+    hfi_blob_pend(b, slot, f, x);   /* replaces the delay this attempt waited on, if any */
     hfi_hub_then(b->hub, f, then, then_arg);
     hf_future_release(f);
     return 0;
@@ -231,11 +236,7 @@ void hfi_blob_refresh_url(hfi_blob_t *b, chunk_t *c, const hf_error_t *cause)
         transfer_failed(b, c, cause);
         return;
     }
-    pthread_mutex_lock(&b->mu);
-    hfi_pending_set(c ? &c->cur : &b->cur, f, &r->x);
-    if (atomic_load(&b->cancelled) || b->failed_code)
-        hfi_engine_abort(&r->x);
-    pthread_mutex_unlock(&b->mu);
+    hfi_blob_pend(b, c ? &c->cur : &b->cur, f, &r->x);
     hfi_hub_then(b->hub, f, refreshed, r);
     hf_future_release(f);
 }

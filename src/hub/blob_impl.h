@@ -108,6 +108,10 @@ int hfi_blob_open_partial(const char *path, hf_error_t *err);
 
 /* ---- blob_fetch.c ---------------------------------------------------------------------- */
 
+/* Remember in `slot` what a step now waits on (`f`; `x` if it is a transfer), so that a
+ * cancellation reaches it, and stop it at once if the download is already over
+ * (cancelled, or one of its ranges failed: b->failed_code). Takes b->mu. */
+void hfi_blob_pend(hfi_blob_t *b, hfi_pending_t *slot, hf_future_t *f, hfi_xfer_t *x);
 /* Whether a transfer that failed with `code` is worth another attempt. */
 int hfi_blob_worth_retrying(const hfi_xfer_t *x, int code);
 /* Start a GET of b->url for bytes [from, to] (UINT64_MAX: no Range / open end) into

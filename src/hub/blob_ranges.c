@@ -332,11 +332,7 @@ static void chunk_done(hf_future_t *done, hf_promise_t *next, void *arg)
     if ((hfi_blob_worth_retrying(x, code) || x->status == 200) &&
         c->attempt < b->hub->max_retries) {
         hf_future_t *d = hfi_hub_retry_after(b->hub, x, ++c->attempt, chunk_retry, c);
-        pthread_mutex_lock(&b->mu);
-        hfi_pending_set(&c->cur, d, NULL);
-        if (atomic_load(&b->cancelled) || b->failed_code)    /* fail_ranges came first */
-            hfi_pending_stop(&c->cur);
-        pthread_mutex_unlock(&b->mu);
+        hfi_blob_pend(b, &c->cur, d, NULL);     /* stopped at once if fail_ranges came first */
         hf_future_release(d);
         return;
     }

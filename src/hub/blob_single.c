@@ -126,11 +126,7 @@ static void single_done(hf_future_t *done, hf_promise_t *next, void *arg)
     }
     if (code != HF_ECORRUPT && hfi_blob_worth_retrying(x, code) && b->attempt < b->hub->max_retries) {
         hf_future_t *d = hfi_hub_retry_after(b->hub, x, ++b->attempt, single_retry, b);
-        pthread_mutex_lock(&b->mu);
-        hfi_pending_set(&b->cur, d, NULL);
-        if (atomic_load(&b->cancelled))
-            hfi_pending_stop(&b->cur);
-        pthread_mutex_unlock(&b->mu);
+        hfi_blob_pend(b, &b->cur, d, NULL);
         hf_future_release(d);
         return;
     }
