@@ -220,14 +220,13 @@ static void kimi_offline(hfi_load_t *l, hf_future_t *done, hf_promise_t *next)
 static hf_future_t *kimi_start(hfi_load_t *l)
 {
     hf_file_ref_t ref = { l->repo, HF_REPO_MODEL, l->opts.revision, l->opts.quant };
-    hf_future_t *first, *f;
-    if (hf_hub_is_offline(l->hub))
-        first = hf_future_resolved(NULL, NULL);     /* nothing to wait for: go to the I/O pool */
-    else
-        first = hf_hub_list_files(l->hub, &ref);
+    int offline = hf_hub_is_offline(l->hub);
+    /* offline, nothing to wait for: straight to the I/O pool */
+    hf_future_t *first = offline ? hf_future_resolved(NULL, NULL)
+                                 : hf_hub_list_files(l->hub, &ref), *f;
     if (!first)
         return NULL;
-    f = hfi_load_then(l, first, hf_hub_is_offline(l->hub) ? kimi_offline : kimi_listed);
+    f = hfi_load_then(l, first, offline ? kimi_offline : kimi_listed);
     hf_future_release(first);
     return f;
 }
