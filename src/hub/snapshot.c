@@ -10,6 +10,9 @@
  *    the failing file's error; cancelling the snapshot cancels everything in flight;
  *  - progress: per file as hf_hub_download reports it, plus batch totals (bytes and files
  *    of the whole selection), under `mu`;
+ *  - lock order: `mu` is a leaf, never held while cancelling: a cancelled download leaves
+ *    its blob, which waits out a progress call of this snapshot on another thread, and
+ *    that call takes `mu`;
  *  - offline, the commit comes from the revision or refs/<revision>, and the snapshot
  *    folder is returned if it exists (HF_EOFFLINE otherwise). Online, when repo info fails
  *    for a reason other than the Hub's answer (hub_said_no: network, 5xx or 429 after
@@ -355,13 +358,24 @@ static void snap_on_settled(hf_future_t *f, void *arg, int state)
     (void)f;
     if (state == HF_FUTURE_CANCELLED) {
         atomic_store(&s->cancelled, 1);
-        pthread_mutex_lock(&s->mu);
-        if (s->info)
-            hf_future_cancel(s->info);
-        for (size_t i = 0; i < s->nfiles; i++)
-            if (s->files[i].f)
-                hf_future_cancel(s->files[i].f);
-        pthread_mutex_unlock(&s->mu);
+        /* Each future is taken under mu but cancelled without it: a cancelled download
+         * leaves its blob, which waits out a progress call of ours under way on another
+         * thread, and that call (file_progress) takes mu. */
+        for (size_t i = 0;; i++) {
+            hf_future_t *g = NULL;
+            int more;
+            pthread_mutex_lock(&s->mu);
+            more = i <= s->nfiles;
+            if (more)
+                g = hf_future_retain(i == 0 ? s->info : s->files[i - 1].f);
+            pthread_mutex_unlock(&s->mu);
+            if (!more)
+                break;
+            if (g) {
+                hf_future_cancel(g);
+                hf_future_release(g);
+            }
+        }
     }
     snap_unref(s);
 }
