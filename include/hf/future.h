@@ -196,7 +196,8 @@ enum {
  * `ex` must be HF_INLINE or an executor of a runtime not yet freed: executors are valid
  * only until hf_runtime_free() (see hf/runtime.h), and passing a freed runtime's executor
  * is a use after free. A continuation registered before the runtime was freed is
- * discarded instead of run, and its result is cancelled.
+ * discarded instead of run, and its result is cancelled (one that handles HF_ON_CANCEL
+ * still runs once, to clean up: see hf_future_then_on()).
  */
 HF_API hf_future_t *hf_future_then(hf_future_t *f, hf_executor_t *ex, hf_then_fn fn, void *arg);
 
@@ -216,7 +217,10 @@ HF_API hf_future_t *hf_future_catch(hf_future_t *f, hf_executor_t *ex, hf_then_f
  * HF_ON_CANCEL still runs once `f` settles (inside it hf_cancel_requested() returns 1 and
  * settling `next` returns HF_ESTATE); any other continuation is then skipped. So one
  * registered with HF_ON_ANY (or hf_future_finally) runs exactly once, and can always
- * release what `arg` owns, unless its executor's runtime is freed first.
+ * release what `arg` owns: even when its executor's runtime is freed first, it then runs,
+ * with its returned future already cancelled, on the thread that discards it (the one
+ * calling hf_runtime_free(), or the one that settles `f` later), and should do no more
+ * than clean up there.
  */
 HF_API hf_future_t *hf_future_then_on(hf_future_t *f, hf_executor_t *ex, unsigned on,
                                       hf_then_fn fn, void *arg);

@@ -43,8 +43,8 @@ typedef struct hf_model_opts {
  * hf_model_load - load the model `name` through `hub`, on `rt`'s pools.
  *
  * The future's value is an hf_model_t * that the future owns (keep it beyond the future
- * with hf_model_retain). The same (hub, name, options: repo, revision, quant, dim) while
- * the previous future is alive returns that same future; once that future is gone but the
+ * with hf_model_retain). The same (runtime, hub, name, options: repo, revision, quant,
+ * dim) while the previous future is alive returns that same future; once it is gone but the
  * model is still retained, a new fulfilled future of that same model (nothing is fetched,
  * parsed or mapped again). The progress callback is that of the call that started the
  * load: a call that shares it gets no progress events. A load that failed or was cancelled
@@ -57,7 +57,10 @@ typedef struct hf_model_opts {
  * tensor missing from its shard, naming the tensor), HF_EUNSUPPORTED (e.g. a GGUF of
  * another architecture: the message says what was found). Cancelling the future cancels
  * it for every caller that shares it, and the downloads it started (unless another load
- * shares them).
+ * shares them); a load that fails cancels its downloads still under way likewise, before
+ * a wait on its future returns. Loads on different runtimes are never shared (each runs
+ * on its own runtime's pools; their files come once through the cache): freeing one
+ * runtime cancels only the loads started on it.
  * Returns NULL only for NULL arguments or short memory.
  */
 HF_API hf_future_t *hf_model_load(hf_runtime_t *rt, hf_hub_t *hub, const char *name,

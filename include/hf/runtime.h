@@ -56,7 +56,9 @@ HF_API hf_runtime_t *hf_runtime_new(const hf_runtime_config_t *cfg);
  * calls, but a task blocked elsewhere (a read that never returns) keeps this from
  * returning. Queued tasks never run: the futures they would have settled, and
  * continuations registered on this runtime's executors, settle as CANCELLED, including
- * continuations whose input settles only later (the executors stay allocated for those).
+ * continuations whose input settles only later (the executors stay allocated for those);
+ * a continuation that handles HF_ON_CANCEL (HF_ON_ANY, hf_future_finally) still runs its
+ * function once, on the discarding thread, with its output cancelled, to clean up.
  * Its executor handles are invalid once this returns: naming one in a new call
  * (hf_future_then, hf_async, hf_executor_post, ...) is undefined (a use after free once
  * no continuation holds the executor any more). Must not be called from one of `rt`'s

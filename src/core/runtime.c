@@ -4,6 +4,8 @@
  * Design notes
  *  - a runtime is two pools and nothing else; timers are process-wide (timer.c) because
  *    hf_future_timeout() names no runtime;
+ *  - each runtime has a unique id (a process-wide counter), which names it where an
+ *    address could be reused (the model memo's keys);
  *  - hf_runtime_free: stop both pools and mark both executors dead (no task submitted
  *    from then on runs, not even one a still-running task submits), join the compute
  *    threads, then the I/O threads (both discard what is queued, cancelling its
@@ -13,6 +15,7 @@
  */
 #include "config.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -25,6 +28,7 @@
 
 hf_runtime_t *hf_runtime_new(const hf_runtime_config_t *cfg)
 {
+    static _Atomic uint64_t next_id = 1;
     hf_runtime_config_t c;
     hf_runtime_t *rt;
     unsigned spares;
@@ -48,6 +52,7 @@ hf_runtime_t *hf_runtime_new(const hf_runtime_config_t *cfg)
     hfi_fork_handlers_install();
     if ((rt = hfi_calloc(1, sizeof *rt)) == NULL)
         return NULL;
+    rt->id = atomic_fetch_add(&next_id, 1);
     if ((rt->io = hfi_io_new(rt, c.io_threads_max, c.io_idle_ms)) == NULL) {
         hfi_free(rt);
         return NULL;
@@ -85,6 +90,11 @@ void hf_runtime_free(hf_runtime_t *rt)
     hfi_free(rt);
     if (!others)
         hfi_obj_trim();         /* the last runtime: give the spare objects back */
+}
+
+uint64_t hfi_runtime_id(const hf_runtime_t *rt)
+{
+    return rt->id;
 }
 
 hf_executor_t *hf_runtime_compute(hf_runtime_t *rt)

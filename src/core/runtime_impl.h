@@ -10,8 +10,12 @@
 struct hf_runtime {
     hfi_compute_t *compute;
     hfi_io_t *io;
+    uint64_t id;                /* unique in the process, never reused (addresses are) */
     struct hf_runtime *next;    /* in the registry, under its mutex (fork.c) */
 };
+
+/* The runtime's unique id (1, 2, ...: the order of creation). */
+uint64_t hfi_runtime_id(const hf_runtime_t *rt);
 
 /* fork.c */
 void hfi_fork_handlers_install(void);

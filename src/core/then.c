@@ -21,6 +21,11 @@
  *    input's state was passed on to it, even after dispatch() decided to pass it on:
  *    cont_run() passes the state on itself and resubmits the task to run the function
  *    when that fails;
+ *  - a continuation discarded because its executor's runtime was freed (queued when
+ *    hf_runtime_free stopped the pool, or submitted to it afterwards) has its output
+ *    cancelled; if it handles HF_ON_CANCEL its function then runs on the discarding thread
+ *    (hf_runtime_free's caller, or the one that settled its input), seeing its output
+ *    cancelled: so an HF_ON_ANY or finally continuation runs exactly once, always;
  *  - while user code runs, the output's `driver` is the running thread, so a wait on the
  *    output (or on what depends on it) from inside gets HF_EDEADLK;
  *  - lock order: only the input's or the output's spinlock, never both.
@@ -132,10 +137,15 @@ static void cont_run(hfi_task_t *t, int run)
             return;
         }
     }
-    if (run)
+    if (run) {
         run_body(src, out, c->on, 1, c->call, c->fn.then, c->fn.fin, c->arg);
-    else
+    } else {
+        /* discarded (its runtime freed): the output is cancelled; one that handles
+         * cancellation still runs, here, so that it can release what its argument owns */
         hfi_future_cancel(out);
+        if (c->on & HF_ON_CANCEL)
+            run_body(src, out, c->on, 1, 1, c->fn.then, c->fn.fin, c->arg);
+    }
     hfi_executor_release(ex);
     hf_future_release(out);     /* last: `c` lives in the output's allocation */
     runner_next(src);

@@ -9,7 +9,21 @@
  *    runs and always frees the job;
  *  - cancelling the public future cancels the "all fetched" future, which withdraws the
  *    load's interest in its downloads (and so aborts the ones nobody else wants);
- *  - memo: (hub, module, repo, revision, quant, dim) -> the load's future. The entry holds
+ *  - whenever the public future is cancelled or rejected (its settle hook, on_out_settled,
+ *    which runs before any wait on it returns), the load cancels every download it started
+ *    that is still under way: a module's later downloads are not all behind one combinator
+ *    (GTE's config and tokenizer wait beside its index step), so a failure must not leave
+ *    them running. A download the load starts after that (a module step still running) is
+ *    cancelled as it is recorded (`stopped`). Cancelling a download's future aborts the
+ *    transfer only if no other request shares it;
+ *  - every step is an HF_ON_ANY continuation, so it runs even when its runtime is freed
+ *    first (then.c runs it on the discarding thread with its output cancelled): a module's
+ *    I/O step then starts nothing, the build step ends the load CANCELLED, and both drop
+ *    their reference to the job, so it is freed and its hold on the hub dropped;
+ *  - memo: (runtime, hub, module, repo, revision, quant, dim) -> the load's future. Loads
+ *    on different runtimes are never shared, so each runs on the pools its caller named
+ *    and survives the other runtime being freed; they share bytes through the cache and
+ *    the hub's shared downloads. The entry holds
  *    a reference to it while the load runs. A failed load leaves the memo before its
  *    future is rejected, a cancelled one in the future's settle hook, and a lookup skips
  *    an entry whose future is cancelled or rejected, so a later call starts afresh;
@@ -21,10 +35,12 @@
  *    is never parsed or mapped twice while any reference to it remains;
  *  - a load holds its hub (hfi_hub_hold) until its job is freed: hf_hub_free waits for
  *    it, having cancelled its downloads, so no step of a load ever finds the hub gone;
- *  - memo keys name the hub by its unique id, never its address (addresses are reused);
+ *  - memo keys name the runtime and the hub by their unique ids, never their addresses
+ *    (addresses are reused);
  *  - the options, repo id and revision are checked in the call: a bad one is a future
  *    already rejected (HF_EINVAL), never memoized, and no download of any repo starts;
- *  - lock order: memo_mu is a leaf; nothing is called out under it.
+ *  - lock order: memo_mu and a job's mu are leaves, never held together; nothing is called
+ *    out under either (futures are retained under mu and cancelled after it).
  */
 #include "config.h"
 
@@ -36,6 +52,7 @@
 
 #include "core/alloc.h"
 #include "core/future_impl.h"
+#include "core/runtime_impl.h"
 #include "hub/hub_impl.h"
 #include "hub/names.h"
 #include "models/model_impl.h"
@@ -223,13 +240,37 @@ static hf_future_t *memo_find(const char *key)
 /* ---- a load ------------------------------------------------------------------------------ */
 
 typedef struct job {
-    hfi_load_t l;
+    hfi_load_t l;               /* l.files and l.nfiles: written under mu */
     _Atomic int refs;           /* the chain's and the hook's */
     hf_promise_t *out;
     hf_future_t *fetched;       /* under mu: what a cancellation cancels */
+    int stopped;                /* under mu: the load failed or was cancelled */
     memo_entry_t *entry;
     pthread_mutex_t mu;
 } job_t;
+
+/* The load is over without a model: cancel each of its downloads still under way (and,
+ * through `stopped`, any it starts from now on). */
+static void stop_downloads(job_t *j)
+{
+    for (size_t i = 0;; i++) {
+        hf_future_t *f;
+        pthread_mutex_lock(&j->mu);
+        j->stopped = 1;
+        f = i < j->l.nfiles ? hf_future_retain(j->l.files[i].f) : NULL;
+        pthread_mutex_unlock(&j->mu);
+        if (!f)
+            return;
+        if (hf_future_state(f) == HF_FUTURE_PENDING)
+            hf_future_cancel(f);
+        hf_future_release(f);
+    }
+}
+
+static job_t *job_of(hfi_load_t *l)
+{
+    return HFI_CONTAINER(l, job_t, l);
+}
 
 static void job_unref(job_t *j)
 {
@@ -259,35 +300,44 @@ static void job_unref(job_t *j)
 hf_future_t *hfi_load_fetch(hfi_load_t *l, const char *repo, const char *revision,
                             const char *path)
 {
+    job_t *j = job_of(l);
     hf_file_ref_t ref = { repo, HF_REPO_MODEL, revision, path };
     hf_download_opts_t o;
     struct hfi_fetched *nf;
-    hf_future_t *f;
+    char *r = hfi_strdup(repo), *p = hfi_strdup(path);
+    hf_future_t *f = NULL;
+    int stopped;
 
-    if (l->nfiles == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 8;
-        if ((nf = hfi_realloc(l->files, cap * sizeof *nf)) == NULL)
-            return NULL;
-        l->files = nf;
-        l->cap = cap;
-    }
     memset(&o, 0, sizeof o);
     o.progress = l->opts.progress;
     o.progress_arg = l->opts.progress_arg;
-    if ((f = hf_hub_download(l->hub, &ref, &o)) == NULL)
-        return NULL;
-    nf = &l->files[l->nfiles];
-    nf->repo = hfi_strdup(repo);
-    nf->path = hfi_strdup(path);
-    nf->f = f;
-    if (!nf->repo || !nf->path) {
-        hfi_free(nf->repo);
-        hfi_free(nf->path);
-        hf_future_release(f);
-        return NULL;
+    if (!r || !p || (f = hf_hub_download(l->hub, &ref, &o)) == NULL)
+        goto fail;
+    pthread_mutex_lock(&j->mu);
+    if (l->nfiles == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 8;
+        if ((nf = hfi_realloc(l->files, cap * sizeof *nf)) == NULL) {
+            pthread_mutex_unlock(&j->mu);
+            hf_future_cancel(f);        /* nobody will wait for it */
+            goto fail;
+        }
+        l->files = nf;
+        l->cap = cap;
     }
-    l->nfiles++;
+    nf = &l->files[l->nfiles++];
+    nf->repo = r;
+    nf->path = p;
+    nf->f = f;
+    stopped = j->stopped;
+    pthread_mutex_unlock(&j->mu);
+    if (stopped)
+        hf_future_cancel(f);            /* the load is already over */
     return f;
+fail:
+    hf_future_release(f);
+    hfi_free(r);
+    hfi_free(p);
+    return NULL;
 }
 
 hf_future_t *hfi_load_all(hfi_load_t *l)
@@ -328,7 +378,7 @@ static void run_step(hf_future_t *done, hf_promise_t *next, void *arg)
 
 hf_future_t *hfi_load_then(hfi_load_t *l, hf_future_t *f, hfi_load_step_fn fn)
 {
-    job_t *j = (job_t *)(void *)l;     /* l is the job's first member */
+    job_t *j = job_of(l);
     step_t *s = hfi_malloc(sizeof *s);
     hf_future_t *out;
 
@@ -388,9 +438,13 @@ static void build_step(hf_future_t *done, hf_promise_t *next, void *arg)
     hf_error_t e;
     hf_model_t *m;
 
-    hf_promise_resolve(next, NULL, NULL);
     memset(&e, 0, sizeof e);
-    if (hf_future_state((hf_future_t *)(void *)j->out) != HF_FUTURE_PENDING) {
+    if (hf_promise_resolve(next, NULL, NULL) < 0) {
+        /* nobody else holds `next`: its runtime was freed before the downloads were in,
+         * and this runs on the discarding thread only to end the load (then.c) */
+        forget(j);
+        hf_future_cancel((hf_future_t *)(void *)j->out);
+    } else if (hf_future_state((hf_future_t *)(void *)j->out) != HF_FUTURE_PENDING) {
         forget(j);              /* cancelled meanwhile */
     } else if (hf_future_state(done) != HF_FUTURE_FULFILLED) {
         fail(j, hf_future_error(done));
@@ -432,6 +486,8 @@ static void on_out_settled(hf_future_t *f, void *arg, int state)
 {
     job_t *j = arg;
     (void)f;
+    if (state != HF_FUTURE_FULFILLED)
+        stop_downloads(j);      /* the load is over: its downloads are of no use now */
     if (state == HF_FUTURE_CANCELLED) {
         hf_future_t *fetched;
         pthread_mutex_lock(&memo_mu);
@@ -448,9 +504,11 @@ static void on_out_settled(hf_future_t *f, void *arg, int state)
     job_unref(j);
 }
 
-static char *memo_key(hf_hub_t *hub, const hfi_module_t *mod, const hf_model_opts_t *o)
+static char *memo_key(hf_runtime_t *rt, hf_hub_t *hub, const hfi_module_t *mod,
+                      const hf_model_opts_t *o)
 {
-    return hfi_strfmt("%llu|%s|%s|%s|%s|%u", (unsigned long long)hfi_hub_id(hub), mod->name, o->repo,
+    return hfi_strfmt("%llu|%llu|%s|%s|%s|%s|%u", (unsigned long long)hfi_runtime_id(rt),
+                      (unsigned long long)hfi_hub_id(hub), mod->name, o->repo,
                       o->revision ? o->revision : "main", o->quant ? o->quant : "", o->dim);
 }
 
@@ -483,7 +541,7 @@ hf_future_t *hf_model_load(hf_runtime_t *rt, hf_hub_t *hub, const char *name,
     if (mod->check(&o, &e) < 0 || hfi_check_repo_id(o.repo, &e) < 0 ||
         (o.revision && hfi_check_revision(o.revision, &e) < 0))
         return hf_future_rejected(HF_EINVAL, 0, "%s: %s", mod->name, e.message);
-    if ((key = memo_key(hub, mod, &o)) == NULL)
+    if ((key = memo_key(rt, hub, mod, &o)) == NULL)
         return NULL;
     if ((f = memo_find(key)) != NULL) {
         hfi_free(key);

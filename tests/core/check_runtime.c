@@ -338,6 +338,129 @@ START_TEST(a_wait_on_a_worker_while_its_runtime_is_freed_runs_no_queued_task)
 }
 END_TEST
 
+/* A continuation that records how it ran: how often, on which thread, whether it saw
+ * its output cancelled. */
+typedef struct cleanup {
+    atomic_int runs;
+    int cancel_seen, next_rc;
+    pthread_t thread;
+} cleanup_t;
+
+static int runs_of(cleanup_t *c)
+{
+    return atomic_load(&c->runs);
+}
+
+static void cleanup_then(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    cleanup_t *c = arg;
+    (void)done;
+    c->cancel_seen = hf_cancel_requested();
+    c->thread = pthread_self();
+    c->next_rc = hf_promise_resolve(next, NULL, NULL);
+    atomic_fetch_add(&c->runs, 1);
+}
+
+static void cleanup_finally(hf_future_t *done, void *arg)
+{
+    cleanup_t *c = arg;
+    (void)done;
+    c->cancel_seen = hf_cancel_requested();
+    c->thread = pthread_self();
+    atomic_fetch_add(&c->runs, 1);
+}
+
+START_TEST(a_continuation_handling_cancel_runs_once_when_its_runtime_is_freed_before_its_input_settles)
+{
+    hf_runtime_config_t cfg = { 1, 1, 0, 0 };
+    hf_runtime_t *r = hf_runtime_new(&cfg);
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *in = hf_promise_future(p), *g_any, *g_fin, *g_val;
+    cleanup_t any, fin, val;
+
+    memset(&any, 0, sizeof any);
+    memset(&fin, 0, sizeof fin);
+    memset(&val, 0, sizeof val);
+    g_any = hf_future_then_on(in, hf_runtime_compute(r), HF_ON_ANY, cleanup_then, &any);
+    g_fin = hf_future_finally(in, hf_runtime_io(r), cleanup_finally, &fin);
+    g_val = hf_future_then(in, hf_runtime_compute(r), cleanup_then, &val);
+    ck_assert_ptr_nonnull(g_any);
+    ck_assert_ptr_nonnull(g_fin);
+    ck_assert_ptr_nonnull(g_val);
+    hf_runtime_free(r);
+    /* settled here, after the free: each continuation is discarded on this thread */
+    ck_assert_int_eq(hf_promise_resolve(p, NULL, NULL), 0);
+    ck_assert_int_eq(tu_settle(g_any), HF_FUTURE_CANCELLED);
+    ck_assert_int_eq(tu_settle(g_fin), HF_FUTURE_CANCELLED);
+    ck_assert_int_eq(tu_settle(g_val), HF_FUTURE_CANCELLED);
+    ck_assert_int_eq(runs_of(&any), 1);
+    ck_assert_int_eq(any.cancel_seen, 1);
+    ck_assert_int_eq(any.next_rc, HF_ESTATE);
+    ck_assert(pthread_equal(any.thread, pthread_self()));
+    ck_assert_int_eq(runs_of(&fin), 1);
+    ck_assert_int_eq(fin.cancel_seen, 1);
+    ck_assert(pthread_equal(fin.thread, pthread_self()));
+    ck_assert_int_eq(runs_of(&val), 0);      /* values only: skipped */
+    hf_future_release(g_any);
+    hf_future_release(g_fin);
+    hf_future_release(g_val);
+    hf_future_release(in);
+    hf_promise_free(p);
+}
+END_TEST
+
+static atomic_int gate;
+
+static void *hold_the_worker(void *arg, hf_error_t *err)
+{
+    (void)arg;
+    (void)err;
+    atomic_store(&gate, 1);
+    while (atomic_load(&gate) != 2)
+        tu_sleep_ms(1);
+    return NULL;
+}
+
+static void *free_runtime(void *arg)
+{
+    hf_runtime_free(arg);
+    return NULL;
+}
+
+START_TEST(a_continuation_handling_cancel_queued_when_its_runtime_is_freed_runs_once)
+{
+    hf_runtime_config_t cfg = { 1, 1, 0, 0 };
+    hf_runtime_t *r = hf_runtime_new(&cfg);
+    hf_future_t *busy, *in = hf_future_resolved(NULL, NULL), *g_any, *g_val;
+    cleanup_t any, val;
+    pthread_t freer;
+
+    memset(&any, 0, sizeof any);
+    memset(&val, 0, sizeof val);
+    atomic_store(&gate, 0);
+    busy = hf_async(hf_runtime_compute(r), hold_the_worker, NULL);
+    TU_EVENTUALLY(atomic_load(&gate) == 1);
+    /* queued behind the busy task on the pool's only worker */
+    g_any = hf_future_then_on(in, hf_runtime_compute(r), HF_ON_ANY, cleanup_then, &any);
+    g_val = hf_future_then(in, hf_runtime_compute(r), cleanup_then, &val);
+    ck_assert_int_eq(pthread_create(&freer, NULL, free_runtime, r), 0);
+    await_free(r);              /* r lives on: its free waits for the busy task */
+    atomic_store(&gate, 2);
+    ck_assert_int_eq(pthread_join(freer, NULL), 0);
+    ck_assert_int_eq(hf_future_state(busy), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(tu_settle(g_any), HF_FUTURE_CANCELLED);
+    ck_assert_int_eq(tu_settle(g_val), HF_FUTURE_CANCELLED);
+    ck_assert_int_eq(runs_of(&any), 1);
+    ck_assert_int_eq(any.cancel_seen, 1);
+    ck_assert_int_eq(any.next_rc, HF_ESTATE);
+    ck_assert_int_eq(runs_of(&val), 0);
+    hf_future_release(busy);
+    hf_future_release(g_any);
+    hf_future_release(g_val);
+    hf_future_release(in);
+}
+END_TEST
+
 static Suite *runtime_suite(void)
 {
     Suite *s = suite_create("runtime");
@@ -351,6 +474,8 @@ static Suite *runtime_suite(void)
     tcase_add_test(tc, freeing_a_runtime_while_its_workers_start_spares_joins_every_thread);
     tcase_add_test(tc, a_task_still_running_while_its_runtime_is_freed_is_told_its_posts_are_cancelled);
     tcase_add_test(tc, a_wait_on_a_worker_while_its_runtime_is_freed_runs_no_queued_task);
+    tcase_add_test(tc, a_continuation_handling_cancel_runs_once_when_its_runtime_is_freed_before_its_input_settles);
+    tcase_add_test(tc, a_continuation_handling_cancel_queued_when_its_runtime_is_freed_runs_once);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -403,6 +403,55 @@ START_TEST(revision_quant_and_repo_are_part_of_the_key)
 }
 END_TEST
 
+/* Two runtimes over one hub: each load runs on its own runtime's pools, so freeing the
+ * first runtime while both loads are under way (the first shard's GET is stalled) leaves
+ * the second load to complete, built by its own compute pool; the first is cancelled. On
+ * one runtime the same load is still shared. */
+START_TEST(loads_on_two_runtimes_are_independent)
+{
+    hf_hub_t *h = hub_with(NULL);
+    hf_runtime_t *rt_a = tu_runtime(1), *rt_b = tu_runtime(1);
+    hf_runtime_stats_t st;
+    hf_future_t *fa, *fb, *again;
+    hf_model_t *m;
+    int sa;
+
+    tu_mock_fault(&mock, "{\"path\": \"*/model-00001-of-00002.safetensors\", \"port\": \"cdn\", "
+                  "\"method\": \"GET\", \"stall_ms\": 3000, \"count\": 1}");
+    fa = hf_model_load(rt_a, h, "gte-qwen", NULL);
+    fb = hf_model_load(rt_b, h, "gte-qwen", NULL);
+    again = hf_model_load(rt_b, h, "gte-qwen", NULL);      /* same runtime: shared */
+    ck_assert_ptr_nonnull(fa);
+    ck_assert_ptr_nonnull(fb);
+    ck_assert_ptr_eq(again, fb);
+    hf_future_release(again);
+    TU_EVENTUALLY(tu_mock_count(&mock, "GET", "/model-00001-of-00002.safetensors") >= 1);
+    hf_runtime_free(rt_a);
+
+    ck_assert_msg(tu_settle(fb) == HF_FUTURE_FULFILLED, "%s",
+                  hf_future_state(fb) == HF_FUTURE_REJECTED ? hf_future_error(fb)->message
+                                                            : "cancelled");
+    m = hf_future_value(fb);
+    ck_assert_str_eq(hf_model_architecture(m), "qwen2");
+    ck_assert_int_eq(hf_model_vocab_size(m), 151646);
+    ck_assert_int_eq(hf_model_embedding_size(m), 64);
+    assert_files_in_cache(m, 5);
+    ck_assert_ptr_ne(fa, fb);
+    /* B's own pool built it (a worker counts a task once it returned) */
+    TU_EVENTUALLY(hf_runtime_stats(rt_b, &st) == 0 && st.compute_tasks_run > 0);
+    /* the load on the freed runtime never completes: it ends cancelled (or fulfilled, had
+     * it finished first), and holds nothing that keeps the hub from being freed */
+    sa = tu_settle(fa);
+    ck_assert_msg(sa == HF_FUTURE_CANCELLED || sa == HF_FUTURE_FULFILLED, "state %d", sa);
+    fprintf(stderr, "two runtimes: the load on the freed one ended %s\n",
+            sa == HF_FUTURE_CANCELLED ? "cancelled" : "fulfilled");
+    hf_future_release(fa);
+    hf_future_release(fb);
+    hf_hub_free(h);
+    hf_runtime_free(rt_b);
+}
+END_TEST
+
 /* The future was released but the model kept: the next load hands back that model (a new
  * future of it), without a request, a parse or a second mapping. */
 START_TEST(a_model_kept_beyond_its_future_is_what_the_next_load_gets)
@@ -598,6 +647,33 @@ START_TEST(a_cancelled_load_leaves_no_partial_file)
 }
 END_TEST
 
+/* GTE's index is missing while tokenizer.json comes slowly: the load fails on the index
+ * and stops its other downloads at once, so once the hub is idle tokenizer.json is
+ * neither in the cache nor left partial. */
+START_TEST(a_failed_load_stops_its_other_downloads)
+{
+    hf_hub_t *h = hub_with(NULL);
+    hf_hub_stats_t st;
+    hf_future_t *f;
+
+    tu_mock_fault(&mock, "{\"path\": \"*/model.safetensors.index.json\", \"status\": 404, "
+                  "\"error_code\": \"EntryNotFound\"}");
+    tu_mock_fault(&mock, "{\"path\": \"*/tokenizer.json\", \"method\": \"GET\", "
+                  "\"throttle_bps\": 1000}");
+    f = hf_model_load(rt, h, "gte-qwen", NULL);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_REJECTED);
+    ck_assert_int_eq(hf_future_error(f)->code, HF_EENTRY_NOT_FOUND);
+    ck_assert_msg(strstr(hf_future_error(f)->message, "model.safetensors.index.json") != NULL,
+                  "%s", hf_future_error(f)->message);
+    hf_future_release(f);
+    TU_EVENTUALLY(hf_hub_stats(h, &st) == 0 && st.transfers_active == 0);
+    ck_assert_int_eq(tu_count_files_named(cache, "tokenizer.json"), 0);
+    ck_assert_int_eq(count_incomplete(), 0);
+    assert_only_io_threads_ran_curl(h);         /* the stop ran no transfer elsewhere */
+    hf_hub_free(h);
+}
+END_TEST
+
 /* A cancelled load leaves the memo as it is cancelled: a call right after starts afresh. */
 START_TEST(a_load_right_after_a_cancel_starts_afresh)
 {
@@ -681,6 +757,29 @@ START_TEST(a_load_cancelled_during_the_tree_listing_fetches_no_part)
     ck_assert_int_eq(hf_future_state(f), HF_FUTURE_CANCELLED);
     hf_future_release(f);
     hf_hub_free(h);
+}
+END_TEST
+
+/* The load's runtime is freed while Kimi K2's tree listing is on its way: the module's
+ * step after the listing (on that runtime's I/O pool) can never run. The load still ends
+ * (cancelled), fetches no part, and lets the hub go (hf_hub_free returns). */
+START_TEST(a_load_whose_runtime_is_freed_during_a_module_step_ends_and_lets_the_hub_go)
+{
+    hf_hub_t *h = hub_with(NULL);
+    hf_runtime_t *mine = tu_runtime(1);
+    hf_hub_stats_t st;
+    hf_future_t *f;
+
+    tu_mock_fault(&mock, "{\"path\": \"/api/models/" KIMI "/tree/*\", \"stall_ms\": 1500}");
+    f = hf_model_load(mine, h, "kimi-k2", NULL);
+    TU_EVENTUALLY(hf_hub_stats(h, &st) == 0 && st.requests >= 1);     /* the listing */
+    hf_runtime_free(mine);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_CANCELLED);
+    TU_EVENTUALLY(hf_hub_stats(h, &st) == 0 && st.transfers_active == 0);
+    ck_assert_int_eq(tu_mock_count(&mock, "HEAD", "Kimi-K2-Instruct-UD-TQ1_0-00001-of-00005.gguf"),
+                     0);
+    hf_future_release(f);
+    hf_hub_free(h);             /* the load's hold on it is gone */
 }
 END_TEST
 
@@ -993,6 +1092,7 @@ static Suite *models_suite(void)
     tcase_add_test(tc, every_module_builds_on_a_compute_worker);
     tcase_add_test(tc, revision_quant_and_repo_are_part_of_the_key);
     tcase_add_test(tc, a_model_kept_beyond_its_future_is_what_the_next_load_gets);
+    tcase_add_test(tc, loads_on_two_runtimes_are_independent);
     tcase_add_test(tc, kimi_loads_offline_from_the_cache_and_names_a_missing_part);
     tcase_add_test(tc, a_bad_repo_or_revision_is_einval_before_any_request);
     suite_add_tcase(s, tc);
@@ -1001,8 +1101,10 @@ static Suite *models_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, a_cancelled_load_leaves_no_partial_file);
     tcase_add_test(tc, a_load_right_after_a_cancel_starts_afresh);
+    tcase_add_test(tc, a_failed_load_stops_its_other_downloads);
     tcase_add_test(tc, cancels_at_random_moments_race_completion_safely);
     tcase_add_test(tc, a_load_cancelled_during_the_tree_listing_fetches_no_part);
+    tcase_add_test(tc, a_load_whose_runtime_is_freed_during_a_module_step_ends_and_lets_the_hub_go);
     suite_add_tcase(s, tc);
     tc = tcase_create("broken");
     tcase_set_timeout(tc, 120);
