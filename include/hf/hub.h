@@ -52,7 +52,10 @@ typedef struct hf_hub_config {
     unsigned etag_timeout_ms;   /* 0: $HF_HUB_ETAG_TIMEOUT s, else 10 s: metadata requests */
     unsigned download_timeout_ms; /* 0: $HF_HUB_DOWNLOAD_TIMEOUT s, else 10 s: per-read
                                      inactivity limit of a body */
-    unsigned max_retries;       /* 0: 5 (408, 429, 5xx, dropped connections) */
+    unsigned max_retries;       /* 0: 5: failures in a row (408, 429, 5xx, dropped
+                                   connections) before a request fails; an attempt
+                                   that brought new bytes ends the run, and attempts
+                                   in all stop at 100 x max_retries */
     unsigned backoff_ms;        /* 0: 1000: first retry delay, doubled up to 8x */
     uint64_t parallel_threshold;/* 0: 64 MiB: files this large download as parallel ranges */
     unsigned conns_per_file;    /* 0: 8 ranged connections per large file */
@@ -71,6 +74,11 @@ typedef struct hf_hub_config {
                                    the official clients: a blob cut short by a crash has
                                    the wrong size, which the next download notices and
                                    fetches again */
+    unsigned max_retry_wait_ms; /* 0: 60000: the longest wait before a retry that the
+                                   server may ask for (Retry-After, or RateLimit t= on a
+                                   429). Asked for more, the request is not retried: it
+                                   fails at once, with the code its last failure would
+                                   have had and a message naming both waits */
 } hf_hub_config_t;              /* zero-initialised = everything from the environment */
 
 /*
@@ -219,7 +227,9 @@ typedef struct hf_file_list {
 
 /* hf_hub_list_files - the recursive tree listing under ref->path (NULL: the whole repo),
  * following `Link: rel="next"` pagination; value: hf_file_list_t * (owned by the future).
- * Errors and NULL returns as hf_hub_repo_info(). */
+ * Errors and NULL returns as hf_hub_repo_info(); besides, HF_EPROTO for a next-page link
+ * that cannot be followed (malformed, over 2 KiB, or to another origin) and for a listing
+ * of more than 1,000,000 files: a listing is whole or an error, never cut short. */
 HF_API hf_future_t *hf_hub_list_files(hf_hub_t *hub, const hf_file_ref_t *ref);
 
 /* hf_glob_match - 1 if `name` matches the snapshot pattern `pattern` as Python's
@@ -243,6 +253,11 @@ typedef struct hf_snapshot_opts {
  * globs (in parallel); value: the path of `snapshots/<commit>` (owned by the future).
  * Patterns match as Python's fnmatch in huggingface_hub: '?' and a [set] take one UTF-8
  * character, a '\' is a '/', and a pattern ending in '/' selects everything below.
+ * The files come from repo info's siblings, unless that list is missing, empty or longer
+ * than 50,000 entries (the Hub cuts it short for very large repos): then from the
+ * recursive tree listing of the commit (hf_hub_list_files, every page), as huggingface_hub's
+ * snapshot_download does. Returns at once: the file-system work (offline lookup, refs,
+ * links) and the requests all run on the runtime's I/O pool.
  * Offline, resolves the commit like hf_hub_try_cache() and returns the cached folder
  * (HF_EOFFLINE if it is not there). Online, when the repo info request fails (network,
  * 5xx or 429 after retries, an answer that is not the Hub's), that cached folder is the
@@ -334,8 +349,16 @@ HF_API int hf_cache_verify(const char *cache_dir, hf_repo_type_t type, const cha
  * hf_cache_remove - remove `revision` (a ref or a commit; NULL: the whole repo) from the
  * cache, as huggingface_hub's delete_revisions does: the refs that name its commit, its
  * snapshot folder, then the blobs that snapshot used and no other snapshot uses (a blob no
- * snapshot links, such as one a download is about to link, stays). A repo left without
- * snapshots is removed entirely. Lock files in .locks/ are never removed (one may be held).
+ * snapshot links, such as one a download is about to link, stays). Each blob is deleted
+ * holding its lock (.locks/<repo folder>/<etag>.lock, as downloads take it) and only if no
+ * snapshot links it then, so a download of another revision (or path) that shares it, here
+ * or in another process, ends with a link that resolves (fetching the blob again if it
+ * was deleted first) and never with a dangling one. Runs wholly on the calling thread,
+ * which it may block (polling) while a download of such a blob holds its lock, until that
+ * download has linked it; call it where blocking is allowed, not from an inference thread
+ * (hf_spawn_blocking runs it on the I/O pool). A repo left without snapshots is removed
+ * entirely (not guarded so: a download into that repo meanwhile may lose its files). Lock
+ * files in .locks/ are never removed (one may be held).
  * Deletes only inside the repo's folder and never through a link, so a link planted at
  * blobs/, refs/ or snapshots/ fails the call (HF_EIO) before anything changes; so does a
  * snapshot it cannot read, since it might use any blob. Failing later leaves no link to a

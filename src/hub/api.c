@@ -7,7 +7,8 @@
  *    redirects (a renamed repo's relative 307, at most 10), retries 408/429/5xx and
  *    dropped connections with backoff, maps X-Error-Code, parses the JSON with cJSON and
  *    hands it to a parser, which may ask for a next page (Link: rel="next", same origin
- *    only). Steps run on the I/O pool, as in download.c;
+ *    only; a next link it cannot follow fails the request rather than cut the listing
+ *    short). Steps run on the I/O pool, as in download.c;
  *  - JSON from the network is untrusted: every field is type-checked, every string length
  *    bounded, and entries that fail the checks (a path with "..") are refused with
  *    HF_EPROTO rather than skipped;
@@ -45,7 +46,8 @@ struct apireq {
     hf_promise_t *out;
     char *url, *what;
     hfi_xfer_t x;
-    unsigned hops, attempt, pages;
+    unsigned hops, pages;
+    hfi_tries_t tries;          /* of the current page */
     _Atomic int cancelled;
     pthread_mutex_t mu;
     hfi_pending_t cur;          /* what a cancellation must stop */
@@ -109,7 +111,7 @@ static void req_retry(hf_future_t *done, hf_promise_t *next, void *arg)
 
 static void req_retry_later(apireq_t *r)
 {
-    hf_future_t *d = hfi_hub_retry_after(r->hub, &r->x, r->attempt, req_retry, r);
+    hf_future_t *d = hfi_hub_retry_after(r->hub, &r->x, r->tries.failed, req_retry, r);
     req_set_cur(r, d, NULL);
     hf_future_release(d);
 }
@@ -144,13 +146,13 @@ static void req_done(hf_future_t *done, hf_promise_t *next, void *arg)
         return;
     }
     if (st == HF_FUTURE_REJECTED) {
-        const hf_error_t *xe = hf_future_error(done);
-        if ((xe->code == HF_ENETWORK || xe->code == HF_ETIMEDOUT) &&
-            r->attempt++ < r->hub->max_retries) {
+        e = *hf_future_error(done);
+        if (hfi_hub_retry_decide(r->hub, x, e.code == HF_ENETWORK || e.code == HF_ETIMEDOUT, 0,
+                                 &r->tries, &e) == 1) {
             req_retry_later(r);
             return;
         }
-        req_fail(r, xe->code, 0, xe->message);
+        req_fail(r, e.code, 0, e.message);
         return;
     }
     if (x->status >= 300 && x->status < 400) {
@@ -167,15 +169,15 @@ static void req_done(hf_future_t *done, hf_promise_t *next, void *arg)
     }
     if (x->status < 200 || x->status >= 300) {
         int code = hfi_http_error_code(x->status, x->headers[HFI_H_ERROR_CODE]);
-        char msg[200];
-        if (hfi_http_retryable(x->status) && r->attempt++ < r->hub->max_retries) {
+        hf_error_set(&e, code, (int)x->status, "%s (HTTP %ld)%s%.120s", hf_strerror(code),
+                     x->status, x->headers[HFI_H_ERROR_MESSAGE] ? ": " : "",
+                     x->headers[HFI_H_ERROR_MESSAGE] ? x->headers[HFI_H_ERROR_MESSAGE] : "");
+        if (hfi_hub_retry_decide(r->hub, x, hfi_http_retryable(x->status), 0, &r->tries,
+                                 &e) == 1) {
             req_retry_later(r);
             return;
         }
-        snprintf(msg, sizeof msg, "%s (HTTP %ld)%s%.120s", hf_strerror(code), x->status,
-                 x->headers[HFI_H_ERROR_MESSAGE] ? ": " : "",
-                 x->headers[HFI_H_ERROR_MESSAGE] ? x->headers[HFI_H_ERROR_MESSAGE] : "");
-        req_fail(r, code, (int)x->status, msg);
+        req_fail(r, e.code, e.http_status, e.message);
         return;
     }
     json = x->body ? cJSON_ParseWithLength(x->body, x->body_len) : NULL;
@@ -190,7 +192,10 @@ static void req_done(hf_future_t *done, hf_promise_t *next, void *arg)
         return;
     }
     cJSON_Delete(json);
-    if (hfi_parse_link_next(x->headers[HFI_H_LINK], link, sizeof link) == 0) {
+    switch (hfi_parse_link_next(x->headers[HFI_H_LINK], link, sizeof link)) {
+    case HF_ENOENT:
+        break;                  /* the last page */
+    case 0: {
         char *to = same_origin_url(r, link);
         if (!to || ++r->pages > 100000) {
             hfi_free(to);
@@ -199,8 +204,13 @@ static void req_done(hf_future_t *done, hf_promise_t *next, void *arg)
         }
         hfi_free(r->url);
         r->url = to;
-        r->attempt = 0;
+        memset(&r->tries, 0, sizeof r->tries);
         req_start(r);
+        return;
+    }
+    default:                    /* not taken for the last page: the listing would be cut */
+        req_fail(r, HF_EPROTO, (int)x->status,
+                 "a next-page link that cannot be followed (malformed, or over 2 KiB)");
         return;
     }
     if (hf_promise_resolve(r->out, r->acc, r->acc_free) == 0)
@@ -453,8 +463,12 @@ static int parse_tree(apireq_t *r, const cJSON *json, hf_error_t *err)
         if (l->list.n == l->cap) {
             size_t cap = l->cap ? 2 * l->cap : 64;
             hf_repo_file_t *nf;
-            if (cap > MAX_FILES || (nf = hfi_realloc(l->list.files, cap * sizeof *nf)) == NULL)
-                return hf_error_set(err, HF_ENOMEM, 0, "too many files");
+            if (l->cap == MAX_FILES)
+                return hf_error_set(err, HF_EPROTO, 0, "more than %d files", MAX_FILES);
+            if (cap > MAX_FILES)
+                cap = MAX_FILES;
+            if ((nf = hfi_realloc(l->list.files, cap * sizeof *nf)) == NULL)
+                return hf_error_set(err, HF_ENOMEM, 0, "out of memory");
             l->list.files = nf;
             l->cap = cap;
         }
@@ -464,8 +478,14 @@ static int parse_tree(apireq_t *r, const cJSON *json, hf_error_t *err)
         }
         l->list.n++;
     }
-    /* sort once all pages are in: cheap to do each time, and keeps this stateless */
-    qsort(l->list.files, l->list.n, sizeof *l->list.files, cmp_path);
+    /* sort once, on the last page (no next link): sorting after every page would cost
+     * pages x n log n, minutes for the hundreds of thousands of files of a repo too large
+     * for repo info's siblings, which is when a snapshot lists the tree */
+    {
+        char next[8];
+        if (hfi_parse_link_next(r->x.headers[HFI_H_LINK], next, sizeof next) == HF_ENOENT)
+            qsort(l->list.files, l->list.n, sizeof *l->list.files, cmp_path);
+    }
     return 0;
 }
 

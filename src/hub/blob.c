@@ -12,7 +12,9 @@
  *    process), it is done. Otherwise bytes go to blobs/<etag>.incomplete (opened O_NOFOLLOW,
  *    never through a symlink), kept across runs: a killed download resumes from its size,
  *    after re-hashing that prefix. Files of at least `parallel_threshold` bytes come as
- *    byte ranges, smaller ones as one stream;
+ *    byte ranges, smaller ones as one stream. The lock is let go when the download settles;
+ *    each requester takes it again around its snapshot link (download.c), checking there
+ *    that the blob is still present (hf_cache_remove deletes blobs only under it);
  *  - the hash (sha256 or git sha1, from the etag's length) and the size are checked before
  *    the rename into blobs/<etag>; a mismatch is HF_ECORRUPT, deletes the partial file and
  *    commits nothing. The lock is an optimisation: when it holds nothing (flock unsupported,
@@ -364,7 +366,7 @@ void hfi_blob_commit(hfi_blob_t *b, const char *hex)
             succeed(b, 0);
             return;
         }
-        if (!b->nchunks && b->attempt++ < b->hub->max_retries && hfi_blob_rewind_partial(b) == 0) {
+        if (!b->nchunks && b->restarts++ < b->hub->max_retries && hfi_blob_rewind_partial(b) == 0) {
             hfi_blob_single_start(b);            /* fetched again, never committed spoiled */
             return;
         }

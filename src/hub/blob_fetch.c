@@ -6,7 +6,9 @@
  * Design notes
  *  - failures worth retrying (dropped connection, inactivity timeout, 408/429/5xx) wait
  *    (1, 2, 4, 8, 8 x backoff, or Retry-After / RateLimit t=) and resume where they
- *    stopped (the callers count the attempts);
+ *    stopped; whether they are tried again is hfi_hub_retry_decide's call (hub.c: the
+ *    failures that wrote bytes are free, a server's wait past max_retry_wait_ms is not
+ *    waited out);
  *  - a GET answered with a redirect (301, 302, 303, 307, 308: a CDN sending us on) follows
  *    its Location, resolved against the URL asked (RFC 3986) and only if http(s); the
  *    target becomes the blob's URL, so the ranges still to come go straight there. At most

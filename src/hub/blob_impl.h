@@ -20,7 +20,8 @@
 typedef struct chunk {
     hfi_blob_t *b;
     uint64_t from, len, got;    /* got: bytes already written */
-    unsigned attempt;
+    uint64_t got_before;        /* `got` when its current attempt started */
+    hfi_tries_t tries;          /* its failures (hub.c: those that wrote bytes are free) */
     unsigned hops;              /* redirects in a row */
     hfi_xfer_t x;
     hfi_pending_t cur;          /* under b->mu */
@@ -68,7 +69,12 @@ struct hfi_blob {
     uint64_t offset;
     hfi_hash_t hash;
     hfi_xfer_t x;
-    unsigned attempt;
+    hfi_tries_t tries;          /* the stream's failures (hub.c: those that wrote bytes
+                                   past `reached` are free) */
+    uint64_t reached;           /* the furthest offset an attempt had written to when the
+                                   current one started */
+    unsigned restarts;          /* spoiled partial files fetched again (blob.c): at most
+                                   max_retries, whatever the stream's tries */
     unsigned hops;              /* redirects in a row */
     int ranged_request;
 

@@ -14,6 +14,9 @@
  *    prefix an earlier run left may be the wrong part;
  *  - a 200 to a range request (a CDN node ignoring Range this once) writes nothing and asks
  *    for the range again, as a failure worth retrying does (counted in its attempts);
+ *  - a range's failed attempt that wrote bytes (c->got grew) resumes from there without
+ *    counting against max_retries, so a CDN that cuts every body short still delivers;
+ *    hub.c bounds a range's attempts in all (hfi_hub_retry_decide);
  *  - once one range has failed for good, the download has failed: the other ranges' transfers
  *    are aborted and their retry delays cut short (fail_ranges), so the failure is reported
  *    at once, never after a long Retry-After of another range;
@@ -329,9 +332,9 @@ static void chunk_done(hf_future_t *done, hf_promise_t *next, void *arg)
         return;
     }
     /* a 200: the server ignored the Range this time (nothing was written): ask again */
-    if ((hfi_blob_worth_retrying(x, code) || x->status == 200) &&
-        c->attempt < b->hub->max_retries) {
-        hf_future_t *d = hfi_hub_retry_after(b->hub, x, ++c->attempt, chunk_retry, c);
+    if (hfi_hub_retry_decide(b->hub, x, hfi_blob_worth_retrying(x, code) || x->status == 200,
+                             c->got > c->got_before, &c->tries, &x->err) == 1) {
+        hf_future_t *d = hfi_hub_retry_after(b->hub, x, c->tries.failed, chunk_retry, c);
         hfi_blob_pend(b, &c->cur, d, NULL);     /* stopped at once if fail_ranges came first */
         hf_future_release(d);
         return;
@@ -341,6 +344,7 @@ static void chunk_done(hf_future_t *done, hf_promise_t *next, void *arg)
 
 void hfi_blob_chunk_start(chunk_t *c)
 {
+    c->got_before = c->got;
     if (hfi_blob_submit_get(c->b, &c->x, chunk_sink, c, c->from + c->got, c->from + c->len - 1, &c->cur,
                    chunk_done, c) < 0) {
         hf_error_t e;

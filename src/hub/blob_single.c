@@ -6,7 +6,11 @@
  *  - a resumed request asks for bytes from b->offset; a 200 to it (the server ignored the
  *    Range) or a 416 (the partial file is not a prefix of the blob) starts over from byte 0;
  *  - one step at a time: the sink runs on an engine loop thread, the steps after each
- *    attempt on the I/O pool, never at once, so b->offset and b->hash need no lock.
+ *    attempt on the I/O pool, never at once, so b->offset and b->hash need no lock;
+ *  - a failed attempt counts against max_retries only if it brought the stream no further
+ *    than the earlier attempts had (b->reached): a body cut short resumes, and an attempt
+ *    that started over (a 200 to our Range) and refetched bytes already had is no
+ *    progress. hub.c bounds the attempts in all (hfi_hub_retry_decide).
  */
 #include "config.h"
 
@@ -78,7 +82,7 @@ static void single_done(hf_future_t *done, hf_promise_t *next, void *arg)
 {
     hfi_blob_t *b = arg;
     hfi_xfer_t *x = &b->x;
-    int code = hfi_future_code(done);
+    int code = hfi_future_code(done), progressed;
 
     hf_promise_resolve(next, NULL, NULL);
     pthread_mutex_lock(&b->mu);
@@ -124,8 +128,10 @@ static void single_done(hf_future_t *done, hf_promise_t *next, void *arg)
         hfi_blob_refresh_url(b, NULL, &x->err);
         return;
     }
-    if (code != HF_ECORRUPT && hfi_blob_worth_retrying(x, code) && b->attempt < b->hub->max_retries) {
-        hf_future_t *d = hfi_hub_retry_after(b->hub, x, ++b->attempt, single_retry, b);
+    progressed = b->offset > b->reached;
+    if (hfi_hub_retry_decide(b->hub, x, code != HF_ECORRUPT && hfi_blob_worth_retrying(x, code),
+                             progressed, &b->tries, &x->err) == 1) {
+        hf_future_t *d = hfi_hub_retry_after(b->hub, x, b->tries.failed, single_retry, b);
         hfi_blob_pend(b, &b->cur, d, NULL);
         hf_future_release(d);
         return;
@@ -135,6 +141,8 @@ static void single_done(hf_future_t *done, hf_promise_t *next, void *arg)
 
 void hfi_blob_single_start(hfi_blob_t *b)
 {
+    if (b->offset > b->reached)
+        b->reached = b->offset;
     b->ranged_request = b->offset > 0;
     if (hfi_blob_submit_get(b, &b->x, single_sink, b, b->offset > 0 ? b->offset : UINT64_MAX, UINT64_MAX,
                    &b->cur, single_done, b) < 0)

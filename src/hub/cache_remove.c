@@ -13,6 +13,18 @@
  *  - every deletion goes through cachewalk.h, relative to the repo folder's descriptor
  *    and never through a link: a link planted at blobs/, refs/ or snapshots/ fails the
  *    call before anything changes;
+ *  - a blob is deleted only under its lock (<cache>/.locks/<folder>/<etag>.lock, the lock
+ *    both official clients take), after reading every snapshot again: a download holds
+ *    that lock from its check that the blob is there until its snapshot link exists
+ *    (download.c; a blob it commits is checked again under the lock, since blob.c lets
+ *    go at the commit), so a link made while we decide is seen, and one made after finds
+ *    the blob gone and fetches it again; it never dangles. The first reading only
+ *    narrows the candidates. Locks are taken in etag order, LOCK_BATCH at a time, with one
+ *    reading per batch; each wait blocks the calling thread (polling), as long as a
+ *    download of that blob in this or another process holds it;
+ *  - lock order: blob locks in strcmp order of their etags, all of a batch released before
+ *    the next batch; no mutex is held, and nothing else is taken, under them. Downloads
+ *    hold one blob lock at a time, so no cycle can form;
  *  - lock files (.locks/) are never deleted: one may be held right now, and a new file
  *    under the same name would let a second writer in beside the holder.
  */
@@ -21,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -52,8 +65,8 @@ static int on_used(int dfd, const char *entry, const char *rel, const struct sta
     return hfi_strset_add(w->blobs, name);
 }
 
-/* Add the blobs every snapshot but `commit` uses to `used`. HF_EIO (naming it) if one
- * cannot be read: it might use any blob, so the caller must delete none. */
+/* Add the blobs every snapshot but `commit` (NULL: none) uses to `used`. HF_EIO (naming
+ * it) if one cannot be read: it might use any blob, so the caller must delete none. */
 static int blobs_of_other_snapshots(int sfd, const char *commit, int bfd, hfi_strset_t *used,
                                     const char *repo_id, hf_error_t *err)
 {
@@ -67,7 +80,7 @@ static int blobs_of_other_snapshots(int sfd, const char *commit, int bfd, hfi_st
         return hf_error_set(err, HF_EIO, 0, "%s: cannot read snapshots/; nothing removed", repo_id);
     while (rc >= 0 && (e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
-            strcmp(e->d_name, commit) == 0)
+            (commit && strcmp(e->d_name, commit) == 0))
             continue;
         if (fstatat(sfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
             continue;           /* gone, a stray file or a link: uses no blob of ours */
@@ -127,16 +140,78 @@ static int remove_repo(int cfd, int rfd, const char *folder, int64_t *freed, con
     return 0;
 }
 
+#define LOCK_BATCH 32
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Delete the blobs named in `cand` (of the open blobs/ `bfd`) that no snapshot of the open
+ * snapshots/ `sfd` (-1: none) links, each under its lock and after reading the snapshots
+ * again (see the design notes); the bytes freed are added to *freed. A blob whose lock
+ * cannot be taken, or whose batch cannot be checked, stays. Returns 0, HF_EIO or HF_ENOMEM
+ * (with `err` set; the other batches are still done). */
+static int remove_unused_blobs(const char *cache_dir, const hfi_cache_loc_t *loc, int sfd,
+                               int bfd, hfi_strset_t *cand, int64_t *freed, const char *repo_id,
+                               const char *commit, hf_error_t *err)
+{
+    int fds[LOCK_BATCH];
+    int rc = 0;
+
+    if (cand->n > 1)
+        qsort(cand->v, cand->n, sizeof *cand->v, cmp_names);  /* the lock order */
+    for (size_t i = 0; i < cand->n; i += LOCK_BATCH) {
+        size_t n = cand->n - i < LOCK_BATCH ? cand->n - i : LOCK_BATCH;
+        hfi_strset_t used = { 0 };
+        struct stat st;
+        int brc = 0, unreadable = 0, unlocked = 0, kept = 0;
+
+        for (size_t k = 0; k < n; k++) {
+            char *lock_path = hfi_cache_lock_path(cache_dir, loc, cand->v[i + k]);
+            fds[k] = lock_path ? hfi_cache_lock(lock_path, 0, NULL) : HF_ENOMEM;
+            hfi_free(lock_path);
+        }
+        /* links made before we held the locks are there now; none can be made until we
+         * let them go */
+        if (sfd >= 0 && (brc = blobs_of_other_snapshots(sfd, NULL, bfd, &used, repo_id, err)) < 0)
+            unreadable = 1;
+        for (size_t k = 0; k < n; k++) {
+            const char *name = cand->v[i + k];
+            if (unreadable || fds[k] < 0) {
+                kept = 1;
+                unlocked |= fds[k] < 0;
+            } else if (!hfi_strset_has(&used, name)) {
+                if (fstatat(bfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && unlinkat(bfd, name, 0) == 0)
+                    *freed += (int64_t)st.st_size;
+                else if (errno != ENOENT)
+                    kept = 1;
+            }
+            hfi_cache_unlock(fds[k]);   /* ignores a negative fd */
+        }
+        hfi_strset_free(&used);
+        if (kept && rc == 0)
+            rc = hf_error_set(err, brc == HF_ENOMEM ? HF_ENOMEM : HF_EIO, 0,
+                              "%s: cannot remove some blobs of %s (%s)", repo_id, commit,
+                              unreadable ? "the snapshots could not be read again to check them"
+                              : unlocked ? "a lock in .locks/ could not be taken"
+                                         : "nothing uses them");
+    }
+    return rc;
+}
+
 /* Remove snapshot `commit` (`has_snapshot`: it exists), the refs naming it and the blobs
  * only it used, in that order, after reading every snapshot (see the design notes). */
-static int remove_revision(int cfd, int rfd, const char *folder, const char *commit,
-                           int64_t *freed, const char *repo_id, hf_error_t *err)
+static int remove_revision(const char *cache_dir, const hfi_cache_loc_t *loc, int cfd, int rfd,
+                           const char *commit, int64_t *freed, const char *repo_id,
+                           hf_error_t *err)
 {
-    hfi_strset_t mine = { 0 }, used = { 0 };
+    hfi_strset_t mine = { 0 }, used = { 0 }, cand = { 0 };
+    const char *folder = loc->folder;
     used_walk_t uw = { -1, &mine, 0 };
     refrm_walk_t rw = { commit, 0 };
     struct stat st;
-    int bfd = -1, sfd = -1, rc, has_snapshot, failed = 0;
+    int bfd = -1, sfd = -1, rc, has_snapshot;
 
     if ((rc = open_repo_part(rfd, "blobs", &bfd, repo_id, err)) < 0 ||
         (rc = open_repo_part(rfd, "snapshots", &sfd, repo_id, err)) < 0)
@@ -160,17 +235,14 @@ static int remove_revision(int cfd, int rfd, const char *folder, const char *com
         goto out;
     }
     *freed += (int64_t)uw.copies;
-    for (size_t i = 0; i < mine.n; i++) {
-        if (hfi_strset_has(&used, mine.v[i]))
-            continue;
-        if (fstatat(bfd, mine.v[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && unlinkat(bfd, mine.v[i], 0) == 0)
-            *freed += (int64_t)st.st_size;
-        else if (errno != ENOENT)
-            failed = 1;
-    }
-    if (failed)
-        rc = hf_error_set(err, HF_EIO, 0, "%s: cannot remove some blobs of %s (nothing uses them)",
-                          repo_id, commit);
+    rc = 0;
+    for (size_t i = 0; i < mine.n && rc >= 0; i++)      /* candidates: unused at first sight */
+        if (!hfi_strset_has(&used, mine.v[i]))
+            rc = hfi_strset_add(&cand, mine.v[i]);
+    if (rc < 0)
+        rc = hf_error_set(err, rc, 0, "out of memory (no blob was removed)");
+    else
+        rc = remove_unused_blobs(cache_dir, loc, sfd, bfd, &cand, freed, repo_id, commit, err);
     if (sfd >= 0 && unlinkat(rfd, "snapshots", AT_REMOVEDIR) == 0) {
         int rrc = remove_repo(cfd, rfd, folder, freed, repo_id, err);   /* no snapshot left */
         rc = rc < 0 ? rc : rrc;
@@ -182,6 +254,7 @@ out:
         close(sfd);
     hfi_strset_free(&mine);
     hfi_strset_free(&used);
+    hfi_strset_free(&cand);
     return rc;
 }
 
@@ -230,7 +303,7 @@ int64_t hf_cache_remove(const char *cache_dir, hf_repo_type_t type, const char *
         goto out;
     }
     /* a ref whose snapshot is gone: removing the revision is removing its refs */
-    rc = remove_revision(cfd, rfd, loc.folder, commit, &freed, repo_id, err);
+    rc = remove_revision(cache_dir, &loc, cfd, rfd, commit, &freed, repo_id, err);
 out:
     if (rfd >= 0)
         close(rfd);

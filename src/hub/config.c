@@ -287,6 +287,7 @@ int hfi_hub_configure(hf_hub_t *hub, const hf_hub_config_t *cfg, hf_error_t *err
                                    : env_ms("HF_HUB_DOWNLOAD_TIMEOUT", 10000);
     hub->max_retries = cfg->max_retries ? cfg->max_retries : 5;
     hub->backoff_ms = cfg->backoff_ms ? cfg->backoff_ms : 1000;
+    hub->max_retry_wait_ms = cfg->max_retry_wait_ms ? cfg->max_retry_wait_ms : 60000;
     hub->parallel_threshold = cfg->parallel_threshold ? cfg->parallel_threshold : 64u << 20;
     hub->conns_per_file = cfg->conns_per_file ? cfg->conns_per_file : 8;
     hub->conns_total = cfg->conns_total ? cfg->conns_total : 64;

@@ -24,7 +24,19 @@
  *  - EntryNotFound with a commit writes .no_exist/<commit>/<path>; refs/<rev> is written
  *    when the revision is not the commit (not for hf_hub_file_metadata, which writes
  *    nothing, as huggingface_hub's get_hf_file_metadata);
- *  - the bytes are fetched by a shared blob download (blob.c); then the snapshot link;
+ *  - the bytes are fetched by a shared blob download (blob.c); then the snapshot link,
+ *    made holding the blob's lock (<cache>/.locks/<folder>/<etag>.lock) from the check that
+ *    blobs/<etag> is there until the link exists: hf_cache_remove (cache_remove.c) deletes a
+ *    blob only under that lock, after looking again for links to it, so the link never
+ *    dangles. The lock is tried, never waited for on an I/O thread while its holder may be
+ *    a blob download of this process that needs one: when it is held (a writer of the
+ *    blob, a removal, another link), we join a blob download instead, whose start waits
+ *    for the lock and then finds the blob there or fetches it again, and link after it.
+ *    Only after LINK_ROUNDS such rounds do we wait for the lock here (ending on cancel or
+ *    hf_hub_free). Without flock, or without a lock file (a read-only cache, where a
+ *    removal cannot lock, so delete, that blob either), the link is made unguarded;
+ *  - lock order: the blob's lock is a leaf: taken with no mutex held and nothing else
+ *    taken under it (blob.c holds it only while its download runs, then lets it go);
  *  - cancelling the returned future aborts the metadata request, or leaves the blob
  *    download (the last requester to leave cancels it);
  *  - once a cancel returns, the caller's progress callback never runs again: the blob
@@ -51,6 +63,7 @@
 #include "hub/names.h"
 
 #define MAX_HOPS 10
+#define LINK_ROUNDS 8       /* blob downloads joined on a held lock before we wait for it */
 
 typedef struct dl {
     _Atomic int refs;
@@ -67,7 +80,9 @@ typedef struct dl {
     int progress_off;
     char *url;                  /* the metadata URL being asked */
     char *download_url;
-    unsigned hops, attempt;
+    unsigned hops;
+    hfi_tries_t tries;          /* of the metadata request */
+    unsigned link_rounds;       /* blob downloads joined because its lock was held */
     hfi_xfer_t x;
     char commit[41], etag[65];
     uint64_t size;
@@ -197,17 +212,79 @@ static void leave_blob(dl_t *d)
         hfi_blob_leave(b, d->progress, d->progress_arg);
 }
 
-static void link_and_finish(dl_t *d)
+static void fetch_blob(dl_t *d);
+
+/* hfi_cache_lock_held's give_up for a try: never wait. */
+static int never_wait(void *arg)
+{
+    (void)arg;
+    return 1;
+}
+
+/* hfi_cache_lock_held's give_up for the last round's wait: cancelled, or the hub closing. */
+static int stop_waiting(void *arg)
+{
+    dl_t *d = arg;
+    return atomic_load(&d->cancelled) || hfi_hub_closing(d->hub);
+}
+
+/* 1 if blobs/<etag> is there: a regular file (a link is no blob) of the expected size. */
+static int blob_present(dl_t *d)
+{
+    struct stat st;
+    char *blob_path = hfi_cache_blob_path(&d->loc, d->etag);
+    int ok = blob_path && lstat(blob_path, &st) == 0 && S_ISREG(st.st_mode) &&
+             (uint64_t)st.st_size == d->size;
+    hfi_free(blob_path);
+    return ok;
+}
+
+/* Link snapshots/<commit>/<path> to blobs/<etag> and finish, holding the blob's lock from
+ * the check that the blob is there until the link exists (see the design notes); a held
+ * lock or a blob gone (removed since it was committed) sends us to a blob download. */
+static void link_or_fetch(dl_t *d)
 {
     hf_error_t e;
-    char *path;
+    char *lock_path, *path;
+    int fd, held = 0, rc, last = d->link_rounds >= LINK_ROUNDS;
 
     memset(&e, 0, sizeof e);
     int how = !d->hub->copy_instead_of_link ? HFI_LINK_SYMLINK
               : d->force                    ? HFI_LINK_COPY_AGAIN
                                             : HFI_LINK_COPY;
 
-    if (hfi_cache_link(&d->loc, d->commit, d->path, d->etag, how, &e) < 0) {
+    if ((lock_path = hfi_cache_lock_path(d->hub->cache_dir, &d->loc, d->etag)) == NULL) {
+        done_errf(d, HF_ENOMEM, 0, "out of memory");
+        return;
+    }
+    fd = hfi_cache_lock_held(lock_path, 0, &held, last ? stop_waiting : never_wait, d, &e);
+    hfi_free(lock_path);
+    if (fd == HF_ECANCELED && !last && !atomic_load(&d->cancelled)) {
+        d->link_rounds++;       /* held: join whoever writes the blob, then link */
+        fetch_blob(d);
+        return;
+    }
+    /* HF_EIO: no lock file to be had (a read-only cache): link unguarded, as without
+     * flock; a removal cannot take that lock either, and so deletes nothing behind it */
+    if (fd < 0 && fd != HF_EIO) {
+        done_err(d, &e);
+        return;
+    }
+    if (!blob_present(d)) {     /* removed since we saw it (or committed it) */
+        hfi_cache_unlock(fd);
+        if (last) {
+            done_errf(d, HF_EIO, 0, "its blob was removed from the cache each time before "
+                      "it could be linked");
+            return;
+        }
+        d->link_rounds++;
+        fetch_blob(d);
+        return;
+    }
+    memset(&e, 0, sizeof e);
+    rc = hfi_cache_link(&d->loc, d->commit, d->path, d->etag, how, &e);
+    hfi_cache_unlock(fd);       /* the link exists: a removal now sees it (< 0: ignored) */
+    if (rc < 0) {
         done_err(d, &e);
         return;
     }
@@ -233,7 +310,7 @@ static void after_blob(hf_future_t *done, hf_promise_t *next, void *arg)
         hf_error_set(&e, be->code, be->http_status, "%s/%s: %s", d->repo_id, d->path, be->message);
         done_err(d, &e);
     } else {
-        link_and_finish(d);
+        link_or_fetch(d);
     }
 }
 
@@ -263,37 +340,13 @@ static void answer_metadata(dl_t *d)
     dl_unref(d);
 }
 
-static void have_metadata(dl_t *d)
+/* Fetch the blob through a shared blob download (or join the one under way), then link. A
+ * forced download fetches once: a later round (the blob removed meanwhile) need not. */
+static void fetch_blob(dl_t *d)
 {
-    hf_error_t e;
-    struct stat st;
-    char *blob_path;
     hfi_blob_req_t req;
     hf_future_t *bf;
 
-    if (d->meta_only) {
-        answer_metadata(d);
-        return;
-    }
-    memset(&e, 0, sizeof e);
-    if (!hfi_is_commit(d->revision) &&
-        hfi_cache_write_ref(&d->loc, d->revision, d->commit, &e) < 0) {
-        done_err(d, &e);
-        return;
-    }
-    if ((blob_path = hfi_cache_blob_path(&d->loc, d->etag)) == NULL) {
-        done_errf(d, HF_ENOMEM, 0, "out of memory");
-        return;
-    }
-    /* forced: fetched again and renamed over the blob, which serves until then (a failed
-     * or cancelled forced download leaves the cache as it was) */
-    if (!d->force && lstat(blob_path, &st) == 0 && S_ISREG(st.st_mode) &&   /* a link is no blob */
-        (uint64_t)st.st_size == d->size) {
-        hfi_free(blob_path);
-        link_and_finish(d);     /* cached blob: only the link may be missing */
-        return;
-    }
-    hfi_free(blob_path);
     memset(&req, 0, sizeof req);
     req.loc = &d->loc;
     req.etag = d->etag;
@@ -304,7 +357,7 @@ static void have_metadata(dl_t *d)
     req.path = d->path;
     req.progress = d->progress;
     req.progress_arg = d->progress_arg;
-    req.force = d->force;
+    req.force = d->force && d->link_rounds == 0;
     {
         hfi_blob_t *b = hfi_blob_join(d->hub, &req, &bf);
         pthread_mutex_lock(&d->mu);
@@ -319,6 +372,28 @@ static void have_metadata(dl_t *d)
         leave_blob(d);
     hfi_hub_then(d->hub, bf, after_blob, d);
     hf_future_release(bf);
+}
+
+static void have_metadata(dl_t *d)
+{
+    hf_error_t e;
+
+    if (d->meta_only) {
+        answer_metadata(d);
+        return;
+    }
+    memset(&e, 0, sizeof e);
+    if (!hfi_is_commit(d->revision) &&
+        hfi_cache_write_ref(&d->loc, d->revision, d->commit, &e) < 0) {
+        done_err(d, &e);
+        return;
+    }
+    /* forced: fetched again and renamed over the blob, which serves until then (a failed
+     * or cancelled forced download leaves the cache as it was) */
+    if (!d->force && blob_present(d))
+        link_or_fetch(d);       /* cached blob: only the link may be missing */
+    else
+        fetch_blob(d);
 }
 
 static void head_start(dl_t *d);
@@ -337,7 +412,7 @@ static void head_retry(hf_future_t *done, hf_promise_t *next, void *arg)
 
 static void retry_later(dl_t *d)
 {
-    hf_future_t *f = hfi_hub_retry_after(d->hub, &d->x, d->attempt, head_retry, d);
+    hf_future_t *f = hfi_hub_retry_after(d->hub, &d->x, d->tries.failed, head_retry, d);
     set_cur(d, f, NULL);
     hf_future_release(f);
 }
@@ -378,12 +453,12 @@ static void head_done(hf_future_t *done, hf_promise_t *next, void *arg)
     }
     if (st == HF_FUTURE_REJECTED) {
         const hf_error_t *xe = hf_future_error(done);
-        if ((xe->code == HF_ENETWORK || xe->code == HF_ETIMEDOUT) &&
-            d->attempt++ < d->hub->max_retries) {
+        hf_error_set(&e, xe->code, 0, "%s/%s: %s", d->repo_id, d->path, xe->message);
+        if (hfi_hub_retry_decide(d->hub, x, xe->code == HF_ENETWORK || xe->code == HF_ETIMEDOUT,
+                                 0, &d->tries, &e) == 1) {
             retry_later(d);
             return;
         }
-        hf_error_set(&e, xe->code, 0, "%s/%s: %s", d->repo_id, d->path, xe->message);
         fall_back(d, &e);
         return;
     }
@@ -418,7 +493,11 @@ static void head_done(hf_future_t *done, hf_promise_t *next, void *arg)
         int code = hfi_http_error_code(x->status, x->headers[HFI_H_ERROR_CODE]);
         const char *msg = x->headers[HFI_H_ERROR_MESSAGE];
         char text[200];
-        if (hfi_http_retryable(x->status) && d->attempt++ < d->hub->max_retries) {
+        snprintf(text, sizeof text, "%s (HTTP %ld)%s%.120s", hf_strerror(code), x->status,
+                 msg ? ": " : "", msg ? msg : "");
+        hf_error_set(&e, code, (int)x->status, "%s/%s: %s", d->repo_id, d->path, text);
+        if (hfi_hub_retry_decide(d->hub, x, hfi_http_retryable(x->status), 0, &d->tries,
+                                 &e) == 1) {
             retry_later(d);
             return;
         }
@@ -429,9 +508,6 @@ static void head_done(hf_future_t *done, hf_promise_t *next, void *arg)
             if (!hfi_is_commit(d->revision))
                 hfi_cache_write_ref(&d->loc, d->revision, x->headers[HFI_H_REPO_COMMIT], NULL);
         }
-        snprintf(text, sizeof text, "%s (HTTP %ld)%s%.120s", hf_strerror(code), x->status,
-                 msg ? ": " : "", msg ? msg : "");
-        hf_error_set(&e, code, (int)x->status, "%s/%s: %s", d->repo_id, d->path, text);
         /* the Hub said the revision or the file is not there, or refused the repo or
          * the token: that answer stands (huggingface_hub would serve the cache for a
          * refusal too; hfasync reports it). Anything else (5xx and 429 after retries,

@@ -8,11 +8,27 @@
  *    under way and every one submitted from now on ends as cancelled), cancels the retry
  *    delays under way, and waits until no hold is left; only then are the engine and
  *    the hub freed, so that no continuation can find either gone;
+ *  - retries: every request (metadata, API, a blob's single stream, each of its ranges)
+ *    asks hfi_hub_retry_decide whether a failure is tried again, so the rules are one:
+ *      - max_retries failures in a row that brought no new byte end the request. An
+ *        attempt that wrote at least one byte past what the earlier ones had does not count
+ *        (and starts the run, and its backoff, over): a CDN that cuts every body short
+ *        still delivers the file, one resumed piece at a time;
+ *      - HFI_TRIES_PER_RETRY x max_retries failures in all end it too, progress or not: a
+ *        server that sends one byte per connection would otherwise keep a large range
+ *        going for as many connections as it has bytes (with the defaults, 500 attempts,
+ *        each after at least backoff_ms);
+ *      - a server asking for a longer wait than max_retry_wait_ms (Retry-After, or
+ *        RateLimit t= on a 429; both parsed up to 86400 s, overflow protection only) gets
+ *        no retry: the request fails at once, with the code its last failure would have
+ *        had and a message naming both waits, rather than sleeping for up to a day;
  *  - lock order: hub->mu is a leaf (blob.c takes a blob's mu after it, never before).
  */
 #include "config.h"
 
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -240,21 +256,70 @@ static void retry_fire(hf_future_t *done, hf_promise_t *next, void *arg)
     hfi_free(r);
 }
 
+/* The wait in seconds the response in `x` asks for before a retry: its Retry-After
+ * (*replaces = 1: it replaces our backoff), else on a 429 its RateLimit t= (*replaces = 0:
+ * it only lengthens our backoff); -1 if none. */
+static long server_wait_s(const hfi_xfer_t *x, int *replaces)
+{
+    long ra;
+    *replaces = 0;
+    if (!x)
+        return -1;
+    if ((ra = hfi_parse_retry_after(x->headers[HFI_H_RETRY_AFTER])) >= 0) {
+        *replaces = 1;
+        return ra;
+    }
+    return x->status == 429 ? hfi_parse_ratelimit_reset(x->headers[HFI_H_RATELIMIT]) : -1;
+}
+
+/* Append to the message of `e`, truncated to fit. */
+static void HF_PRINTF(2, 3) append_note(hf_error_t *e, const char *fmt, ...)
+{
+    size_t used = strnlen(e->message, sizeof e->message - 1);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->message + used, sizeof e->message - used, fmt, ap);
+    va_end(ap);
+}
+
+int hfi_hub_retry_decide(hf_hub_t *hub, const hfi_xfer_t *x, int retryable, int progressed,
+                         hfi_tries_t *t, hf_error_t *err)
+{
+    uint64_t most = (uint64_t)HFI_TRIES_PER_RETRY * hub->max_retries;
+    unsigned limit = hub->max_retry_wait_ms;
+    long asked;
+    int replaces;
+
+    t->total++;
+    t->failed = progressed ? 0 : t->failed + 1;
+    if (!retryable || t->failed > hub->max_retries)
+        return 0;
+    if (t->total > most) {
+        if (err)
+            append_note(err, "; gave up after %u attempts", t->total);
+        return 0;
+    }
+    if ((asked = server_wait_s(x, &replaces)) >= 0 && (uint64_t)asked * 1000 > limit) {
+        if (err)
+            append_note(err, "; the server asked to retry after %ld s, more than the "
+                             "limit of %u%s%.*u s", asked, limit / 1000, limit % 1000 ? "." : "",
+                             limit % 1000 ? 3 : 0, limit % 1000);
+        return HFI_RETRY_TOO_LONG;
+    }
+    return 1;
+}
+
 hf_future_t *hfi_hub_retry_after(hf_hub_t *hub, const hfi_xfer_t *x, unsigned attempt,
                                  hf_then_fn fn, void *arg)
 {
     retry_t *r = NULL;
     uint64_t ms = (uint64_t)hub->backoff_ms << (attempt > 4 ? 3 : attempt ? attempt - 1 : 0);
     hf_future_t *d = NULL;
+    int replaces;
+    long asked = server_wait_s(x, &replaces);
 
-    if (x) {
-        long ra = hfi_parse_retry_after(x->headers[HFI_H_RETRY_AFTER]);
-        long rl = hfi_parse_ratelimit_reset(x->headers[HFI_H_RATELIMIT]);
-        if (x->status == 429 && rl >= 0 && (uint64_t)rl * 1000 > ms)
-            ms = (uint64_t)rl * 1000;
-        if (ra >= 0)
-            ms = (uint64_t)ra * 1000;
-    }
+    if (asked >= 0 && (replaces || (uint64_t)asked * 1000 > ms))
+        ms = (uint64_t)asked * 1000;
     pthread_mutex_lock(&hub->mu);
     hub->retries++;
     if (hub->closing)

@@ -22,6 +22,7 @@ struct hf_hub {
     int copy_instead_of_link;
     int fsync_blobs;
     unsigned etag_timeout_ms, download_timeout_ms, max_retries, backoff_ms;
+    unsigned max_retry_wait_ms; /* the longest wait a server may ask for before a retry */
     uint64_t parallel_threshold;
     unsigned conns_per_file, conns_total, engine_threads;
     hfi_engine_t *engine;
@@ -66,9 +67,36 @@ int hfi_hub_then(hf_hub_t *hub, hf_future_t *f, hf_then_fn fn, void *arg);
 /* Wait before retry number `attempt` (1-based) after the response in `x` (NULL if none):
  * backoff_ms doubled per attempt up to 8x, or the server's Retry-After, or RateLimit t=
  * on a 429. Counts the retry. Returns the delay future (to cancel), continuing as above.
- * Closing the hub cancels the delay (fn then sees it cancelled). */
+ * Closing the hub cancels the delay (fn then sees it cancelled). Ask hfi_hub_retry_decide
+ * first: it refuses the waits longer than max_retry_wait_ms. */
 hf_future_t *hfi_hub_retry_after(hf_hub_t *hub, const hfi_xfer_t *x, unsigned attempt,
                                  hf_then_fn fn, void *arg);
+
+/* How many times one request (a metadata or API request, the single stream of a blob, one
+ * of its ranges) has failed; zero-initialised. */
+typedef struct hfi_tries {
+    unsigned failed;            /* failures in a row that brought no new byte; the retry
+                                   delay grows with it */
+    unsigned total;             /* failures in all, progress or not */
+} hfi_tries_t;
+
+/* Each request's attempts in all are bounded at this many times max_retries (see hub.c). */
+#define HFI_TRIES_PER_RETRY 100u
+
+/* The one retry decision of every request of the hub. The request failed: `retryable` says
+ * whether the failure is of a kind worth another attempt (a dropped connection, a timeout,
+ * 408/429/5xx: the caller knows); `progressed` whether this attempt wrote at least one byte
+ * past what the earlier ones had (0 for requests without a body to resume). Counts the
+ * failure in `*t`. Returns 1: retry, waiting hfi_hub_retry_after(hub, x, t->failed, ...).
+ * 0: fail with `err` as it is: not retryable, max_retries failures in a row without
+ * progress, or HFI_TRIES_PER_RETRY x max_retries in all (then noted in `err`'s message).
+ * HFI_RETRY_TOO_LONG: the response in `x` asks (Retry-After, or RateLimit t= on a 429)
+ * for a longer wait than max_retry_wait_ms: fail at once with `err`, whose code is kept
+ * and whose message is given "; the server asked to retry after N s, more than the limit
+ * of M s". `x` may be NULL (no response); `err` may be NULL. */
+#define HFI_RETRY_TOO_LONG 2
+int hfi_hub_retry_decide(hf_hub_t *hub, const hfi_xfer_t *x, int retryable, int progressed,
+                         hfi_tries_t *t, hf_error_t *err);
 /* What a cancellation must stop: a transfer (its future and the request, aborted through
  * the engine) or a delay (cancelled). The owner guards it with its own mutex. */
 typedef struct hfi_pending {

@@ -3,7 +3,11 @@
  *
  * Design notes
  *  - repo info resolves the revision to a commit and lists the files; refs/<revision> is
- *    written; each selected file is then downloaded by commit (hf_hub_download), at most
+ *    written. The Hub cuts `siblings` short for very large repos, so, as huggingface_hub's
+ *    snapshot_download does, a list that is missing, empty or longer than
+ *    LARGE_REPO_FILES (its VERY_LARGE_REPO_THRESHOLD) is not trusted: the files then come
+ *    from the recursive tree listing of the commit (hf_hub_list_files, every page);
+ *  - each selected file is then downloaded by commit (hf_hub_download), at most
  *    `max_parallel` at once, so each costs one metadata request and files already in the
  *    cache for that commit cost none;
  *  - the first failure cancels the downloads still running and rejects the snapshot with
@@ -14,7 +18,9 @@
  *    its blob, which waits out a progress call of this snapshot on another thread, and
  *    that call takes `mu`;
  *  - offline, the commit comes from the revision or refs/<revision>, and the snapshot
- *    folder is returned if it exists (HF_EOFFLINE otherwise). Online, when repo info fails
+ *    folder is returned if it exists (HF_EOFFLINE otherwise); that lookup (a read of the
+ *    ref, a stat) runs on the I/O pool like every other step, never on the calling thread,
+ *    which gets the pending future at once. Online, when repo info fails
  *    for a reason other than the Hub's answer (hub_said_no: network, 5xx or 429 after
  *    retries, an answer that is not the Hub's), the same lookup answers if it can, as
  *    huggingface_hub's snapshot_download and hf_hub_download() do; its error otherwise.
@@ -59,12 +65,29 @@ struct snap {
     _Atomic int cancelled;
     pthread_mutex_t mu;
     hf_future_t *info;
+    hf_future_t *list;          /* the tree listing, when the siblings are not trusted;
+                                   under mu */
     sfile_t *files;
     size_t nfiles, next, running, finished;
     int failed;
     hf_error_t err;
     uint64_t batch_total;
 };
+
+/* huggingface_hub's VERY_LARGE_REPO_THRESHOLD: a siblings list longer than this may have
+ * been cut short by the Hub. */
+#define LARGE_REPO_FILES 50000
+
+static _Atomic size_t large_repo_files = LARGE_REPO_FILES;
+
+/* Test hook (tests/hub/check_snapshot.c declares it too, its only user): make `n` (0: the
+ * default) the longest siblings list the snapshot trusts; returns the previous value. */
+size_t hfi_snapshot_set_large_repo_files(size_t n);
+
+size_t hfi_snapshot_set_large_repo_files(size_t n)
+{
+    return atomic_exchange(&large_repo_files, n ? n : (size_t)LARGE_REPO_FILES);
+}
 
 static void strv_free(char **v, size_t n)
 {
@@ -108,6 +131,7 @@ static void snap_unref(snap_t *s)
     }
     hfi_free(s->files);
     hf_future_release(s->info);
+    hf_future_release(s->list);
     strv_free(s->include, s->ninclude);
     strv_free(s->exclude, s->nexclude);
     hf_promise_free(s->out);
@@ -289,47 +313,27 @@ static void start_more(snap_t *s)
     }
 }
 
-static void have_info(hf_future_t *done, hf_promise_t *next, void *arg)
+/* Select from the `count` files of the commit, then download them (or settle at once with
+ * the empty folder if none is selected). */
+static void take_files(snap_t *s, const hf_repo_file_t *files, size_t count)
 {
-    snap_t *s = arg;
-    const hf_repo_info_t *info;
     hf_error_t e;
     size_t n = 0;
 
-    hf_promise_resolve(next, NULL, NULL);
-    if (atomic_load(&s->cancelled) || hf_future_state(done) != HF_FUTURE_FULFILLED) {
-        if (hf_future_state(done) == HF_FUTURE_REJECTED)
-            e = *hf_future_error(done);
-        else
-            hf_error_set(&e, HF_ECANCELED, 0, "cancelled");
-        /* the Hub could not be asked: the cached snapshot answers, if there is one */
-        if (e.code != HF_ECANCELED && !atomic_load(&s->cancelled) && !hub_said_no(e.code) &&
-            cached_commit(&s->loc, s->revision, s->commit) == 0) {
-            snap_finish(s, NULL);
-            return;
-        }
-        snap_finish(s, &e);
-        return;
-    }
-    info = hf_future_value(done);
-    memcpy(s->commit, info->sha, 41);
-    memset(&e, 0, sizeof e);
-    if (!hfi_is_commit(s->revision) && hfi_cache_write_ref(&s->loc, s->revision, s->commit, &e) < 0) {
-        snap_finish(s, &e);
-        return;
-    }
-    if (info->nfiles && (s->files = hfi_calloc(info->nfiles, sizeof *s->files)) == NULL) {
+    if (count && (s->files = hfi_calloc(count, sizeof *s->files)) == NULL) {
         hf_error_set(&e, HF_ENOMEM, 0, "out of memory");
         snap_finish(s, &e);
         return;
     }
-    for (size_t i = 0; i < info->nfiles; i++) {
-        if (!selected(s, info->files[i].path))
+    for (size_t i = 0; i < count; i++) {
+        if (!selected(s, files[i].path))
             continue;
         s->files[n].s = s;
-        s->files[n].size = info->files[i].size;
-        s->batch_total += info->files[i].size;
-        if ((s->files[n].path = hfi_strdup(info->files[i].path)) == NULL) {
+        s->files[n].size = files[i].size;
+        s->batch_total += files[i].size;
+        if ((s->files[n].path = hfi_strdup(files[i].path)) == NULL) {
+            while (n > 0)       /* not counted in nfiles yet: snap_unref would miss them */
+                hfi_free(s->files[--n].path);
             hf_error_set(&e, HF_ENOMEM, 0, "out of memory");
             snap_finish(s, &e);
             return;
@@ -352,6 +356,89 @@ static void have_info(hf_future_t *done, hf_promise_t *next, void *arg)
     start_more(s);
 }
 
+/* The error of a future that did not fulfil, or of a cancelled snapshot. */
+static void not_fulfilled(snap_t *s, hf_future_t *done, hf_error_t *e)
+{
+    if (!atomic_load(&s->cancelled) && hf_future_state(done) == HF_FUTURE_REJECTED)
+        *e = *hf_future_error(done);
+    else
+        hf_error_set(e, HF_ECANCELED, 0, "cancelled");
+}
+
+static void have_list(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    snap_t *s = arg;
+    const hf_file_list_t *l;
+    hf_error_t e;
+
+    hf_promise_resolve(next, NULL, NULL);
+    if (atomic_load(&s->cancelled) || hf_future_state(done) != HF_FUTURE_FULFILLED) {
+        not_fulfilled(s, done, &e);
+        snap_finish(s, &e);
+        return;
+    }
+    l = hf_future_value(done);
+    take_files(s, l->files, l->n);
+}
+
+/* The siblings are not to be trusted: list the commit's tree instead. */
+static void list_tree(snap_t *s)
+{
+    hf_file_ref_t ref = { s->repo_id, s->type, s->commit, NULL };
+    hf_future_t *f = hf_hub_list_files(s->hub, &ref);
+
+    if (!f && (f = hf_future_rejected(HF_ENOMEM, 0, "out of memory")) == NULL) {
+        hf_error_t e;
+        hf_error_set(&e, HF_ENOMEM, 0, "out of memory");
+        snap_finish(s, &e);
+        return;
+    }
+    pthread_mutex_lock(&s->mu);
+    s->list = hf_future_retain(f);
+    pthread_mutex_unlock(&s->mu);
+    if (atomic_load(&s->cancelled))     /* the cancel that went over the futures missed it */
+        hf_future_cancel(f);
+    if (hfi_hub_then(s->hub, f, have_list, s) < 0) {
+        hf_error_t e;
+        hf_future_cancel(f);
+        hf_error_set(&e, HF_ENOMEM, 0, "out of memory");
+        snap_finish(s, &e);
+    }
+    hf_future_release(f);
+}
+
+static void have_info(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    snap_t *s = arg;
+    const hf_repo_info_t *info;
+    hf_error_t e;
+
+    hf_promise_resolve(next, NULL, NULL);
+    if (atomic_load(&s->cancelled) || hf_future_state(done) != HF_FUTURE_FULFILLED) {
+        not_fulfilled(s, done, &e);
+        /* the Hub could not be asked: the cached snapshot answers, if there is one */
+        if (e.code != HF_ECANCELED && !atomic_load(&s->cancelled) && !hub_said_no(e.code) &&
+            cached_commit(&s->loc, s->revision, s->commit) == 0) {
+            snap_finish(s, NULL);
+            return;
+        }
+        snap_finish(s, &e);
+        return;
+    }
+    info = hf_future_value(done);
+    memcpy(s->commit, info->sha, 41);
+    memset(&e, 0, sizeof e);
+    if (!hfi_is_commit(s->revision) && hfi_cache_write_ref(&s->loc, s->revision, s->commit, &e) < 0) {
+        snap_finish(s, &e);
+        return;
+    }
+    if (info->nfiles == 0 || info->nfiles > atomic_load(&large_repo_files)) {
+        list_tree(s);
+        return;
+    }
+    take_files(s, info->files, info->nfiles);
+}
+
 static void snap_on_settled(hf_future_t *f, void *arg, int state)
 {
     snap_t *s = arg;
@@ -365,9 +452,9 @@ static void snap_on_settled(hf_future_t *f, void *arg, int state)
             hf_future_t *g = NULL;
             int more;
             pthread_mutex_lock(&s->mu);
-            more = i <= s->nfiles;
+            more = i <= s->nfiles + 1;
             if (more)
-                g = hf_future_retain(i == 0 ? s->info : s->files[i - 1].f);
+                g = hf_future_retain(i == 0 ? s->info : i == 1 ? s->list : s->files[i - 2].f);
             pthread_mutex_unlock(&s->mu);
             if (!more)
                 break;
@@ -380,32 +467,28 @@ static void snap_on_settled(hf_future_t *f, void *arg, int state)
     snap_unref(s);
 }
 
-/* Offline: the folder of the commit the revision names in the cache. */
-static hf_future_t *offline_snapshot(hf_hub_t *hub, const hf_file_ref_t *ref)
+/* Offline (on the I/O pool): the folder of the commit the revision names in the cache. */
+static void offline_lookup(void *arg)
 {
-    hfi_cache_loc_t loc;
-    char commit[41], *dir, *copy;
-    const char *rev = ref->revision ? ref->revision : "main";
-    hf_future_t *f;
+    snap_t *s = arg;
+    hf_error_t e;
     int rc;
 
-    if (hfi_cache_loc_init(&loc, hub->cache_dir, ref->repo_type, ref->repo_id) < 0)
-        return NULL;
-    rc = cached_commit(&loc, rev, commit);
-    dir = rc == 0 ? hfi_cache_snapshot_dir(&loc, commit) : NULL;
-    hfi_cache_loc_free(&loc);
+    if (atomic_load(&s->cancelled)) {
+        hf_error_set(&e, HF_ECANCELED, 0, "cancelled");
+        snap_finish(s, &e);
+        return;
+    }
+    if ((rc = cached_commit(&s->loc, s->revision, s->commit)) == 0) {
+        snap_finish(s, NULL);
+        return;
+    }
     if (rc == HF_ENOENT)
-        return hf_future_rejected(HF_EOFFLINE, 0, "%s: offline and revision %s not in the cache",
-                                  ref->repo_id, rev);
-    if (!dir)
-        return NULL;
-    copy = strdup(dir);
-    hfi_free(dir);
-    if (!copy)
-        return NULL;
-    if ((f = hf_future_resolved(copy, free)) == NULL)
-        free(copy);
-    return f;
+        hf_error_set(&e, HF_EOFFLINE, 0, "%s: offline and revision %s not in the cache",
+                     s->repo_id, s->revision);
+    else
+        hf_error_set(&e, rc, 0, "%s: %s", s->repo_id, hf_strerror(rc));
+    snap_finish(s, &e);
 }
 
 hf_future_t *hf_hub_snapshot(hf_hub_t *hub, const hf_file_ref_t *ref, const hf_snapshot_opts_t *opts)
@@ -424,8 +507,6 @@ hf_future_t *hf_hub_snapshot(hf_hub_t *hub, const hf_file_ref_t *ref, const hf_s
         hfi_check_revision(ref->revision ? ref->revision : "main", &e) < 0 ||
         hfi_check_repo_type(ref->repo_type, &e) < 0)
         return hf_future_rejected(HF_EINVAL, 0, "%s", e.message);
-    if (hub->offline)
-        return offline_snapshot(hub, ref);
     if (hfi_hub_hold(hub, 0) < 0)
         return hfi_hub_closed_future();
     if ((s = hfi_calloc(1, sizeof *s)) == NULL) {
@@ -457,6 +538,13 @@ hf_future_t *hf_hub_snapshot(hf_hub_t *hub, const hf_file_ref_t *ref, const hf_s
     }
     out = hf_promise_future(s->out);
     hfi_future_set_hook((hf_future_t *)(void *)s->out, snap_on_settled, s);
+    if (hub->offline) {
+        if (hf_executor_post(hf_runtime_io(hub->rt), offline_lookup, s) < 0) {
+            hf_error_set(&e, HF_ECANCELED, 0, "runtime shut down");
+            snap_finish(s, &e);
+        }
+        return out;
+    }
     rref = *ref;
     rref.path = NULL;
     s->info = hf_hub_repo_info(hub, &rref);

@@ -73,6 +73,10 @@ START_TEST(retry_hints_are_read)
     ck_assert_int_eq(hfi_parse_ratelimit_reset("\"resolvers\";r=0;t=55"), 55);
     ck_assert_int_eq(hfi_parse_ratelimit_reset("\"api\";r=10"), -1);
     ck_assert_int_eq(hfi_parse_ratelimit_reset(NULL), -1);
+    /* both hints are capped at a day, against overflow (the hub's max_retry_wait_ms
+     * decides what is waited for) */
+    ck_assert_int_eq(hfi_parse_ratelimit_reset("\"api\";r=0;t=99999999999999999999"), -1);
+    ck_assert_int_eq(hfi_parse_ratelimit_reset("\"api\";r=0;t=99999999999"), 86400);
 }
 END_TEST
 

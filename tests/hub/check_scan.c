@@ -3,9 +3,14 @@
  */
 #include "common/testutil.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "common/mockhub.h"
 
 #define C1 "1111111111111111111111111111111111111111"
 #define C2 "2222222222222222222222222222222222222222"
@@ -338,6 +343,264 @@ START_TEST(copies_in_a_cache_without_symlinks_count_as_blobs)
 }
 END_TEST
 
+/* ---- removal racing a download that links a blob it is about to delete ---------------- */
+
+typedef struct remover {
+    pthread_t t;
+    const char *cache;
+    const char *repo_id;
+    const char *revision;
+    int64_t rc;
+    hf_error_t err;
+} remover_t;
+
+static void *remove_thread(void *arg)
+{
+    remover_t *r = arg;
+    r->rc = hf_cache_remove(r->cache, HF_REPO_MODEL, r->repo_id, r->revision, &r->err);
+    return NULL;
+}
+
+/* Take E_WORLD's lock as a download in its critical section holds it (from its check that
+ * the blob is there until its link exists), then remove C1, whose only blob of its own is
+ * E_WORLD, on another thread; return once the removal has removed C1's snapshot (the step
+ * before its blobs). The lock's descriptor is returned. */
+static int remove_c1_while_holding_the_world_lock(remover_t *r)
+{
+    char lock[512];
+    int fd;
+
+    build_cache();
+    snprintf(lock, sizeof lock, "%s/.locks/models--org--m/" E_WORLD ".lock", root);
+    fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0664);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(flock(fd, LOCK_EX), 0);
+    memset(r, 0, sizeof *r);
+    r->cache = root;
+    r->repo_id = "org/m";
+    r->revision = C1;
+    ck_assert_int_eq(pthread_create(&r->t, NULL, remove_thread, r), 0);
+    TU_EVENTUALLY(!exists("models--org--m/snapshots/" C1));
+    /* the removal may delete E_WORLD only under its lock, which we hold */
+    ck_assert(exists("models--org--m/blobs/" E_WORLD));
+    return fd;
+}
+
+START_TEST(removal_keeps_a_blob_a_download_links_while_holding_its_lock)
+{
+    remover_t r;
+    char link[512];
+    int fd = remove_c1_while_holding_the_world_lock(&r);
+
+    /* what a download of revision C3 sharing the blob does in its critical section */
+    sh("cd \"$R\"/models--org--m && mkdir snapshots/" C3 " && ln -s ../../blobs/" E_WORLD
+       " snapshots/" C3 "/b.txt", root);
+    ck_assert_int_eq(flock(fd, LOCK_UN), 0);
+    close(fd);
+    ck_assert_int_eq(pthread_join(r.t, NULL), 0);
+    ck_assert_msg(r.rc == 0, "rc %lld: %s", (long long)r.rc, r.err.message);  /* nothing freed */
+    snprintf(link, sizeof link, "%s/models--org--m/snapshots/" C3 "/b.txt", root);
+    ck_assert(tu_same_bytes(link, "world\n", 6));       /* the new link resolves */
+    ck_assert(exists("models--org--m/blobs/" E_HELLO)); /* C2's */
+    ck_assert(!exists("models--org--m/refs/main"));     /* named C1 */
+    rm_cache();
+}
+END_TEST
+
+START_TEST(removal_deletes_a_blob_nothing_linked_once_its_lock_is_released)
+{
+    remover_t r;
+    int fd = remove_c1_while_holding_the_world_lock(&r);
+
+    ck_assert_int_eq(flock(fd, LOCK_UN), 0);
+    close(fd);
+    ck_assert_int_eq(pthread_join(r.t, NULL), 0);
+    ck_assert_msg(r.rc == 6, "rc %lld: %s", (long long)r.rc, r.err.message);  /* "world\n" */
+    ck_assert(!exists("models--org--m/blobs/" E_WORLD));
+    ck_assert(exists("models--org--m/blobs/" E_HELLO));
+    ck_assert(exists(".locks/models--org--m/" E_WORLD ".lock"));
+    rm_cache();
+}
+END_TEST
+
+START_TEST(removal_keeps_a_blob_whose_lock_it_cannot_take)
+{
+    hf_error_t e;
+
+    /* a folder where E_WORLD's lock file belongs: no lock, so no deletion */
+    build_cache();
+    sh("mkdir \"$R\"/.locks/models--org--m/" E_WORLD ".lock", root);
+    ck_assert_int_eq(hf_cache_remove(root, HF_REPO_MODEL, "org/m", C1, &e), HF_EIO);
+    ck_assert_msg(strstr(e.message, "lock") != NULL, "%s", e.message);
+    ck_assert(exists("models--org--m/blobs/" E_WORLD));
+    ck_assert(!exists("models--org--m/snapshots/" C1));
+    rm_cache();
+}
+END_TEST
+
+#define RACE_ROUNDS 12
+#define RACE_BODY "shared content\n"
+
+typedef struct race {
+    pthread_t t;
+    const char *cache;
+    char main_commit[41], etag[65];
+    atomic_int stop;
+    int removals, bad;          /* bad: a removal that failed other than ENOENT */
+    hf_error_t err;
+} race_t;
+
+/* Remove main's commit over and over until told to stop, putting its snapshot link back
+ * (as a download of main would) whenever the blob is there, so that every moment of the
+ * download of refs/pr/1 may meet a removal of the one other snapshot using its blob. */
+static void *remove_main_repeatedly(void *arg)
+{
+    race_t *rc = arg;
+    char blob[600], dir[600], link[700];
+    struct stat st;
+
+    snprintf(blob, sizeof blob, "%s/models--org--race/blobs/%s", rc->cache, rc->etag);
+    snprintf(dir, sizeof dir, "%s/models--org--race/snapshots/%s", rc->cache, rc->main_commit);
+    snprintf(link, sizeof link, "%s/a.txt", dir);
+    while (!atomic_load(&rc->stop)) {
+        if (lstat(blob, &st) == 0) {
+            char target[100];
+            snprintf(target, sizeof target, "../../blobs/%s", rc->etag);
+            mkdir(dir, 0777);
+            if (symlink(target, link) < 0 && errno != EEXIST)
+                rc->bad = 1;
+        }
+        int64_t n = hf_cache_remove(rc->cache, HF_REPO_MODEL, "org/race", rc->main_commit, &rc->err);
+        if (n < 0 && n != HF_ENOENT)
+            rc->bad = 1;
+        rc->removals++;
+    }
+    return NULL;
+}
+
+static hf_future_t *dl_race(hf_hub_t *h, const char *rev)
+{
+    hf_file_ref_t ref = { "org/race", HF_REPO_MODEL, rev, "a.txt" };
+    hf_future_t *f = hf_hub_download(h, &ref, NULL);
+    ck_assert_ptr_nonnull(f);
+    return f;
+}
+
+/* A mock serving org/race: a.txt, the same bytes at main and at refs/pr/1 (another commit),
+ * so both snapshots link one blob; a cache folder, a runtime and a hub on them. */
+static hf_hub_t *race_setup(tu_mock_t *mock, char *cache, size_t size, hf_runtime_t **rt)
+{
+    tu_mock_root(mock);
+    tu_mock_file(mock, "model", "org/race", "a.txt", RACE_BODY, strlen(RACE_BODY));
+    tu_mock_settings(mock, "model", "org/race", "{\"revisions\": {\"refs/pr/1\": {\"title\": \"Fix\"}}}");
+    tu_mock_start(mock, NULL);
+    tu_tmpdir(cache, size, "rm-race");
+    *rt = tu_runtime(2);
+    return tu_hub_at(*rt, mock->hub, cache, "", NULL);
+}
+
+static void race_teardown(tu_mock_t *mock, char *cache, hf_runtime_t *rt, hf_hub_t *h)
+{
+    hf_hub_free(h);
+    hf_runtime_free(rt);
+    tu_mock_stop(mock);
+    tu_rm_tree(cache);
+}
+
+/* Download main's a.txt; its commit and its blob's etag (the link's last component). */
+static void download_main(hf_hub_t *h, char commit[41], char etag[65])
+{
+    hf_future_t *f = dl_race(h, "main");
+    char target[200];
+    const char *p;
+    ssize_t n;
+
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    p = strstr(hf_future_value(f), "/snapshots/");
+    ck_assert_ptr_nonnull(p);
+    memcpy(commit, p + 11, 40);
+    commit[40] = '\0';
+    n = readlink(hf_future_value(f), target, sizeof target - 1);
+    ck_assert_int_gt(n, 0);
+    target[n] = '\0';
+    ck_assert_uint_lt(strlen(strrchr(target, '/') + 1), 65);
+    strcpy(etag, strrchr(target, '/') + 1);
+    hf_future_release(f);
+}
+
+START_TEST(a_download_links_a_cached_blob_only_under_its_lock)
+{
+    tu_mock_t mock;
+    hf_runtime_t *rt;
+    char cache[256], commit[41], etag[65], blob[600], lock[600];
+    hf_hub_t *h = race_setup(&mock, cache, sizeof cache, &rt);
+    hf_future_t *f;
+    int fd;
+
+    download_main(h, commit, etag);
+    snprintf(blob, sizeof blob, "%s/models--org--race/blobs/%s", cache, etag);
+    snprintf(lock, sizeof lock, "%s/.locks/models--org--race/%s.lock", cache, etag);
+    /* a removal in its critical section: it holds the lock, and deletes the blob */
+    fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0664);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(flock(fd, LOCK_EX), 0);
+    f = dl_race(h, "refs/pr/1");        /* finds the blob there, or not: either way... */
+    TU_EVENTUALLY(tu_mock_count(&mock, "HEAD", "/org/race/resolve/refs%2Fpr%2F1/a.txt") == 1);
+    ck_assert_int_eq(unlink(blob), 0);
+    ck_assert_int_eq(flock(fd, LOCK_UN), 0);
+    close(fd);
+    /* ...it links only once it holds the lock, sees the blob gone and fetches it again */
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert(tu_same_bytes(hf_future_value(f), RACE_BODY, strlen(RACE_BODY)));
+    ck_assert_int_eq(tu_mock_count(&mock, "GET", "/a.txt"), 2);
+    hf_future_release(f);
+    race_teardown(&mock, cache, rt, h);
+}
+END_TEST
+
+START_TEST(a_download_sharing_a_blob_with_a_removed_revision_never_ends_dangling)
+{
+    tu_mock_t mock;
+    hf_runtime_t *rt;
+    char cache[256], keep[400];
+    hf_hub_t *h = race_setup(&mock, cache, sizeof cache, &rt);
+    unsigned linked = 0;
+
+    for (int i = 0; i < RACE_ROUNDS; i++) {
+        race_t rc;
+        hf_future_t *f;
+
+        memset(&rc, 0, sizeof rc);
+        rc.cache = cache;
+        /* main's snapshot, and a third one that uses nothing, so that the repo folder stays
+         * (removing a repo's last snapshot removes the whole repo: not guarded) */
+        download_main(h, rc.main_commit, rc.etag);
+        snprintf(keep, sizeof keep, "%s/models--org--race/snapshots/%040d", cache, 0);
+        ck_assert_int_eq(mkdir(keep, 0777), 0);
+
+        f = dl_race(h, "refs/pr/1");
+        ck_assert_int_eq(pthread_create(&rc.t, NULL, remove_main_repeatedly, &rc), 0);
+        tu_settle(f);
+        atomic_store(&rc.stop, 1);
+        ck_assert_int_eq(pthread_join(rc.t, NULL), 0);
+        ck_assert_msg(!rc.bad, "a removal failed: %s", rc.err.message);
+        if (hf_future_state(f) == HF_FUTURE_FULFILLED) {
+            /* its link resolves, to the right bytes, even after the last removal */
+            ck_assert(tu_same_bytes(hf_future_value(f), RACE_BODY, strlen(RACE_BODY)));
+            linked++;
+        } else {
+            ck_assert_int_eq(hf_future_state(f), HF_FUTURE_REJECTED);
+        }
+        hf_future_release(f);
+        /* next round: refs/pr/1 not cached, main downloaded again */
+        tu_rm_tree(cache);
+        ck_assert_int_eq(mkdir(cache, 0700), 0);
+    }
+    ck_assert_uint_gt(linked, 0);
+    race_teardown(&mock, cache, rt, h);
+}
+END_TEST
+
 static Suite *scan_suite(void)
 {
     Suite *s = suite_create("scan");
@@ -353,6 +616,11 @@ static Suite *scan_suite(void)
     tcase_add_test(tc, scan_never_walks_a_linked_folder_out_of_the_cache);
     tcase_add_test(tc, scan_reads_refs_as_lookups_do_and_reports_dangling_ones);
     tcase_add_test(tc, copies_in_a_cache_without_symlinks_count_as_blobs);
+    tcase_add_test(tc, removal_keeps_a_blob_a_download_links_while_holding_its_lock);
+    tcase_add_test(tc, removal_deletes_a_blob_nothing_linked_once_its_lock_is_released);
+    tcase_add_test(tc, removal_keeps_a_blob_whose_lock_it_cannot_take);
+    tcase_add_test(tc, a_download_links_a_cached_blob_only_under_its_lock);
+    tcase_add_test(tc, a_download_sharing_a_blob_with_a_removed_revision_never_ends_dangling);
     suite_add_tcase(s, tc);
     return s;
 }

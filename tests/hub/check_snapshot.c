@@ -2,11 +2,15 @@
  * check_snapshot.c - hf_hub_snapshot against hf-mock-hub on loopback, compared with what
  * huggingface_hub's snapshot_download does: which files land (globs), which refs are
  * written, the folder returned, names that need URL-encoding, offline and network-down
- * answers from the cache, sharing between concurrent calls, and errors.
+ * answers from the cache, sharing between concurrent calls, and errors; a repo info
+ * answer whose siblings cannot be trusted (missing, empty, or cut short for a very large
+ * repo) makes the snapshot list the commit's tree, every page of it.
  */
 #include "common/testutil.h"
 
 #include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,7 +28,10 @@ static const char *const snap_files[] = {
 };
 #define NSNAP (sizeof snap_files / sizeof *snap_files)
 
-static void setup(void)
+/* snapshot.c's test hook: the longest siblings list trusted (0: the default, 50000). */
+size_t hfi_snapshot_set_large_repo_files(size_t n);
+
+static void fill_root(void)
 {
     tu_mock_root(&mock);
     for (size_t i = 0; i < NSNAP; i++)
@@ -37,6 +44,19 @@ static void setup(void)
                      "\"v1.0\": {\"dir\": \".mockhub/v1\", \"type\": \"tag\"}, "
                      "\"refs/pr/1\": {\"title\": \"Fix\"}}}");
     tu_mock_file(&mock, "dataset", "org/data", "train/part-0.csv", "a,b\n", 4);
+}
+
+/* Serve the same repos from a mock started with `args`. */
+static void restart_mock(const char *args)
+{
+    tu_mock_stop(&mock);
+    fill_root();
+    tu_mock_start(&mock, args);
+}
+
+static void setup(void)
+{
+    fill_root();
     tu_mock_start(&mock, NULL);
     tu_tmpdir(cache, sizeof cache, "snap-cache");
     rt = tu_runtime(2);
@@ -490,6 +510,265 @@ START_TEST(listing_a_folder_walks_below_it_only)
 }
 END_TEST
 
+/* The snapshot at main must hold every file of org/snap, each a relative link into blobs/
+ * with the right bytes. */
+static void assert_whole_snapshot(const char *dir)
+{
+    ck_assert_int_eq(files_in(dir), (int)NSNAP);
+    for (size_t i = 0; i < NSNAP; i++) {
+        char p[1400], target[1400];
+        ssize_t n;
+        snprintf(p, sizeof p, "%s/%s", dir, snap_files[i]);
+        ck_assert_msg(tu_same_bytes(p, snap_files[i], strlen(snap_files[i])), "%s", p);
+        n = readlink(p, target, sizeof target - 1);
+        ck_assert_int_gt(n, 0);
+        target[n] = '\0';
+        ck_assert_msg(strncmp(target, "../", 3) == 0 && strstr(target, "/blobs/") != NULL,
+                      "%s -> %s", p, target);
+    }
+}
+
+/* GET requests for the tree listing of org/snap at `commit` (all pages share the path). */
+static long tree_gets(const char *commit)
+{
+    char path[200];
+    snprintf(path, sizeof path, "/api/models/org/snap/tree/%s", commit);
+    return tu_mock_count(&mock, "GET", path);
+}
+
+/* huggingface_hub's snapshot_download does not trust a siblings list that is missing or
+ * empty (nor one longer than VERY_LARGE_REPO_THRESHOLD, which the Hub may have cut): it
+ * lists the tree of the commit, recursively, instead. org/snap's recursive listing is 13
+ * files and 4 folders: 5 pages of 4. */
+START_TEST(without_siblings_a_snapshot_lists_the_tree_of_the_commit_every_page)
+{
+    hf_hub_t *h;
+    char dir[600], ref[64];
+    const char *json[] = { "*.json" };
+
+    restart_mock("--siblings-cap none --page-size 4");
+    h = hub();
+    snap_ok(snap(h, NULL, NULL, 0, NULL, 0), dir, sizeof dir);
+    read_ref("main", ref);
+    ck_assert_uint_eq(strlen(ref), 40);
+    ck_assert_ptr_nonnull(strstr(dir, ref));
+    assert_whole_snapshot(dir);
+    ck_assert_int_eq(tu_mock_count(&mock, "GET", "/api/models/org/snap/revision/main"), 1);
+    ck_assert_int_eq(tree_gets(ref), 5);
+    ck_assert_int_eq(tu_mock_count(&mock, "HEAD", ""), (long)NSNAP);
+    hf_hub_free(h);
+
+    /* an empty list likewise; the globs select from the listing */
+    restart_mock("--siblings-cap 0 --page-size 4");
+    tu_rm_tree(cache);
+    ck_assert_int_eq(mkdir(cache, 0700), 0);
+    h = hub();
+    snap_ok(snap(h, NULL, json, 1, NULL, 0), dir, sizeof dir);
+    ck_assert_int_eq(files_in(dir), 3);
+    ck_assert(exists_in(dir, "sub/deeper/leaf.json") && exists_in(dir, "config.json") &&
+              exists_in(dir, "tokenizer.json"));
+    ck_assert_int_eq(tree_gets(ref), 5);
+    ck_assert_int_eq(tu_mock_count(&mock, "HEAD", ""), 3);
+    hf_hub_free(h);
+}
+END_TEST
+
+START_TEST(a_siblings_list_longer_than_the_threshold_is_not_trusted)
+{
+    hf_hub_t *h;
+    char dir[600], ref[64];
+
+    /* the Hub gave 3 siblings: under the threshold they are trusted, as in huggingface_hub */
+    restart_mock("--siblings-cap 3");
+    h = hub();
+    snap_ok(snap(h, NULL, NULL, 0, NULL, 0), dir, sizeof dir);
+    read_ref("main", ref);
+    ck_assert_int_eq(files_in(dir), 3);
+    ck_assert_int_eq(tree_gets(ref), 0);
+    /* over it (lowered to 2 here), the tree is listed: every file */
+    ck_assert_uint_eq(hfi_snapshot_set_large_repo_files(2), 50000);
+    tu_mock_reset(&mock);
+    snap_ok(snap(h, NULL, NULL, 0, NULL, 0), dir, sizeof dir);
+    hfi_snapshot_set_large_repo_files(0);
+    assert_whole_snapshot(dir);
+    ck_assert_int_eq(tree_gets(ref), 1);
+    ck_assert_int_eq(tu_mock_count(&mock, "HEAD", ""), (long)NSNAP - 3);
+    hf_hub_free(h);
+}
+END_TEST
+
+/* A next-page link the client cannot follow must not pass for the last page: the listing
+ * (and a snapshot built on it) would silently miss files. */
+START_TEST(a_next_page_link_that_cannot_be_followed_fails_the_listing)
+{
+    hf_hub_t *h = hub();
+    hf_file_ref_t r = { "org/snap", HF_REPO_MODEL, NULL, NULL };
+    char fault[3000], *tail;
+    hf_future_t *f;
+
+    /* same origin, but longer than the client keeps (2 KiB) */
+    snprintf(fault, sizeof fault, "{\"path\": \"/api/models/org/snap/tree/*\", \"count\": 1, "
+             "\"headers\": {\"Link\": \"<%s/api/models/org/snap/tree/main?cursor=", mock.hub);
+    tail = fault + strlen(fault);
+    memset(tail, 'A', 2100);
+    snprintf(tail + 2100, sizeof fault - (size_t)(tail + 2100 - fault), ">; rel=\\\"next\\\"\"}}");
+    tu_mock_fault(&mock, fault);
+    f = hf_hub_list_files(h, &r);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_REJECTED);
+    ck_assert_int_eq(hf_future_error(f)->code, HF_EPROTO);
+    ck_assert_ptr_nonnull(strstr(hf_future_error(f)->message, "next-page link"));
+    hf_future_release(f);
+    /* malformed */
+    tu_mock_fault(&mock, "{\"path\": \"/api/models/org/snap/tree/*\", \"count\": 1, "
+                         "\"headers\": {\"Link\": \"<http://x; rel=\\\"next\\\"\"}}");
+    f = hf_hub_list_files(h, &r);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_REJECTED);
+    ck_assert_int_eq(hf_future_error(f)->code, HF_EPROTO);
+    hf_future_release(f);
+    /* without the faults: one page, every file, sorted */
+    f = hf_hub_list_files(h, &r);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    {
+        const hf_file_list_t *l = hf_future_value(f);
+        ck_assert_uint_eq(l->n, NSNAP);
+        for (size_t i = 1; i < l->n; i++)
+            ck_assert_int_lt(strcmp(l->files[i - 1].path, l->files[i].path), 0);
+    }
+    hf_future_release(f);
+    hf_hub_free(h);
+}
+END_TEST
+
+/* Occupies the one I/O thread of a runtime until released. */
+typedef struct io_block {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int running, release;
+    hf_executor_t *ran_on;
+} io_block_t;
+
+static void io_block_task(void *arg)
+{
+    io_block_t *b = arg;
+    pthread_mutex_lock(&b->mu);
+    b->ran_on = hf_current_executor();
+    b->running = 1;
+    pthread_cond_broadcast(&b->cv);
+    while (!b->release)
+        pthread_cond_wait(&b->cv, &b->mu);
+    b->running = 0;
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+}
+
+static void io_block(hf_runtime_t *r, io_block_t *b)
+{
+    pthread_mutex_lock(&b->mu);
+    b->release = 0;
+    pthread_mutex_unlock(&b->mu);
+    ck_assert_int_eq(hf_executor_post(hf_runtime_io(r), io_block_task, b), 0);
+    pthread_mutex_lock(&b->mu);
+    while (!b->running)
+        pthread_cond_wait(&b->cv, &b->mu);
+    pthread_mutex_unlock(&b->mu);
+    ck_assert_ptr_eq(b->ran_on, hf_runtime_io(r));
+}
+
+static void io_unblock(io_block_t *b)
+{
+    pthread_mutex_lock(&b->mu);
+    b->release = 1;
+    pthread_cond_broadcast(&b->cv);
+    while (b->running)
+        pthread_cond_wait(&b->cv, &b->mu);
+    pthread_mutex_unlock(&b->mu);
+}
+
+/* Runs inline on the thread that settles the future it follows. */
+static void note_executor(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    (void)done;
+    *(hf_executor_t **)arg = hf_current_executor();
+    hf_promise_resolve(next, NULL, NULL);
+}
+
+/* The offline lookup (refs/main, a stat of the snapshot folder) is file-system work: it
+ * runs on the I/O pool, and the call returns a pending future at once. Shown with a
+ * runtime whose I/O threads are all busy (the engine's loop and a task holding the other): the snapshot stays pending, the folder put
+ * in place meanwhile is found (the lookup had not run on the calling thread), and the
+ * future is settled by that I/O thread. */
+START_TEST(an_offline_snapshot_looks_in_the_cache_on_the_io_pool)
+{
+    hf_hub_t *h = hub(), *off;
+    hf_runtime_config_t rc;
+    hf_runtime_t *rt1;
+    hf_hub_config_t cfg;
+    hf_file_ref_t r = { "org/snap", HF_REPO_MODEL, NULL, NULL };
+    io_block_t b = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, NULL };
+    hf_executor_t *settled_on = NULL;
+    char dir[600], away[700];
+    hf_future_t *f, *g;
+
+    snap_ok(snap(h, NULL, NULL, 0, NULL, 0), dir, sizeof dir);
+    hf_hub_free(h);
+    snprintf(away, sizeof away, "%s.away", dir);
+    ck_assert_int_eq(rename(dir, away), 0);
+
+    /* two I/O threads: one for the hub's transfer engine loop, one to hold busy */
+    memset(&rc, 0, sizeof rc);
+    rc.compute_threads = 1;
+    rc.io_threads_max = 2;
+    rt1 = hf_runtime_new(&rc);
+    ck_assert_ptr_nonnull(rt1);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.endpoint = mock.hub;
+    cfg.cache_dir = cache;
+    cfg.token = "";
+    cfg.offline = HF_YES;
+    cfg.engine_threads = 1;
+    off = hf_hub_new(rt1, &cfg, NULL);
+    ck_assert_ptr_nonnull(off);
+
+    io_block(rt1, &b);
+    f = hf_hub_snapshot(off, &r, NULL);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(hf_future_state(f), HF_FUTURE_PENDING);
+    g = hf_future_then(f, HF_INLINE, note_executor, &settled_on);
+    ck_assert_ptr_nonnull(g);
+    ck_assert_int_eq(rename(away, dir), 0);
+    io_unblock(&b);
+    snap_ok(f, away, sizeof away);
+    ck_assert_str_eq(away, dir);
+    ck_assert_int_eq(tu_settle(g), HF_FUTURE_FULFILLED);
+    ck_assert_ptr_eq(settled_on, hf_runtime_io(rt1));
+    hf_future_release(g);
+
+    /* not in the cache: HF_EOFFLINE, from the I/O pool too */
+    r.revision = "v1.0";
+    io_block(rt1, &b);
+    f = hf_hub_snapshot(off, &r, NULL);
+    ck_assert_int_eq(hf_future_state(f), HF_FUTURE_PENDING);
+    io_unblock(&b);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_REJECTED);
+    ck_assert_int_eq(hf_future_error(f)->code, HF_EOFFLINE);
+    ck_assert_ptr_nonnull(strstr(hf_future_error(f)->message, "org/snap"));
+    hf_future_release(f);
+
+    /* cancelled before the lookup ran: stays cancelled, and nothing leaks */
+    r.revision = NULL;
+    io_block(rt1, &b);
+    f = hf_hub_snapshot(off, &r, NULL);
+    hf_future_cancel(f);
+    io_unblock(&b);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_CANCELLED);
+    hf_future_release(f);
+
+    ck_assert_int_eq(tu_mock_count(&mock, "GET", "/revision/main"), 1);   /* the online one */
+    hf_hub_free(off);
+    hf_runtime_free(rt1);
+}
+END_TEST
+
 static Suite *snapshot_suite(void)
 {
     Suite *s = suite_create("snapshot");
@@ -507,6 +786,10 @@ static Suite *snapshot_suite(void)
     tcase_add_test(tc, a_failing_file_rejects_the_snapshot_naming_it_and_leaves_no_partial);
     tcase_add_test(tc, a_no_exist_marker_does_not_hide_a_file_added_later);
     tcase_add_test(tc, listing_a_folder_walks_below_it_only);
+    tcase_add_test(tc, without_siblings_a_snapshot_lists_the_tree_of_the_commit_every_page);
+    tcase_add_test(tc, a_siblings_list_longer_than_the_threshold_is_not_trusted);
+    tcase_add_test(tc, a_next_page_link_that_cannot_be_followed_fails_the_listing);
+    tcase_add_test(tc, an_offline_snapshot_looks_in_the_cache_on_the_io_pool);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -65,7 +65,7 @@ tests_hub_check_redirect_SOURCES = tests/hub/check_redirect.c tests/common/mockh
 tests_hub_check_redirect_CFLAGS = $(TEST_CFLAGS)
 tests_hub_check_redirect_LDADD = $(TEST_LIBS)
 
-tests_hub_check_scan_SOURCES = tests/hub/check_scan.c
+tests_hub_check_scan_SOURCES = tests/hub/check_scan.c tests/common/mockhub.c tests/common/mockhub.h
 tests_hub_check_scan_CFLAGS = $(TEST_CFLAGS)
 tests_hub_check_scan_LDADD = $(TEST_LIBS)
 

@@ -298,8 +298,9 @@ static void edge_stop(void)
     free(edata);
 }
 
-/* A hub for the edge tests: 1 MiB ranges from 1 MiB up, two connections, short waits. */
-static hf_hub_t *edge_hub(unsigned max_retries)
+/* A hub for the edge tests: 1 MiB ranges from 1 MiB up, `conns` connections (0: two),
+ * short waits; servers may ask for waits of up to `max_wait_ms` (0: the default, 60 s). */
+static hf_hub_t *edge_hub_with(unsigned max_retries, unsigned max_wait_ms, unsigned conns)
 {
     hf_hub_config_t cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -308,8 +309,14 @@ static hf_hub_t *edge_hub(unsigned max_retries)
     cfg.backoff_ms = 5;
     cfg.max_retries = max_retries;
     cfg.parallel_threshold = 1u << 20;
-    cfg.conns_per_file = 2;
+    cfg.conns_per_file = conns ? conns : 2;
+    cfg.max_retry_wait_ms = max_wait_ms;
     return tu_hub_at(ert, emock.hub, ecache, "", &cfg);
+}
+
+static hf_hub_t *edge_hub(unsigned max_retries)
+{
+    return edge_hub_with(max_retries, 0, 0);
 }
 
 /* Download `path`; 0 and the bytes checked against edata (big.lfs), or the error code with
@@ -379,7 +386,7 @@ START_TEST(a_failed_range_ends_the_others_waiting_to_retry)
     char msg[256];
 
     edge_start(3u << 20);
-    hub = edge_hub(3);
+    hub = edge_hub_with(3, 7200u * 1000, 0);    /* an hour's wait is within its limit */
     tu_mock_fault(&emock, "{\"path\": \"*/big.lfs\", \"port\": \"cdn\", \"method\": \"GET\", "
                           "\"count\": 1, \"status\": 503, \"retry_after\": 3600}");
     tu_mock_fault(&emock, "{\"path\": \"*/big.lfs\", \"port\": \"cdn\", \"method\": \"GET\", "
@@ -387,6 +394,180 @@ START_TEST(a_failed_range_ends_the_others_waiting_to_retry)
     ck_assert_int_eq(edge_download(hub, "big.lfs", msg, sizeof msg), HF_ENOENT);
     ck_assert_msg(strstr(msg, "HTTP 404"), "%s", msg);
     ck_assert_int_eq(tu_mock_count(&emock, "GET", "/big.lfs"), 2);
+    hf_hub_free(hub);
+    edge_stop();
+}
+END_TEST
+
+/* ---- the server's wait, and bodies cut short ---------------------------------------------- */
+
+#define HOUR_WAIT "more than the limit of 60 s"
+
+/* A server asking for an hour's wait (Retry-After, or RateLimit t= on a 429) gets no retry:
+ * the metadata request, the single stream and the API request each fail at once, with the
+ * code a 429 has after its retries and a message naming both waits, after one request. */
+START_TEST(a_wait_past_the_limit_fails_at_once_without_a_retry)
+{
+    hf_hub_t *hub;
+    hf_file_ref_t ref = { EDGE_REPO, HF_REPO_MODEL, NULL, NULL };
+    hf_future_t *f;
+    char msg[256];
+
+    edge_start(300000);                 /* below the threshold: one stream */
+    hub = edge_hub(3);
+
+    tu_mock_fault(&emock, "{\"path\": \"*/small.txt\", \"method\": \"HEAD\", \"status\": 429, "
+                          "\"retry_after\": 3600}");
+    ck_assert_int_eq(edge_download(hub, "small.txt", msg, sizeof msg), HF_ENETWORK);
+    ck_assert_msg(strstr(msg, "HTTP 429") && strstr(msg, "retry after 3600 s, " HOUR_WAIT), "%s",
+                  msg);
+    ck_assert_int_eq(tu_mock_count(&emock, "HEAD", "/small.txt"), 1);
+
+    tu_mock_fault(&emock, "{\"path\": \"*/big.lfs\", \"port\": \"cdn\", \"method\": \"GET\", "
+                          "\"status\": 429, \"retry_after\": 3600}");
+    ck_assert_int_eq(edge_download(hub, "big.lfs", msg, sizeof msg), HF_ENETWORK);
+    ck_assert_msg(strstr(msg, "HTTP 429") && strstr(msg, "retry after 3600 s, " HOUR_WAIT), "%s",
+                  msg);
+    ck_assert_int_eq(tu_mock_count(&emock, "GET", "/big.lfs"), 1);
+
+    tu_mock_fault(&emock, "{\"path\": \"/api/models/org/edges/revision/main\", \"method\": \"GET\", "
+                          "\"status\": 429, \"ratelimit\": \"\\\"api\\\";r=0;t=3600\"}");
+    f = hf_hub_repo_info(hub, &ref);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_REJECTED);
+    ck_assert_int_eq(hf_future_error(f)->code, HF_ENETWORK);
+    ck_assert_msg(strstr(hf_future_error(f)->message, "retry after 3600 s, " HOUR_WAIT), "%s",
+                  hf_future_error(f)->message);
+    ck_assert_int_eq(tu_mock_count(&emock, "GET", "/api/models/org/edges/revision/main"), 1);
+    hf_future_release(f);
+
+    hf_hub_free(hub);
+    edge_stop();
+}
+END_TEST
+
+/* The same for a ranged download: its first range asked to wait an hour ends it at once. */
+START_TEST(a_range_asked_to_wait_past_the_limit_fails_at_once)
+{
+    hf_hub_t *hub;
+    char msg[256];
+
+    edge_start(2u << 20);               /* two ranges, one after the other */
+    hub = edge_hub_with(3, 5000, 1);
+    tu_mock_fault(&emock, "{\"path\": \"*/big.lfs\", \"port\": \"cdn\", \"method\": \"GET\", "
+                          "\"status\": 503, \"retry_after\": 3600}");
+    ck_assert_int_eq(edge_download(hub, "big.lfs", msg, sizeof msg), HF_ENETWORK);
+    ck_assert_msg(strstr(msg, "retry after 3600 s, more than the limit of 5 s"), "%s", msg);
+    ck_assert_int_eq(tu_mock_count(&emock, "GET", "/big.lfs"), 1);
+    hf_hub_free(hub);
+    edge_stop();
+}
+END_TEST
+
+/* A wait within the limit is waited out: the retry comes, and the download completes. */
+START_TEST(a_wait_within_the_limit_is_waited_out)
+{
+    hf_hub_t *hub;
+    char msg[256];
+
+    edge_start(300000);
+    hub = edge_hub_with(3, 5000, 0);
+    tu_mock_fault(&emock, "{\"path\": \"*/big.lfs\", \"port\": \"cdn\", \"method\": \"GET\", "
+                          "\"count\": 1, \"status\": 429, \"retry_after\": 1}");
+    ck_assert_msg(edge_download(hub, "big.lfs", msg, sizeof msg) == 0, "%s", msg);
+    ck_assert_int_eq(tu_mock_count(&emock, "GET", "/big.lfs"), 2);
+    hf_hub_free(hub);
+    edge_stop();
+}
+END_TEST
+
+/* Every body cut short after `cut` bytes (`how`: "short_body", a clean end, or
+ * "reset_after", a reset): the download still completes, one resumed piece per request,
+ * however many more than max_retries + 1 it takes. `gets`: the requests that takes when
+ * every piece arrives whole (a reset may lose bytes in flight: then at least that many). */
+static void cut_short_completes(size_t size, unsigned conns, const char *how, size_t cut,
+                                long gets)
+{
+    hf_hub_t *hub;
+    char msg[256], json[200];
+    long n;
+
+    edge_start(size);
+    hub = edge_hub_with(2, 0, conns);
+    snprintf(json, sizeof json, "{\"path\": \"*/big.lfs\", \"port\": \"cdn\", \"method\": "
+             "\"GET\", \"%s\": %zu}", how, cut);
+    tu_mock_fault(&emock, json);
+    ck_assert_msg(edge_download(hub, "big.lfs", msg, sizeof msg) == 0, "%s", msg);
+    n = tu_mock_count(&emock, "GET", "/big.lfs");
+    if (strcmp(how, "short_body") == 0)
+        ck_assert_int_eq(n, gets);
+    else
+        ck_assert_int_ge(n, gets);
+    rel_expect_clean(ecache, 1, 1);
+    hf_hub_free(hub);
+    edge_stop();
+}
+
+START_TEST(a_stream_cut_short_every_time_still_completes)
+{
+    cut_short_completes(300000, 0, "short_body", 40000, 8);     /* 7 x 40000, then 20000 */
+}
+END_TEST
+
+START_TEST(a_stream_reset_every_time_still_completes)
+{
+    cut_short_completes(300000, 0, "reset_after", 40000, 8);
+}
+END_TEST
+
+START_TEST(a_range_cut_short_every_time_still_completes)
+{
+    cut_short_completes(2u << 20, 1, "short_body", 128u << 10, 16);  /* 2 ranges x 8 */
+}
+END_TEST
+
+/* Bodies that bring nothing before the reset: max_retries + 1 requests, then HF_ENETWORK
+ * (ranged: the first range's, which ends the download before the second starts). */
+static void nothing_fails_after_the_retries(size_t size)
+{
+    hf_hub_t *hub;
+    char msg[256];
+
+    edge_start(size);
+    hub = edge_hub_with(2, 0, 1);
+    tu_mock_fault(&emock, "{\"path\": \"*/big.lfs\", \"port\": \"cdn\", \"method\": \"GET\", "
+                          "\"reset_after\": 0}");
+    ck_assert_int_eq(edge_download(hub, "big.lfs", msg, sizeof msg), HF_ENETWORK);
+    ck_assert_int_eq(tu_mock_count(&emock, "GET", "/big.lfs"), 3);
+    hf_hub_free(hub);
+    edge_stop();
+}
+
+START_TEST(a_stream_that_brings_nothing_fails_after_the_retries)
+{
+    nothing_fails_after_the_retries(300000);
+}
+END_TEST
+
+START_TEST(a_range_that_brings_nothing_fails_after_the_retries)
+{
+    nothing_fails_after_the_retries(2u << 20);
+}
+END_TEST
+
+/* A server sending a few bytes per connection does not keep a download going for as many
+ * connections as the file has pieces: 100 x max_retries failures in all end it. */
+START_TEST(a_trickle_of_bytes_per_connection_is_bounded)
+{
+    hf_hub_t *hub;
+    char msg[256];
+
+    edge_start(300000);                 /* 300 pieces of 1000 bytes */
+    hub = edge_hub(1);
+    tu_mock_fault(&emock, "{\"path\": \"*/big.lfs\", \"port\": \"cdn\", \"method\": \"GET\", "
+                          "\"short_body\": 1000}");
+    ck_assert_int_eq(edge_download(hub, "big.lfs", msg, sizeof msg), HF_ENETWORK);
+    ck_assert_msg(strstr(msg, "gave up after 101 attempts"), "%s", msg);
+    ck_assert_int_eq(tu_mock_count(&emock, "GET", "/big.lfs"), 101);
     hf_hub_free(hub);
     edge_stop();
 }
@@ -404,6 +585,15 @@ static Suite *faults_suite(void)
     tcase_add_test(tc, ranged_download_survives_a_200_to_one_range);
     tcase_add_test(tc, a_redirect_with_an_empty_location_fails_at_once);
     tcase_add_test(tc, a_failed_range_ends_the_others_waiting_to_retry);
+    tcase_add_test(tc, a_wait_past_the_limit_fails_at_once_without_a_retry);
+    tcase_add_test(tc, a_range_asked_to_wait_past_the_limit_fails_at_once);
+    tcase_add_test(tc, a_wait_within_the_limit_is_waited_out);
+    tcase_add_test(tc, a_stream_cut_short_every_time_still_completes);
+    tcase_add_test(tc, a_stream_reset_every_time_still_completes);
+    tcase_add_test(tc, a_range_cut_short_every_time_still_completes);
+    tcase_add_test(tc, a_stream_that_brings_nothing_fails_after_the_retries);
+    tcase_add_test(tc, a_range_that_brings_nothing_fails_after_the_retries);
+    tcase_add_test(tc, a_trickle_of_bytes_per_connection_is_bounded);
     suite_add_tcase(s, tc);
     return s;
 }

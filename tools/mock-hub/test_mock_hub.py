@@ -932,6 +932,35 @@ class MockHubTest(unittest.TestCase):
         self.assertNotIn("Traceback", other.errors())
         other.close()
 
+    def test_siblings_cap_cuts_or_drops_the_siblings_of_repo_info_only(self):
+        # huggingface.co cuts `siblings` short for very large repos; huggingface_hub's
+        # snapshot_download then lists the tree. --siblings-cap plays that Hub.
+        full = self.get("/api/models/org/many?blobs=true").json()
+        self.assertEqual(len(full["siblings"]), len(MANY))
+        for cap, want in (("2", 2), ("0", 0), ("none", None)):
+            other = MockHub(self.root, "--siblings-cap", cap)
+            try:
+                info = request("GET", other.hub + "/api/models/org/many?blobs=true").json()
+                self.assertEqual(info["sha"], full["sha"])
+                if want is None:
+                    self.assertNotIn("siblings", info)
+                else:
+                    self.assertEqual(info["siblings"], full["siblings"][:want])
+                # the tree still lists every file
+                entries = request("GET", other.hub + "/api/models/org/many/tree/%s"
+                                  "?recursive=true&limit=1000" % full["sha"]).json()
+                self.assertEqual({e["path"] for e in entries if e["type"] == "file"}, set(MANY))
+            finally:
+                rc, rest = other.stop()
+            self.assertEqual((rc, rest), (0, b""))
+            self.assertNotIn("Traceback", other.errors())
+            other.close()
+        for bad in ("-1", "x"):
+            out = subprocess.run([sys.executable, SCRIPT, "--root", self.root, "--siblings-cap",
+                                  bad], capture_output=True, timeout=30)
+            self.assertEqual(out.returncode, 2)
+            self.assertIn(b"--siblings-cap", out.stderr)
+
     def test_help_documents_layout_settings_faults_and_stats(self):
         out = subprocess.run([sys.executable, SCRIPT, "--help"], capture_output=True, timeout=30)
         self.assertEqual(out.returncode, 0)
@@ -941,7 +970,7 @@ class MockHubTest(unittest.TestCase):
                      "--throttle-bps", "--cdn-url", "/_mock/stats", "/_mock/requests", "/_mock/faults",
                      "/_mock/reset", "reset_after", "stall_ms", "throttle_bps", "flip_offset",
                      "retry_after", "ratelimit", "count", "listening <hub-url> <cdn-url>",
-                     "--tls-cert", "--tls-key", "HTTPS"):
+                     "--tls-cert", "--tls-key", "HTTPS", "--siblings-cap"):
             self.assertIn(word, text)
         bad = subprocess.run([sys.executable, SCRIPT, "--root", "/nonexistent/dir"],
                              capture_output=True, timeout=30)

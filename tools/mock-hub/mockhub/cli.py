@@ -69,6 +69,8 @@ HUB PORT
   GET  /api/{models|datasets|spaces}/REPO[/revision/REV][?blobs=true][&expand=FIELD...]
        {_id,id,author,sha,lastModified,createdAt,private,gated,disabled,downloads,likes,tags,
         siblings:[{rfilename[,size,blobId,lfs:{sha256,size,pointerSize}]}],usedStorage[,modelId]}
+       siblings sorted by path; --siblings-cap N keeps the first N (0: an empty list, "none": no
+       siblings key at all), as huggingface.co cuts the list short for very large repos
   GET  /api/{type}s/REPO/tree/REV[/PATH][?recursive=true][&expand=true][&limit=N][&cursor=C]
        [{type:"file"|"directory",oid,size,path[,lfs:{oid,size,pointerSize}]
          [,lastCommit:{id,title,date},securityFileStatus]}]: --page-size entries a page, then
@@ -125,6 +127,7 @@ class App:
         self.no_effect = Effect()
         self.hub = repos.Hub(args.root, args.lfs_threshold, args.token)
         self.page_size = args.page_size
+        self.siblings_cap = args.siblings_cap
         self.resolve_cache = args.resolve_cache
         self.strict_tokens = args.strict_tokens
         self.cdn = Cdn(self, args.cdn_url_expiry, args.throttle_bps)
@@ -148,6 +151,16 @@ def _positive(text):
     return value
 
 
+def _siblings_cap(text):
+    """--siblings-cap: a count >= 0, or "none" (-1: the key is left out)."""
+    if text == "none":
+        return -1
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more, or none")
+    return value
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="hf-mock-hub", description=DESCRIPTION, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -165,6 +178,10 @@ def parse_args(argv):
                         "still listens and is the one printed")
     p.add_argument("--page-size", type=_positive, default=50, metavar="N",
                    help="tree listing entries per page (default 50)")
+    p.add_argument("--siblings-cap", type=_siblings_cap, metavar="N|none",
+                   help="repo info lists at most N siblings (0: an empty list; none: no "
+                        "\"siblings\" key), as the Hub does for very large repos "
+                        "(default: all of them)")
     p.add_argument("--lfs-threshold", type=int, default=10 << 20, metavar="BYTES",
                    help="files this large or larger are LFS files (default 10485760)")
     p.add_argument("--token", action="append", default=[], metavar="TOKEN",

@@ -201,6 +201,11 @@ class HubRoutes:
             "downloads": 0, "likes": 0, "tags": [], "siblings": siblings,
             "usedStorage": sum(f.size for f in snap.files.values()),
         }
+        cap = self.app.siblings_cap
+        if cap == -1:
+            del info["siblings"]
+        elif cap is not None:
+            info["siblings"] = siblings[:cap]
         if repo.type == "models":
             info["modelId"] = repo.id
         expand = req.args.get("expand", []) + req.args.get("expand[]", [])
