@@ -143,6 +143,24 @@ static int exists_in(const char *dir, const char *rel)
     return access(p, F_OK) == 0;
 }
 
+/* The snapshot at main must hold every file of org/snap, each a relative link into blobs/
+ * with the right bytes. */
+static void assert_whole_snapshot(const char *dir)
+{
+    ck_assert_int_eq(files_in(dir), (int)NSNAP);
+    for (size_t i = 0; i < NSNAP; i++) {
+        char p[1400], target[1400];
+        ssize_t n;
+        snprintf(p, sizeof p, "%s/%s", dir, snap_files[i]);
+        ck_assert_msg(tu_same_bytes(p, snap_files[i], strlen(snap_files[i])), "%s", p);
+        n = readlink(p, target, sizeof target - 1);
+        ck_assert_int_gt(n, 0);
+        target[n] = '\0';
+        ck_assert_msg(strncmp(target, "../", 3) == 0 && strstr(target, "/blobs/") != NULL,
+                      "%s -> %s", p, target);
+    }
+}
+
 START_TEST(a_whole_snapshot_has_every_file_linked_and_the_ref)
 {
     hf_hub_t *h = hub();
@@ -153,17 +171,7 @@ START_TEST(a_whole_snapshot_has_every_file_linked_and_the_ref)
     ck_assert_uint_eq(strlen(ref), 40);
     snprintf(want, sizeof want, "%s/models--org--snap/snapshots/%s", cache, ref);
     ck_assert_str_eq(dir, want);
-    ck_assert_int_eq(files_in(dir), (int)NSNAP);
-    for (size_t i = 0; i < NSNAP; i++) {
-        char p[1400], target[1400];
-        ssize_t n;
-        snprintf(p, sizeof p, "%s/%s", dir, snap_files[i]);
-        ck_assert_msg(tu_same_bytes(p, snap_files[i], strlen(snap_files[i])), "%s", p);
-        n = readlink(p, target, sizeof target - 1);
-        ck_assert_int_gt(n, 0);
-        target[n] = '\0';
-        ck_assert_msg(strstr(target, "blobs/") != NULL && target[0] == '.', "%s -> %s", p, target);
-    }
+    assert_whole_snapshot(dir);
     /* each file once: one metadata request and one body */
     ck_assert_int_eq(tu_mock_count(&mock, "HEAD", ""), (long)NSNAP);
     ck_assert_int_eq(tu_mock_count(&mock, "GET", "/with%20space.txt"), 1);
@@ -510,23 +518,6 @@ START_TEST(listing_a_folder_walks_below_it_only)
 }
 END_TEST
 
-/* The snapshot at main must hold every file of org/snap, each a relative link into blobs/
- * with the right bytes. */
-static void assert_whole_snapshot(const char *dir)
-{
-    ck_assert_int_eq(files_in(dir), (int)NSNAP);
-    for (size_t i = 0; i < NSNAP; i++) {
-        char p[1400], target[1400];
-        ssize_t n;
-        snprintf(p, sizeof p, "%s/%s", dir, snap_files[i]);
-        ck_assert_msg(tu_same_bytes(p, snap_files[i], strlen(snap_files[i])), "%s", p);
-        n = readlink(p, target, sizeof target - 1);
-        ck_assert_int_gt(n, 0);
-        target[n] = '\0';
-        ck_assert_msg(strncmp(target, "../", 3) == 0 && strstr(target, "/blobs/") != NULL,
-                      "%s -> %s", p, target);
-    }
-}
 
 /* GET requests for the tree listing of org/snap at `commit` (all pages share the path). */
 static long tree_gets(const char *commit)
