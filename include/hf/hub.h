@@ -356,9 +356,14 @@ HF_API int hf_cache_verify(const char *cache_dir, hf_repo_type_t type, const cha
  * was deleted first) and never with a dangling one. Runs wholly on the calling thread,
  * which it may block (polling) while a download of such a blob holds its lock, until that
  * download has linked it; call it where blocking is allowed, not from an inference thread
- * (hf_spawn_blocking runs it on the I/O pool). A repo left without snapshots is removed
- * entirely (not guarded so: a download into that repo meanwhile may lose its files). Lock
- * files in .locks/ are never removed (one may be held).
+ * (hf_spawn_blocking runs it on the I/O pool). Removing the whole repo (NULL, or its last
+ * snapshot) is guarded the same way: its refs, .no_exist markers and snapshots as they
+ * were when it read them, then each blob that no snapshot links under its lock, then the
+ * folders left, each only if empty; so a download into the repo meanwhile ends with a
+ * snapshot whose links resolve (or, if it linked before the removal reached its snapshot,
+ * as if it had finished before the call: its link removed, never its blob alone) or with
+ * an error, and what it adds after stays (then the repo folder stays too, and the call
+ * still succeeds). Lock files in .locks/ are never removed (one may be held).
  * Deletes only inside the repo's folder and never through a link, so a link planted at
  * blobs/, refs/ or snapshots/ fails the call (HF_EIO) before anything changes; so does a
  * snapshot it cannot read, since it might use any blob. Failing later leaves no link to a

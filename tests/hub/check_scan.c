@@ -438,6 +438,83 @@ START_TEST(removal_keeps_a_blob_whose_lock_it_cannot_take)
 }
 END_TEST
 
+/* Take E_WORLD's lock as a download in its critical section holds it, then remove the
+ * whole of org/m on another thread; return once both its snapshots are gone (the step
+ * before its blobs, whose first in lock order is E_WORLD). The lock's descriptor. */
+static int remove_repo_while_holding_the_world_lock(remover_t *r)
+{
+    char lock[512];
+    int fd;
+
+    build_cache();
+    snprintf(lock, sizeof lock, "%s/.locks/models--org--m/" E_WORLD ".lock", root);
+    fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0664);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(flock(fd, LOCK_EX), 0);
+    memset(r, 0, sizeof *r);
+    r->cache = root;
+    r->repo_id = "org/m";
+    r->revision = NULL;
+    ck_assert_int_eq(pthread_create(&r->t, NULL, remove_thread, r), 0);
+    TU_EVENTUALLY(!exists("models--org--m/snapshots/" C1) && !exists("models--org--m/snapshots/" C2));
+    return fd;
+}
+
+START_TEST(removing_a_repo_keeps_a_blob_a_download_links_while_holding_its_lock)
+{
+    remover_t r;
+    char link[512];
+    int fd = remove_repo_while_holding_the_world_lock(&r);
+
+    /* a download of C3 into the repo being removed, in its critical section: it found the
+     * blob there, and links it (making the folders it needs, as hfi_cache_link does) */
+    sh("cd \"$R\" && mkdir -p models--org--m/snapshots/" C3 " && ln -s ../../blobs/" E_WORLD
+       " models--org--m/snapshots/" C3 "/b.txt", root);
+    ck_assert_int_eq(flock(fd, LOCK_UN), 0);
+    close(fd);
+    ck_assert_int_eq(pthread_join(r.t, NULL), 0);
+    /* success: what was there is gone ("hello\n" freed); the new link and its blob stay */
+    ck_assert_msg(r.rc == 6, "rc %lld: %s", (long long)r.rc, r.err.message);
+    snprintf(link, sizeof link, "%s/models--org--m/snapshots/" C3 "/b.txt", root);
+    ck_assert(tu_same_bytes(link, "world\n", 6));
+    ck_assert(!exists("models--org--m/blobs/" E_HELLO));
+    ck_assert(!exists("models--org--m/snapshots/" C1));
+    ck_assert(!exists("models--org--m/refs"));
+    ck_assert(exists(".locks/models--org--m/" E_WORLD ".lock"));
+    rm_cache();
+}
+END_TEST
+
+START_TEST(removing_a_repo_nothing_links_meanwhile_removes_all_but_its_locks)
+{
+    remover_t r;
+    int fd = remove_repo_while_holding_the_world_lock(&r);
+
+    ck_assert(exists("models--org--m/blobs/" E_WORLD));  /* only deleted under its lock */
+    ck_assert_int_eq(flock(fd, LOCK_UN), 0);
+    close(fd);
+    ck_assert_int_eq(pthread_join(r.t, NULL), 0);
+    ck_assert_msg(r.rc == 12, "rc %lld: %s", (long long)r.rc, r.err.message);
+    ck_assert(!exists("models--org--m"));
+    ck_assert(exists(".locks/models--org--m/" E_WORLD ".lock"));
+    ck_assert(exists("datasets--org--d/snapshots/" C1 "/data.txt"));
+    rm_cache();
+}
+END_TEST
+
+START_TEST(removing_a_repo_takes_partial_blobs_strays_and_markers_too)
+{
+    /* everything of the repo goes, as before: a partial blob (under its blob's lock), a
+     * .no_exist marker, nested refs, a stray file no download writes */
+    build_cache();
+    sh("cd \"$R\"/models--org--m && printf 'par' > blobs/" E_OTHER ".incomplete"
+       " && mkdir -p .no_exist/" C1 "/sub && touch .no_exist/" C1 "/sub/x && printf 'junk' > stray", root);
+    ck_assert_int_eq(hf_cache_remove(root, HF_REPO_MODEL, "org/m", NULL, NULL), 15);
+    ck_assert(!exists("models--org--m"));
+    rm_cache();
+}
+END_TEST
+
 #define RACE_ROUNDS 12
 #define RACE_BODY "shared content\n"
 
@@ -601,6 +678,64 @@ START_TEST(a_download_sharing_a_blob_with_a_removed_revision_never_ends_dangling
 }
 END_TEST
 
+/* Remove the whole of org/race over and over until told to stop. */
+static void *remove_repo_repeatedly(void *arg)
+{
+    race_t *rc = arg;
+
+    while (!atomic_load(&rc->stop)) {
+        hf_error_t e;
+        int64_t n = hf_cache_remove(rc->cache, HF_REPO_MODEL, "org/race", NULL, &e);
+        if (n < 0 && n != HF_ENOENT && !rc->bad) {
+            rc->bad = 1;
+            rc->err = e;        /* the first failure's */
+        }
+        rc->removals++;
+    }
+    return NULL;
+}
+
+START_TEST(a_download_into_a_repo_being_removed_never_ends_dangling)
+{
+    tu_mock_t mock;
+    hf_runtime_t *rt;
+    char cache[256];
+    hf_hub_t *h = race_setup(&mock, cache, sizeof cache, &rt);
+    unsigned linked = 0;
+
+    for (int i = 0; i < RACE_ROUNDS; i++) {
+        race_t rc;
+        hf_future_t *f;
+        struct stat st;
+
+        memset(&rc, 0, sizeof rc);
+        rc.cache = cache;
+        download_main(h, rc.main_commit, rc.etag);      /* the repo, with the shared blob */
+        f = dl_race(h, "refs/pr/1");
+        ck_assert_int_eq(pthread_create(&rc.t, NULL, remove_repo_repeatedly, &rc), 0);
+        tu_settle(f);
+        atomic_store(&rc.stop, 1);
+        ck_assert_int_eq(pthread_join(rc.t, NULL), 0);
+        ck_assert_msg(!rc.bad, "a removal failed: %s", rc.err.message);
+        if (hf_future_state(f) == HF_FUTURE_FULFILLED) {
+            /* its link resolves to the right bytes, unless a removal that came after it
+             * took it away (never the blob alone) */
+            if (lstat(hf_future_value(f), &st) == 0)
+                ck_assert(tu_same_bytes(hf_future_value(f), RACE_BODY, strlen(RACE_BODY)));
+            linked++;
+        } else {
+            ck_assert_int_eq(hf_future_state(f), HF_FUTURE_REJECTED);
+        }
+        hf_future_release(f);
+        sh("test -z \"$(find \"$R\" -xtype l)\"", cache);      /* no dangling link at all */
+        tu_rm_tree(cache);
+        ck_assert_int_eq(mkdir(cache, 0700), 0);
+    }
+    ck_assert_uint_gt(linked, 0);
+    race_teardown(&mock, cache, rt, h);
+}
+END_TEST
+
 static Suite *scan_suite(void)
 {
     Suite *s = suite_create("scan");
@@ -621,6 +756,10 @@ static Suite *scan_suite(void)
     tcase_add_test(tc, removal_keeps_a_blob_whose_lock_it_cannot_take);
     tcase_add_test(tc, a_download_links_a_cached_blob_only_under_its_lock);
     tcase_add_test(tc, a_download_sharing_a_blob_with_a_removed_revision_never_ends_dangling);
+    tcase_add_test(tc, removing_a_repo_keeps_a_blob_a_download_links_while_holding_its_lock);
+    tcase_add_test(tc, removing_a_repo_nothing_links_meanwhile_removes_all_but_its_locks);
+    tcase_add_test(tc, removing_a_repo_takes_partial_blobs_strays_and_markers_too);
+    tcase_add_test(tc, a_download_into_a_repo_being_removed_never_ends_dangling);
     suite_add_tcase(s, tc);
     return s;
 }
