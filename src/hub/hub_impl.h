@@ -60,6 +60,10 @@ hf_future_t *hfi_hub_closed_future(void);
 /* The hub's unique id. */
 uint64_t hfi_hub_id(const hf_hub_t *hub);
 
+/* snapshot.c's test hook: make `n` (0: the default, 50,000) the longest siblings list a
+ * snapshot trusts (longer ones are listed from the tree); returns the previous value. */
+size_t hfi_snapshot_set_large_repo_files(size_t n);
+
 /* hub.c: small shared steps.
  * Continue with `fn(done, next, arg)` on the I/O pool once `f` settles, whatever its
  * state (HF_ON_ANY). Consumes nothing; returns 0 or HF_ENOMEM. */

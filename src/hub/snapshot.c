@@ -80,10 +80,6 @@ struct snap {
 
 static _Atomic size_t large_repo_files = LARGE_REPO_FILES;
 
-/* Test hook (tests/hub/check_snapshot.c declares it too, its only user): make `n` (0: the
- * default) the longest siblings list the snapshot trusts; returns the previous value. */
-size_t hfi_snapshot_set_large_repo_files(size_t n);
-
 size_t hfi_snapshot_set_large_repo_files(size_t n)
 {
     return atomic_exchange(&large_repo_files, n ? n : (size_t)LARGE_REPO_FILES);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/mockhub.h"
+#include "hub/hub_impl.h"
 
 static tu_mock_t mock;
 static char cache[256];
@@ -28,8 +29,6 @@ static const char *const snap_files[] = {
 };
 #define NSNAP (sizeof snap_files / sizeof *snap_files)
 
-/* snapshot.c's test hook: the longest siblings list trusted (0: the default, 50000). */
-size_t hfi_snapshot_set_large_repo_files(size_t n);
 
 static void fill_root(void)
 {
