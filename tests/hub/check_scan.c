@@ -362,10 +362,11 @@ static void *remove_thread(void *arg)
 }
 
 /* Take E_WORLD's lock as a download in its critical section holds it (from its check that
- * the blob is there until its link exists), then remove C1, whose only blob of its own is
- * E_WORLD, on another thread; return once the removal has removed C1's snapshot (the step
- * before its blobs). The lock's descriptor is returned. */
-static int remove_c1_while_holding_the_world_lock(remover_t *r)
+ * the blob is there until its link exists), then remove `revision` of org/m (C1, whose only
+ * blob of its own is E_WORLD, or NULL: the whole repo) on another thread; return once the
+ * removal has removed the snapshots it removes (the step before the blobs, whose first in
+ * lock order is E_WORLD). The lock's descriptor is returned. */
+static int remove_while_holding_the_world_lock(remover_t *r, const char *revision)
 {
     char lock[512];
     int fd;
@@ -378,9 +379,10 @@ static int remove_c1_while_holding_the_world_lock(remover_t *r)
     memset(r, 0, sizeof *r);
     r->cache = root;
     r->repo_id = "org/m";
-    r->revision = C1;
+    r->revision = revision;
     ck_assert_int_eq(pthread_create(&r->t, NULL, remove_thread, r), 0);
-    TU_EVENTUALLY(!exists("models--org--m/snapshots/" C1));
+    TU_EVENTUALLY(!exists("models--org--m/snapshots/" C1) &&
+                  (revision || !exists("models--org--m/snapshots/" C2)));
     /* the removal may delete E_WORLD only under its lock, which we hold */
     ck_assert(exists("models--org--m/blobs/" E_WORLD));
     return fd;
@@ -390,7 +392,7 @@ START_TEST(removal_keeps_a_blob_a_download_links_while_holding_its_lock)
 {
     remover_t r;
     char link[512];
-    int fd = remove_c1_while_holding_the_world_lock(&r);
+    int fd = remove_while_holding_the_world_lock(&r, C1);
 
     /* what a download of revision C3 sharing the blob does in its critical section */
     sh("cd \"$R\"/models--org--m && mkdir snapshots/" C3 " && ln -s ../../blobs/" E_WORLD
@@ -410,7 +412,7 @@ END_TEST
 START_TEST(removal_deletes_a_blob_nothing_linked_once_its_lock_is_released)
 {
     remover_t r;
-    int fd = remove_c1_while_holding_the_world_lock(&r);
+    int fd = remove_while_holding_the_world_lock(&r, C1);
 
     ck_assert_int_eq(flock(fd, LOCK_UN), 0);
     close(fd);
@@ -438,33 +440,11 @@ START_TEST(removal_keeps_a_blob_whose_lock_it_cannot_take)
 }
 END_TEST
 
-/* Take E_WORLD's lock as a download in its critical section holds it, then remove the
- * whole of org/m on another thread; return once both its snapshots are gone (the step
- * before its blobs, whose first in lock order is E_WORLD). The lock's descriptor. */
-static int remove_repo_while_holding_the_world_lock(remover_t *r)
-{
-    char lock[512];
-    int fd;
-
-    build_cache();
-    snprintf(lock, sizeof lock, "%s/.locks/models--org--m/" E_WORLD ".lock", root);
-    fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0664);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(flock(fd, LOCK_EX), 0);
-    memset(r, 0, sizeof *r);
-    r->cache = root;
-    r->repo_id = "org/m";
-    r->revision = NULL;
-    ck_assert_int_eq(pthread_create(&r->t, NULL, remove_thread, r), 0);
-    TU_EVENTUALLY(!exists("models--org--m/snapshots/" C1) && !exists("models--org--m/snapshots/" C2));
-    return fd;
-}
-
 START_TEST(removing_a_repo_keeps_a_blob_a_download_links_while_holding_its_lock)
 {
     remover_t r;
     char link[512];
-    int fd = remove_repo_while_holding_the_world_lock(&r);
+    int fd = remove_while_holding_the_world_lock(&r, NULL);
 
     /* a download of C3 into the repo being removed, in its critical section: it found the
      * blob there, and links it (making the folders it needs, as hfi_cache_link does) */
@@ -488,7 +468,7 @@ END_TEST
 START_TEST(removing_a_repo_nothing_links_meanwhile_removes_all_but_its_locks)
 {
     remover_t r;
-    int fd = remove_repo_while_holding_the_world_lock(&r);
+    int fd = remove_while_holding_the_world_lock(&r, NULL);
 
     ck_assert(exists("models--org--m/blobs/" E_WORLD));  /* only deleted under its lock */
     ck_assert_int_eq(flock(fd, LOCK_UN), 0);
