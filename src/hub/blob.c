@@ -440,8 +440,7 @@ static void blob_start(void *arg)
         hfi_blob_fail(b, &e);
         return;
     }
-    if (!b->force && lstat(b->blob_path, &st) == 0 && S_ISREG(st.st_mode) &&
-        (uint64_t)st.st_size == b->size && (held || blob_verified(b))) {
+    if (!b->force && hfi_cache_is_blob(b->blob_path, b->size) && (held || blob_verified(b))) {
         succeed(b, 0);          /* another process committed it meanwhile */
         return;
     }

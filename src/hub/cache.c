@@ -78,6 +78,12 @@ char *hfi_cache_blob_path(const hfi_cache_loc_t *loc, const char *etag)
     return hfi_strfmt("%s/blobs/%s", loc->repo_dir, etag);
 }
 
+int hfi_cache_is_blob(const char *blob_path, uint64_t size)
+{
+    struct stat st;
+    return lstat(blob_path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == size;
+}
+
 char *hfi_cache_partial_path(const hfi_cache_loc_t *loc, const char *etag)
 {
     return hfi_strfmt("%s/blobs/%s.incomplete", loc->repo_dir, etag);

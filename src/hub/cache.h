@@ -32,6 +32,10 @@ void hfi_cache_loc_free(hfi_cache_loc_t *loc);
 char *hfi_cache_blob_path(const hfi_cache_loc_t *loc, const char *etag);
 char *hfi_cache_partial_path(const hfi_cache_loc_t *loc, const char *etag);   /* .incomplete */
 char *hfi_cache_snapshot_dir(const hfi_cache_loc_t *loc, const char *commit);
+
+/* 1 if `blob_path` is a blob of `size` bytes: a regular file (a link is no blob), never
+ * followed; 0 otherwise. */
+int hfi_cache_is_blob(const char *blob_path, uint64_t size);
 char *hfi_cache_snapshot_path(const hfi_cache_loc_t *loc, const char *commit, const char *path);
 char *hfi_cache_no_exist_path(const hfi_cache_loc_t *loc, const char *commit, const char *path);
 char *hfi_cache_lock_path(const char *cache_dir, const hfi_cache_loc_t *loc, const char *etag);

@@ -231,10 +231,8 @@ static int stop_waiting(void *arg)
 /* 1 if blobs/<etag> is there: a regular file (a link is no blob) of the expected size. */
 static int blob_present(dl_t *d)
 {
-    struct stat st;
     char *blob_path = hfi_cache_blob_path(&d->loc, d->etag);
-    int ok = blob_path && lstat(blob_path, &st) == 0 && S_ISREG(st.st_mode) &&
-             (uint64_t)st.st_size == d->size;
+    int ok = blob_path && hfi_cache_is_blob(blob_path, d->size);
     hfi_free(blob_path);
     return ok;
 }
