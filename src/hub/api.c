@@ -138,7 +138,8 @@ static void req_done(hf_future_t *done, hf_promise_t *next, void *arg)
     int st = hf_future_state(done);
     hf_error_t e;
     cJSON *json;
-    char link[2048];
+    char *link;
+    int rc;
 
     hf_promise_resolve(next, NULL, NULL);
     if (atomic_load(&r->cancelled) || st == HF_FUTURE_CANCELLED) {
@@ -192,11 +193,12 @@ static void req_done(hf_future_t *done, hf_promise_t *next, void *arg)
         return;
     }
     cJSON_Delete(json);
-    switch (hfi_parse_link_next(x->headers[HFI_H_LINK], link, sizeof link)) {
+    switch ((rc = hfi_parse_link_next(x->headers[HFI_H_LINK], &link))) {
     case HF_ENOENT:
         break;                  /* the last page */
     case 0: {
         char *to = same_origin_url(r, link);
+        hfi_free(link);
         if (!to || ++r->pages > 100000) {
             hfi_free(to);
             req_fail(r, HF_EPROTO, (int)x->status, "bad next-page link");
@@ -209,8 +211,8 @@ static void req_done(hf_future_t *done, hf_promise_t *next, void *arg)
         return;
     }
     default:                    /* not taken for the last page: the listing would be cut */
-        req_fail(r, HF_EPROTO, (int)x->status,
-                 "a next-page link that cannot be followed (malformed, or over 2 KiB)");
+        req_fail(r, rc, (int)x->status, rc == HF_ENOMEM ? "out of memory"
+                 : "a malformed next-page link (the listing would be cut short)");
         return;
     }
     if (hf_promise_resolve(r->out, r->acc, r->acc_free) == 0)
@@ -481,11 +483,8 @@ static int parse_tree(apireq_t *r, const cJSON *json, hf_error_t *err)
     /* sort once, on the last page (no next link): sorting after every page would cost
      * pages x n log n, minutes for the hundreds of thousands of files of a repo too large
      * for repo info's siblings, which is when a snapshot lists the tree */
-    {
-        char next[8];
-        if (hfi_parse_link_next(r->x.headers[HFI_H_LINK], next, sizeof next) == HF_ENOENT)
-            qsort(l->list.files, l->list.n, sizeof *l->list.files, cmp_path);
-    }
+    if (hfi_parse_link_next(r->x.headers[HFI_H_LINK], NULL) == HF_ENOENT)
+        qsort(l->list.files, l->list.n, sizeof *l->list.files, cmp_path);
     return 0;
 }
 

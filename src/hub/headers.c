@@ -142,9 +142,60 @@ long hfi_parse_ratelimit_reset(const char *v)
     return -1;
 }
 
-int hfi_parse_link_next(const char *v, char *out, size_t cap)
+/* 1 if the parameters [p, end) of one link (`; name=value` pairs, RFC 8288 section 3)
+ * have a rel whose space-separated list of relation types holds "next" (quoted or bare,
+ * any case). Only the first rel counts, as RFC 8288 says. */
+static int rel_has_next(const char *p, const char *end)
+{
+    while (p < end) {
+        const char *name, *val, *vend;
+        size_t nlen;
+        while (p < end && (*p == ';' || *p == ' ' || *p == '\t' || *p == ','))
+            p++;
+        name = p;
+        while (p < end && *p != '=' && *p != ';')
+            p++;
+        nlen = (size_t)(p - name);
+        while (nlen && (name[nlen - 1] == ' ' || name[nlen - 1] == '\t'))
+            nlen--;
+        if (p >= end || *p != '=')
+            continue;                   /* a parameter without a value */
+        p++;
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        if (p < end && *p == '"') {
+            val = ++p;
+            while (p < end && *p != '"')
+                p++;
+            vend = p;
+            if (p < end)
+                p++;
+        } else {
+            val = p;
+            while (p < end && *p != ';' && *p != ',' && *p != ' ' && *p != '\t')
+                p++;
+            vend = p;
+        }
+        if (nlen == 3 && strncasecmp(name, "rel", 3) == 0) {
+            while (val < vend) {
+                const char *t = val;
+                while (t < vend && *t != ' ' && *t != '\t')
+                    t++;
+                if (t - val == 4 && strncasecmp(val, "next", 4) == 0)
+                    return 1;
+                val = t < vend ? t + 1 : t;
+            }
+            return 0;
+        }
+    }
+    return 0;
+}
+
+int hfi_parse_link_next(const char *v, char **out)
 {
     const char *s = v;
+    if (out)
+        *out = NULL;
     if (!v)
         return HF_ENOENT;
     while ((s = strchr(s, '<')) != NULL) {
@@ -153,27 +204,19 @@ int hfi_parse_link_next(const char *v, char *out, size_t cap)
         if (!end)
             return HF_EPROTO;
         params = end + 1;
+        /* the parameters of this link run up to the next '<' (or the end) */
         next_link = strchr(params, '<');
-        {
-            /* the parameters of this link run up to the next '<' (or the end) */
-            size_t plen = next_link ? (size_t)(next_link - params) : strlen(params);
-            const char *rel = params;
-            int is_next = 0;
-            while ((rel = strstr(rel, "rel=")) != NULL && rel < params + plen) {
-                rel += 4;
-                if (strncmp(rel, "\"next\"", 6) == 0 || strncmp(rel, "next", 4) == 0) {
-                    is_next = 1;
-                    break;
-                }
+        if (rel_has_next(params, next_link ? next_link : params + strlen(params))) {
+            size_t n = (size_t)(end - s - 1);
+            if (n == 0)
+                return HF_EPROTO;
+            if (out) {
+                if ((*out = hfi_malloc(n + 1)) == NULL)
+                    return HF_ENOMEM;
+                memcpy(*out, s + 1, n);
+                (*out)[n] = '\0';
             }
-            if (is_next) {
-                size_t n = (size_t)(end - s - 1);
-                if (n + 1 > cap)
-                    return HF_EPROTO;
-                memcpy(out, s + 1, n);
-                out[n] = '\0';
-                return 0;
-            }
+            return 0;
         }
         s = end + 1;
     }

@@ -27,9 +27,12 @@ long hfi_parse_retry_after(const char *v);
 /* The t= (seconds to reset) of a RateLimit header ("name";r=0;t=55). -1 if absent. */
 long hfi_parse_ratelimit_reset(const char *v);
 
-/* The URL of the rel="next" link in a Link header, copied into out[cap]. Returns 0, or
- * HF_ENOENT when there is none, HF_EPROTO when malformed or too long. */
-int hfi_parse_link_next(const char *v, char *out, size_t cap);
+/* The URL of the rel="next" link in a Link header (rel's list of relation types may be
+ * quoted, hold several types, use any case), as a new string in *out (NULL `out`: only
+ * tell whether there is one), however long: the header's own limit is the only one.
+ * Returns 0, HF_ENOENT when there is none, HF_EPROTO when malformed (an unclosed '<', an
+ * empty target), HF_ENOMEM. *out is NULL unless 0 is returned. */
+int hfi_parse_link_next(const char *v, char **out);
 
 /* Map an HTTP status and X-Error-Code to an HF_E* code. */
 int hfi_http_error_code(long status, const char *x_error_code);

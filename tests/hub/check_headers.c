@@ -82,17 +82,40 @@ END_TEST
 
 START_TEST(link_next_is_found)
 {
-    char out[256];
-    ck_assert_int_eq(hfi_parse_link_next("<https://h/api/x?cursor=abc>; rel=\"next\"", out,
-                                         sizeof out), 0);
-    ck_assert_str_eq(out, "https://h/api/x?cursor=abc");
-    ck_assert_int_eq(hfi_parse_link_next("<https://h/a>; rel=\"prev\", <https://h/b>; rel=\"next\"",
-                                         out, sizeof out), 0);
-    ck_assert_str_eq(out, "https://h/b");
-    ck_assert_int_eq(hfi_parse_link_next("<https://h/a>; rel=\"prev\"", out, sizeof out), HF_ENOENT);
-    ck_assert_int_eq(hfi_parse_link_next("<https://h/a; rel=\"next\"", out, sizeof out), HF_EPROTO);
-    ck_assert_int_eq(hfi_parse_link_next("<https://a-very-long-url/>; rel=next", out, 8), HF_EPROTO);
-    ck_assert_int_eq(hfi_parse_link_next(NULL, out, sizeof out), HF_ENOENT);
+    char *out, big[5000];
+    const struct { const char *v; int rc; const char *url; } t[] = {
+        { "<https://h/api/x?cursor=abc>; rel=\"next\"", 0, "https://h/api/x?cursor=abc" },
+        { "<https://h/a>; rel=\"prev\", <https://h/b>; rel=\"next\"", 0, "https://h/b" },
+        { "<https://h/a>; rel=next", 0, "https://h/a" },
+        { "<https://h/a>;rel = \"prefetch NEXT\"", 0, "https://h/a" },  /* a list, any case */
+        { "<https://h/a>; title=\"rel=next\"; rel=prev", HF_ENOENT, NULL },
+        { "<https://h/a>; rel=nextpage", HF_ENOENT, NULL },
+        { "<https://h/a>; rel=prev; rel=next", HF_ENOENT, NULL },  /* only the first rel */
+        { "<https://h/a>; rel=\"prev\"", HF_ENOENT, NULL },
+        { "<https://h/a; rel=\"next\"", HF_EPROTO, NULL },
+        { "<>; rel=next", HF_EPROTO, NULL },
+        { "", HF_ENOENT, NULL },
+    };
+
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
+        out = (char *)1;
+        ck_assert_msg(hfi_parse_link_next(t[i].v, &out) == t[i].rc, "%s", t[i].v);
+        if (t[i].url) {
+            ck_assert_str_eq(out, t[i].url);
+            hfi_free(out);
+        } else {
+            ck_assert_ptr_null(out);
+        }
+        ck_assert_int_eq(hfi_parse_link_next(t[i].v, NULL), t[i].rc);
+    }
+    ck_assert_int_eq(hfi_parse_link_next(NULL, &out), HF_ENOENT);
+    /* no length limit of its own */
+    memcpy(big, "<https://h/x?cursor=", 20);
+    memset(big + 20, 'A', 4000);
+    strcpy(big + 4020, ">; rel=\"next\"");
+    ck_assert_int_eq(hfi_parse_link_next(big, &out), 0);
+    ck_assert_uint_eq(strlen(out), 4019);
+    hfi_free(out);
 }
 END_TEST
 

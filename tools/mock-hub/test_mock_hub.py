@@ -961,6 +961,27 @@ class MockHubTest(unittest.TestCase):
             self.assertEqual(out.returncode, 2)
             self.assertIn(b"--siblings-cap", out.stderr)
 
+    def test_cursor_bytes_lengthens_the_next_page_links(self):
+        short_pages, short = self.collect_tree(self.hub + "/api/models/org/many/tree/main"
+                                               "?recursive=true")
+        other = MockHub(self.root, "--cursor-bytes", "3000")
+        try:
+            url, pages, entries = other.hub + "/api/models/org/many/tree/main?recursive=true", 0, []
+            while url:
+                r = request("GET", url)
+                self.assertEqual(r.status, 200, r.body)
+                pages, entries = pages + 1, entries + r.json()
+                link = r.headers.get("Link")
+                url = re.fullmatch(r'<([^>]+)>; rel="next"', link).group(1) if link else None
+                if url:
+                    self.assertGreaterEqual(len(re.search(r"cursor=([^&]*)", url).group(1)), 3000)
+            self.assertEqual((pages, entries), (short_pages, short))
+        finally:
+            rc, rest = other.stop()
+        self.assertEqual((rc, rest), (0, b""))
+        self.assertNotIn("Traceback", other.errors())
+        other.close()
+
     def test_help_documents_layout_settings_faults_and_stats(self):
         out = subprocess.run([sys.executable, SCRIPT, "--help"], capture_output=True, timeout=30)
         self.assertEqual(out.returncode, 0)
@@ -970,7 +991,8 @@ class MockHubTest(unittest.TestCase):
                      "--throttle-bps", "--cdn-url", "/_mock/stats", "/_mock/requests", "/_mock/faults",
                      "/_mock/reset", "reset_after", "stall_ms", "throttle_bps", "flip_offset",
                      "retry_after", "ratelimit", "count", "listening <hub-url> <cdn-url>",
-                     "--tls-cert", "--tls-key", "HTTPS", "--siblings-cap"):
+                     "--tls-cert", "--tls-key", "HTTPS", "--siblings-cap",
+                     "--cursor-bytes"):
             self.assertIn(word, text)
         bad = subprocess.run([sys.executable, SCRIPT, "--root", "/nonexistent/dir"],
                              capture_output=True, timeout=30)

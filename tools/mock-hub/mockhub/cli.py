@@ -74,7 +74,8 @@ HUB PORT
   GET  /api/{type}s/REPO/tree/REV[/PATH][?recursive=true][&expand=true][&limit=N][&cursor=C]
        [{type:"file"|"directory",oid,size,path[,lfs:{oid,size,pointerSize}]
          [,lastCommit:{id,title,date},securityFileStatus]}]: --page-size entries a page, then
-       Link: <absolute URL>; rel="next" while entries remain
+       Link: <absolute URL>; rel="next" while entries remain (its cursor at least
+       --cursor-bytes long)
   POST /api/{type}s/REPO/paths-info/REV   JSON {"paths": [...], "expand": true} or a form
        paths=a&paths=b&expand=true: the entries (as in the tree) of the paths that exist
   GET  /api/{type}s/REPO/refs[?include_prs=1]   {branches, tags, converts[, pullRequests]}
@@ -127,6 +128,7 @@ class App:
         self.no_effect = Effect()
         self.hub = repos.Hub(args.root, args.lfs_threshold, args.token)
         self.page_size = args.page_size
+        self.cursor_bytes = args.cursor_bytes
         self.siblings_cap = args.siblings_cap
         self.resolve_cache = args.resolve_cache
         self.strict_tokens = args.strict_tokens
@@ -178,6 +180,9 @@ def parse_args(argv):
                         "still listens and is the one printed")
     p.add_argument("--page-size", type=_positive, default=50, metavar="N",
                    help="tree listing entries per page (default 50)")
+    p.add_argument("--cursor-bytes", type=_positive, default=0, metavar="N",
+                   help="make each tree listing cursor at least N bytes long (the Hub's "
+                        "cursors are opaque and grow with the path they name; default 0: short)")
     p.add_argument("--siblings-cap", type=_siblings_cap, metavar="N|none",
                    help="repo info lists at most N siblings (0: an empty list; none: no "
                         "\"siblings\" key), as the Hub does for very large repos "

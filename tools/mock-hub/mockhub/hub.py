@@ -223,7 +223,8 @@ class HubRoutes:
         try:
             limit = int(req.arg("limit", self.app.page_size))
             cursor = req.arg("cursor")
-            offset = int(base64.urlsafe_b64decode(cursor.encode()).decode()) if cursor else 0
+            offset = (int(base64.urlsafe_b64decode(cursor.encode()).split(b";")[0].decode())
+                      if cursor else 0)
         except ValueError:
             raise HubError(400, None, "Invalid limit or cursor")
         limit = max(1, min(limit, 1000))
@@ -233,7 +234,9 @@ class HubRoutes:
         if offset + limit < len(paths):
             query = [(k, v) for k, v in urllib.parse.parse_qsl(req.query, keep_blank_values=True)
                      if k != "cursor"]
-            query.append(("cursor", base64.urlsafe_b64encode(b"%d" % (offset + limit)).decode()))
+            raw = b"%d;" % (offset + limit)
+            raw += b"p" * max(0, self.app.cursor_bytes * 3 // 4 - len(raw))
+            query.append(("cursor", base64.urlsafe_b64encode(raw).decode()))
             url = "%s%s?%s" % (self.app.hub_url, req.path, urllib.parse.urlencode(query))
             headers.append(("Link", '<%s>; rel="next"' % url))
         return json_response(200, entries, headers)
