@@ -10,8 +10,8 @@
  *  - a quantisation the repo does not have is HF_EENTRY_NOT_FOUND naming it; a part missing
  *    from the listing is HF_EENTRY_NOT_FOUND naming the file of the part;
  *  - offline there is no tree listing (it is an API request): the candidates are the files
- *    under "<quant>/" of the cached snapshot instead, read on the I/O pool (the snapshot
- *    lookup reads refs/ too), and go through the same choice, so a cache missing a part
+ *    under "<quant>/" of the cached snapshot instead (hf_hub_snapshot finds it on the
+ *    I/O pool; the folder is read there too), and go through the same choice, so a cache missing a part
  *    fails naming that part (HF_EOFFLINE, as any file missing from the cache offline).
  */
 #include "config.h"
@@ -201,32 +201,17 @@ out:
     hfi_free(dir);
 }
 
-/* Offline, on the I/O pool: find the cached snapshot (a disk read), then scan it. */
-static void kimi_offline(hfi_load_t *l, hf_future_t *done, hf_promise_t *next)
-{
-    hf_file_ref_t ref = { l->repo, HF_REPO_MODEL, l->opts.revision, NULL };
-    hf_future_t *snap = hf_hub_snapshot(l->hub, &ref, NULL), *scanned;
-    (void)done;
-    if (!snap || (scanned = hfi_load_then(l, snap, kimi_scanned)) == NULL) {
-        hf_future_release(snap);
-        hf_promise_rejectf(next, HF_ENOMEM, 0, "out of memory");
-        return;
-    }
-    hf_promise_adopt(next, scanned);
-    hf_future_release(scanned);
-    hf_future_release(snap);
-}
-
 static hf_future_t *kimi_start(hfi_load_t *l)
 {
     hf_file_ref_t ref = { l->repo, HF_REPO_MODEL, l->opts.revision, l->opts.quant };
+    hf_file_ref_t top = { l->repo, HF_REPO_MODEL, l->opts.revision, NULL };
     int offline = hf_hub_is_offline(l->hub);
-    /* offline, nothing to wait for: straight to the I/O pool */
-    hf_future_t *first = offline ? hf_future_resolved(NULL, NULL)
+    /* offline, the cached snapshot (hf_hub_snapshot looks for it on the I/O pool) */
+    hf_future_t *first = offline ? hf_hub_snapshot(l->hub, &top, NULL)
                                  : hf_hub_list_files(l->hub, &ref), *f;
     if (!first)
         return NULL;
-    f = hfi_load_then(l, first, offline ? kimi_offline : kimi_listed);
+    f = hfi_load_then(l, first, offline ? kimi_scanned : kimi_listed);
     hf_future_release(first);
     return f;
 }
