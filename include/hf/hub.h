@@ -349,25 +349,28 @@ HF_API int hf_cache_verify(const char *cache_dir, hf_repo_type_t type, const cha
  * hf_cache_remove - remove `revision` (a ref or a commit; NULL: the whole repo) from the
  * cache, as huggingface_hub's delete_revisions does: the refs that name its commit, its
  * snapshot folder, then the blobs that snapshot used and no other snapshot uses (a blob no
- * snapshot links, such as one a download is about to link, stays). Each blob is deleted
- * holding its lock (.locks/<repo folder>/<etag>.lock, as downloads take it) and only if no
- * snapshot links it then, so a download of another revision (or path) that shares it, here
- * or in another process, ends with a link that resolves (fetching the blob again if it
- * was deleted first) and never with a dangling one. Runs wholly on the calling thread,
- * which it may block (polling) while a download of such a blob holds its lock, until that
- * download has linked it; call it where blocking is allowed, not from an inference thread
- * (hf_spawn_blocking runs it on the I/O pool). Removing the whole repo (NULL, or its last
- * snapshot) is guarded the same way: its refs, .no_exist markers and snapshots as they
- * were when it read them, then each blob that no snapshot links under its lock, then the
- * folders left, each only if empty; so a download into the repo meanwhile ends with a
- * snapshot whose links resolve (or, if it linked before the removal reached its snapshot,
- * as if it had finished before the call: its link removed, never its blob alone) or with
- * an error, and what it adds after stays (then the repo folder stays too, and the call
- * still succeeds). Lock files in .locks/ are never removed (one may be held).
- * Deletes only inside the repo's folder and never through a link, so a link planted at
- * blobs/, refs/ or snapshots/ fails the call (HF_EIO) before anything changes; so does a
- * snapshot it cannot read, since it might use any blob. Failing later leaves no link to a
- * deleted blob (at worst a revision without refs, or blobs nothing uses).
+ * snapshot links, such as one a download is about to link, stays). What a download into the
+ * same commit adds to the snapshot folder meanwhile stays, with the folders holding it and
+ * the blobs it links, and the call still succeeds; an entry it cannot remove is HF_EIO,
+ * naming it. Each blob is deleted holding its lock (.locks/<repo folder>/<etag>.lock, as
+ * downloads take it) and only if no snapshot links it then, so a download of another
+ * revision (or path) that shares it, here or in another process, ends with a link that
+ * resolves (fetching the blob again if it was deleted first) and never with a dangling one.
+ * Runs wholly on the calling thread, which it may block (polling) while a download of such
+ * a blob holds its lock, until that download has linked it; call it where blocking is
+ * allowed, not from an inference thread (hf_spawn_blocking runs it on the I/O pool).
+ * Removing the whole repo (NULL, or its last snapshot) is guarded the same way: its refs,
+ * .no_exist markers and snapshots as they were when it read them, then each blob that no
+ * snapshot links under its lock, then the folders left, each only if empty; so a download
+ * into the repo meanwhile ends with a snapshot whose links resolve (or, if it linked before
+ * the removal reached its snapshot, as if it had finished before the call: its link
+ * removed, never its blob alone) or with an error, and what it adds after stays (then the
+ * repo folder stays too, and the call still succeeds). Lock files in .locks/ are never
+ * removed (one may be held). Deletes only inside the repo's folder and never through a
+ * link, so a link planted at blobs/, refs/ or snapshots/ fails the call (HF_EIO) before
+ * anything changes; so does a snapshot it cannot read, since it might use any blob. Failing
+ * later leaves no link to a deleted blob (at worst a revision without refs, or blobs
+ * nothing uses).
  * Returns the number of bytes freed (>= 0: the blobs and, links off, the copies removed) or
  * HF_ENOENT (repo, ref or commit not cached; a repo folder that is a link) / HF_EINVAL
  * (NULL `cache_dir`, a bad repo id, type or revision) / HF_EIO / HF_ENOMEM, with a message

@@ -7,9 +7,13 @@
  *    this order, the refs naming the commit (no lookup resolves to a half-removed
  *    snapshot), the snapshot, and the blobs it used that no other snapshot uses (as
  *    huggingface_hub's delete_revisions: a blob no snapshot links yet, such as one a
- *    download has just committed, is not ours to judge). Failing halfway leaves a revision
- *    without refs or blobs nothing uses, never a link to a deleted blob. A repo left
- *    without snapshots is then removed as a whole repo is;
+ *    download has just committed, is not ours to judge). The snapshot goes as the whole
+ *    repo's do below: what was listed in it is removed, and a folder a download has put
+ *    something in meanwhile (rmdir: ENOTEMPTY) stays with it, the call still succeeding;
+ *    its links keep their blobs (the blob step reads every snapshot again under the
+ *    locks). An entry we listed but cannot remove is HF_EIO, naming it. Failing halfway
+ *    leaves a revision without refs or blobs nothing uses, never a link to a deleted
+ *    blob. A repo left without snapshots is then removed as a whole repo is;
  *  - a whole repo goes the same guarded way, never by a recursive delete of its folder (a
  *    download into it may be under way): read every snapshot (none readable: nothing
  *    changes), then remove the refs and .no_exist markers, the files and links of each
@@ -381,6 +385,7 @@ static int remove_revision(const char *cache_dir, const hfi_cache_loc_t *loc, in
     hfi_strset_t mine = { 0 }, used = { 0 }, cand = { 0 };
     used_walk_t uw = { -1, &mine, 0 };
     refrm_walk_t rw = { commit, 0 };
+    char failed[512];
     struct stat st;
     int bfd = -1, sfd = -1, rc, has_snapshot;
 
@@ -400,9 +405,10 @@ static int remove_revision(const char *cache_dir, const hfi_cache_loc_t *loc, in
                           repo_id, commit);
         goto out;
     }
-    if (has_snapshot && hfi_tree_remove_at(sfd, commit, 0) < 0) {
-        rc = hf_error_set(err, HF_EIO, 0, "%s: cannot remove snapshots/%s entirely (its refs are "
-                          "gone; no blob was removed)", repo_id, commit);
+    /* what a download adds to the snapshot meanwhile stays, with its folders */
+    if (has_snapshot && hfi_tree_remove_seen_at(sfd, commit, failed, sizeof failed) < 0) {
+        rc = hf_error_set(err, HF_EIO, 0, "%s: cannot remove snapshots/%s (its refs are gone; "
+                          "no blob was removed)", repo_id, failed);
         goto out;
     }
     *freed += (int64_t)uw.copies;

@@ -12,7 +12,12 @@
  *  - refs are read as lookups read them (hfi_cache_read_ref: 40 hex, trailing whitespace
  *    allowed), so scan, remove and downloads agree on what a ref names;
  *  - walks go at most WALK_MAX_DEPTH folders deep (the stack), and a folder that cannot
- *    be read fails the walk: a partial walk must not pass for a whole one.
+ *    be read fails the walk: a partial walk must not pass for a whole one;
+ *  - a tree removal removes what it lists, then each folder (rmdir). The "seen" variant
+ *    (hfi_tree_remove_seen_at) lets a folder stay when rmdir finds it not empty although
+ *    everything listed in it is gone: a writer (a download) added something meanwhile,
+ *    and that stays. A failure of our own (an entry we listed but could not remove, a
+ *    listing cut short) still fails it, naming the first such path.
  */
 #include "config.h"
 
@@ -20,6 +25,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -133,7 +139,35 @@ DIR *hfi_dir_reopen(int fd)
     return d;
 }
 
-int hfi_tree_remove_at(int dfd, const char *name, int depth)
+static hfi_tree_hook_fn tree_hook;
+
+hfi_tree_hook_fn hfi_tree_remove_set_hook(hfi_tree_hook_fn fn)
+{
+    hfi_tree_hook_fn prev = tree_hook;
+    tree_hook = fn;
+    return prev;
+}
+
+/* One tree removal: `path` is the entry being removed, relative to the folder the removal
+ * started in (len bytes of it in use); the first path that failed goes to `failed`. */
+typedef struct tree_rm {
+    int keep_new;
+    char path[1024];
+    size_t len;
+    char *failed;
+    size_t failed_size;
+} tree_rm_t;
+
+/* Note the current path as the first that could not be removed; returns HF_EIO. */
+static int tree_failed(tree_rm_t *t)
+{
+    if (t->failed && t->failed_size && !t->failed[0])
+        snprintf(t->failed, t->failed_size, "%s", t->path);
+    return HF_EIO;
+}
+
+/* Remove `name` below `dfd` (its path already in t->path) and everything below it. */
+static int tree_remove(tree_rm_t *t, int dfd, const char *name, int depth)
 {
     struct stat st;
     struct dirent *e;
@@ -141,25 +175,65 @@ int hfi_tree_remove_at(int dfd, const char *name, int depth)
     int fd, rc = 0;
 
     if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        return errno == ENOENT ? 0 : HF_EIO;
+        return errno == ENOENT ? 0 : tree_failed(t);
     if (!S_ISDIR(st.st_mode))
-        return unlinkat(dfd, name, 0) == 0 || errno == ENOENT ? 0 : HF_EIO;
+        return unlinkat(dfd, name, 0) == 0 || errno == ENOENT ? 0 : tree_failed(t);
     if (depth >= WALK_MAX_DEPTH || (fd = hfi_dir_open_at(dfd, name)) < 0)
-        return HF_EIO;
+        return errno == ENOENT && depth < WALK_MAX_DEPTH ? 0 : tree_failed(t);
     if ((d = fdopendir(fd)) == NULL) {
         close(fd);
-        return HF_EIO;
+        return tree_failed(t);
     }
-    while ((e = readdir(d)) != NULL) {
+    for (;;) {
+        size_t len = t->len, n;
+        errno = 0;
+        if ((e = readdir(d)) == NULL) {
+            if (errno)                  /* a partial listing: what is left would look new */
+                rc = tree_failed(t);
+            break;
+        }
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        if (hfi_tree_remove_at(dirfd(d), e->d_name, depth + 1) < 0)
+        n = (size_t)snprintf(t->path + len, sizeof t->path - len, "/%s", e->d_name);
+        t->len = len + n < sizeof t->path ? len + n : sizeof t->path - 1;
+        if (tree_remove(t, dirfd(d), e->d_name, depth + 1) < 0)
             rc = HF_EIO;
+        t->len = len;
+        t->path[len] = '\0';
     }
     closedir(d);
-    if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && rc == 0)
-        rc = HF_EIO;
-    return rc;
+    if (tree_hook)
+        tree_hook(dfd, name);
+    if (unlinkat(dfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+        return rc;
+    /* not empty although every entry we saw is gone: someone added one meanwhile */
+    if (rc == 0 && t->keep_new && (errno == ENOTEMPTY || errno == EEXIST))
+        return 0;
+    return rc < 0 ? rc : tree_failed(t);
+}
+
+static int tree_remove_top(int dfd, const char *name, int depth, int keep_new, char *failed,
+                           size_t failed_size)
+{
+    tree_rm_t t;
+    t.keep_new = keep_new;
+    t.failed = failed;
+    t.failed_size = failed_size;
+    if (failed && failed_size)
+        failed[0] = '\0';
+    snprintf(t.path, sizeof t.path, "%s", name);
+    t.len = strlen(t.path);
+    return tree_remove(&t, dfd, name, depth);
+}
+
+int hfi_tree_remove_at(int dfd, const char *name, int depth)
+{
+    return tree_remove_top(dfd, name, depth, 0, NULL, 0);
+}
+
+int hfi_tree_remove_seen_at(int dfd, const char *name, char *failed, size_t failed_size)
+{
+    return tree_remove_top(dfd, name, 0, 1, failed, failed_size);
 }
 
 uint64_t hfi_dir_files_size(int fd)

@@ -8,6 +8,7 @@
 #define HFI_CACHEWALK_H
 
 #include <dirent.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
 
@@ -46,6 +47,20 @@ int hfi_walk_at(int dfd, const char *name, hfi_walk_fn fn, void *arg);
 /* Remove `name` below `dfd` and everything below it, never following a link (`depth`:
  * how deep `dfd` is already, 0 at the top). Returns 0 (also if it is gone) or HF_EIO. */
 int hfi_tree_remove_at(int dfd, const char *name, int depth);
+
+/* Remove `name` below `dfd` as hfi_tree_remove_at does (depth 0), except that a folder
+ * that is not empty once every entry listed in it is removed (a writer added one
+ * meanwhile) stays, with what was added, and that is no failure. Returns 0 (also if it is
+ * gone) or HF_EIO (an entry it listed cannot be removed, a folder cannot be read or is
+ * nested too deep), then with the first such path, relative to `dfd` ("name/..."), in
+ * `failed` (`size` bytes, cut short if longer; may be NULL). */
+int hfi_tree_remove_seen_at(int dfd, const char *name, char *failed, size_t size);
+
+/* Test hook: `fn` (NULL: none, the default) is called by both tree removals with each
+ * folder (`name` below `dfd`) once the entries they listed in it are removed, just before
+ * the folder itself is. Set it only while no removal runs. Returns the previous hook. */
+typedef void (*hfi_tree_hook_fn)(int dfd, const char *name);
+hfi_tree_hook_fn hfi_tree_remove_set_hook(hfi_tree_hook_fn fn);
 
 /* The blob a snapshot entry (`entry` in `dfd`, with lstat `st`) stands for: its link
  * target's last component, if that is a regular file in the blobs folder `blobs_fd` (-1:

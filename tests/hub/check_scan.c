@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/mockhub.h"
+#include "hub/cachewalk.h"
 
 #define C1 "1111111111111111111111111111111111111111"
 #define C2 "2222222222222222222222222222222222222222"
@@ -231,24 +232,108 @@ static int remove_beside_an_unreadable_revision(void)
     return 0;
 }
 
-START_TEST(removal_keeps_blobs_a_revision_it_cannot_read_may_use)
+/* Run `steps` (returning 0, or the number of the step that failed) in a child process that,
+ * if we are root (who may read and delete anything), runs as nobody over a cache chowned to
+ * nobody, so that a chmod means something; fail the test at the step it names. */
+static void run_as_nobody(int (*steps)(void))
 {
     pid_t pid;
     int status;
 
-    build_cache();
-    /* root reads anything: drop to nobody in a child so that chmod 0 means something */
-    if (getuid() == 0)
+    if (geteuid() == 0)
         sh("chown -R 65534:65534 \"$R\"", root);
     if ((pid = fork()) == 0) {
-        if (getuid() == 0 && (setgid(65534) < 0 || setuid(65534) < 0))
-            _exit(9);
-        _exit(remove_beside_an_unreadable_revision());
+        if (geteuid() == 0 && (setgid(65534) < 0 || setuid(65534) < 0))
+            _exit(99);
+        _exit(steps());
     }
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "failed at step %d",
                   WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     sh("chmod -R u+rwx \"$R\"", root);
+}
+
+START_TEST(removal_keeps_blobs_a_revision_it_cannot_read_may_use)
+{
+    build_cache();
+    run_as_nobody(remove_beside_an_unreadable_revision);
+    rm_cache();
+}
+END_TEST
+
+/* What a download into snapshot C1 does while the removal of C1 runs, just before the
+ * removal removes the folder `name`: links a new file into C1/sub, and makes C1/new
+ * holding another, both to E_WORLD (a blob only C1 used: the removal's to delete). */
+static int hook_calls;
+
+static void download_into_c1_meanwhile(int dfd, const char *name)
+{
+    int fd;
+
+    if (strcmp(name, "sub") == 0 && (fd = hfi_dir_open_at(dfd, name)) >= 0) {
+        if (symlinkat("../../../blobs/" E_WORLD, fd, "c.txt") == 0)
+            hook_calls++;
+        close(fd);
+    } else if (strcmp(name, C1) == 0 && mkdirat(dfd, C1 "/new", 0777) == 0 &&
+               symlinkat("../../../blobs/" E_WORLD, dfd, C1 "/new/d.txt") == 0) {
+        hook_calls++;
+    }
+}
+
+START_TEST(removing_a_revision_keeps_what_a_download_into_it_adds_meanwhile)
+{
+    char link[512];
+    hf_error_t e;
+    int64_t rc;
+
+    build_cache();
+    hook_calls = 0;
+    hfi_tree_remove_set_hook(download_into_c1_meanwhile);
+    rc = hf_cache_remove(root, HF_REPO_MODEL, "org/m", "main", &e);
+    hfi_tree_remove_set_hook(NULL);
+    ck_assert_int_eq(hook_calls, 2);
+    /* success, nothing freed: E_HELLO is C2's, E_WORLD is linked again */
+    ck_assert_msg(rc == 0, "rc %lld: %s", (long long)rc, e.message);
+    snprintf(link, sizeof link, "%s/models--org--m/snapshots/" C1 "/sub/c.txt", root);
+    ck_assert(tu_same_bytes(link, "world\n", 6));
+    snprintf(link, sizeof link, "%s/models--org--m/snapshots/" C1 "/new/d.txt", root);
+    ck_assert(tu_same_bytes(link, "world\n", 6));
+    /* what was there is gone, refs included */
+    ck_assert(!exists("models--org--m/snapshots/" C1 "/a.txt"));
+    ck_assert(!exists("models--org--m/snapshots/" C1 "/sub/b.txt"));
+    ck_assert(!exists("models--org--m/refs/main"));
+    ck_assert(exists("models--org--m/snapshots/" C2 "/a.txt"));
+    rm_cache();
+}
+END_TEST
+
+/* The removal of C1 (refs/main) while C1/sub is read-only, so its b.txt cannot be
+ * unlinked: returns 0 if it failed naming it and removed no blob, else a step number. */
+static int remove_a_revision_holding_an_unremovable_link(void)
+{
+    char p[512];
+    hf_error_t e;
+
+    snprintf(p, sizeof p, "%s/models--org--m/snapshots/" C1 "/sub", root);
+    if (chmod(p, 0500) < 0)
+        return 1;
+    if (hf_cache_remove(root, HF_REPO_MODEL, "org/m", "main", &e) != HF_EIO)
+        return 2;
+    if (!strstr(e.message, "snapshots/" C1 "/sub/b.txt"))
+        return 3;
+    if (!exists("models--org--m/snapshots/" C1 "/sub/b.txt") ||
+        !exists("models--org--m/blobs/" E_WORLD) || !exists("models--org--m/blobs/" E_HELLO))
+        return 4;
+    /* the steps before it are done: refs first, and the entries it could remove */
+    if (exists("models--org--m/refs/main") || exists("models--org--m/snapshots/" C1 "/a.txt"))
+        return 5;
+    return 0;
+}
+
+START_TEST(removing_a_revision_with_an_entry_it_cannot_remove_fails_naming_it)
+{
+    build_cache();
+    run_as_nobody(remove_a_revision_holding_an_unremovable_link);
     rm_cache();
 }
 END_TEST
@@ -727,6 +812,8 @@ static Suite *scan_suite(void)
     tcase_add_test(tc, removal_never_deletes_through_a_linked_blobs_or_snapshots_folder);
     tcase_add_test(tc, removal_deletes_only_blobs_the_removed_revision_used);
     tcase_add_test(tc, removal_keeps_blobs_a_revision_it_cannot_read_may_use);
+    tcase_add_test(tc, removing_a_revision_keeps_what_a_download_into_it_adds_meanwhile);
+    tcase_add_test(tc, removing_a_revision_with_an_entry_it_cannot_remove_fails_naming_it);
     tcase_add_test(tc, removal_leaves_lock_files_alone);
     tcase_add_test(tc, scan_never_walks_a_linked_folder_out_of_the_cache);
     tcase_add_test(tc, scan_reads_refs_as_lookups_do_and_reports_dangling_ones);
