@@ -127,9 +127,12 @@ typedef struct hf_progress {
 
 /* Called on an I/O thread, at most about every 100 ms per file and at each file's end;
  * the calls about one file come one at a time, with no lock of the library held. Must not
- * block. A callback may cancel any download or snapshot, its own included; but two
- * callbacks that at the same moment each cancel the other's call wait for each other, as
- * each cancel waits for a call of the other's callback under way to return. */
+ * block. A callback may cancel any download or snapshot, its own included. Once a cancel
+ * returns, the cancelled call's callback is not called again, and a call of it under way on
+ * another thread has returned -- except when that call is itself inside a cancel waiting
+ * for the canceller (two callbacks that at the same moment each cancel the other's call, or
+ * a ring of them): then exactly one of those cancels returns without waiting, and the call
+ * it would have waited for returns only after the callback that made that cancel has. */
 typedef void (*hf_progress_fn)(const hf_progress_t *p, void *arg);
 
 typedef struct hf_download_opts {

@@ -34,10 +34,12 @@
  *    repo and path) live under `gate` (callgate.h): one thread at a time calls them, with
  *    no lock held during a call. A requester leaving marks its listener gone and waits out
  *    a call of it under way on another thread, so once hfi_blob_leave returns its callback
- *    never runs again; a callback may cancel, and so leave, any call (its own included)
- *    without a lock cycle. The table is compacted only while nobody is calling;
- *  - lock order: hub->mu before b->mu; neither is held while calling out; gate.mu is a
- *    leaf, taken with neither held.
+ *    is not called again (and a call under way has returned, except in the one case of
+ *    two callbacks cancelling each other's calls, where callgate.h says what happens); a
+ *    callback may cancel, and so leave, any call (its own included) without a lock cycle.
+ *    The table is compacted only while nobody is calling;
+ *  - lock order: hub->mu before b->mu; neither is held while calling out; gate.mu is
+ *    taken with neither held, and only callgate's own graph mutex is taken under it.
  */
 #include "config.h"
 

@@ -4,8 +4,8 @@
  * process's lock that a cancel or hf_hub_free must end, the partial file hf_hub_free
  * leaves for the next run, a ranged download over a spoiled prefix, a 416, signed CDN
  * URLs that expire mid-download, a forced download that fails, copies with symlinks off,
- * a "~" in HF_HOME, relative cache folders, and progress callbacks on two threads that
- * cancel their own snapshots at once.
+ * a "~" in HF_HOME, relative cache folders, progress callbacks on two threads that
+ * cancel their own snapshots at once, and two that cancel each other's downloads.
  */
 #include "common/testutil.h"
 
@@ -491,10 +491,12 @@ END_TEST
 
 typedef struct party {
     const char *path;               /* the file whose events make it act */
-    hf_future_t *_Atomic self;      /* its snapshot */
+    hf_future_t *_Atomic self;      /* its snapshot (or download) */
     _Atomic int in, acted;
     struct party *other;
     _Atomic int *met;
+    _Atomic int returned;           /* its cancel of the other's call returned */
+    _Atomic int late;               /* calls begun after both parties' cancels returned */
 } party_t;
 
 /* On an event for its file, outside the transfer loops (the blob's final event and the
@@ -533,7 +535,8 @@ START_TEST(two_snapshots_sharing_blobs_that_cancel_themselves_from_callbacks_bot
     static const char *const files[] = { "model.bin", "big.bin" };
     hf_file_ref_t ref = { "org/model", HF_REPO_MODEL, NULL, NULL };
     _Atomic int met = 0;
-    party_t s1 = { "model.bin", NULL, 0, 0, NULL, &met }, s2 = { "big.bin", NULL, 0, 0, NULL, &met };
+    party_t s1 = { "model.bin", NULL, 0, 0, NULL, &met, 0, 0 };
+    party_t s2 = { "big.bin", NULL, 0, 0, NULL, &met, 0, 0 };
     hf_snapshot_opts_t o1, o2;
     hf_future_t *f1, *f2;
 
@@ -560,6 +563,71 @@ START_TEST(two_snapshots_sharing_blobs_that_cancel_themselves_from_callbacks_bot
     hf_future_release(f1);
     hf_future_release(f2);
     hf_hub_free(h);
+}
+END_TEST
+
+/* On its first event in the middle of its body (on its hub's transfer loop): wait (up to
+ * 10 s) until the other party is inside its callback too, on its own thread, then cancel
+ * the other's download. Each then stays in its callback until its cancel returns, so each
+ * cancel meets a call of the other's callback under way. `met` counts the arrivals. */
+static void cancel_other_when_both_are_in(const hf_progress_t *p, void *arg)
+{
+    party_t *me = arg;
+    hf_future_t *other = atomic_load(&me->other->self);
+
+    if (atomic_load(&me->returned) && atomic_load(&me->other->returned))
+        atomic_fetch_add(&me->late, 1);
+    if (!other || atomic_load(&me->acted) || p->file_total == 0 || p->file_done >= p->file_total)
+        return;
+    atomic_store(&me->acted, 1);
+    atomic_fetch_add(me->met, 1);
+    for (int i = 0; i < 10000 && atomic_load(me->met) < 2; i++)
+        tu_sleep_ms(1);
+    if (atomic_load(me->met) == 2)
+        hf_future_cancel(other);
+    atomic_store(&me->returned, 1);
+}
+
+START_TEST(two_downloads_whose_callbacks_cancel_each_others_calls_both_end)
+{
+    /* One hub each, so each body's events come on a transfer loop of its own. A's callback
+     * cancels B while B's callback, under way, cancels A: each cancel used to wait for the
+     * other's callback to return, forever. Now the second to wait sees the cycle and goes
+     * on; its callback returns, and with it the other's cancel. */
+    hf_hub_t *ha = hub_with(0), *hb = hub_with(0);
+    _Atomic int met = 0;
+    party_t a = { "model.bin", NULL, 0, 0, NULL, &met, 0, 0 };
+    party_t b = { "big.bin", NULL, 0, 0, NULL, &met, 0, 0 };
+    hf_download_opts_t oa = { .progress = cancel_other_when_both_are_in, .progress_arg = &a };
+    hf_download_opts_t ob = { .progress = cancel_other_when_both_are_in, .progress_arg = &b };
+    hf_future_t *fa, *fb;
+    char dir[600];
+
+    a.other = &b;
+    b.other = &a;
+    tu_mock_fault(&mock, "{\"path\": \"*.bin\", \"port\": \"cdn\", \"throttle_bps\": 100000}");
+    fa = dl_opts(ha, a.path, &oa);
+    fb = dl_opts(hb, b.path, &ob);
+    atomic_store(&a.self, fa);
+    atomic_store(&b.self, fb);
+    /* the watchdog: both cancels return (a hang fails here rather than hangs) */
+    for (int i = 0; i < 30000 && !(atomic_load(&a.returned) && atomic_load(&b.returned)); i++)
+        tu_sleep_ms(1);
+    ck_assert_msg(atomic_load(&a.returned) && atomic_load(&b.returned),
+                  "the cancels never returned (they wait for each other)");
+    ck_assert_msg(atomic_load(&met) == 2, "the two callbacks never ran at the same time");
+    ck_assert_int_eq(hf_future_wait(fa, 30000), 0);
+    ck_assert_int_eq(hf_future_wait(fb, 30000), 0);
+    ck_assert_int_eq(hf_future_state(fa), HF_FUTURE_CANCELLED);
+    ck_assert_int_eq(hf_future_state(fb), HF_FUTURE_CANCELLED);
+    snprintf(dir, sizeof dir, "%s/models--org--model/blobs", cache);
+    TU_EVENTUALLY(count_partials(dir) == 0);    /* both unwanted partial files removed */
+    hf_hub_free(ha);            /* nothing of either download runs any more */
+    hf_hub_free(hb);
+    ck_assert_int_eq(atomic_load(&a.late), 0);
+    ck_assert_int_eq(atomic_load(&b.late), 0);
+    hf_future_release(fa);
+    hf_future_release(fb);
 }
 END_TEST
 
@@ -644,6 +712,7 @@ static Suite *lifecycle_suite(void)
     tcase_add_test(tc, a_requester_that_left_gets_no_more_progress_and_each_gets_its_own_path);
     tcase_add_test(tc, a_relative_cache_folder_is_the_current_folders_and_a_missing_one_says_so);
     tcase_add_test(tc, two_snapshots_sharing_blobs_that_cancel_themselves_from_callbacks_both_end);
+    tcase_add_test(tc, two_downloads_whose_callbacks_cancel_each_others_calls_both_end);
     tcase_add_test(tc, a_cancel_or_hf_hub_free_ends_a_wait_for_another_process_lock);
     tcase_add_test(tc, hf_hub_free_keeps_the_partial_file_and_the_next_run_resumes_it);
     tcase_add_test(tc, a_ranged_download_over_a_spoiled_prefix_starts_over_and_succeeds);
