@@ -37,7 +37,15 @@
  *    the flag and publishes a spare, so no spare escapes the wake-up or the join. A
  *    submitter racing with that re-checks `dead` after its push (a seq_cst fence on both
  *    sides) and discards what it finds;
- *  - lock order: idle_mu, then (never nested) a worker's mu; inject.mu is a leaf.
+ *  - lock order: idle_mu, then (never nested) a worker's mu; inject.mu is a leaf;
+ *  - fork: prepare holds idle_mu and inject.mu (the idle stack, nthreads and the
+ *    injection queue stay consistent for the child's hf_runtime_free), not the workers'
+ *    mu: a worker's mu/cv only pair `notified` with the parker's sleep, and nobody sleeps
+ *    on them in the child (its pool is orphaned, no worker thread exists there). The child
+ *    makes each one anew (another thread may have held it or slept on it at the instant of
+ *    fork) and clears `notified`: wake_one() in the child (a fork from inside a task, whose
+ *    thread is a worker) then signals a fresh condvar nobody waits on, and
+ *    hfi_compute_destroy() destroys objects no thread is using.
  *
  * Known limits (scheduling policy, kept on purpose)
  *  - a waiting worker helps: it runs queued tasks on its own stack (first those its task
@@ -689,30 +697,28 @@ void hfi_compute_stats(hfi_compute_t *p, hf_runtime_stats_t *s)
 
 void hfi_compute_atfork_prepare(hfi_compute_t *p)
 {
-    unsigned n;
+    /* Not the workers' mu (see the design notes): two mutexes per pool, whatever its size. */
     pthread_mutex_lock(&p->idle_mu);
     pthread_mutex_lock(&p->inject.mu);
-    n = atomic_load(&p->nthreads);
-    for (unsigned i = 0; i < n; i++)
-        pthread_mutex_lock(&p->workers[i]->mu);
 }
 
 void hfi_compute_atfork_parent(hfi_compute_t *p)
 {
-    unsigned n = atomic_load(&p->nthreads);
-    for (unsigned i = n; i-- > 0;)
-        pthread_mutex_unlock(&p->workers[i]->mu);
     pthread_mutex_unlock(&p->inject.mu);
     pthread_mutex_unlock(&p->idle_mu);
 }
 
 void hfi_compute_atfork_child(hfi_compute_t *p)
 {
+    /* idle_mu is held: nthreads and the workers it counts are stable, each with its mu
+     * initialised before it was published. */
     unsigned n = atomic_load(&p->nthreads);
-    for (unsigned i = n; i-- > 0;) {
-        pthread_mutex_unlock(&p->workers[i]->mu);
-        pthread_cond_init(&p->workers[i]->cv, NULL);
-        p->workers[i]->started = 0;
+    for (unsigned i = 0; i < n; i++) {
+        hfi_worker_t *w = p->workers[i];
+        pthread_mutex_init(&w->mu, NULL);
+        pthread_cond_init(&w->cv, NULL);
+        w->notified = 0;
+        w->started = 0;
     }
     pthread_mutex_unlock(&p->inject.mu);
     pthread_mutex_unlock(&p->idle_mu);

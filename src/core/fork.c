@@ -2,12 +2,23 @@
  * fork.c - the registry of live runtimes and the pthread_atfork handlers.
  *
  * Design notes
- *  - prepare takes every library mutex a thread could hold across fork(), in one order:
- *    the parking-lot buckets (a waiter holding one may ask an I/O pool whether it shuts
- *    down), the registry, the adopt mutex, each runtime's pool mutexes, the timer, the
- *    small-object depot. The parent releases them; the child releases them too and then
- *    orphans every runtime (its threads are not in the child: hf_runtime_free on it frees
- *    memory and cancels queued work without joining) and forgets the timer thread;
+ *  - prepare holds the mutexes that guard data the child reads, in one order: the
+ *    registry, the adopt mutex, each runtime's compute idle_mu and inject.mu and its I/O
+ *    pool mutex, the timer, the small-object depot. That is 4 + 3 per live runtime,
+ *    whatever the number of threads (ThreadSanitizer's deadlock detector tracks at most 64
+ *    held at once and aborts on the 65th: fine up to 20 live runtimes). The parent
+ *    releases them; the child releases them too and then orphans every runtime (its
+ *    threads are not in the child: hf_runtime_free on it frees memory and cancels queued
+ *    work without joining) and forgets the timer thread;
+ *  - mutexes that only pair a sleep with its wake-up are not held: the parking-lot
+ *    buckets (parklot.c) and each compute worker's parking mu (compute.c). They guard no
+ *    data the child reads (futures' states are atomic; a worker's `notified` is reset), so
+ *    the child makes them, and their condvars, anew: one may have been held by a thread of
+ *    the parent at the instant of fork, and that thread is not in the child. The forking
+ *    thread holds none of them (they are taken only inside the library, around no user
+ *    code). The buckets are re-made first, before anything in the child can settle a
+ *    future. Since no bucket is held, prepare has no lock order with them (a waiter's
+ *    `interrupted` callback, run under its bucket, takes no lock either);
  *  - future spinlocks cannot be taken here; one held by another thread at the instant of
  *    fork stays held in the child. Their critical sections are a few stores long.
  */
@@ -72,11 +83,11 @@ static void parent(void)
     }
     hfi_future_atfork_parent();
     pthread_mutex_unlock(&registry_mu);
-    hfi_parklot_atfork_parent();
 }
 
 static void child(void)
 {
+    hfi_parklot_atfork_child();
     hfi_alloc_atfork_child();
     hfi_timer_atfork_child();
     for (hf_runtime_t *rt = registry; rt; rt = rt->next) {
@@ -85,7 +96,6 @@ static void child(void)
     }
     hfi_future_atfork_child();
     pthread_mutex_unlock(&registry_mu);
-    hfi_parklot_atfork_child();
 }
 
 static void install(void)

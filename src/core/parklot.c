@@ -8,7 +8,17 @@
  *    lock, and broadcasts under the bucket mutex: a waiter either sees the state or is
  *    already asleep when the broadcast comes. No wake-up is lost;
  *  - buckets are shared by unrelated futures; a spurious wake-up only costs a re-check;
- *  - lock order: bucket mutex is a leaf (the future lock is never held with it).
+ *  - lock order: bucket mutex is a leaf (the future lock is never held with it; the
+ *    `interrupted` callbacks that run under it are atomic loads and take no lock);
+ *  - fork: the buckets are NOT held across fork() (64 of them would exceed what
+ *    ThreadSanitizer's deadlock detector tracks, see fork.c). A bucket guards no data: the
+ *    state a waiter re-checks is the future's atomic state, and the mutex only pairs the
+ *    re-check with the settler's broadcast. So a bucket that another thread held (or slept
+ *    on) at the instant of fork protects nothing the child needs; the child makes every
+ *    mutex and condvar anew (hfi_parklot_atfork_child), before anything can use them. The
+ *    forking thread holds none of them: it calls fork() from outside this file's
+ *    functions, and nothing here runs user code under a bucket mutex. Prepare only makes
+ *    sure the table is initialised, so that the child re-makes live objects.
  */
 #include "config.h"
 
@@ -132,22 +142,18 @@ void hfi_parklot_wake_all(void)
 
 void hfi_parklot_atfork_prepare(void)
 {
+    /* Takes no bucket (see the design notes): only completes the one-time set-up, so that
+     * it is not half done in the child and the child's re-make below covers the table. */
     pthread_once(&buckets_once, buckets_init);
-    for (int i = 0; i < NBUCKETS; i++)
-        pthread_mutex_lock(&buckets[i].mu);
-}
-
-void hfi_parklot_atfork_parent(void)
-{
-    for (int i = NBUCKETS - 1; i >= 0; i--)
-        pthread_mutex_unlock(&buckets[i].mu);
 }
 
 void hfi_parklot_atfork_child(void)
 {
-    /* Condvars may have had waiters in the parent; none exist here: make them anew. */
-    for (int i = NBUCKETS - 1; i >= 0; i--) {
-        pthread_mutex_unlock(&buckets[i].mu);
+    /* Only the forking thread exists here, and it is in none of the buckets' critical
+     * sections; the other threads of the parent may have held a mutex or slept on a
+     * condvar: both are made anew, on memory no thread of the child uses. */
+    for (int i = 0; i < NBUCKETS; i++) {
+        pthread_mutex_init(&buckets[i].mu, NULL);
         hfi_cond_init(&buckets[i].cv);
     }
 }

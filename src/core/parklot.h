@@ -32,8 +32,9 @@ void hfi_abstime(struct timespec *ts, uint64_t deadline_ns);
 /* A condvar that waits on CLOCK_MONOTONIC where the platform allows. */
 int hfi_cond_init(pthread_cond_t *cv);
 
+/* fork(): prepare holds no bucket (it only finishes the table's set-up); the child makes
+ * every bucket's mutex and condvar anew. There is nothing to do in the parent. */
 void hfi_parklot_atfork_prepare(void);
-void hfi_parklot_atfork_parent(void);
 void hfi_parklot_atfork_child(void);
 
 #endif /* HFI_PARKLOT_H */

@@ -10,7 +10,8 @@
  * glibc's malloc takes its locks around fork() and is safe; the ASan allocator of clang
  * before 18 (Debian's clang 14 among them) does not (llvm-project issue 63224, fixed by
  * pull request 75290), and the child's first pthread_create then deadlocks in it. The
- * library's own locks are all taken around fork() (fork.c), which is what this test checks.
+ * library's own locks that guard data are taken around fork(), and those that only pair a
+ * sleep with its wake-up are made anew in the child (fork.c), which is what this test checks.
  */
 #include "common/testutil.h"
 

@@ -7,6 +7,7 @@ CORE_TESTS = \
 	tests/core/check_compute \
 	tests/core/check_deque \
 	tests/core/check_fork \
+	tests/core/check_fork_tsan \
 	tests/core/check_future \
 	tests/core/check_io \
 	tests/core/check_runtime \
@@ -21,6 +22,7 @@ CORE_TSAN_TESTS = \
 	tests/core/check_combine \
 	tests/core/check_compute \
 	tests/core/check_deque \
+	tests/core/check_fork_tsan \
 	tests/core/check_future \
 	tests/core/check_io \
 	tests/core/check_runtime \
@@ -59,6 +61,10 @@ tests_core_check_deque_LDADD = $(TEST_LIBS)
 tests_core_check_fork_SOURCES = tests/core/check_fork.c
 tests_core_check_fork_CFLAGS = $(TEST_CFLAGS)
 tests_core_check_fork_LDADD = $(TEST_LIBS)
+
+tests_core_check_fork_tsan_SOURCES = tests/core/check_fork_tsan.c
+tests_core_check_fork_tsan_CFLAGS = $(TEST_CFLAGS)
+tests_core_check_fork_tsan_LDADD = $(TEST_LIBS)
 
 tests_core_check_future_SOURCES = tests/core/check_future.c
 tests_core_check_future_CFLAGS = $(TEST_CFLAGS)
