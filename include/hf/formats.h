@@ -127,9 +127,11 @@ typedef struct hf_gguf_array {
  *
  * Checks the magic, the version (2 or 3; 1 is HF_EUNSUPPORTED, as is a file written
  * big-endian), every metadata key and value (nested arrays included, up to
- * HF_GGUF_MAX_ARRAY_DEPTH; every string, in arrays too, must be UTF-8),
- * `general.alignment` (a uint32 power of two of at least 8, as ggml requires; 32 when
- * absent), every tensor info (name, at most 4 dimensions each at most INT64_MAX, a known
+ * HF_GGUF_MAX_ARRAY_DEPTH; keys must be printable ASCII and string values UTF-8; strings in
+ * arrays are bytes, not checked, as ggml takes them: converters write raw byte tokens),
+ * `general.alignment` (a uint32 power of two of at least 8: a power of two as ggml
+ * requires, a multiple of 8 as the GGUF specification does; 32 when absent), every
+ * tensor info (name, at most 4 dimensions each at most INT64_MAX, a known
  * ggml type, an offset that is a multiple of the alignment) and that every tensor's bytes
  * lie inside the file without overlapping another's. Duplicate keys or tensor names are
  * HF_EFORMAT; an unknown tensor type is HF_EUNSUPPORTED naming the tensor.
@@ -212,8 +214,9 @@ HF_API long hf_gguf_tensor_ggml_type(const hf_gguf_t *g, size_t i);
  * hf_gguf_check_split - check that `parts` (n open files, in any order) form one whole
  * split set: each has `split.count` == n, their `split.no` (0-based) are 0..n-1 with no
  * duplicate, each has `split.tensors.count` equal to the sum of the parts' tensor counts,
- * and no tensor name appears in two parts. A single file without split keys passes with
- * n == 1. Returns 0 or HF_EFORMAT naming the part ("part 2 (name.gguf)": its 1-based
+ * and no tensor name appears in two parts. A single file without split keys, or with a
+ * split.count of 0 (what gguf-split --merge writes into a merged file), passes with n == 1.
+ * Returns 0 or HF_EFORMAT naming the part ("part 2 (name.gguf)": its 1-based
  * position in `parts` and its name); HF_EINVAL if `parts` is NULL, n is 0 or an element
  * is NULL.
  */
@@ -232,7 +235,7 @@ typedef struct hf_safetensors hf_safetensors_t;
  * Checks the 8-byte little-endian header length (at most HF_SAFETENSORS_MAX_HEADER and
  * inside the file), that the header is UTF-8 JSON (one object, starting with its '{' at
  * byte 8, followed by spaces (0x20) only; no \u0000 escape), `__metadata__` (an object of
- * strings), and each tensor: a known dtype (unknown is HF_EUNSUPPORTED), a shape of at most
+ * strings, or null for none, as the reference implementation reads it), and each tensor: a known dtype (unknown is HF_EUNSUPPORTED), a shape of at most
  * HF_TENSOR_MAX_DIMS exact non-negative integers, `data_offsets` [begin, end] relative to
  * the first byte after the header, with end - begin == elements x dtype size, inside the
  * file, overlapping no other tensor. Duplicate names, and a field of a tensor entry given
@@ -323,8 +326,10 @@ typedef struct hf_tokenizer hf_tokenizer_t;
  * array of [token, score] pairs whose ids are their positions, as Unigram writes it) and
  * `added_tokens` (objects with an integer `id` and a string `content`). Ids are integers
  * in [0, 2^31). A text may appear more than once (an added token is often in model.vocab
- * too) but always with the same id: a text given two ids is HF_EFORMAT naming the entry and
- * the text. Returns 0 and sets `*out`, or a negative HF_E* code naming the key.
+ * too): a lookup finds its id in added_tokens first, then in model.vocab, and within
+ * each the first one listed, as the tokenizers library does (it only warns about a text
+ * given two ids, and such files load there). Returns 0 and sets `*out`, or a negative
+ * HF_E* code naming the key.
  */
 HF_API int hf_tokenizer_load(const char *path, hf_tokenizer_t **out, hf_error_t *err);
 HF_API int hf_tokenizer_parse(const void *buf, size_t len, const char *name,

@@ -13,8 +13,8 @@
  *    NUL-terminated, into the arena; strings inside arrays are left in the file as bytes
  *    and not checked for UTF-8: vocabularies hold hundreds of thousands of them, some
  *    converters write raw byte tokens there, and ggml accepts those files;
- *  - general.alignment is a uint32 power of two of at least 8, as ggml requires (a power of
- *    two, and the spec's multiple of 8); 32 when absent;
+ *  - general.alignment is a uint32 power of two of at least 8: ggml requires a power of
+ *    two (any, 1 included), the specification a multiple of 8; both hold; 32 when absent;
  *  - top-level arrays of strings or arrays get a mark every HFI_GGUF_MARK_EVERY elements so
  *    that element i is found within that many steps;
  *  - a bool must be 0 or 1, as the spec requires.

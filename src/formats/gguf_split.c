@@ -7,7 +7,11 @@
  *  - parts may come in any order: split.no says where each belongs, and each number must
  *    be taken exactly once;
  *  - a part is named in messages by its 1-based position in the caller's array and its
- *    file name, so "part 2 (x-00002-of-00003.gguf)" is the second element given.
+ *    file name, so "part 2 (x-00002-of-00003.gguf)" is the second element given;
+ *  - a file given alone is a whole model when it has no split keys, or a split.count of 0:
+ *    gguf-split --merge copies the first part's keys into the file it writes and sets
+ *    split.count to 0 so that the result is not taken for a part (llama.cpp reads any count
+ *    below 2 as "not split"); in a set of several, a count of 0 is wrong like any other.
  */
 #include "config.h"
 
@@ -33,8 +37,14 @@ static int split_key(const hf_gguf_t *const *parts, size_t i, const char *key, u
     return 0;
 }
 
-static bool has_split_keys(const hf_gguf_t *g)
+/* Whether a file given alone says it is a part: it has split keys, and a split.count that
+ * is not 0 (gguf-split --merge leaves 0 in the whole file it writes). */
+static bool says_part(const hf_gguf_t *g)
 {
+    uint64_t count;
+
+    if (hf_gguf_get_u64(g, "split.count", &count, NULL) == 0 && count == 0)
+        return false;
     return hf_gguf_find_key(g, "split.count") >= 0 || hf_gguf_find_key(g, "split.no") >= 0;
 }
 
@@ -123,7 +133,7 @@ int hf_gguf_check_split(const hf_gguf_t *const *parts, size_t n, hf_error_t *err
     for (i = 0; i < n; i++)
         if (!parts[i])
             return hfi_ferr(err, HF_EINVAL, NULL, "part %zu is NULL", i + 1);
-    if (n == 1 && !has_split_keys(parts[0]))
+    if (n == 1 && !says_part(parts[0]))
         return 0;
     if ((rc = check_numbers(parts, n, err)) < 0 || (rc = check_totals(parts, n, err)) < 0)
         return rc;

@@ -15,6 +15,8 @@
  *  - a tensor's byte size is elements x bits / 8 (F4 and the F6 types are narrower than a
  *    byte, and a tensor of them must end on a byte boundary), computed with overflow checks;
  *    empty tensors (a zero dimension) hold no bytes; a shape [] is a scalar;
+ *  - "__metadata__" is an object of strings, or null for none (the reference implementation
+ *    reads it as an optional map); given twice it is refused, null or not;
  *  - the format forbids overlapping ranges and duplicate names (cJSON keeps duplicates, so
  *    the tensor table catches them); gaps are legal here and reported by
  *    hf_safetensors_check_packed, the reference implementation's stricter rule;
@@ -55,11 +57,12 @@ static int read_metadata(hf_safetensors_t *st, const cJSON *obj, hf_error_t *err
     const cJSON *m;
     int rc;
 
-    if (!cJSON_IsObject(obj))
+    if (!cJSON_IsObject(obj) && !cJSON_IsNull(obj))
         return hfi_ferr(err, HF_EFORMAT, st->src.name, "header: \"__metadata__\" is %s, not an "
                         "object", hfi_json_type_name(obj));
     if (st->meta_seen++)
         return hfi_ferr(err, HF_EFORMAT, st->src.name, "header: \"__metadata__\" appears twice");
+    /* a null has no child: no entries */
     cJSON_ArrayForEach(m, obj) {
         const char *key, *value;
 

@@ -95,6 +95,8 @@ static const struct {
     { "tensor count", 3, { { 0, 3, 5, "a", 2 }, { 1, 3, 5, "b", 2 }, { 2, 3, 5, "c", 2 } },
       { "part 1 (" KIMI(1, 3) "): split.tensors.count is 5, but the 3 parts hold 6 tensors",
         NULL, NULL } },
+    { "split.count 0 in a set", 2, { { 0, 0, 2, "a", 1 }, { 1, 2, 2, "b", 1 } },
+      { "part 1 (" KIMI(1, 0) "): split.count is 0, but 2 parts were given", NULL, NULL } },
     { "tensor in two parts", 2, { { 0, 2, 2, "blk.0", 1 }, { 1, 2, 2, "blk.0", 1 } },
       { "tensor \"blk.0.0\" is in part 1 (" KIMI(1, 2) ") and in part 2 (" KIMI(2, 2) ")",
         NULL, NULL } },
@@ -157,6 +159,21 @@ START_TEST(a_single_file_without_split_keys_is_a_set_of_one)
 }
 END_TEST
 
+/* gguf-split --merge copies the first part's keys into the file it writes and sets its
+ * split.count to 0, so that the result is not taken for a part; llama.cpp loads it as one
+ * whole file (it reads a split.count below 2 as "not split"). It was refused: "split.count
+ * is 0, but 1 parts were given". */
+START_TEST(a_merged_file_with_split_count_0_is_a_set_of_one)
+{
+    set_t s = { .n = 0 };
+    hf_error_t err;
+
+    add_part(&s, 0, 0, 3, "blk", 3);
+    ck_assert_msg(check(&s, &err) == 0, "%s", err.message);
+    free_set(&s);
+}
+END_TEST
+
 START_TEST(split_keys_of_the_wrong_type_are_refused)
 {
     set_t s = { .n = 0 };
@@ -186,6 +203,7 @@ static Suite *gguf_split_suite(void)
                         (int)(sizeof broken / sizeof broken[0]));
     tcase_add_test(tc, a_part_without_split_keys_is_refused_in_a_set);
     tcase_add_test(tc, a_single_file_without_split_keys_is_a_set_of_one);
+    tcase_add_test(tc, a_merged_file_with_split_count_0_is_a_set_of_one);
     tcase_add_test(tc, split_keys_of_the_wrong_type_are_refused);
     suite_add_tcase(s, tc);
     return s;

@@ -75,6 +75,25 @@ START_TEST(metadata_is_a_map_of_strings)
 }
 END_TEST
 
+/* The reference implementation reads "__metadata__" as an optional map: null is no
+ * metadata, and the file loads. It was refused: "\"__metadata__\" is null, not an object". */
+START_TEST(null_metadata_is_no_metadata)
+{
+    static const char header[] =
+        "{\"__metadata__\":null,\"a\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]}}";
+    hfi_buf_t b = HFI_BUF_INIT;
+    hf_safetensors_t *st;
+
+    fu_st_from_header(&b, header, 2);
+    st = parse_ok(b.data, b.len);
+    ck_assert_uint_eq(hf_safetensors_metadata_count(st), 0);
+    ck_assert_ptr_null(hf_safetensors_metadata_get(st, "format"));
+    ck_assert_uint_eq(hf_safetensors_tensor_count(st), 1);
+    hf_safetensors_close(st);
+    hfi_buf_free(&b);
+}
+END_TEST
+
 /* The test's own table of dtype widths, in bits. */
 static const struct { const char *name; unsigned bits; hf_dtype_t dtype; } st_dtypes[] = {
     { "BOOL", 8, HF_DTYPE_BOOL }, { "U8", 8, HF_DTYPE_U8 }, { "I8", 8, HF_DTYPE_I8 },
@@ -257,6 +276,7 @@ static Suite *safetensors_suite(void)
 
     tcase_add_test(tc, tensors_carry_dtype_shape_and_absolute_byte_range);
     tcase_add_test(tc, metadata_is_a_map_of_strings);
+    tcase_add_test(tc, null_metadata_is_no_metadata);
     tcase_add_loop_test(tc, every_dtype_of_the_format_is_sized_by_its_width, 0,
                         (int)(sizeof st_dtypes / sizeof st_dtypes[0]));
     tcase_add_test(tc, dtype_values_keep_their_numbers);

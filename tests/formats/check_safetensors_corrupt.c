@@ -101,6 +101,8 @@ static const corruption_t cases[] = {
       "\"__metadata__.k\" appears twice" },
     { "metadata twice", "{\"__metadata__\":{\"a\":\"1\"},\"__metadata__\":{\"b\":\"2\"}}", 0,
       NULL, HF_EFORMAT, "header: \"__metadata__\" appears twice" },
+    { "metadata twice, once null", "{\"__metadata__\":null,\"__metadata__\":{\"b\":\"2\"}}", 0,
+      NULL, HF_EFORMAT, "header: \"__metadata__\" appears twice" },
     { "entry not object", T("a", "5"), 0, NULL, HF_EFORMAT, "tensor \"a\": entry is number" },
     { "dtype missing", T("a", "{\"shape\":[1],\"data_offsets\":[0,1]}"), 1, NULL, HF_EFORMAT,
       "tensor \"a\": \"dtype\" is missing, not a string" },
