@@ -86,6 +86,9 @@ struct hfi_blob {
     char *done_path;            /* ranged: <partial>.done, the prefix known written */
     int hashing;                /* a hash_step is posted or running */
     int ended;                  /* the download was settled (failure reported or commit) */
+    int to_single;              /* a range was answered 200 (Range ignored): once the ranges
+                                   have stopped, the rest comes as one stream */
+    _Atomic int ranges_honoured;/* some range was answered 206 with bytes */
     int failed_code;
     hf_error_t failed_err;
     _Atomic uint64_t range_bytes;

@@ -12,8 +12,14 @@
  *    resumes past it;
  *  - a resumed download whose whole fails the hash is fetched once more from byte 0: the
  *    prefix an earlier run left may be the wrong part;
- *  - a 200 to a range request (a CDN node ignoring Range this once) writes nothing and asks
- *    for the range again, as a failure worth retrying does (counted in its attempts);
+ *  - a 200 to a range request writes nothing. Before any range of this download was
+ *    answered 206 with bytes, it means the server ignores Range (RFC 9110 lets it): start
+ *    over, as one stream. The ranges are stopped as on a failure (to_single, with
+ *    failed_code set by the same lock so that a real failure seen first stands), and once the
+ *    last is out the download goes on as one stream (blob_single.c) from the hashed prefix;
+ *    its resumed request answered 200 again starts over from byte 0 there. Once the server
+ *    has honoured a range (ranges_honoured), a 200 is one node's hiccup: that range is asked
+ *    for again, as a failure worth retrying is (counted in its attempts);
  *  - a range's failed attempt that wrote bytes (c->got grew) resumes from there without
  *    counting against max_retries, so a CDN that cuts every body short still delivers;
  *    hub.c bounds a range's attempts in all (hfi_hub_retry_decide);
@@ -61,6 +67,7 @@ static int chunk_sink(hfi_xfer_t *x, const char *buf, size_t n)
     }
     if (c->got + n > c->len)
         return hf_error_set(&x->err, HF_EPROTO, 0, "%s: range longer than asked", b->path);
+    atomic_store_explicit(&b->ranges_honoured, 1, memory_order_relaxed);
     if (hfi_blob_write_at(b, x, buf, n, c->from + c->got) < 0)
         return x->err.code;
     c->got += n;
@@ -164,6 +171,22 @@ static int next_step(hfi_blob_t *b)
     return b->finished < b->nchunks ? NEXT_PUMP : NEXT_NOTHING;
 }
 
+/* A range was answered 200 and every range and the hasher have stopped: let go of the
+ * ranges and fetch the rest as one stream, from the prefix hashed (b->hash holds it). */
+static void single_instead(hfi_blob_t *b)
+{
+    pthread_mutex_lock(&b->mu);
+    hfi_blob_free_chunks(b);            /* none is live: each has settled */
+    b->next_chunk = b->running = b->finished = 0;
+    b->failed_code = 0;
+    b->to_single = 0;
+    b->offset = b->hashed;
+    pthread_mutex_unlock(&b->mu);
+    if (b->done_path)
+        unlink(b->done_path);           /* the stream does not keep the record */
+    hfi_blob_single_start(b);
+}
+
 static void do_next(hfi_blob_t *b, int what)
 {
     hf_error_t e;
@@ -172,6 +195,8 @@ static void do_next(hfi_blob_t *b, int what)
     case NEXT_FAIL:
         if (atomic_load(&b->cancelled))
             hfi_blob_fail_msg(b, HF_ECANCELED, "cancelled");
+        else if (b->to_single)
+            single_instead(b);
         else
             hfi_blob_fail(b, &b->failed_err);
         break;
@@ -181,6 +206,10 @@ static void do_next(hfi_blob_t *b, int what)
         if (hf_executor_post(hf_runtime_io(b->hub->rt), hash_step, b) < 0) {
             pthread_mutex_lock(&b->mu);
             b->hashing = 0;
+            if (b->to_single) {         /* no stream either: this is the failure */
+                b->to_single = 0;
+                b->failed_code = 0;
+            }
             hf_error_set(&e, HF_ECANCELED, 0, "runtime shut down");
             fail_ranges(b, HF_ECANCELED, &e);
             what = next_step(b);
@@ -331,7 +360,17 @@ static void chunk_done(hf_future_t *done, hf_promise_t *next, void *arg)
         hfi_blob_refresh_url(b, c, &x->err);
         return;
     }
-    /* a 200: the server ignored the Range this time (nothing was written): ask again */
+    if (x->status == 200 &&     /* Range ignored (nothing was written): start over */
+        !atomic_load_explicit(&b->ranges_honoured, memory_order_relaxed)) {
+        pthread_mutex_lock(&b->mu);
+        if (!b->failed_code) {
+            b->to_single = 1;
+            fail_ranges(b, code, &x->err);
+        }
+        pthread_mutex_unlock(&b->mu);
+        hfi_blob_chunk_settled(c, code, &x->err);
+        return;
+    }
     if (hfi_hub_retry_decide(b->hub, x, hfi_blob_worth_retrying(x, code) || x->status == 200,
                              c->got > c->got_before, &c->tries, &x->err) == 1) {
         hf_future_t *d = hfi_hub_retry_after(b->hub, x, c->tries.failed, chunk_retry, c);
@@ -357,7 +396,8 @@ void hfi_blob_chunk_start(chunk_t *c)
  * its file is full-size with holes until the end, and the official clients would take an
  * .incomplete file that long for finished. Its first bytes resume: those of an earlier
  * ranged run (as far as its .done record says), else those of an .incomplete file (ours
- * or an official client's), which becomes the ranged file. */
+ * or an official client's), which becomes the ranged file; one longer than the blob is no
+ * prefix of it and is replaced by an empty one first, as the single stream does. */
 static int ranged_open(hfi_blob_t *b)
 {
     char *ranged = hfi_strfmt("%s.ranged", b->partial_path);
@@ -376,7 +416,10 @@ static int ranged_open(hfi_blob_t *b)
             unlink(b->partial_path);    /* made just now; one with bytes stays for its owner */
         close(b->fd);
         b->fd = fd;
-    } else if (fstat(b->fd, &st) == 0 && (uint64_t)st.st_size <= b->size &&
+    } else if (fstat(b->fd, &st) == 0 &&
+               /* longer than the blob: no prefix of it, started over (a new empty file) */
+               ((uint64_t)st.st_size <= b->size ||
+                (hfi_blob_rewind_partial(b) == 0 && fstat(b->fd, &st) == 0)) &&
                rename(b->partial_path, ranged) == 0) {
         b->base = (uint64_t)st.st_size;
         unlink(b->done_path);

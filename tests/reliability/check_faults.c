@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "common/mockhub.h"
 #include "reliability/relutil.h"
 
@@ -573,6 +575,123 @@ START_TEST(a_trickle_of_bytes_per_connection_is_bounded)
 }
 END_TEST
 
+/* ---- hostile answers to ranged and resumed requests ------------------------------------- */
+
+/* The path of big.lfs's partial file `suffix` (".incomplete", ".incomplete.ranged"). */
+static void edge_partial(char *out, size_t n, const char *suffix)
+{
+    char etag[65];
+    rel_etag(edata, esize, 1, etag);
+    snprintf(out, n, "%s/models--org--edges/blobs/%s%s", ecache, etag, suffix);
+}
+
+/* A partial file longer than the blob (not a prefix of it: an earlier run met a server that
+ * sent too much, or another client left it) is started over, over ranges as in one stream:
+ * the download completes, and the cache holds the blob alone. */
+static void longer_partial_is_refetched(size_t size)
+{
+    hf_hub_t *hub;
+    char msg[256], partial[1024];
+    unsigned char *junk;
+
+    edge_start(size);
+    hub = edge_hub(2);
+    edge_partial(partial, sizeof partial, ".incomplete");
+    junk = rel_pattern(size + 4096, 5);
+    rel_write_file(partial, junk, size + 4096);
+    free(junk);
+    ck_assert_msg(edge_download(hub, "big.lfs", msg, sizeof msg) == 0, "%s", msg);
+    rel_expect_clean(ecache, 1, 1);
+    hf_hub_free(hub);
+    edge_stop();
+}
+
+START_TEST(a_partial_file_longer_than_the_blob_is_fetched_again)
+{
+    longer_partial_is_refetched(300000);        /* one stream */
+}
+END_TEST
+
+START_TEST(a_partial_file_longer_than_the_blob_is_fetched_again_over_ranges)
+{
+    longer_partial_is_refetched(3u << 20);      /* ranges */
+}
+END_TEST
+
+/* A CDN (or a mirror behind HF_ENDPOINT) that ignores every Range answers each range with
+ * 200 and the whole body: that means start over, here as one stream, and the download
+ * completes (it failed with "HTTP 200 to a range request" after the retries). One 200 per
+ * connection, then the stream: from byte 0, or, past a resumed prefix (`prefix` bytes of an
+ * .incomplete file), asked from its end and answered 200 too, from byte 0 then. */
+static void ignoring_every_range_delivers(size_t prefix)
+{
+    hf_hub_t *hub;
+    char msg[256], partial[1024];
+
+    edge_start((7u << 19) + 123);       /* 4 ranges */
+    hub = edge_hub(2);
+    if (prefix) {
+        edge_partial(partial, sizeof partial, ".incomplete");
+        rel_write_file(partial, edata, prefix);
+    }
+    tu_mock_fault(&emock, "{\"path\": \"*/big.lfs\", \"port\": \"cdn\", \"method\": \"GET\", "
+                          "\"ignore_range\": true}");
+    ck_assert_msg(edge_download(hub, "big.lfs", msg, sizeof msg) == 0, "%s", msg);
+    ck_assert_int_le(tu_mock_count(&emock, "GET", "/big.lfs"), 2 + (prefix ? 2 : 1));
+    rel_expect_clean(ecache, 1, 1);
+    hf_hub_free(hub);
+    edge_stop();
+}
+
+START_TEST(a_cdn_ignoring_every_range_still_delivers_a_ranged_file)
+{
+    ignoring_every_range_delivers(0);
+}
+END_TEST
+
+START_TEST(a_cdn_ignoring_every_range_still_delivers_a_resumed_ranged_file)
+{
+    ignoring_every_range_delivers(1500000);
+}
+END_TEST
+
+/* Once the CDN has honoured a range of this download, a 200 to another is one node's
+ * hiccup, not a server that ignores Range: that range alone is asked for again and the
+ * download stays parallel (no request for the rest as one stream, whose Range is open). */
+START_TEST(a_200_after_ranges_were_honoured_asks_for_that_range_again)
+{
+    hf_hub_t *hub;
+    char msg[256], *log;
+    cJSON *doc, *r;
+    int gets = 0;
+
+    edge_start((7u << 19) + 123);       /* 4 ranges over 2 connections */
+    hub = edge_hub(3);
+    /* the third GET is sent once one of the first two has brought its 206 */
+    tu_mock_fault(&emock, "{\"path\": \"*/big.lfs\", \"port\": \"cdn\", \"method\": \"GET\", "
+                          "\"skip\": 2, \"count\": 1, \"ignore_range\": true}");
+    ck_assert_msg(edge_download(hub, "big.lfs", msg, sizeof msg) == 0, "%s", msg);
+    log = tu_mock_requests(&emock, "port=cdn&path=*/big.lfs");
+    ck_assert_ptr_nonnull(doc = cJSON_Parse(log));
+    cJSON_ArrayForEach(r, cJSON_GetObjectItem(doc, "requests")) {
+        const char *range = cJSON_GetStringValue(cJSON_GetObjectItem(r, "range"));
+        unsigned long long a, b;
+        char end;
+        if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(r, "method")), "GET") != 0)
+            continue;
+        gets++;
+        ck_assert_msg(range && sscanf(range, "bytes=%llu-%llu%c", &a, &b, &end) == 2,
+                      "a GET that is not for one range: %s", range ? range : "(no Range)");
+    }
+    ck_assert_int_eq(gets, 5);          /* the 4 ranges and the one asked again */
+    cJSON_Delete(doc);
+    free(log);
+    rel_expect_clean(ecache, 1, 1);
+    hf_hub_free(hub);
+    edge_stop();
+}
+END_TEST
+
 static Suite *faults_suite(void)
 {
     Suite *s = suite_create("faults");
@@ -594,6 +713,11 @@ static Suite *faults_suite(void)
     tcase_add_test(tc, a_stream_that_brings_nothing_fails_after_the_retries);
     tcase_add_test(tc, a_range_that_brings_nothing_fails_after_the_retries);
     tcase_add_test(tc, a_trickle_of_bytes_per_connection_is_bounded);
+    tcase_add_test(tc, a_partial_file_longer_than_the_blob_is_fetched_again);
+    tcase_add_test(tc, a_partial_file_longer_than_the_blob_is_fetched_again_over_ranges);
+    tcase_add_test(tc, a_cdn_ignoring_every_range_still_delivers_a_ranged_file);
+    tcase_add_test(tc, a_cdn_ignoring_every_range_still_delivers_a_resumed_ranged_file);
+    tcase_add_test(tc, a_200_after_ranges_were_honoured_asks_for_that_range_again);
     suite_add_tcase(s, tc);
     return s;
 }
