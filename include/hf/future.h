@@ -302,10 +302,11 @@ HF_API int hf_future_cancel(hf_future_t *f);
  *    has started runs to its end first, so the wait may last longer than `timeout_ms`
  *    by the length of one such task;
  *  - a thread whose own work is needed to settle `f` (see hf_promise_bind_thread(), or a
- *    continuation waiting on its own output) gets HF_EDEADLK at once. The check follows
- *    single-input links only (then, catch, then_on, finally, adopt; see
- *    hf_promise_adopt): through a combinator it is not detected, and the wait blocks
- *    until its own timeout (through a hf_future_timeout(), until that timer fires);
+ *    continuation waiting on its own output, or on that of a continuation registered
+ *    after it on the same future, which starts only once it returns) gets HF_EDEADLK at
+ *    once. The check follows single-input links only (then, catch, then_on, finally,
+ *    adopt; see hf_promise_adopt): through a combinator it is not detected, and the wait
+ *    blocks until its own timeout (through a hf_future_timeout(), until that timer fires);
  *  - the timer thread, which runs the HF_INLINE continuations of the futures timers
  *    settle (hf_future_delay, hf_future_timeout), gets HF_EDEADLK for any wait on a
  *    pending future: waiting there would stop every timer of the process.

@@ -9,7 +9,11 @@
  *    input link, and starts the continuation runner (then.c) if continuations are waiting;
  *    all of them run after the lock is dropped, inline callbacks through the trampoline;
  *  - `link` is a reference: while pending, to the one input this future waits on (then,
- *    adopt); once settled, to the future owning a borrowed value or error;
+ *    adopt; a then output is linked to its input even if that had settled, until its
+ *    continuation starts); once settled, to the future owning a borrowed value or error;
+ *  - the deadlock walk (hfi_future_needs_me) meets the calling thread at a future it
+ *    drives, or at the settled input of a continuation that has not started
+ *    (HFI_FL_QUEUED) while a continuation of that input runs on this thread;
  *  - interest: each dependent adds one to its input's `interest`; a dependent that is
  *    cancelled while its input is pending withdraws it, and the input is cancelled when the
  *    last one goes. The walk up the inputs is a loop, never a recursion;
@@ -274,9 +278,9 @@ void hfi_future_add_interest(hf_future_t *f)
 
 void hfi_future_set_input(hf_future_t *out, hf_future_t *src)
 {
-    if (hfi_state(src) != HF_FUTURE_PENDING)
-        return;                 /* nothing to withdraw from, nothing to wait on */
-    hfi_future_add_interest(src);
+    /* Linked even when settled: the deadlock walk follows it to the input's runner. */
+    if (hfi_state(src) == HF_FUTURE_PENDING)
+        hfi_future_add_interest(src);
     out->link = hf_future_retain(src);      /* `out` is new: nobody else sees it yet */
 }
 
@@ -350,16 +354,19 @@ hfi_task_t *hfi_future_next_cont(hf_future_t *f)
 }
 
 /* Walk from `f` up its chain of pending inputs; 1 if it meets `target` or a future that
- * only the thread `driver` can settle. */
+ * only the thread `driver` can settle (the calling thread): one it drives, or the settled
+ * input of a continuation that has not started while a continuation of that input runs
+ * on this thread (the input's runner starts the next one only when that one returns). */
 static int chain_meets(hf_future_t *f, const hf_future_t *target, const void *driver)
 {
     hf_future_t *cur = hf_future_retain(f), *next;
-    int met = 0;
+    int met = 0, queued = 0;
 
     while (cur) {
         hfi_spin_lock(&cur->lock);
         if (hfi_load_relaxed(&cur->state) != HF_FUTURE_PENDING) {
             hfi_spin_unlock(&cur->lock);
+            met = queued && driver && hfi_then_running_here(cur);
             break;
         }
         if (cur == target ||
@@ -368,6 +375,7 @@ static int chain_meets(hf_future_t *f, const hf_future_t *target, const void *dr
             met = 1;
             break;
         }
+        queued = (cur->flags & HFI_FL_QUEUED) != 0;   /* and `link` is its input */
         next = hf_future_retain(cur->link);
         hfi_spin_unlock(&cur->lock);
         hf_future_release(cur);

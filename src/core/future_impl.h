@@ -16,8 +16,10 @@ enum {
     HFI_FL_ERR_OWNED = 4,   /* `error` was allocated for this future */
     HFI_FL_RT_OWNED = 8,    /* its promise belongs to the runtime (then output, async) */
     HFI_FL_BOUND = 16,      /* hf_promise_bind_thread(): `driver` counts in its hfi_tls.drives */
-    HFI_FL_XLARGE = 32      /* allocated as HFI_OBJ_XLARGE (with its continuation, then.c,
+    HFI_FL_XLARGE = 32,     /* allocated as HFI_OBJ_XLARGE (with its continuation, then.c,
                                or an owned async's destructor, executor.c) */
+    HFI_FL_QUEUED = 64      /* a then/catch/then_on/finally output whose continuation has
+                               not started: `link` is its input, whose runner starts it */
 };
 
 /* Producer hook: called once, when `f` settles, with the state it settled in. */
@@ -92,8 +94,8 @@ int hfi_future_cancel(hf_future_t *f);
 /* Settle `out` as `g` settles (hf_promise_adopt). HF_EDEADLK on a cycle. */
 int hfi_future_adopt(hf_future_t *out, hf_future_t *g);
 
-/* Register `out`'s interest in `src` and make `src` its input (for cancellation and the
- * deadlock walk). `out` must be new and pending. */
+/* Make `src` the input of `out` (for cancellation and the deadlock walk), registering
+ * `out`'s interest in it if it is pending. `out` must be new and pending. */
 void hfi_future_set_input(hf_future_t *out, hf_future_t *src);
 /* Register interest in `f` without linking (combinators, timeouts). */
 void hfi_future_add_interest(hf_future_t *f);
@@ -115,6 +117,10 @@ hfi_task_t *hfi_future_next_cont(hf_future_t *f);
  * takes over a reference the caller already holds for the runner. */
 void hfi_conts_run(hf_future_t *f);
 void hfi_conts_run_owned(hf_future_t *f);
+
+/* 1 if a continuation of `src` is running on the calling thread (then.c): the runner of
+ * `src` starts no other continuation of it before that one returns. */
+int hfi_then_running_here(const hf_future_t *src);
 
 /* The deadlock walk (wait.c): 1 if `f` or an input it waits on can only be settled by
  * the calling thread. */

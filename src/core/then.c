@@ -27,7 +27,10 @@
  *    (hf_runtime_free's caller, or the one that settled its input), seeing its output
  *    cancelled: so an HF_ON_ANY or finally continuation runs exactly once, always;
  *  - while user code runs, the output's `driver` is the running thread, so a wait on the
- *    output (or on what depends on it) from inside gets HF_EDEADLK;
+ *    output (or on what depends on it) from inside gets HF_EDEADLK; and the input is on
+ *    the thread's list of runners it holds up (`running_here`), so does a wait on a later
+ *    continuation of the same input (HFI_FL_QUEUED: not started, `link` is its input),
+ *    which cannot start before this one returns;
  *  - lock order: only the input's or the output's spinlock, never both.
  */
 #include "config.h"
@@ -62,6 +65,23 @@ typedef struct then_obj {
 
 _Static_assert(sizeof(then_obj_t) <= HFI_OBJ_XLARGE, "a link fits the extra-large class");
 
+/* The inputs whose runners wait for a continuation running on this thread, innermost
+ * first (a wait in one may run another: a compute worker helps). */
+typedef struct run_frame {
+    const hf_future_t *src;
+    const struct run_frame *up;
+} run_frame_t;
+
+static _Thread_local const run_frame_t *running_here;
+
+int hfi_then_running_here(const hf_future_t *src)
+{
+    for (const run_frame_t *fr = running_here; fr; fr = fr->up)
+        if (fr->src == src)
+            return 1;
+    return 0;
+}
+
 static int wants(unsigned on, int state)
 {
     return state != HF_FUTURE_PENDING && (on & (1u << (state - 1)));
@@ -76,6 +96,7 @@ static void run_body(hf_future_t *src, hf_future_t *out, unsigned on, int linked
 {
     hfi_tls_t *tl = &hfi_tls;
     hf_future_t *saved;
+    run_frame_t frame;
     int broken;
 
     if (hfi_state(out) != HF_FUTURE_PENDING && !(on & HF_ON_CANCEL))
@@ -91,12 +112,16 @@ static void run_body(hf_future_t *src, hf_future_t *out, unsigned on, int linked
         hfi_spin_lock(&out->lock);
         in = out->link;
         out->link = NULL;
+        out->flags &= ~HFI_FL_QUEUED;
         hfi_spin_unlock(&out->lock);
         hf_future_release(in);
     }
 
     saved = tl->producing;
     tl->producing = out;
+    frame.src = src;
+    frame.up = running_here;
+    running_here = &frame;
     atomic_store_explicit(&out->driver, hfi_thread_token(), memory_order_relaxed);
     if (on & ON_FINALLY) {
         fin(src, arg);
@@ -105,6 +130,7 @@ static void run_body(hf_future_t *src, hf_future_t *out, unsigned on, int linked
         then(src, (hf_promise_t *)(void *)out, arg);
     }
     atomic_store_explicit(&out->driver, NULL, memory_order_relaxed);
+    running_here = frame.up;
     tl->producing = saved;
 
     broken = 0;
@@ -238,7 +264,7 @@ static hf_future_t *then_common(hf_future_t *f, hf_executor_t *ex, unsigned on,
     if ((o = hfi_obj_alloc(sizeof *o)) == NULL)
         return NULL;
     hfi_future_init(&o->f, 2);          /* the caller's reference and the link's */
-    o->f.flags = HFI_FL_RT_OWNED | HFI_FL_XLARGE;
+    o->f.flags = HFI_FL_RT_OWNED | HFI_FL_XLARGE | HFI_FL_QUEUED;
     c = &o->c;
     c->task.fn = cont_run;
     c->src = f;

@@ -6,7 +6,7 @@
  *    the future);
  *  - HF_EDEADLK at once when the future, or an input it waits on, can only be settled by
  *    this thread (a promise bound to it, the output of the continuation or task running
- *    on it);
+ *    on it, a continuation of the same input registered after the one running on it);
  *  - a compute worker runs the tasks its current task spawned (the awaited task's own
  *    subtree, most recent first), then other queued ones, while the future is pending and
  *    the deadline has not passed. A task it picked up runs to its end: the wait returns

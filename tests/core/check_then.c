@@ -499,6 +499,91 @@ START_TEST(waiting_on_its_own_output_inside_a_continuation_is_edeadlk)
 }
 END_TEST
 
+/* The continuations of one future run one after another: one registered after the running
+ * one cannot start before it returns, so a wait for it from inside is HF_EDEADLK (a hang
+ * otherwise), whether the input had settled when it was registered or not, and also through
+ * a further link. A wait on an earlier sibling, which has started and adopted a future that
+ * another thread settles, is no deadlock and returns 0. */
+typedef struct sibling {
+    hf_executor_t *ex;          /* where the later sibling runs */
+    hf_future_t *later;         /* NULL: the continuation registers it itself */
+    hf_future_t *earlier;       /* an earlier sibling to wait for (no deadlock) */
+    int rc_later, rc_beyond, rc_earlier;
+    atomic_int later_ran;
+} sibling_t;
+
+static void later_sibling(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    sibling_t *s = arg;
+    (void)done;
+    atomic_store(&s->later_ran, 1);
+    hf_promise_resolve(next, NULL, NULL);
+}
+
+static void wait_on_siblings(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    sibling_t *s = arg;
+    hf_future_t *beyond;
+
+    if (!s->later)
+        s->later = hf_future_then(done, s->ex, later_sibling, s);
+    beyond = hf_future_then(s->later, HF_INLINE, add_one, NULL);
+    s->rc_later = hf_future_wait(s->later, 10000);
+    s->rc_beyond = hf_future_wait(beyond, 10000);
+    s->rc_earlier = s->earlier ? hf_future_wait(s->earlier, TU_DEADLINE_MS) : 0;
+    hf_future_release(beyond);
+    hf_promise_resolve(next, NULL, NULL);
+}
+
+static void check_later_sibling(sibling_t *s)
+{
+    ck_assert_int_eq(s->rc_later, HF_EDEADLK);
+    ck_assert_int_eq(s->rc_beyond, HF_EDEADLK);
+    ck_assert_int_eq(s->rc_earlier, 0);
+    /* nothing is lost: the later sibling runs once the waiting one has returned */
+    ck_assert_int_eq(tu_settle(s->later), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(atomic_load(&s->later_ran), 1);
+    hf_future_release(s->later);
+}
+
+START_TEST(waiting_inside_a_continuation_on_a_later_one_of_the_same_future_is_edeadlk)
+{
+    hf_executor_t *exs[3] = { hf_runtime_compute(rt), hf_runtime_io(rt), HF_INLINE };
+
+    /* input settled before the waiting continuation registers its sibling */
+    for (int i = 0; i < 3; i++) {
+        sibling_t s = { .ex = exs[(i + 1) % 3] };
+        hf_future_t *f = hf_future_resolved(NULL, NULL);
+        hf_future_t *t = hf_future_then(f, exs[i], wait_on_siblings, &s);
+        ck_assert_int_eq(tu_settle(t), HF_FUTURE_FULFILLED);
+        check_later_sibling(&s);
+        hf_future_release(t);
+        hf_future_release(f);
+    }
+    /* input pending when both are registered; an earlier sibling adopts a timer's future */
+    for (int i = 0; i < 3; i++) {
+        sibling_t s = { .ex = exs[(i + 2) % 3] };
+        hf_promise_t *p = hf_promise_new();
+        hf_future_t *f = hf_promise_future(p);
+        hf_future_t *g = hf_future_delay(20);
+        hf_future_t *t;
+
+        s.earlier = hf_future_then(f, hf_runtime_io(rt), adopt_arg, g);
+        t = hf_future_then(f, exs[i], wait_on_siblings, &s);
+        s.later = hf_future_then(f, s.ex, later_sibling, &s);
+        hf_promise_resolve(p, NULL, NULL);
+        ck_assert_int_eq(tu_settle(t), HF_FUTURE_FULFILLED);
+        check_later_sibling(&s);
+        ck_assert_int_eq(hf_future_state(s.earlier), HF_FUTURE_FULFILLED);
+        hf_future_release(s.earlier);
+        hf_future_release(g);
+        hf_future_release(t);
+        hf_future_release(f);
+        hf_promise_free(p);
+    }
+}
+END_TEST
+
 static void poll_cancel(hf_future_t *done, hf_promise_t *next, void *arg)
 {
     atomic_int *state = arg;
@@ -546,6 +631,7 @@ static Suite *then_suite(void)
     tcase_add_test(tc, compute_chain_10000_deep_runs);
     tcase_add_test(tc, error_through_10000_links_is_iterative);
     tcase_add_test(tc, waiting_on_its_own_output_inside_a_continuation_is_edeadlk);
+    tcase_add_test(tc, waiting_inside_a_continuation_on_a_later_one_of_the_same_future_is_edeadlk);
     tcase_add_test(tc, a_running_continuation_sees_its_output_cancelled);
     suite_add_tcase(s, tc);
     return s;
