@@ -47,7 +47,8 @@ typedef struct hf_hub_config {
     const char *token;          /* NULL: $HF_TOKEN, $HUGGING_FACE_HUB_TOKEN, then the token
                                    file ($HF_TOKEN_PATH or $HF_HOME/token), unless
                                    $HF_HUB_DISABLE_IMPLICIT_TOKEN; "": no token */
-    int offline;                /* HF_FROM_ENV ($HF_HUB_OFFLINE), HF_YES, HF_NO */
+    int offline;                /* HF_FROM_ENV ($HF_HUB_OFFLINE, or $TRANSFORMERS_OFFLINE
+                                   when that is unset or empty), HF_YES, HF_NO */
     int disable_symlinks;       /* HF_FROM_ENV ($HF_HUB_DISABLE_SYMLINKS), HF_YES, HF_NO */
     unsigned etag_timeout_ms;   /* 0: $HF_HUB_ETAG_TIMEOUT s, else 10 s: metadata requests */
     unsigned download_timeout_ms; /* 0: $HF_HUB_DOWNLOAD_TIMEOUT s, else 10 s: per-read
@@ -324,8 +325,10 @@ typedef struct hf_cache_report {
  * does; .locks and CACHEDIR.TAG are skipped). Reads only; never follows a link below a repo
  * folder (a snapshot link counts only if it names a blob of the same repo). Refs are read
  * as lookups read them. What looks broken goes to the report's warnings, the rest of the
- * cache still reported: folders that are not repos, links to no blob, refs holding no
- * commit or naming one with no snapshot, folders it cannot read or that are links.
+ * cache still reported: folders that are not repos, entries named like repos that are
+ * not folders (files, links to nothing: never repos of the report), links to no blob,
+ * refs holding no commit or naming one with no snapshot, folders it cannot read or that
+ * are links.
  * Returns 0 and *out (free it with hf_cache_report_free, which ignores NULL), or
  * HF_EINVAL (NULL `cache_dir` or `out`) / HF_ENOENT (no such folder) / HF_EIO (it cannot be
  * read) / HF_ENOMEM, with *out NULL. `err` may be NULL.

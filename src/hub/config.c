@@ -4,11 +4,15 @@
  *
  * Design notes
  *  - precedence per setting: hf_hub_config_t field, then environment, then default;
- *  - the token comes from the config, $HF_TOKEN, $HUGGING_FACE_HUB_TOKEN, then the token
- *    file ($HF_TOKEN_PATH, else $HF_HOME/token); it is stripped of whitespace, an empty
- *    one counts as none, and $HF_HUB_DISABLE_IMPLICIT_TOKEN keeps all but the config's
- *    away. It is kept only in `token` and `auth_header`, never formatted into a message;
- *  - booleans are true for 1, ON, YES, TRUE (any case), as in huggingface_hub;
+ *  - the token comes from the config, $HF_TOKEN (or, if that is unset or empty,
+ *    $HUGGING_FACE_HUB_TOKEN), then the token file ($HF_TOKEN_PATH, else $HF_HOME/token),
+ *    as huggingface_hub's get_token(); it is stripped of whitespace, and one left empty
+ *    counts as none (a blank $HF_TOKEN leaves the file in force), and
+ *    $HF_HUB_DISABLE_IMPLICIT_TOKEN keeps all but the config's away. It is kept only in
+ *    `token` and `auth_header`, never formatted into a message;
+ *  - booleans are true for 1, ON, YES, TRUE (any case), as in huggingface_hub; offline
+ *    is $HF_HUB_OFFLINE, or $TRANSFORMERS_OFFLINE when that is unset or empty (so
+ *    HF_HUB_OFFLINE=0 overrides TRANSFORMERS_OFFLINE=1, as there);
  *  - the cache folder: "~/" is $HOME, and a relative one (config or variable) is taken
  *    from the current folder once, when the hub is made, so that every path the hub
  *    hands back is absolute and stays right if the program changes folder later;
@@ -30,11 +34,15 @@
 #include "hub/hub_impl.h"
 #include "hub/names.h"
 
-static int env_true(const char *name)
+static int is_true(const char *v)
 {
-    const char *v = getenv(name);
     return v && (strcasecmp(v, "1") == 0 || strcasecmp(v, "on") == 0 ||
                  strcasecmp(v, "yes") == 0 || strcasecmp(v, "true") == 0);
+}
+
+static int env_true(const char *name)
+{
+    return is_true(getenv(name));
 }
 
 static const char *env_nonempty(const char *name)
@@ -169,10 +177,14 @@ static char *find_token(const hf_hub_config_t *cfg)
         return strip_token(cfg->token);
     if (env_true("HF_HUB_DISABLE_IMPLICIT_TOKEN"))
         return NULL;
-    if ((v = env_nonempty("HF_TOKEN")) != NULL)
-        return strip_token(v);
-    if ((v = env_nonempty("HUGGING_FACE_HUB_TOKEN")) != NULL)
-        return strip_token(v);
+    /* as get_token(): HF_TOKEN if set and not empty (else HUGGING_FACE_HUB_TOKEN), cleaned;
+     * when that leaves nothing, the token file */
+    if ((v = env_nonempty("HF_TOKEN")) != NULL ||
+        (v = env_nonempty("HUGGING_FACE_HUB_TOKEN")) != NULL) {
+        char *t = strip_token(v);
+        if (t)
+            return t;
+    }
     return read_token_file();
 }
 
@@ -272,9 +284,10 @@ int hfi_hub_configure(hf_hub_t *hub, const hf_hub_config_t *cfg, hf_error_t *err
             return hf_error_set(err, HF_ENOMEM, 0, "out of memory");
     }
 
-    hub->offline = cfg->offline == HF_YES ||
-                   (cfg->offline == HF_FROM_ENV &&
-                    (env_true("HF_HUB_OFFLINE") || env_true("TRANSFORMERS_OFFLINE")));
+    /* as huggingface_hub: TRANSFORMERS_OFFLINE only if HF_HUB_OFFLINE is unset or empty */
+    if ((v = env_nonempty("HF_HUB_OFFLINE")) == NULL)
+        v = getenv("TRANSFORMERS_OFFLINE");
+    hub->offline = cfg->offline == HF_YES || (cfg->offline == HF_FROM_ENV && is_true(v));
     hub->copy_instead_of_link = cfg->disable_symlinks == HF_YES ||
                                 (cfg->disable_symlinks == HF_FROM_ENV &&
                                  env_true("HF_HUB_DISABLE_SYMLINKS"));

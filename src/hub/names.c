@@ -5,7 +5,9 @@
  * Design notes
  *  - the rules follow the Hub's own: a repo id is "name" or "owner/name", each part made
  *    of [A-Za-z0-9_.-], 1 to 96 characters, not starting or ending with '-' or '.', and
- *    never containing "--" or ".." (the cache's folder name splits on "--");
+ *    never containing "--" or ".." (the cache's folder name splits on "--"), and the
+ *    whole id not ending with ".git" (case-sensitive; huggingface_hub's validate_repo_id
+ *    refuses it: it names the repo's git URL);
  *  - a path is relative, '/'-separated, every segment non-empty and not "." or "..", no
  *    backslash, no control character, valid UTF-8 without Unicode look-alikes of '/', '\'
  *    or '.', no percent-encoded dot, slash, backslash or NUL; at most 4096 bytes, 255 per
@@ -114,11 +116,15 @@ int hfi_check_repo_id_n(const char *repo_id, size_t n, hf_error_t *err)
 static int check_repo_id(const char *repo_id, hf_error_t *err)
 {
     const char *slash;
+    size_t n;
 
     if (!repo_id || !*repo_id)
         return hf_error_set(err, HF_EINVAL, 0, "repo id is empty");
     if (strstr(repo_id, "--") || strstr(repo_id, ".."))
         return hf_error_set(err, HF_EINVAL, 0, "repo id may not contain \"--\" or \"..\"");
+    n = strlen(repo_id);
+    if (n >= 4 && memcmp(repo_id + n - 4, ".git", 4) == 0)
+        return hf_error_set(err, HF_EINVAL, 0, "repo id may not end with \".git\"");
     slash = strchr(repo_id, '/');
     if (!slash)
         return check_id_part(repo_id, strlen(repo_id), "name", err);

@@ -9,7 +9,8 @@
  *    holding no commit or naming one with no snapshot, folders that are not repos or
  *    cannot be read) becomes a warning of the report, and the rest is still reported;
  *  - the repo folder itself may be a link for scan (users move repos to other disks);
- *    verify refuses one, as remove does;
+ *    verify refuses one, as remove does. A top-level entry that is not a folder (a file,
+ *    a link to nothing) is no repo, only a warning, as for huggingface_hub;
  *  - folder names parse back by splitting on "--" (ids never contain "--").
  */
 #include "config.h"
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -249,11 +251,20 @@ int hf_cache_scan(const char *cache_dir, hf_cache_report_t **out, hf_error_t *er
     }
     while (rc >= 0 && (e = readdir(d)) != NULL) {
         hf_cached_repo_t *nr, repo;
+        struct stat st;
+        int sr;
         if (e->d_name[0] == '.' || strcmp(e->d_name, "CACHEDIR.TAG") == 0)
             continue;
         memset(&repo, 0, sizeof repo);
         if (parse_folder(e->d_name, &repo.type, &repo.repo_id) < 0) {
             rc = warn(r, hfi_strfmt("not a repo folder: %s", e->d_name));
+            continue;
+        }
+        /* only a folder (or a link to one) is a repo, as for huggingface_hub */
+        if ((sr = fstatat(dirfd(d), e->d_name, &st, 0)) < 0 || !S_ISDIR(st.st_mode)) {
+            const char *why = sr < 0 ? strerror(errno) : "not a folder";
+            hfi_free(repo.repo_id);
+            rc = warn(r, hfi_strfmt("not a repo folder: %s (%s)", e->d_name, why));
             continue;
         }
         if ((repo.path = hfi_strfmt("%s/%s", cache_dir, e->d_name)) == NULL ||

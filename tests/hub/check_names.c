@@ -4,6 +4,8 @@
  */
 #include "common/testutil.h"
 
+#include <unistd.h>
+
 #include "hub/hub_impl.h"
 #include "hub/names.h"
 
@@ -203,6 +205,116 @@ START_TEST(url_origins_find_the_port_after_an_ipv6_literal)
 }
 END_TEST
 
+/* huggingface_hub's validate_repo_id refuses an id ending in ".git" (it would name the
+ * repo's git URL, and the cache would get a second folder for one repo); the check is on
+ * the suffix, case-sensitive, as there. */
+START_TEST(repo_ids_ending_in_dot_git_are_refused_as_huggingface_hub_does)
+{
+    hf_error_t e;
+    ck_assert_int_eq(hfi_check_repo_id("org/model.git", &e), HF_EINVAL);
+    ck_assert_msg(strstr(e.message, ".git") != NULL, "%s", e.message);
+    ck_assert_int_eq(hfi_check_repo_id("model.git", NULL), HF_EINVAL);
+    ck_assert_int_eq(hfi_check_repo_id("org/model.gitx", NULL), 0);
+    ck_assert_int_eq(hfi_check_repo_id("org/model.GIT", NULL), 0);
+    ck_assert_int_eq(hfi_check_repo_id("org.git/model", NULL), 0);
+    ck_assert_int_eq(hfi_check_repo_id_n("org/model.git", 13, NULL), HF_EINVAL);
+}
+END_TEST
+
+/* ---- settings from the environment, as huggingface_hub's constants.py reads them ------ */
+
+static void clear_hf_env(void)
+{
+    static const char *const vars[] = {
+        "HF_ENDPOINT", "HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "XDG_CACHE_HOME",
+        "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH", "HF_HUB_OFFLINE",
+        "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_IMPLICIT_TOKEN",
+    };
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        unsetenv(vars[i]);
+    setenv("HF_HUB_CACHE", "/tmp/hfasync-names-cache", 1);
+}
+
+/* Configure a bare hub from the environment alone; returns hfi_hub_configure's code. */
+static int configure(hf_hub_t *hub)
+{
+    hf_hub_config_t cfg;
+    memset(hub, 0, sizeof *hub);
+    memset(&cfg, 0, sizeof cfg);
+    return hfi_hub_configure(hub, &cfg, NULL);
+}
+
+/* HF_HUB_OFFLINE = _is_true(HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE): the second is read
+ * only when the first is unset or empty, so HF_HUB_OFFLINE=0 keeps a program online
+ * whatever TRANSFORMERS_OFFLINE says. */
+START_TEST(transformers_offline_counts_only_when_hf_hub_offline_is_unset_or_empty)
+{
+    static const struct { const char *hub, *transformers; int offline; } cases[] = {
+        { NULL, "1", 1 }, { "", "yes", 1 }, { "0", "1", 0 }, { "false", "TRUE", 0 },
+        { "On", NULL, 1 }, { "1", "0", 1 }, { NULL, NULL, 0 }, { "2", NULL, 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hf_hub_t hub;
+        clear_hf_env();
+        if (cases[i].hub)
+            setenv("HF_HUB_OFFLINE", cases[i].hub, 1);
+        if (cases[i].transformers)
+            setenv("TRANSFORMERS_OFFLINE", cases[i].transformers, 1);
+        ck_assert_int_eq(configure(&hub), 0);
+        ck_assert_msg(hub.offline == cases[i].offline, "case %zu: offline %d", i, hub.offline);
+        hfi_hub_unconfigure(&hub);
+    }
+    clear_hf_env();
+}
+END_TEST
+
+/* get_token() is the environment's token, else the token file's: a HF_TOKEN of blanks
+ * cleans to no token, and the token file is read next (HUGGING_FACE_HUB_TOKEN is not:
+ * HF_TOKEN, being set and not empty, hid it). */
+START_TEST(a_blank_hf_token_leaves_the_token_file_in_force_as_huggingface_hub_does)
+{
+    char home[] = "/tmp/hfasync-names-XXXXXX", *file;
+    FILE *f;
+    hf_hub_t hub;
+
+    ck_assert_ptr_nonnull(mkdtemp(home));
+    file = hfi_strfmt("%s/token", home);
+    ck_assert_ptr_nonnull(file);
+    ck_assert_ptr_nonnull(f = fopen(file, "w"));
+    fputs("hf_fromfile\n", f);
+    fclose(f);
+    clear_hf_env();
+    setenv("HF_HOME", home, 1);
+
+    setenv("HF_TOKEN", " \n", 1);
+    setenv("HUGGING_FACE_HUB_TOKEN", "hf_legacy", 1);
+    ck_assert_int_eq(configure(&hub), 0);
+    ck_assert_ptr_nonnull(hub.token);
+    ck_assert_str_eq(hub.token, "hf_fromfile");
+    hfi_hub_unconfigure(&hub);
+
+    setenv("HF_TOKEN", "", 1);           /* empty: HUGGING_FACE_HUB_TOKEN is read */
+    ck_assert_int_eq(configure(&hub), 0);
+    ck_assert_str_eq(hub.token, "hf_legacy");
+    hfi_hub_unconfigure(&hub);
+
+    setenv("HF_TOKEN", " hf_env\t\n", 1);
+    ck_assert_int_eq(configure(&hub), 0);
+    ck_assert_str_eq(hub.token, "hf_env");
+    hfi_hub_unconfigure(&hub);
+
+    setenv("HF_HUB_DISABLE_IMPLICIT_TOKEN", "1", 1);
+    ck_assert_int_eq(configure(&hub), 0);
+    ck_assert_ptr_null(hub.token);
+    hfi_hub_unconfigure(&hub);
+
+    clear_hf_env();
+    unlink(file);
+    rmdir(home);
+    free(file);
+}
+END_TEST
+
 static Suite *names_suite(void)
 {
     Suite *s = suite_create("names");
@@ -218,6 +330,9 @@ static Suite *names_suite(void)
     tcase_add_test(tc, urls_are_encoded_like_python_quote);
     tcase_add_test(tc, cache_folders_are_named_like_the_official_clients);
     tcase_add_test(tc, url_origins_find_the_port_after_an_ipv6_literal);
+    tcase_add_test(tc, repo_ids_ending_in_dot_git_are_refused_as_huggingface_hub_does);
+    tcase_add_test(tc, transformers_offline_counts_only_when_hf_hub_offline_is_unset_or_empty);
+    tcase_add_test(tc, a_blank_hf_token_leaves_the_token_file_in_force_as_huggingface_hub_does);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -428,6 +428,34 @@ START_TEST(copies_in_a_cache_without_symlinks_count_as_blobs)
 }
 END_TEST
 
+/* huggingface_hub's scan_cache_dir takes only a folder for a repo ("Repo path is not a
+ * directory" is a warning) and huggingface.js skips anything else: a file named like a
+ * repo, or a link to nothing, is a warning here, never a repo of the report. */
+START_TEST(a_file_or_a_dangling_link_at_the_top_of_the_cache_is_no_repo)
+{
+    hf_cache_report_t *r;
+    int saw_file = 0, saw_link = 0;
+
+    build_cache();
+    sh("cd \"$R\" && printf 'x' > models--org--file && ln -s \"$R\"/nowhere datasets--org--gone"
+       " && mkdir -p elsewhere/models--org--linked/snapshots && ln -s elsewhere/models--org--linked"
+       " models--org--linked", root);
+    ck_assert_int_eq(hf_cache_scan(root, &r, NULL), 0);
+    ck_assert_uint_eq(r->nrepos, 3);                    /* org/m, org/linked, org/d */
+    ck_assert_str_eq(r->repos[0].repo_id, "org/linked");
+    ck_assert_str_eq(r->repos[1].repo_id, "org/m");
+    ck_assert_str_eq(r->repos[2].repo_id, "org/d");
+    ck_assert_uint_eq(r->size_on_disk, 18);
+    for (size_t i = 0; i < r->nwarnings; i++) {
+        saw_file |= strstr(r->warnings[i], "models--org--file") != NULL;
+        saw_link |= strstr(r->warnings[i], "datasets--org--gone") != NULL;
+    }
+    ck_assert(saw_file && saw_link);
+    hf_cache_report_free(r);
+    rm_cache();
+}
+END_TEST
+
 /* ---- removal racing a download that links a blob it is about to delete ---------------- */
 
 typedef struct remover {
@@ -818,6 +846,7 @@ static Suite *scan_suite(void)
     tcase_add_test(tc, scan_never_walks_a_linked_folder_out_of_the_cache);
     tcase_add_test(tc, scan_reads_refs_as_lookups_do_and_reports_dangling_ones);
     tcase_add_test(tc, copies_in_a_cache_without_symlinks_count_as_blobs);
+    tcase_add_test(tc, a_file_or_a_dangling_link_at_the_top_of_the_cache_is_no_repo);
     tcase_add_test(tc, removal_keeps_a_blob_a_download_links_while_holding_its_lock);
     tcase_add_test(tc, removal_deletes_a_blob_nothing_linked_once_its_lock_is_released);
     tcase_add_test(tc, removal_keeps_a_blob_whose_lock_it_cannot_take);
