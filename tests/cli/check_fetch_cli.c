@@ -25,6 +25,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -961,6 +962,46 @@ START_TEST(rm_keeps_blobs_shared_with_another_revision)
 }
 END_TEST
 
+/* rm, verify and scan-cache run wholly on the main thread, with no future to wait on: a
+ * SIGTERM (or Ctrl-C) ends them at once with 130, as documented, even while rm waits for
+ * the lock of a blob that a download (here: the test) holds. */
+START_TEST(sigterm_ends_an_rm_waiting_for_a_blob_lock_with_130)
+{
+    const char *args[] = { "rm", "org/tiny", NULL };
+    char blobs[512], etag[256] = "", lock[1024], link[1024];
+    DIR *d;
+    struct dirent *e;
+    pid_t pid;
+    int fd, rc, n;
+
+    expect(0, "download", "org/tiny", "config.json", "--quiet", (char *)NULL);
+    snprintf(link, sizeof link, "%s", line());
+    snprintf(blobs, sizeof blobs, "%s/models--org--tiny/blobs", cache);
+    ck_assert_ptr_nonnull(d = opendir(blobs));
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            snprintf(etag, sizeof etag, "%s", e->d_name);
+    closedir(d);
+    ck_assert_str_ne(etag, "");
+    snprintf(lock, sizeof lock, "%s/.locks/models--org--tiny/%s.lock", cache, etag);
+    fd = open(lock, O_RDWR | O_CREAT, 0664);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(flock(fd, LOCK_EX), 0);
+
+    pid = spawn_argv(args);
+    /* its snapshot link is gone: rm is under way and waits for the lock the test holds */
+    TU_EVENTUALLY(!is_link(link) || kill(pid, 0) != 0);
+    kill(pid, SIGTERM);
+    flock(fd, LOCK_UN);         /* it could go on now: it must not */
+    close(fd);
+    rc = finish(pid);
+    ck_assert_msg(rc == 130, "exit %d: %s", rc, err);
+    dir_bytes(blobs, &n, NULL, NULL);
+    ck_assert_int_eq(n, 1);     /* the blob it was waiting for stays; no link names it */
+    ck_assert_str_eq(out, "");
+}
+END_TEST
+
 /* ---- model --------------------------------------------------------------------------------- */
 
 START_TEST(model_json_describes_the_fixture_models)
@@ -1234,6 +1275,7 @@ static Suite *fetch_cli_suite(void)
     tcase_add_test(tc, scan_cache_describes_a_cache_the_tests_wrote);
     tcase_add_test(tc, verify_catches_a_blob_modified_on_disk);
     tcase_add_test(tc, rm_keeps_blobs_shared_with_another_revision);
+    tcase_add_test(tc, sigterm_ends_an_rm_waiting_for_a_blob_lock_with_130);
     tcase_add_test(tc, model_json_describes_the_fixture_models);
     tcase_add_test(tc, model_of_a_gated_repo_needs_a_token);
     tcase_add_test(tc, exit_2_for_a_missing_repo_file_or_revision);

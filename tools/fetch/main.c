@@ -6,6 +6,12 @@
  * cancelling them: nothing is committed, and each blob's .incomplete file stays for the
  * next run to resume (always: a cancel would delete it); the tool exits with 130.
  * Library threads block signals, so the handler runs here.
+ * scan-cache, verify and rm run one library call on this thread, with no future to wait
+ * on and so nothing that would see the flag (rm may wait for a blob lock as long as a
+ * download holds it, verify hashes for minutes): there the handler exits at once with 130.
+ * That is safe: scan-cache and verify only read, and rm removes links before the blobs they
+ * name, so it stops with at worst a revision partly removed (no link to a missing blob) or
+ * blobs that nothing uses.
  */
 #include "config.h"
 
@@ -13,14 +19,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "fetch.h"
 
 volatile sig_atomic_t fetch_interrupted;
+static volatile sig_atomic_t exit_at_once;     /* the command waits on no future */
 
 static void on_sigint(int sig)
 {
     (void)sig;
+    if (exit_at_once)
+        _exit(EXIT_INTERRUPTED);
     fetch_interrupted = 1;
 }
 
@@ -65,6 +75,7 @@ static const struct {
     const char *name, *synopsis, *extra;
     int (*run)(fetch_ctx_t *);
     int needs_repo;
+    int blocking;               /* one library call on the main thread, no future */
 } commands[] = {
     { "download", "download REPO [FILE...] [OPTIONS]\n\n"
       "One FILE: print its path in the cache. Several, or none (the whole repo, filtered by\n"
@@ -76,23 +87,23 @@ static const struct {
       "                          DIR/.cache/huggingface/download); a second run skips\n"
       "                          files that did not change\n"
       "  --jobs N                files downloaded at once (default 8)\n",
-      cmd_download, 1 },
+      cmd_download, 1, 0 },
     { "info", "info REPO [OPTIONS]\n\nThe commit a revision resolves to, and the repo's files.\n",
-      "", cmd_info, 1 },
+      "", cmd_info, 1, 0 },
     { "ls", "ls REPO [PATH] [OPTIONS]\n\nEvery file (under PATH), with its size and whether it is "
-      "stored with LFS.\n", "", cmd_ls, 1 },
+      "stored with LFS.\n", "", cmd_ls, 1, 0 },
     { "scan-cache", "scan-cache [OPTIONS]\n\nEvery cached repo: type, size on disk, files, refs, last "
-      "modified, and a total.\n", "", cmd_scan_cache, 0 },
+      "modified, and a total.\n", "", cmd_scan_cache, 0, 1 },
     { "verify", "verify REPO [OPTIONS]\n\nRe-hash every cached blob of REPO against its name "
-      "(exit 5 if one differs).\n", "", cmd_verify, 1 },
+      "(exit 5 if one differs).\n", "", cmd_verify, 1, 1 },
     { "rm", "rm REPO [OPTIONS]\n\nRemove --revision (a ref or commit), or the whole repo, from the "
-      "cache, with the blobs no other revision uses.\n", "", cmd_rm, 1 },
+      "cache, with the blobs no other revision uses.\n", "", cmd_rm, 1, 1 },
     { "model", "model [NAME] [OPTIONS]\n\nDownload the files of model module NAME (in parallel), "
       "open and check them,\nand describe the model: architecture, files, tensors, vocabulary. "
       "Without NAME,\nlist the modules. --revision applies to the module's main repo.\n",
       "  --quant Q               kimi-k2 and phi4-reasoning: the quantisation (case matters)\n"
       "  --dim D                 stella: the output size (256 ... 8192, default 1024)\n",
-      cmd_model, 0 },
+      cmd_model, 0, 0 },
 };
 
 static int usage_error(const char *msg, const char *arg)
@@ -337,6 +348,7 @@ int main(int argc, char **argv)
     if ((rc = parse(argc, argv, &c.o, &cmd)) != EXIT_OK)
         return rc;
 
+    exit_at_once = commands[cmd].blocking;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sa.sa_flags = SA_RESETHAND;     /* a second Ctrl-C kills at once (the partial file stays) */
