@@ -269,6 +269,9 @@ static int s_failed(snap_t *s)
 
 static void start_more(snap_t *s)
 {
+    /* A hold of its own: the chain's (take_files' caller) goes once the last file is in,
+     * which may be before this loop looks at `s` again. */
+    atomic_fetch_add(&s->refs, 1);
     for (;;) {
         sfile_t *sf = NULL;
         hf_file_ref_t ref;
@@ -283,7 +286,7 @@ static void start_more(snap_t *s)
         }
         pthread_mutex_unlock(&s->mu);
         if (!sf)
-            return;
+            break;
         ref.repo_id = s->repo_id;
         ref.repo_type = s->type;
         ref.revision = s->commit;
@@ -307,6 +310,7 @@ static void start_more(snap_t *s)
         hfi_hub_then(s->hub, f, file_done, sf);
         hf_future_release(f);
     }
+    snap_unref(s);
 }
 
 /* Select from the `count` files of the commit, then download them (or settle at once with
