@@ -49,7 +49,10 @@ typedef struct fetch_ctx {
 
 extern volatile sig_atomic_t fetch_interrupted;
 
-/* Wait for `f`, cancelling it on Ctrl-C. Returns 0 once settled, or EXIT_INTERRUPTED. */
+/* Wait for `f`; on Ctrl-C or SIGTERM return EXIT_INTERRUPTED without cancelling it (a
+ * cancel would delete the partial file: main's hf_hub_free stops the transfer and keeps
+ * it, so that the next run resumes). The flag is looked at every 100 ms of waiting.
+ * Returns 0 once settled, or EXIT_INTERRUPTED. */
 int fetch_wait(hf_future_t *f);
 /* The exit code for an HF_E* error code. */
 int fetch_exit_code(int hf_code);
