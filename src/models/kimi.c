@@ -8,11 +8,14 @@
  *    check the split set (compute pool): architecture deepseek2, vocabulary from the GGUF
  *    metadata (tokenizer.ggml.tokens), end token tokenizer.ggml.eos_token_id;
  *  - a quantisation the repo does not have is HF_EENTRY_NOT_FOUND naming it; a part missing
- *    from the listing is HF_EENTRY_NOT_FOUND naming the file of the part;
+ *    from the listing is HF_EENTRY_NOT_FOUND naming the file of the part; parts of more
+ *    than one set (two stems "<stem>-<k>-of-<n>.gguf") are HF_EFORMAT naming two of them,
+ *    never a mix chosen by the listing's order;
  *  - offline there is no tree listing (it is an API request): the candidates are the files
- *    under "<quant>/" of the cached snapshot instead (hf_hub_snapshot finds it on the
- *    I/O pool; the folder is read there too), and go through the same choice, so a cache missing a part
- *    fails naming that part (HF_EOFFLINE, as any file missing from the cache offline).
+ *    under "<quant>/" of the cached snapshot instead (hf_hub_snapshot finds it on the I/O
+ *    pool; the folder is read there too), and go through the same choice, so a cache
+ *    missing a part fails naming that part (HF_EOFFLINE, as any file missing from the cache
+ *    offline).
  */
 #include "config.h"
 
@@ -75,6 +78,14 @@ static void kimi_pick(hfi_load_t *l, const char *const *paths, size_t npaths, in
             if (n > KIMI_MAX_PARTS || (total && n != total)) {
                 hf_promise_rejectf(next, HF_EFORMAT, 0, "%s: %s does not belong to a set of "
                                    "%u parts", l->repo, p, total ? total : n);
+                goto out;
+            }
+            /* one set only: a second stem (another set, a leftover) makes the parts
+             * ambiguous, whatever order the listing gives them in */
+            if (any && (strlen(p) != strlen(any) ||
+                        strncmp(p, any, strlen(any) - 20) != 0)) {
+                hf_promise_rejectf(next, HF_EFORMAT, 0, "%s/%s holds parts of more than one "
+                                   "split set: %s and %s", l->repo, q, any, p);
                 goto out;
             }
             if (!parts && (parts = hfi_calloc(n + 1, sizeof *parts)) == NULL)

@@ -1067,6 +1067,44 @@ START_TEST(a_bad_repo_or_revision_is_einval_before_any_request)
 }
 END_TEST
 
+/* The quant's folder holds, beside its complete set, a file that also says it is part 1 of
+ * 5 (a leftover upload of another set, here a byte copy of the real part 1): which file is
+ * part 1 is ambiguous, so the load fails naming both, whatever the listing's order, and
+ * downloads no part. */
+START_TEST(a_second_set_in_the_quant_folder_is_refused_naming_both)
+{
+    /* (loop) one that sorts after the real parts, one before them */
+    static const char *const strays[] = { "zz-old-upload-00001-of-00005.gguf",
+                                          "Aa-old-upload-00001-of-00005.gguf" };
+    char path[1024], msg[512], stray[128];
+    hf_hub_t *h;
+    FILE *f;
+    char *data;
+    long n;
+
+    snprintf(path, sizeof path, "%s/models/%s/%s", mock.root, KIMI,
+             "UD-TQ1_0/Kimi-K2-Instruct-UD-TQ1_0-00001-of-00005.gguf");
+    f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    rewind(f);
+    data = malloc((size_t)n);
+    ck_assert_uint_eq(fread(data, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    snprintf(stray, sizeof stray, "UD-TQ1_0/%s", strays[_i]);
+    tu_mock_file(&mock, "model", KIMI, stray, data, (size_t)n);
+    free(data);
+    start_mock();
+    h = hub_with(NULL);
+    ck_assert_int_eq(load_err(h, "kimi-k2", NULL, msg, sizeof msg), HF_EFORMAT);
+    ck_assert_msg(strstr(msg, strays[_i]) && strstr(msg, "Kimi-K2-Instruct-UD-TQ1_0-0000"),
+                  "%s", msg);
+    ck_assert_int_eq(tu_mock_count(&mock, "GET", ".gguf"), 0);
+    hf_hub_free(h);
+}
+END_TEST
+
 static Suite *models_suite(void)
 {
     Suite *s = suite_create("models");
@@ -1115,6 +1153,7 @@ static Suite *models_suite(void)
     tcase_add_test(tc, a_gguf_of_another_architecture_says_what_it_found);
     tcase_add_test(tc, a_truncated_weight_file_is_eformat_naming_it);
     tcase_add_test(tc, sd35_without_the_vae_in_its_main_file_is_named);
+    tcase_add_loop_test(tc, a_second_set_in_the_quant_folder_is_refused_naming_both, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }
