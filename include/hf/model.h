@@ -91,6 +91,17 @@ HF_API size_t hf_model_tensor_count(const hf_model_t *m);
 HF_API const hf_tensor_info_t *hf_model_tensor(const hf_model_t *m, size_t i);
 HF_API const hf_tensor_info_t *hf_model_find_tensor(const hf_model_t *m, const char *name);
 
+/* Names are unique within a file, not across a model's files: SD 3.5's CLIP-L and CLIP-G
+ * text encoders hold tensors of the same names. hf_model_find_tensor gives the first in
+ * file order; hf_model_find_tensor_in looks only in the weight file `file`, given by its
+ * path in the repo ("text_encoders/clip_l.safetensors", matched against the end of
+ * hf_model_file's paths; NULL: every file, as hf_model_find_tensor). NULL when not found
+ * or `m` or `name` is NULL. hf_model_tensor_file gives the index (for hf_model_file) of
+ * tensor `i`'s file, (size_t)-1 when `i` is out of range. */
+HF_API const hf_tensor_info_t *hf_model_find_tensor_in(const hf_model_t *m, const char *file,
+                                                       const char *name);
+HF_API size_t hf_model_tensor_file(const hf_model_t *m, size_t i);
+
 /* Metadata: -1 when the model does not have it. */
 HF_API int64_t hf_model_vocab_size(const hf_model_t *m);     /* added tokens included */
 HF_API int64_t hf_model_eos_token_id(const hf_model_t *m);

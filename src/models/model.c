@@ -56,6 +56,7 @@ void hf_model_release(hf_model_t *m)
     hfi_free(m->sts);
     hfi_free(m->files);
     hfi_free(m->tensors);
+    hfi_free(m->tensor_file);
     hfi_free(m->name);
     hfi_free(m->arch);
     hfi_free(m);
@@ -91,10 +92,26 @@ int hfi_model_add_file(hf_model_t *m, const char *path, hf_error_t *err)
     return 0;
 }
 
-static int add_tensor(hf_model_t *m, const hf_tensor_info_t *t, hf_error_t *err)
+/* The index in m->files of `path` ((size_t)-1 if it was not recorded). */
+static size_t file_index(const hf_model_t *m, const char *path)
 {
-    if (grow((void **)&m->tensors, &m->tcap, m->ntensors, sizeof *m->tensors) < 0)
-        return hf_error_set(err, HF_ENOMEM, 0, "out of memory");
+    for (size_t i = 0; i < m->nfiles; i++)
+        if (strcmp(m->files[i], path) == 0)
+            return i;
+    return (size_t)-1;
+}
+
+static int add_tensor(hf_model_t *m, const hf_tensor_info_t *t, size_t file, hf_error_t *err)
+{
+    if (m->ntensors == m->tcap) {
+        size_t cap = m->tcap, *nf;
+        if (grow((void **)&m->tensors, &cap, m->ntensors, sizeof *m->tensors) < 0 ||
+            (nf = hfi_realloc(m->tensor_file, cap * sizeof *nf)) == NULL)
+            return hf_error_set(err, HF_ENOMEM, 0, "out of memory");
+        m->tensor_file = nf;
+        m->tcap = cap;
+    }
+    m->tensor_file[m->ntensors] = file;
     m->tensors[m->ntensors++] = *t;
     return 0;
 }
@@ -112,8 +129,8 @@ int hfi_model_open_gguf(hf_model_t *m, const char *path, hf_gguf_t **out, hf_err
     }
     m->ggufs = ng;
     m->ggufs[m->nggufs++] = g;
-    for (size_t i = 0; i < hf_gguf_tensor_count(g); i++)
-        if ((rc = add_tensor(m, hf_gguf_tensor(g, i), err)) < 0)
+    for (size_t i = 0, f = file_index(m, path); i < hf_gguf_tensor_count(g); i++)
+        if ((rc = add_tensor(m, hf_gguf_tensor(g, i), f, err)) < 0)
             return rc;
     if (out)
         *out = g;
@@ -134,8 +151,8 @@ int hfi_model_open_safetensors(hf_model_t *m, const char *path, hf_safetensors_t
     }
     m->sts = ns;
     m->sts[m->nsts++] = st;
-    for (size_t i = 0; i < hf_safetensors_tensor_count(st); i++)
-        if ((rc = add_tensor(m, hf_safetensors_tensor(st, i), err)) < 0)
+    for (size_t i = 0, f = file_index(m, path); i < hf_safetensors_tensor_count(st); i++)
+        if ((rc = add_tensor(m, hf_safetensors_tensor(st, i), f, err)) < 0)
             return rc;
     if (out)
         *out = st;
@@ -187,11 +204,33 @@ const hf_tensor_info_t *hf_model_tensor(const hf_model_t *m, size_t i)
 
 const hf_tensor_info_t *hf_model_find_tensor(const hf_model_t *m, const char *name)
 {
+    return hf_model_find_tensor_in(m, NULL, name);
+}
+
+size_t hf_model_tensor_file(const hf_model_t *m, size_t i)
+{
+    return m && i < m->ntensors ? m->tensor_file[i] : (size_t)-1;
+}
+
+/* 1 if the local path `path` is the file `file` of its repo: equal to it, or ending in
+ * "/" followed by it. */
+static int is_file(const char *path, const char *file)
+{
+    size_t n = strlen(path), k = strlen(file);
+    return k && (n == k || (n > k && path[n - k - 1] == '/')) && strcmp(path + n - k, file) == 0;
+}
+
+const hf_tensor_info_t *hf_model_find_tensor_in(const hf_model_t *m, const char *file,
+                                                const char *name)
+{
     if (!m || !name)
         return NULL;
-    for (size_t i = 0; i < m->ntensors; i++)
-        if (strcmp(m->tensors[i].name, name) == 0)
+    for (size_t i = 0; i < m->ntensors; i++) {
+        size_t f = m->tensor_file[i];
+        if (strcmp(m->tensors[i].name, name) == 0 &&
+            (!file || (f != (size_t)-1 && is_file(m->files[f], file))))
             return &m->tensors[i];
+    }
     return NULL;
 }
 

@@ -17,6 +17,8 @@ struct hf_model {
     uint64_t bytes;
     hf_tensor_info_t *tensors;  /* copies of the readers' infos (names and data point into
                                    the open files below) */
+    size_t *tensor_file;        /* [tcap]: the index in `files` of each tensor's file, or
+                                   (size_t)-1 when it was opened from a path not recorded */
     size_t ntensors, tcap;
     hf_gguf_t **ggufs;
     size_t nggufs;

@@ -302,6 +302,40 @@ START_TEST(gte_fetches_every_shard_its_index_names)
 }
 END_TEST
 
+/* CLIP-G (width 64 in the fixtures) and CLIP-L (32) hold tensors of the same names: each
+ * is found in its own file, and every tensor says which file it lies in. */
+static void assert_clip_tensors_are_told_apart(const hf_model_t *m)
+{
+    const char *name = "text_model.final_layer_norm.weight";
+    const hf_tensor_info_t *g = hf_model_find_tensor_in(m, "text_encoders/clip_g.safetensors",
+                                                        name);
+    const hf_tensor_info_t *l = hf_model_find_tensor_in(m, "clip_l.safetensors", name);
+    const hf_tensor_info_t *any = hf_model_find_tensor(m, name);
+    size_t n = hf_model_tensor_count(m), named = 0;
+
+    ck_assert(g && l && g != l);
+    ck_assert_uint_eq(g->shape[0], 64);
+    ck_assert_uint_eq(l->shape[0], 32);
+    ck_assert(any == g || any == l);
+    ck_assert_ptr_null(hf_model_find_tensor_in(m, "_l.safetensors", name));  /* whole names */
+    ck_assert_ptr_null(hf_model_find_tensor_in(m, "text_encoders/t5xxl_fp16.safetensors", name));
+    ck_assert_ptr_null(hf_model_find_tensor_in(NULL, NULL, name));
+    for (size_t i = 0; i < n; i++) {
+        const hf_tensor_info_t *t = hf_model_tensor(m, i);
+        const char *file = hf_model_file(m, hf_model_tensor_file(m, i));
+        ck_assert_ptr_nonnull(file);
+        ck_assert_ptr_eq(hf_model_find_tensor_in(m, strrchr(file, '/') + 1, t->name), t);
+        if (strcmp(t->name, name) == 0) {
+            const char *want = t == g ? "/text_encoders/clip_g.safetensors"
+                                      : "/text_encoders/clip_l.safetensors";
+            ck_assert_str_eq(file + strlen(file) - strlen(want), want);
+            named++;
+        }
+    }
+    ck_assert_uint_eq(named, 2);
+    ck_assert_uint_eq(hf_model_tensor_file(m, n), (size_t)-1);
+}
+
 START_TEST(sd35_loads_with_a_token_from_five_repos)
 {
     hf_hub_t *h = hub_with(TOKEN);
@@ -316,6 +350,7 @@ START_TEST(sd35_loads_with_a_token_from_five_repos)
     assert_shape(m, "model.diffusion_model.x_embedder.proj.weight", HF_DTYPE_F16, 4, 64, 16);
     assert_shape(m, "first_stage_model.decoder.conv_in.weight", HF_DTYPE_F16, 4, 64, 16);
     assert_shape(m, "shared.weight", HF_DTYPE_F16, 2, 128, 64);
+    assert_clip_tensors_are_told_apart(m);
     assert_only_io_threads_ran_curl(h);
     hf_model_release(m);
     hf_hub_free(h);
