@@ -158,11 +158,13 @@ typedef struct hf_download_opts {
  * it) and deletes its partial file; once the cancel returns, the progress callback is not
  * called again. A CDN URL that expires during a long download is asked for again.
  * When the metadata request fails (network, 5xx or 429 after retries, an answer that is
- * not the Hub's: no X-Error-Code, X-Repo-Commit, ETag or size), the file the cache holds
+ * not the Hub's: no X-Error-Code, X-Repo-Commit, ETag or size, or a size over INT64_MAX),
+ * the file the cache holds
  * for the revision is the value, as huggingface_hub does; an answer of the Hub's own (the
  * revision or file is not there, the repo is not found or gated, the token is refused)
  * is the error even then (huggingface_hub serves the cache for the last three: use
- * offline mode for that), and `force` never takes the cached file.
+ * offline mode for that), and `force` never takes the cached file. An error's message
+ * quotes the Hub's X-Error-Message as printable ASCII only (no terminal escapes).
  * Returns NULL only if `hub` or `ref` is NULL or memory is short; any other bad argument
  * (a NULL repo id or path, an unknown repo type) gives a future rejected with HF_EINVAL.
  */
@@ -221,7 +223,9 @@ typedef struct hf_repo_info {
 
 /* hf_hub_repo_info - `api/{type}s/{repo}[/revision/{rev}]`; value: hf_repo_info_t *
  * (owned by the future). ref->path is ignored. Errors as hf_hub_file_metadata()'s (offline:
- * HF_EOFFLINE, no request); NULL returns as hf_hub_download(). */
+ * HF_EOFFLINE, no request); besides, HF_EPROTO for an answer without a commit sha, with an
+ * id that is not a valid repo id, or with an unsafe file path. NULL returns as
+ * hf_hub_download(). */
 HF_API hf_future_t *hf_hub_repo_info(hf_hub_t *hub, const hf_file_ref_t *ref);
 
 typedef struct hf_file_list {
@@ -233,7 +237,9 @@ typedef struct hf_file_list {
  * following `Link: rel="next"` pagination; value: hf_file_list_t * (owned by the future).
  * Errors and NULL returns as hf_hub_repo_info(); besides, HF_EPROTO for a next-page link
  * that cannot be followed (malformed, over 2 KiB, or to another origin) and for a listing
- * of more than 1,000,000 files: a listing is whole or an error, never cut short. */
+ * of more than 1,000,000 files: a listing is whole or an error, never cut short. A
+ * ref->path that is not a folder (a file's, or nothing's) is HF_EENTRY_NOT_FOUND, as the
+ * Hub answers, with a message that names the missing folder. */
 HF_API hf_future_t *hf_hub_list_files(hf_hub_t *hub, const hf_file_ref_t *ref);
 
 /* hf_glob_match - 1 if `name` matches the snapshot pattern `pattern` as Python's

@@ -10,8 +10,9 @@
  *    only; a next link it cannot follow fails the request rather than cut the listing
  *    short). Steps run on the I/O pool, as in download.c;
  *  - JSON from the network is untrusted: every field is type-checked, every string length
- *    bounded, and entries that fail the checks (a path with "..") are refused with
- *    HF_EPROTO rather than skipped;
+ *    bounded, and entries that fail the checks (a path with "..", an id that is no repo
+ *    id) are refused with HF_EPROTO rather than skipped; X-Error-Message reaches our
+ *    messages only as printable ASCII (hfi_header_text): no terminal escape gets through;
  *  - a snapshot resolves the revision to a commit with repo info, filters the file list
  *    with the globs, writes refs/<revision>, and downloads the files by commit, at most
  *    `max_parallel` at once; the first failure cancels the rest.
@@ -45,6 +46,7 @@ struct apireq {
     hf_hub_t *hub;
     hf_promise_t *out;
     char *url, *what;
+    char *no_entry;             /* the message for EntryNotFound, NULL: the Hub's */
     hfi_xfer_t x;
     unsigned hops, pages;
     hfi_tries_t tries;          /* of the current page */
@@ -66,6 +68,7 @@ static void req_unref(apireq_t *r)
     hf_promise_free(r->out);
     hfi_free(r->url);
     hfi_free(r->what);
+    hfi_free(r->no_entry);
     pthread_mutex_destroy(&r->mu);
     {
         hf_hub_t *hub = r->hub;
@@ -170,9 +173,13 @@ static void req_done(hf_future_t *done, hf_promise_t *next, void *arg)
     }
     if (x->status < 200 || x->status >= 300) {
         int code = hfi_http_error_code(x->status, x->headers[HFI_H_ERROR_CODE]);
-        hf_error_set(&e, code, (int)x->status, "%s (HTTP %ld)%s%.120s", hf_strerror(code),
-                     x->status, x->headers[HFI_H_ERROR_MESSAGE] ? ": " : "",
-                     x->headers[HFI_H_ERROR_MESSAGE] ? x->headers[HFI_H_ERROR_MESSAGE] : "");
+        const char *msg = x->headers[HFI_H_ERROR_MESSAGE];
+        char said[121];
+        if (code == HF_EENTRY_NOT_FOUND && r->no_entry)   /* the Hub's words would mislead */
+            hf_error_set(&e, code, (int)x->status, "%s (HTTP %ld)", r->no_entry, x->status);
+        else
+            hf_error_set(&e, code, (int)x->status, "%s (HTTP %ld)%s%s", hf_strerror(code),
+                         x->status, msg ? ": " : "", hfi_header_text(msg, said, sizeof said));
         if (hfi_hub_retry_decide(r->hub, x, hfi_http_retryable(x->status), 0, &r->tries,
                                  &e) == 1) {
             req_retry_later(r);
@@ -257,7 +264,7 @@ static void req_begin(void *arg)
 
 /* Start a request; `acc` is the parser's state (freed with acc_free unless resolved). */
 static hf_future_t *api_get(hf_hub_t *hub, char *url, const char *what, api_parse_fn parse,
-                            void *acc, void (*acc_free)(void *))
+                            void *acc, void (*acc_free)(void *), char *no_entry)
 {
     int held = url ? hfi_hub_hold(hub, 0) : HF_ENOMEM;
     apireq_t *r = NULL;
@@ -267,6 +274,7 @@ static hf_future_t *api_get(hf_hub_t *hub, char *url, const char *what, api_pars
         if (held == 0)
             hfi_hub_drop(hub);          /* held, but no memory for the request */
         hfi_free(url);
+        hfi_free(no_entry);
         if (acc)
             acc_free(acc);
         return held == HF_ECANCELED ? hfi_hub_closed_future() : NULL;
@@ -278,6 +286,7 @@ static hf_future_t *api_get(hf_hub_t *hub, char *url, const char *what, api_pars
     r->parse = parse;
     r->acc = acc;
     r->acc_free = acc_free;
+    r->no_entry = no_entry;
     pthread_mutex_init(&r->mu, NULL);
     if (!r->what || (r->out = hf_promise_new()) == NULL) {
         atomic_store(&r->refs, 1);
@@ -369,6 +378,9 @@ static int parse_info(apireq_t *r, const cJSON *json, hf_error_t *err)
     if (!cJSON_IsObject(json) || !sha || !hfi_is_commit(sha))
         return hf_error_set(err, HF_EPROTO, 0, "repo info without a commit sha");
     memcpy(info->sha, sha, 41);
+    /* the id is shown (hf-fetch info): one that is no repo id (a terminal escape) is refused */
+    if (id && hfi_check_repo_id(id, NULL) < 0)
+        return hf_error_set(err, HF_EPROTO, 0, "repo info with a malformed id");
     if (id && (info->id = hfi_strdup(id)) == NULL)
         return hf_error_set(err, HF_ENOMEM, 0, "out of memory");
     info->is_private = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(json, "private"));
@@ -427,7 +439,7 @@ hf_future_t *hf_hub_repo_info(hf_hub_t *hub, const hf_file_ref_t *ref)
     url = api_url(hub, ref, "revision/");
     full = url ? hfi_strfmt("%s?blobs=true", url) : NULL;
     hfi_free(url);
-    return api_get(hub, full, ref->repo_id, parse_info, info, info_free);
+    return api_get(hub, full, ref->repo_id, parse_info, info, info_free, NULL);
 }
 
 /* ---- tree listing --------------------------------------------------------------------------- */
@@ -492,7 +504,7 @@ hf_future_t *hf_hub_list_files(hf_hub_t *hub, const hf_file_ref_t *ref)
 {
     hf_error_t e;
     listacc_t *l;
-    char *url, *sub = NULL, *full;
+    char *url, *sub = NULL, *full, *no_entry = NULL;
 
     if (!hub || !ref)
         return NULL;
@@ -510,5 +522,13 @@ hf_future_t *hf_hub_list_files(hf_hub_t *hub, const hf_file_ref_t *ref)
                : NULL;
     hfi_free(url);
     hfi_free(sub);
-    return api_get(hub, full, ref->repo_id, parse_tree, l, list_free);
+    /* the Hub answers EntryNotFound for tree/<rev>/<path> when <path> is a file as when it
+     * is nothing: say which folder was missing, not "file not found" (hf-fetch ls FILE) */
+    if (ref->path && full &&
+        (no_entry = hfi_strfmt("no folder %s at %s (a file is listed by listing its folder)",
+                               ref->path, ref->revision ? ref->revision : "main")) == NULL) {
+        hfi_free(full);
+        full = NULL;            /* api_get answers NULL (out of memory) */
+    }
+    return api_get(hub, full, ref->repo_id, parse_tree, l, list_free, no_entry);
 }

@@ -13,7 +13,7 @@
  *    CDN: that 3xx's headers carry the metadata and its resolved Location is where the
  *    bytes come from (without the token; the blob download follows that GET's own
  *    redirects). X-Repo-Commit is required; the etag is X-Linked-Etag or ETag; the size
- *    X-Linked-Size, or Content-Length when not a 3xx;
+ *    X-Linked-Size, or Content-Length when not a 3xx, at most INT64_MAX (an off_t);
  *  - a revision that is a commit already in the cache makes no request; offline mode makes
  *    none at all. When the HEAD fails (network, 5xx or 429 after retries, another 4xx
  *    without X-Error-Code, an answer without X-Repo-Commit, ETag or size: a proxy) the
@@ -490,9 +490,9 @@ static void head_done(hf_future_t *done, hf_promise_t *next, void *arg)
     } else if (x->status >= 400 || x->status < 200) {
         int code = hfi_http_error_code(x->status, x->headers[HFI_H_ERROR_CODE]);
         const char *msg = x->headers[HFI_H_ERROR_MESSAGE];
-        char text[200];
-        snprintf(text, sizeof text, "%s (HTTP %ld)%s%.120s", hf_strerror(code), x->status,
-                 msg ? ": " : "", msg ? msg : "");
+        char text[200], said[121];
+        snprintf(text, sizeof text, "%s (HTTP %ld)%s%s", hf_strerror(code), x->status,
+                 msg ? ": " : "", hfi_header_text(msg, said, sizeof said));
         hf_error_set(&e, code, (int)x->status, "%s/%s: %s", d->repo_id, d->path, text);
         if (hfi_hub_retry_decide(d->hub, x, hfi_http_retryable(x->status), 0, &d->tries,
                                  &e) == 1) {
@@ -541,6 +541,10 @@ static void head_done(hf_future_t *done, hf_promise_t *next, void *arg)
     /* strtoull would take "-5" for 2^64 - 5, and " 5" or an overflow too */
     if (hfi_parse_size(v, &d->size) < 0) {
         not_the_hub(d, x->status, "missing or malformed size");
+        return;
+    }
+    if (d->size > (uint64_t)INT64_MAX) {        /* no file (off_t) is that large */
+        not_the_hub(d, x->status, "a size larger than any file can be");
         return;
     }
     have_metadata(d);

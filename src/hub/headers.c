@@ -8,7 +8,9 @@
  *  - a Location is resolved by the letter of RFC 3986 (section 5.2, remove_dot_segments
  *    included), never by guessing: whatever is not an http(s) URL with a host once
  *    resolved is refused, so a redirect can never lead to file://, ftp:// or a URL that
- *    libcurl would complete by guesswork (a missing scheme, a bare word taken for a host).
+ *    libcurl would complete by guesswork (a missing scheme, a bare word taken for a host);
+ *  - text the server chose (X-Error-Message) reaches our messages only through
+ *    hfi_header_text, as printable ASCII: no terminal escape survives it.
  */
 #include "config.h"
 
@@ -221,6 +223,18 @@ int hfi_parse_link_next(const char *v, char **out)
         s = end + 1;
     }
     return HF_ENOENT;
+}
+
+char *hfi_header_text(const char *v, char *out, size_t cap)
+{
+    size_t n = 0;
+
+    for (; v && *v && n + 1 < cap; v++) {
+        unsigned char c = (unsigned char)*v;
+        out[n++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
+    out[n] = '\0';
+    return out;
 }
 
 int hfi_http_error_code(long status, const char *x)

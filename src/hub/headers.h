@@ -34,6 +34,12 @@ long hfi_parse_ratelimit_reset(const char *v);
  * empty target), HF_ENOMEM. *out is NULL unless 0 is returned. */
 int hfi_parse_link_next(const char *v, char **out);
 
+/* Copy the server's text `v` (X-Error-Message; NULL: "") into out[cap] (cap > 0), cut to
+ * fit, as printable ASCII: every other byte (controls such as ESC and BEL, DEL, and any
+ * byte >= 0x80, so no C1 control either) becomes '?', so that a hostile server cannot put
+ * terminal escapes into our messages, which hf-fetch prints. Returns `out`. */
+char *hfi_header_text(const char *v, char *out, size_t cap);
+
 /* Map an HTTP status and X-Error-Code to an HF_E* code. */
 int hfi_http_error_code(long status, const char *x_error_code);
 

@@ -15,8 +15,13 @@
  */
 #include "common/testutil.h"
 
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -516,6 +521,196 @@ START_TEST(the_cdn_on_another_host_and_port_gets_no_token)
 }
 END_TEST
 
+/* ---- what a hostile server may put in our messages ---------------------------------------- */
+
+/* 1 if `s` holds a control character (ESC, BEL, CR, ...) or DEL, which a terminal obeys. */
+static int has_control(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
+            return 1;
+    return 0;
+}
+
+START_TEST(an_error_message_from_the_server_loses_its_control_characters)
+{
+    hf_hub_t *h = hub_with(TOKEN);
+    hf_file_ref_t ref = { "org/model", HF_REPO_MODEL, NULL, NULL };
+    hf_future_t *f;
+
+    /* X-Error-Message with terminal escapes (colour, window title, BEL) */
+    fault("{\"path\": \"/org/model/resolve/main/evil.txt\", \"port\": \"hub\", \"status\": 404, "
+          "\"error_code\": \"EntryNotFound\", "
+          "\"message\": \"\\u001b[2J\\u001b]0;pwned\\u0007gone\\u001b[0m\"}");
+    f = dl(h, "org/model", "evil.txt", 0);
+    ck_assert_int_eq(code_of(f), HF_EENTRY_NOT_FOUND);
+    ck_assert_msg(!has_control(message_of(f)), "escape in: %s", message_of(f));
+    ck_assert_ptr_nonnull(strstr(message_of(f), "gone"));
+    hf_future_release(f);
+
+    fault("{\"path\": \"/api/models/org/model/revision/main\", \"port\": \"hub\", \"status\": 401, "
+          "\"error_code\": \"RepoNotFound\", \"message\": \"no\\u001b[31m such\\u009b1m repo\"}");
+    f = hf_hub_repo_info(h, &ref);
+    ck_assert_ptr_nonnull(f);
+    tu_settle(f);
+    ck_assert_int_eq(code_of(f), HF_EREPO_NOT_FOUND);
+    ck_assert_msg(!has_control(message_of(f)), "escape in: %s", message_of(f));
+    /* a C1 CSI (U+009B, the one-byte form of ESC [) is no text either */
+    ck_assert_msg(strchr(message_of(f), '\x9b') == NULL, "C1 CSI in: %s", message_of(f));
+    ck_assert_ptr_nonnull(strstr(message_of(f), "repo"));
+    hf_future_release(f);
+    hf_hub_free(h);
+}
+END_TEST
+
+START_TEST(listing_a_files_path_says_it_is_not_a_folder)
+{
+    hf_hub_t *h = hub_with(TOKEN);
+    hf_file_ref_t ref = { "org/model", HF_REPO_MODEL, NULL, "config.json" };
+    hf_future_t *f;
+
+    /* the Hub answers tree/<rev>/<file> with 404 EntryNotFound, as for a missing folder */
+    f = hf_hub_list_files(h, &ref);
+    ck_assert_ptr_nonnull(f);
+    tu_settle(f);
+    ck_assert_int_eq(code_of(f), HF_EENTRY_NOT_FOUND);
+    ck_assert_msg(strstr(message_of(f), "file not found") == NULL &&
+                  strstr(message_of(f), "no folder") != NULL, "%s", message_of(f));
+    hf_future_release(f);
+    hf_hub_free(h);
+}
+END_TEST
+
+/* ---- a server that answers any request with one canned JSON body ---------------------- */
+
+typedef struct canned {
+    int fd;                     /* listening on 127.0.0.1 */
+    _Atomic int stop;
+    const char *body;
+    pthread_t thread;
+    char url[64];
+} canned_t;
+
+static void *canned_run(void *arg)
+{
+    canned_t *c = arg;
+    while (!atomic_load(&c->stop)) {
+        struct pollfd p = { c->fd, POLLIN, 0 };
+        char req[8192], head[256];
+        size_t got = 0;
+        int conn;
+        if (poll(&p, 1, 50) <= 0 || (conn = accept(c->fd, NULL, NULL)) < 0)
+            continue;
+        while (got < sizeof req - 1) {          /* up to the end of the request's headers */
+            ssize_t n = read(conn, req + got, sizeof req - 1 - got);
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+            req[got] = '\0';
+            if (strstr(req, "\r\n\r\n"))
+                break;
+        }
+        snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                 "Content-Length: %zu\r\nConnection: close\r\n\r\n", strlen(c->body));
+        if (write(conn, head, strlen(head)) < 0 || write(conn, c->body, strlen(c->body)) < 0)
+            (void)0;
+        close(conn);
+    }
+    return NULL;
+}
+
+static void canned_start(canned_t *c, const char *body)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof a;
+
+    memset(c, 0, sizeof *c);
+    c->body = body;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_ge(c->fd = socket(AF_INET, SOCK_STREAM, 0), 0);
+    ck_assert_int_eq(bind(c->fd, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(c->fd, 16), 0);
+    ck_assert_int_eq(getsockname(c->fd, (struct sockaddr *)&a, &len), 0);
+    snprintf(c->url, sizeof c->url, "http://127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
+    ck_assert_int_eq(pthread_create(&c->thread, NULL, canned_run, c), 0);
+}
+
+static void canned_stop(canned_t *c)
+{
+    atomic_store(&c->stop, 1);
+    pthread_join(c->thread, NULL);
+    close(c->fd);
+}
+
+/* hf_hub_repo_info against a server whose answer is `body`: the settled future. */
+static hf_future_t *info_from(const char *body)
+{
+    canned_t c;
+    hf_hub_config_t cfg;
+    hf_file_ref_t ref = { "org/model", HF_REPO_MODEL, NULL, NULL };
+    hf_hub_t *h;
+    hf_future_t *f;
+
+    canned_start(&c, body);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.max_retries = 1;
+    h = tu_hub_at(rt, c.url, cache, "", &cfg);
+    f = hf_hub_repo_info(h, &ref);
+    ck_assert_ptr_nonnull(f);
+    tu_settle(f);
+    hf_hub_free(h);
+    canned_stop(&c);
+    return f;
+}
+
+#define SHA "0123456789abcdef0123456789abcdef01234567"
+
+START_TEST(repo_info_with_terminal_escapes_in_its_id_is_refused)
+{
+    hf_future_t *f;
+
+    /* hf-fetch info prints the id: an escape in it would reach the terminal */
+    f = info_from("{\"id\": \"org/\\u001b]0;pwned\\u0007model\", \"sha\": \"" SHA "\", "
+                  "\"siblings\": []}");
+    ck_assert_msg(code_of(f) == HF_EPROTO, "state %d: id %s", hf_future_state(f),
+                  hf_future_state(f) == HF_FUTURE_FULFILLED
+                      ? ((const hf_repo_info_t *)hf_future_value(f))->id : message_of(f));
+    hf_future_release(f);
+
+    /* what was right stays right: a plain id, and a sha that is not a string */
+    f = info_from("{\"id\": \"org/model\", \"sha\": \"" SHA "\", \"siblings\": "
+                  "[{\"rfilename\": \"config.json\", \"size\": 3}]}");
+    ck_assert_msg(code_of(f) == 0, "%s", message_of(f));
+    ck_assert_str_eq(((const hf_repo_info_t *)hf_future_value(f))->id, "org/model");
+    ck_assert_uint_eq(((const hf_repo_info_t *)hf_future_value(f))->nfiles, 1);
+    hf_future_release(f);
+    f = info_from("{\"id\": \"org/model\", \"sha\": 12, \"siblings\": []}");
+    ck_assert_int_eq(code_of(f), HF_EPROTO);
+    hf_future_release(f);
+}
+END_TEST
+
+START_TEST(a_size_no_file_can_have_is_a_protocol_error)
+{
+    hf_hub_t *h = hub_with(TOKEN);
+    hf_future_t *f;
+    static const char *const sizes[] = { "18446744073709551615", "9223372036854775808" };
+
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        tu_mock_reset(&mock);
+        fault("{\"path\": \"/org/model/resolve/main/big.bin\", \"port\": \"hub\", "
+              "\"method\": \"HEAD\", \"headers\": {\"X-Linked-Size\": \"%s\"}}", sizes[i]);
+        f = dl(h, "org/model", "big.bin", 1);
+        ck_assert_msg(code_of(f) == HF_EPROTO, "%s: %d %s", sizes[i], code_of(f), message_of(f));
+        ck_assert_int_eq(tu_mock_count(&mock, "GET", "/big.bin"), 0);
+        hf_future_release(f);
+    }
+    hf_hub_free(h);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("redirect");
@@ -535,6 +730,10 @@ static Suite *suite(void)
     tcase_add_test(tc, a_body_redirect_loop_fails_cleanly_after_ten_hops);
     tcase_add_test(tc, a_location_that_is_not_http_is_refused);
     tcase_add_test(tc, an_api_listing_follows_a_relative_location_without_a_slash);
+    tcase_add_test(tc, an_error_message_from_the_server_loses_its_control_characters);
+    tcase_add_test(tc, listing_a_files_path_says_it_is_not_a_folder);
+    tcase_add_test(tc, repo_info_with_terminal_escapes_in_its_id_is_refused);
+    tcase_add_test(tc, a_size_no_file_can_have_is_a_protocol_error);
     suite_add_tcase(s, tc);
     tcase_add_checked_fixture(host, setup_cdn_host, teardown);
     tcase_set_timeout(host, 120);
