@@ -37,7 +37,11 @@ typedef struct hf_runtime_config {
                                    tasks; threads asleep in hf_future_wait() do not
                                    count, others start in their place */
     unsigned compute_spares_max;/* 0: default (4 per compute thread, at least 16): extra
-                                   workers lent to compute threads blocked in a wait */
+                                   workers lent to compute threads blocked in a wait. With
+                                   all of them in use, a worker that blocks lends its place
+                                   to nobody: queued compute tasks wait for a worker to
+                                   come back, and a wait that needs them ends only at its
+                                   timeout or at hf_runtime_free */
     unsigned io_idle_ms;        /* 0: default (10,000): an idle I/O thread exits after this */
 } hf_runtime_config_t;          /* zero-initialised = defaults */
 

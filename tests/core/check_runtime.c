@@ -461,6 +461,232 @@ START_TEST(a_continuation_handling_cancel_queued_when_its_runtime_is_freed_runs_
 }
 END_TEST
 
+/* ---- waits that never end, on both pools, when the runtime is freed ------------------- */
+
+START_TEST(waits_on_futures_that_never_settle_end_cancelled_on_both_pools_at_free)
+{
+    hf_promise_t *never = hf_promise_new();
+    hf_future_t *nf = hf_promise_future(never);
+    hf_runtime_config_t cfg = { 2, 1, 1, 0 };
+    hf_runtime_t *rt = hf_runtime_new(&cfg);
+    hf_future_t *fs[6];
+    hf_runtime_stats_t st;
+
+    atomic_store(&blocked_ran, 0);
+    atomic_store(&blocked_interrupted, 0);
+    for (int i = 0; i < 6; i++)     /* more than the caps: waiters do not count */
+        fs[i] = i % 2 ? hf_spawn_blocking(rt, wait_forever, nf)
+                      : hf_async(hf_runtime_compute(rt), wait_forever, nf);
+    /* A compute waiter may run another one nested in its helping wait. */
+    TU_EVENTUALLY(atomic_load(&blocked_ran) == 6 && hf_runtime_stats(rt, &st) == 0 &&
+                  st.io_blocked == 3 && st.compute_queue_depth == 0);
+    ck_assert_uint_eq(st.io_threads, 3);
+    ck_assert_uint_le(st.compute_threads, 3);   /* 2 + the one spare allowed */
+    ck_assert_uint_le(st.compute_spares_peak, 1);
+    ck_assert_uint_le(st.compute_blocked, st.compute_threads);
+    hf_runtime_free(rt);
+    for (int i = 0; i < 6; i++) {
+        ck_assert_int_eq(hf_future_state(fs[i]), HF_FUTURE_FULFILLED);
+        hf_future_release(fs[i]);
+    }
+    ck_assert_int_eq(atomic_load(&blocked_ran), 6);
+    ck_assert_int_eq(atomic_load(&blocked_interrupted), 6);
+    hf_future_release(nf);
+    hf_promise_free(never);
+}
+END_TEST
+
+/* ---- thread identity ------------------------------------------------------------------- */
+
+typedef struct ident {
+    hf_runtime_t *rt;
+    hf_executor_t *ex[8];
+    int worker[8];
+} ident_t;
+
+static void note_ident(ident_t *id, int slot)
+{
+    id->ex[slot] = hf_current_executor();
+    id->worker[slot] = hf_current_worker();
+}
+
+static void ident_then(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    (void)done;
+    note_ident(arg, (int)(intptr_t)hf_future_value(done));
+    hf_promise_resolve(next, NULL, NULL);
+}
+
+static void *ident_child(void *arg, hf_error_t *err)
+{
+    (void)err;
+    note_ident(arg, 2);
+    return NULL;
+}
+
+static void *ident_io(void *arg, hf_error_t *err)
+{
+    (void)err;
+    note_ident(arg, 3);
+    return (void *)(intptr_t)5;         /* the slot of its continuation */
+}
+
+/* Spawns a child on its own pool and helps while it waits for it (the pool's only worker
+ * is this one): the child runs on this thread, as this worker. */
+static void *ident_compute(void *arg, hf_error_t *err)
+{
+    ident_t *id = arg;
+    hf_future_t *child, *io;
+    (void)err;
+    note_ident(id, 0);
+    child = hf_async(hf_runtime_compute(id->rt), ident_child, id);
+    io = hf_spawn_blocking(id->rt, ident_io, id);
+    hf_future_wait(child, -1);
+    hf_future_wait(io, -1);
+    note_ident(id, 1);
+    hf_future_release(child);
+    hf_future_release(io);
+    return (void *)(intptr_t)4;         /* the slot of its continuation */
+}
+
+START_TEST(each_thread_knows_its_pool_and_worker_index)
+{
+    hf_runtime_config_t cfg = { 1, 1, 1, 0 };
+    ident_t id;
+    hf_future_t *c, *ci, *i, *ii;
+
+    memset(&id, 0, sizeof id);
+    id.rt = hf_runtime_new(&cfg);
+    ck_assert_ptr_nonnull(id.rt);
+    c = hf_async(hf_runtime_compute(id.rt), ident_compute, &id);
+    ck_assert_int_eq(tu_settle(c), HF_FUTURE_FULFILLED);
+    ci = hf_future_then(c, hf_runtime_compute(id.rt), ident_then, &id);
+    i = hf_spawn_blocking(id.rt, ident_io, &id);
+    ck_assert_int_eq(tu_settle(i), HF_FUTURE_FULFILLED);
+    ii = hf_future_then(i, hf_runtime_io(id.rt), ident_then, &id);
+    ck_assert_int_eq(tu_settle(ci), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(tu_settle(ii), HF_FUTURE_FULFILLED);
+    for (int k = 0; k < 6; k++) {
+        int on_io = k == 3 || k == 5;
+        ck_assert_msg(id.ex[k] == (on_io ? hf_runtime_io(id.rt) : hf_runtime_compute(id.rt)),
+                      "slot %d", k);
+        if (on_io)
+            ck_assert_int_eq(id.worker[k], -1);
+        else
+            ck_assert_int_ge(id.worker[k], 0);
+    }
+    ck_assert_int_eq(id.worker[1], id.worker[0]);
+    ck_assert_int_eq(id.worker[2], id.worker[0]);  /* run by the wait that helped */
+    ck_assert_ptr_eq(hf_executor_runtime(id.ex[3]), id.rt);
+    ck_assert_ptr_null(hf_current_executor());
+    ck_assert_int_eq(hf_current_worker(), -1);
+    hf_future_release(c);
+    hf_future_release(ci);
+    hf_future_release(i);
+    hf_future_release(ii);
+    hf_runtime_free(id.rt);
+}
+END_TEST
+
+/* ---- plain threads posting while the runtime is freed ---------------------------------- */
+
+#define RACERS 4
+
+typedef struct racer {
+    hf_executor_t *ex;
+    atomic_int *go;
+    int last_rc;
+    long posts;
+} racer_t;
+
+static void *post_until_refused(void *arg)
+{
+    racer_t *r = arg;
+    while (!atomic_load(r->go))
+        ;
+    do {
+        r->last_rc = hf_executor_post(r->ex, count_post, NULL);
+        r->posts++;
+    } while (r->last_rc == 0);
+    return NULL;
+}
+
+static void then_noop(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    (void)done;
+    (void)arg;
+    hf_promise_resolve(next, NULL, NULL);
+}
+
+/* Continuations still registered keep the executors allocated after the free (see
+ * hf_runtime_free), so a post that races with it touches live memory: it must be
+ * refused or run or be discarded, never lost half-way (LeakSanitizer) or crash. */
+START_TEST(plain_threads_posting_while_the_runtime_is_freed_are_refused_cleanly)
+{
+    for (int round = 0; round < 50; round++) {
+        hf_runtime_config_t cfg = { 2, 2, 0, 0 };
+        hf_runtime_t *rt = hf_runtime_new(&cfg);
+        hf_promise_t *p = hf_promise_new();
+        hf_future_t *in = hf_promise_future(p), *keep[2];
+        pthread_t th[RACERS];
+        racer_t rs[RACERS];
+        atomic_int go;
+
+        ck_assert_ptr_nonnull(rt);
+        keep[0] = hf_future_then(in, hf_runtime_compute(rt), then_noop, NULL);
+        keep[1] = hf_future_then(in, hf_runtime_io(rt), then_noop, NULL);
+        atomic_init(&go, 0);
+        for (int i = 0; i < RACERS; i++) {
+            rs[i].ex = i % 2 ? hf_runtime_io(rt) : hf_runtime_compute(rt);
+            rs[i].go = &go;
+            rs[i].posts = 0;
+            ck_assert_int_eq(pthread_create(&th[i], NULL, post_until_refused, &rs[i]), 0);
+        }
+        atomic_store(&go, 1);
+        tu_sleep_ms((unsigned)(round % 3));
+        hf_runtime_free(rt);
+        for (int i = 0; i < RACERS; i++) {
+            pthread_join(th[i], NULL);
+            ck_assert_int_eq(rs[i].last_rc, HF_ECANCELED);
+        }
+        hf_promise_resolve(p, NULL, NULL);
+        for (int i = 0; i < 2; i++) {
+            ck_assert_int_eq(tu_settle(keep[i]), HF_FUTURE_CANCELLED);
+            hf_future_release(keep[i]);
+        }
+        hf_future_release(in);
+        hf_promise_free(p);
+    }
+}
+END_TEST
+
+/* ---- the largest configuration allowed ------------------------------------------------- */
+
+START_TEST(the_largest_compute_pool_starts_runs_and_stops)
+{
+    hf_runtime_config_t cfg = { 4096, 1, 1, 0 };
+    hf_runtime_t *rt = hf_runtime_new(&cfg);
+    hf_runtime_stats_t st;
+    hf_future_t *fs[64];
+
+    if (!rt)        /* allowed: "a thread cannot be created" (a small RLIMIT_NPROC) */
+        return;
+    ran = 0;
+    for (int i = 0; i < 64; i++)
+        fs[i] = hf_async(hf_runtime_compute(rt), count_run, NULL);
+    for (int i = 0; i < 64; i++) {
+        ck_assert_int_eq(tu_settle(fs[i]), HF_FUTURE_FULFILLED);
+        hf_future_release(fs[i]);
+    }
+    ck_assert_int_eq(atomic_load(&ran), 64);
+    hf_runtime_stats(rt, &st);
+    ck_assert_uint_eq(st.compute_parallelism, 4096);
+    ck_assert_uint_eq(st.compute_threads, 4096);
+    ck_assert_uint_le(st.compute_running + st.compute_idle + st.compute_blocked, 4096);
+    hf_runtime_free(rt);
+}
+END_TEST
+
 static Suite *runtime_suite(void)
 {
     Suite *s = suite_create("runtime");
@@ -476,6 +702,13 @@ static Suite *runtime_suite(void)
     tcase_add_test(tc, a_wait_on_a_worker_while_its_runtime_is_freed_runs_no_queued_task);
     tcase_add_test(tc, a_continuation_handling_cancel_runs_once_when_its_runtime_is_freed_before_its_input_settles);
     tcase_add_test(tc, a_continuation_handling_cancel_queued_when_its_runtime_is_freed_runs_once);
+    tcase_add_test(tc, waits_on_futures_that_never_settle_end_cancelled_on_both_pools_at_free);
+    tcase_add_test(tc, each_thread_knows_its_pool_and_worker_index);
+    tcase_add_test(tc, plain_threads_posting_while_the_runtime_is_freed_are_refused_cleanly);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("limits");
+    tcase_set_timeout(tc, 120);     /* 4096 threads to start and join on a small machine */
+    tcase_add_test(tc, the_largest_compute_pool_starts_runs_and_stops);
     suite_add_tcase(s, tc);
     return s;
 }

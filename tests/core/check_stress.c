@@ -374,6 +374,189 @@ START_TEST(settle_cancel_and_timeout_race_on_one_future)
 }
 END_TEST
 
+/* ---- executors: lost wake-ups ------------------------------------------------------------ */
+
+#define POSTERS 6
+#define POST_ROUNDS 300
+
+typedef struct poster {
+    hf_runtime_t *rt;
+    hf_executor_t *ex;
+    unsigned seed;
+    int bad;                    /* a task ran on the wrong pool, or a wait failed */
+} poster_t;
+
+static void *note_pool(void *arg, hf_error_t *err)
+{
+    poster_t *p = arg;
+    (void)err;
+    return (void *)(intptr_t)(hf_current_executor() == p->ex &&
+                              (hf_current_worker() >= 0) ==
+                                  (p->ex == hf_runtime_compute(p->rt)));
+}
+
+static atomic_int posted_ran;
+
+static void count_post(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&posted_ran, 1);
+}
+
+/* Each round submits one task and waits for it with no timeout, pausing now and then so
+ * that the pool's workers spin out and park: a wake-up lost there hangs the round. */
+static void *poster_main(void *arg)
+{
+    poster_t *p = arg;
+    for (int i = 0; i < POST_ROUNDS; i++) {
+        hf_future_t *f = hf_async(p->ex, note_pool, p);
+        if (!f || hf_executor_post(p->ex, count_post, NULL) != 0) {
+            p->bad = 1;
+            break;
+        }
+        if (hf_future_wait(f, TU_DEADLINE_MS) != 0 ||
+            hf_future_state(f) != HF_FUTURE_FULFILLED || hf_future_value(f) == NULL)
+            p->bad = 1;
+        hf_future_release(f);
+        p->seed = p->seed * 1103515245u + 12345u;
+        if ((p->seed >> 16) % 8 == 0)
+            tu_sleep_ms(1 + (p->seed >> 20) % 3);  /* long enough for workers to park */
+    }
+    return NULL;
+}
+
+static void post_from_plain_threads(hf_runtime_t *rt, hf_executor_t *ex)
+{
+    pthread_t th[POSTERS];
+    poster_t ps[POSTERS];
+
+    atomic_store(&posted_ran, 0);
+    for (int i = 0; i < POSTERS; i++) {
+        ps[i].rt = rt;
+        ps[i].ex = ex;
+        ps[i].seed = 7u * (unsigned)i + 1u;
+        ps[i].bad = 0;
+        ck_assert_int_eq(pthread_create(&th[i], NULL, poster_main, &ps[i]), 0);
+    }
+    for (int i = 0; i < POSTERS; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_msg(!ps[i].bad, "poster %d", i);
+    }
+    TU_EVENTUALLY(atomic_load(&posted_ran) == POSTERS * POST_ROUNDS);
+}
+
+START_TEST(plain_threads_posting_while_workers_park_lose_no_wake_up)
+{
+    hf_runtime_config_t cfg;
+    hf_runtime_stats_t st;
+    hf_runtime_t *rt;
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.compute_threads = 3;
+    cfg.io_threads_max = 2;
+    cfg.io_idle_ms = 1;         /* I/O threads exit while tasks arrive */
+    rt = hf_runtime_new(&cfg);
+    ck_assert_ptr_nonnull(rt);
+    post_from_plain_threads(rt, hf_runtime_compute(rt));
+    post_from_plain_threads(rt, hf_runtime_io(rt));
+    TU_EVENTUALLY(hf_runtime_stats(rt, &st) == 0 && st.compute_queue_depth == 0 &&
+                  st.io_queue_depth == 0 && st.compute_blocked == 0 && st.io_blocked == 0);
+    ck_assert_uint_le(st.compute_running + st.compute_idle, st.compute_threads);
+    ck_assert_uint_le(st.compute_threads, 3 + 12);
+    ck_assert_uint_le(st.io_threads, st.io_threads_peak);
+    ck_assert_uint_le(st.io_threads_peak, 2);
+    ck_assert_uint_ge(st.compute_tasks_run, 2u * POSTERS * POST_ROUNDS);
+    ck_assert_uint_ge(st.io_tasks_run, 2u * POSTERS * POST_ROUNDS);
+    hf_runtime_free(rt);
+}
+END_TEST
+
+/* ---- executors: a ping-pong of waits between the two pools ------------------------------ */
+
+#define PING_ROUNDS 200
+
+typedef struct pingpong {
+    hf_runtime_t *rt;
+    atomic_int bad;
+} pingpong_t;
+
+static void *pong_leaf(void *arg, hf_error_t *err)
+{
+    pingpong_t *pp = arg;
+    (void)err;
+    if (hf_current_executor() != hf_runtime_compute(pp->rt) || hf_current_worker() < 0)
+        atomic_store(&pp->bad, 1);
+    return (void *)(intptr_t)1;
+}
+
+/* On the I/O pool: wait for a compute task. */
+static void *pong_io(void *arg, hf_error_t *err)
+{
+    pingpong_t *pp = arg;
+    hf_future_t *f;
+    intptr_t v = 0;
+    (void)err;
+    if (hf_current_executor() != hf_runtime_io(pp->rt) || hf_current_worker() != -1)
+        atomic_store(&pp->bad, 2);
+    f = hf_async(hf_runtime_compute(pp->rt), pong_leaf, pp);
+    if (hf_future_wait(f, TU_DEADLINE_MS) == 0 && hf_future_state(f) == HF_FUTURE_FULFILLED)
+        v = (intptr_t)hf_future_value(f);
+    hf_future_release(f);
+    if (hf_current_executor() != hf_runtime_io(pp->rt))
+        atomic_store(&pp->bad, 3);
+    return (void *)v;
+}
+
+/* On the compute pool: wait, round after round, for an I/O task that waits for us. */
+static void *ping_compute(void *arg, hf_error_t *err)
+{
+    pingpong_t *pp = arg;
+    int worker = hf_current_worker();
+    intptr_t sum = 0;
+    (void)err;
+    for (int i = 0; i < PING_ROUNDS; i++) {
+        hf_future_t *f = hf_spawn_blocking(pp->rt, pong_io, pp);
+        if (hf_future_wait(f, TU_DEADLINE_MS) == 0 && hf_future_state(f) == HF_FUTURE_FULFILLED)
+            sum += (intptr_t)hf_future_value(f);
+        hf_future_release(f);
+        if (hf_current_worker() != worker ||
+            hf_current_executor() != hf_runtime_compute(pp->rt))
+            atomic_store(&pp->bad, 4);
+    }
+    return (void *)sum;
+}
+
+START_TEST(a_ping_pong_of_waits_between_compute_and_io_completes)
+{
+    hf_runtime_config_t cfg;
+    pingpong_t pp;
+    hf_future_t *f[2];
+    hf_runtime_stats_t st;
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.compute_threads = 1;
+    cfg.compute_spares_max = 2;  /* both pings asleep in waits, and one thread for leaves */
+    cfg.io_threads_max = 1;
+    cfg.io_idle_ms = 1;
+    pp.rt = hf_runtime_new(&cfg);
+    ck_assert_ptr_nonnull(pp.rt);
+    atomic_init(&pp.bad, 0);
+    for (int i = 0; i < 2; i++)     /* the second from inside the first's helping wait */
+        f[i] = hf_async(hf_runtime_compute(pp.rt), ping_compute, &pp);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(tu_settle(f[i]), HF_FUTURE_FULFILLED);
+        ck_assert_int_eq((intptr_t)hf_future_value(f[i]), PING_ROUNDS);
+        hf_future_release(f[i]);
+    }
+    ck_assert_int_eq(atomic_load(&pp.bad), 0);
+    TU_EVENTUALLY(hf_runtime_stats(pp.rt, &st) == 0 && st.compute_blocked == 0 &&
+                  st.io_blocked == 0 && st.compute_queue_depth == 0 && st.io_queue_depth == 0);
+    ck_assert_uint_le(st.compute_spares_peak, 2);
+    ck_assert_uint_le(st.compute_threads, 3);
+    hf_runtime_free(pp.rt);
+}
+END_TEST
+
 static Suite *stress_suite(void)
 {
     Suite *s = suite_create("stress");
@@ -381,6 +564,11 @@ static Suite *stress_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, random_future_graphs_settle_once_and_free_every_value);
     tcase_add_test(tc, settle_cancel_and_timeout_race_on_one_future);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("executors");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, plain_threads_posting_while_workers_park_lose_no_wake_up);
+    tcase_add_test(tc, a_ping_pong_of_waits_between_compute_and_io_completes);
     suite_add_tcase(s, tc);
     return s;
 }
