@@ -12,6 +12,10 @@
  *    cache for that commit cost none;
  *  - the first failure cancels the downloads still running and rejects the snapshot with
  *    the failing file's error; cancelling the snapshot cancels everything in flight;
+ *  - the file stage settles the snapshot once (`over`, under mu), by whoever sees no file
+ *    under way and none to start: the last file_done, or start_more when the snapshot was
+ *    cancelled (or failed) with none running (files already fulfilled when a cancel came
+ *    cannot fail, and no further file is started to settle it);
  *  - progress: per file as hf_hub_download reports it, plus batch totals (bytes and files
  *    of the whole selection), under `mu`;
  *  - lock order: `mu` is a leaf, never held while cancelling: a cancelled download leaves
@@ -70,6 +74,7 @@ struct snap {
     sfile_t *files;
     size_t nfiles, next, running, finished;
     int failed;
+    int over;                   /* under mu: the file stage has settled (snap_finish), once */
     hf_error_t err;
     uint64_t batch_total;
 };
@@ -223,11 +228,26 @@ static void file_progress(const hf_progress_t *p, void *arg)
 
 static void start_more(snap_t *s);
 
+/* The file stage is over (`over` set under mu by the caller, so once): settle with the
+ * first failure, as cancelled, or with the folder. Takes the chain's reference. */
+static void snap_finish_files(snap_t *s)
+{
+    hf_error_t e;
+    if (s->failed) {
+        snap_finish(s, &s->err);
+    } else if (atomic_load(&s->cancelled)) {
+        hf_error_set(&e, HF_ECANCELED, 0, "cancelled");
+        snap_finish(s, &e);
+    } else {
+        snap_finish(s, NULL);
+    }
+}
+
 static void file_done(hf_future_t *done, hf_promise_t *next, void *arg)
 {
     sfile_t *sf = arg;
     snap_t *s = sf->s;
-    int st = hf_future_state(done), finish = 0, cancel_rest = 0;
+    int st = hf_future_state(done), finish = 0, cancel_rest = 0, failed;
 
     hf_promise_resolve(next, NULL, NULL);
     pthread_mutex_lock(&s->mu);
@@ -238,7 +258,12 @@ static void file_done(hf_future_t *done, hf_promise_t *next, void *arg)
         s->err = *hf_future_error(done);
         cancel_rest = 1;
     }
-    finish = s->running == 0 && (s->failed || s->finished == s->nfiles);
+    /* cancelled, no file is started any more (start_more): the last one in must settle
+     * the snapshot even when every file it started was fulfilled */
+    finish = s->running == 0 && !s->over &&
+             (s->failed || s->finished == s->nfiles || atomic_load(&s->cancelled));
+    s->over |= finish;
+    failed = s->failed;
     pthread_mutex_unlock(&s->mu);
     if (cancel_rest) {
         for (size_t i = 0; i < s->nfiles; i++) {
@@ -252,8 +277,8 @@ static void file_done(hf_future_t *done, hf_promise_t *next, void *arg)
         }
     }
     if (finish)
-        snap_finish(s, s->failed ? &s->err : NULL);
-    else if (!s->failed)
+        snap_finish_files(s);
+    else if (!failed)
         start_more(s);
     snap_unref(s);              /* this file's hold */
 }
@@ -277,14 +302,22 @@ static void start_more(snap_t *s)
         hf_file_ref_t ref;
         hf_download_opts_t opts;
         hf_future_t *f;
+        int finish = 0;
 
         pthread_mutex_lock(&s->mu);
         if (s->next < s->nfiles && s->running < s->max_parallel && !s->failed &&
             !atomic_load(&s->cancelled)) {
             sf = &s->files[s->next++];
             s->running++;
+        } else if (s->running == 0 && !s->over &&
+                   (s->failed || atomic_load(&s->cancelled))) {
+            /* cancelled with no file under way (before the first started, or after the
+             * last was in, fulfilled): no file_done is left to settle the snapshot */
+            finish = s->over = 1;
         }
         pthread_mutex_unlock(&s->mu);
+        if (finish)
+            snap_finish_files(s);
         if (!sf)
             break;
         ref.repo_id = s->repo_id;

@@ -763,6 +763,93 @@ START_TEST(an_offline_snapshot_looks_in_the_cache_on_the_io_pool)
 }
 END_TEST
 
+/* Cancels the snapshot `f` (a reference of its own: whoever takes it releases it) once
+ * `at` files are in. */
+typedef struct cancel_at {
+    _Atomic(hf_future_t *) f;
+    unsigned at;
+} cancel_at_t;
+
+static void cancel_at_progress(const hf_progress_t *p, void *arg)
+{
+    cancel_at_t *c = arg;
+    hf_future_t *f;
+    if (p->files_done >= c->at && (f = atomic_exchange(&c->f, (hf_future_t *)NULL)) != NULL) {
+        hf_future_cancel(f);
+        hf_future_release(f);
+    }
+}
+
+/* Many small files already in the cache for the commit: each download settles at once, on
+ * another I/O thread, while start_more is still walking the snapshot that the last
+ * file_done may free (292c450). Rounds alternate one file at a time, all at once and four
+ * at once, and every fifth is cancelled as it starts (cancelled or fulfilled, whichever
+ * wins); HF_SNAP_ROUNDS sets their number. Under ASan a use after free fails the run
+ * (600 rounds failed 3 of 3 runs without 292c450's hold); each round must give the same
+ * folder and ask the Hub nothing but the revision. */
+START_TEST(snapshots_of_many_cached_files_outlive_their_last_file)
+{
+    enum { NMANY = 64 };
+    const char *env = getenv("HF_SNAP_ROUNDS");
+    unsigned rounds = env && atoi(env) > 0 ? (unsigned)atoi(env) : 600;
+    hf_file_ref_t ref = { "org/many", HF_REPO_MODEL, NULL, NULL };
+    hf_snapshot_opts_t o;
+    char dir[600], again[600], commit[41];
+    const char *slash;
+    cancel_at_t c;
+    hf_hub_t *h;
+    int st;
+
+    tu_mock_stop(&mock);
+    fill_root();
+    for (unsigned i = 0; i < NMANY; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "d%u/f%02u.txt", i % 4, i);
+        tu_mock_file(&mock, "model", "org/many", name, name, strlen(name));
+    }
+    tu_mock_start(&mock, NULL);
+    h = hub();
+    snap_ok(hf_hub_snapshot(h, &ref, NULL), dir, sizeof dir);
+    ck_assert_int_eq(files_in(dir), NMANY);
+    slash = strrchr(dir, '/');
+    ck_assert_uint_eq(strlen(slash + 1), 40);
+    memcpy(commit, slash + 1, 41);
+    ref.revision = commit;
+    tu_mock_reset(&mock);
+    for (unsigned r = 0; r < rounds; r++) {
+        hf_future_t *f;
+        memset(&o, 0, sizeof o);
+        o.max_parallel = r % 3 == 0 ? 1 : r % 3 == 1 ? NMANY : 4;
+        if (r % 5 == 4) {       /* cancelled from a progress call as files come in */
+            o.progress = cancel_at_progress;
+            o.progress_arg = &c;
+            c.at = (r / 5) % NMANY;
+            atomic_store(&c.f, NULL);
+        }
+        f = hf_hub_snapshot(h, &ref, &o);
+        ck_assert_ptr_nonnull(f);
+        if (o.progress) {
+            atomic_store(&c.f, hf_future_retain(f));
+            st = tu_settle(f);
+            hf_future_release(atomic_exchange(&c.f, (hf_future_t *)NULL));
+            ck_assert_msg(st == HF_FUTURE_FULFILLED || st == HF_FUTURE_CANCELLED,
+                          "round %u: %s", r, st == HF_FUTURE_REJECTED
+                                                 ? hf_future_error(f)->message : "pending");
+            if (st == HF_FUTURE_CANCELLED) {
+                hf_future_release(f);
+                continue;
+            }
+        }
+        snap_ok(f, again, sizeof again);
+        ck_assert_str_eq(again, dir);
+    }
+    ck_assert_int_eq(tu_mock_count(&mock, "HEAD", ""), 0);
+    ck_assert_int_eq(tu_mock_count(&mock, "GET", ".txt"), 0);
+    ck_assert_int_eq(files_in(dir), NMANY);
+    hf_hub_free(h);
+}
+END_TEST
+
 static Suite *snapshot_suite(void)
 {
     Suite *s = suite_create("snapshot");
@@ -784,6 +871,7 @@ static Suite *snapshot_suite(void)
     tcase_add_test(tc, a_siblings_list_longer_than_the_threshold_is_not_trusted);
     tcase_add_test(tc, a_next_page_link_that_cannot_be_followed_fails_the_listing);
     tcase_add_test(tc, an_offline_snapshot_looks_in_the_cache_on_the_io_pool);
+    tcase_add_test(tc, snapshots_of_many_cached_files_outlive_their_last_file);
     suite_add_tcase(s, tc);
     return s;
 }
