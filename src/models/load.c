@@ -39,8 +39,11 @@
  *    (addresses are reused);
  *  - the options, repo id and revision are checked in the call: a bad one is a future
  *    already rejected (HF_EINVAL), never memoized, and no download of any repo starts;
- *  - lock order: memo_mu and a job's mu are leaves, never held together; nothing is called
- *    out under either (futures are retained under mu and cancelled after it).
+ *  - lock order: memo_mu and a job's mu are never held together; nothing is called out
+ *    under either (futures are retained under mu and cancelled after it). A new load's
+ *    settle hook is set under memo_mu, before its entry is linked (the future's spinlock,
+ *    a leaf, is taken there): a second load could otherwise cancel the future before the
+ *    hook exists, and the job, never ended, would keep hf_hub_free waiting.
  */
 #include "config.h"
 
@@ -586,6 +589,9 @@ hf_future_t *hf_model_load(hf_runtime_t *rt, hf_hub_t *hub, const char *name,
         memo_dead_t dead;
         memo_lookup_locked(key, &other, &om, &dead);
         if (!other && !om) {
+            /* the hook first: once the entry is visible, a second load of the key may
+             * take the future and cancel it, and the hook must see that */
+            hfi_future_set_hook((hf_future_t *)(void *)j->out, on_out_settled, j);
             j->entry->next = memo;
             memo = j->entry;
         }
@@ -601,7 +607,6 @@ hf_future_t *hf_model_load(hf_runtime_t *rt, hf_hub_t *hub, const char *name,
             return om ? memo_wrap_model(om) : other;
         }
     }
-    hfi_future_set_hook((hf_future_t *)(void *)j->out, on_out_settled, j);
 
     if ((g = mod->start(&j->l)) == NULL)
         g = hf_future_rejected(HF_ENOMEM, 0, "out of memory");
