@@ -8,7 +8,8 @@
  *
  * A promise is the write end of one future. hf_promise_new() returns a promise that the
  * caller owns and frees with hf_promise_free() after (or instead of) settling it; freeing
- * an unsettled promise rejects its future with HF_EBROKEN ("broken promise").
+ * an unsettled promise rejects its future with HF_EBROKEN ("broken promise"), unless it
+ * adopts another future (hf_promise_adopt): it then still settles as that future does.
  *
  * Continuations run on the executor they name (see hf/runtime.h), never inside the call
  * that registers them, unless that executor is HF_INLINE. The continuations of one future
@@ -74,16 +75,17 @@ HF_API hf_future_t *hf_promise_future(hf_promise_t *p);
  * hf_promise_resolve - fulfil with `value`; `destroy` (may be NULL) frees it when the last
  * reference to the future goes, on whichever thread that is.
  *
- * Returns 0, HF_EINVAL if `p` is NULL, or HF_ESTATE if the future is already settled (the
- * value then still belongs to the caller and `destroy` is not called).
+ * Returns 0, HF_EINVAL if `p` is NULL, or HF_ESTATE if the future is already settled or
+ * adopts another future (the value then still belongs to the caller and `destroy` is not
+ * called).
  */
 HF_API int hf_promise_resolve(hf_promise_t *p, void *value, void (*destroy)(void *));
 
 /*
  * hf_promise_reject - reject with a copy of `err` (its code must be negative).
  *
- * Returns 0, HF_EINVAL (NULL argument or a code >= 0), HF_ESTATE (already settled) or
- * HF_ENOMEM (the future is then rejected with a static HF_ENOMEM error instead).
+ * Returns 0, HF_EINVAL (NULL argument or a code >= 0), HF_ESTATE (already settled, or
+ * adopting another future) or HF_ENOMEM (the future is then rejected with a static HF_ENOMEM error instead).
  */
 HF_API int hf_promise_reject(hf_promise_t *p, const hf_error_t *err);
 
@@ -98,7 +100,10 @@ HF_API int hf_promise_rejectf(hf_promise_t *p, int code, int http_status, const 
  * hf_promise_adopt - settle `p` as `f` settles (flattening): same state, the same value
  * (still owned by `f`, kept alive as long as `p`'s future) or the same error. If `f` has
  * already settled, `p` settles inside this call (so a continuation that adopts a settled
- * future into `next` has settled it, on any executor, HF_INLINE included).
+ * future into `next` has settled it, on any executor, HF_INLINE included). Once it adopts a
+ * pending future, `p` is settled by that future alone: hf_promise_resolve() and
+ * hf_promise_reject() on it return HF_ESTATE, and hf_promise_free() does not break it;
+ * cancelling `p`'s future still cancels it (and withdraws its interest in `f`).
  *
  * Returns 0; HF_EINVAL for NULL arguments; HF_EDEADLK if `f` is `p`'s own future
  * (whatever its state: this is checked first); HF_ESTATE if `p` is already settled (if it
@@ -148,7 +153,9 @@ HF_API int hf_promise_bind_thread(hf_promise_t *p);
 
 /*
  * hf_promise_free - drop the caller's ownership of `p`. An unsettled promise first rejects
- * its future with HF_EBROKEN. NULL is ignored.
+ * its future with HF_EBROKEN, except one that adopts a pending future: that one settles
+ * later as the adopted future does (adopt, then free, is the way to hand a promise's
+ * outcome over to another future). NULL is ignored.
  */
 HF_API void hf_promise_free(hf_promise_t *p);
 

@@ -5,6 +5,12 @@
  * point to the same object, and the promise owns one reference, dropped by
  * hf_promise_free(). The promise handed to a continuation (`next`) is owned by the runtime
  * (HFI_FL_RT_OWNED): hf_promise_free() on it is ignored instead of freeing it twice.
+ *
+ * A promise that adopts a pending future (its `link` is set, hf_promise_adopt) is resolved
+ * though not yet settled, as a JavaScript promise resolved with a thenable: resolve and
+ * reject refuse it with HF_ESTATE, and hf_promise_free() lets it follow the adopted future
+ * instead of breaking it. Its link is set once, under its lock, and cleared only when it
+ * settles, so the check below needs no other lock.
  */
 #include "config.h"
 
@@ -17,6 +23,17 @@
 #include "core/tls.h"
 
 #define PF(p) ((hf_future_t *)(void *)(p))
+
+/* Pending and adopting another future: settled by that future, by nobody else. */
+static int adopting(hf_future_t *f)
+{
+    int r;
+
+    hfi_spin_lock(&f->lock);
+    r = hfi_load_relaxed(&f->state) == HF_FUTURE_PENDING && f->link != NULL;
+    hfi_spin_unlock(&f->lock);
+    return r;
+}
 
 hf_promise_t *hf_promise_new(void)
 {
@@ -32,6 +49,8 @@ int hf_promise_resolve(hf_promise_t *p, void *value, void (*destroy)(void *))
 {
     if (!p)
         return HF_EINVAL;
+    if (adopting(PF(p)))
+        return HF_ESTATE;
     return hfi_future_settle(PF(p), HF_FUTURE_FULFILLED, value, destroy, NULL, 0, NULL);
 }
 
@@ -39,6 +58,8 @@ int hf_promise_reject(hf_promise_t *p, const hf_error_t *err)
 {
     if (!p || !err || err->code >= 0)
         return HF_EINVAL;
+    if (adopting(PF(p)))
+        return HF_ESTATE;
     return hfi_future_reject_copy(PF(p), err);
 }
 
@@ -49,6 +70,8 @@ int hf_promise_rejectf(hf_promise_t *p, int code, int http_status, const char *f
 
     if (!p || code >= 0)
         return HF_EINVAL;
+    if (adopting(PF(p)))
+        return HF_ESTATE;
     va_start(ap, fmt);
     hfi_error_vset(&err, code, http_status, fmt, ap);
     va_end(ap);
@@ -138,7 +161,7 @@ void hf_promise_free(hf_promise_t *p)
     hfi_spin_unlock(&f->lock);
     if (rt_owned)                       /* a continuation's `next`: not the caller's */
         return;
-    if (hfi_state(f) == HF_FUTURE_PENDING)
+    if (hfi_state(f) == HF_FUTURE_PENDING && !adopting(f))
         hfi_future_settle(f, HF_FUTURE_REJECTED, NULL, NULL, &hfi_err_broken, 0, NULL);
     hf_future_release(f);
 }

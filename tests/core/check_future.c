@@ -229,6 +229,48 @@ START_TEST(adopt_settles_as_the_adopted_future_and_shares_its_value)
 }
 END_TEST
 
+START_TEST(an_adopting_promise_is_settled_by_the_adopted_future_alone)
+{
+    atomic_int freed = 0, mine = 0;
+    hf_promise_t *outer = hf_promise_new(), *inner = hf_promise_new();
+    hf_future_t *fo = hf_promise_future(outer), *fi = hf_promise_future(inner);
+    tu_value_t *v = tu_value_new(&freed, 5), *other = tu_value_new(&mine, 6);
+    hf_error_t e = { .code = HF_EIO };
+
+    ck_assert_int_eq(hf_promise_adopt(outer, fi), 0);
+    /* resolved, though pending: nobody but `fi` settles it any more */
+    ck_assert_int_eq(hf_promise_resolve(outer, other, tu_value_free), HF_ESTATE);
+    ck_assert_int_eq(hf_promise_reject(outer, &e), HF_ESTATE);
+    ck_assert_int_eq(hf_promise_rejectf(outer, HF_EIO, 0, "no"), HF_ESTATE);
+    ck_assert_int_eq(mine, 0);                  /* the refused value stays the caller's */
+    tu_value_free(other);
+    /* adopt, then free: the outcome is handed over, not broken */
+    hf_promise_free(outer);
+    ck_assert_int_eq(hf_future_state(fo), HF_FUTURE_PENDING);
+    ck_assert_int_eq(hf_promise_resolve(inner, v, tu_value_free), 0);
+    ck_assert_int_eq(hf_future_state(fo), HF_FUTURE_FULFILLED);
+    ck_assert_ptr_eq(hf_future_value(fo), v);
+    hf_promise_free(inner);
+    hf_future_release(fi);
+    hf_future_release(fo);
+    ck_assert_int_eq(freed, 1);
+
+    /* cancelling the adopting future still cancels it, and the adopted one it alone wanted */
+    outer = hf_promise_new();
+    inner = hf_promise_new();
+    fo = hf_promise_future(outer);
+    fi = hf_promise_future(inner);
+    ck_assert_int_eq(hf_promise_adopt(outer, fi), 0);
+    ck_assert_int_eq(hf_future_cancel(fo), 0);
+    ck_assert_int_eq(hf_future_state(fo), HF_FUTURE_CANCELLED);
+    ck_assert_int_eq(hf_future_state(fi), HF_FUTURE_CANCELLED);
+    hf_promise_free(outer);
+    hf_promise_free(inner);
+    hf_future_release(fi);
+    hf_future_release(fo);
+}
+END_TEST
+
 START_TEST(adopt_passes_an_error_on)
 {
     hf_promise_t *outer = hf_promise_new();
@@ -420,6 +462,7 @@ static Suite *future_suite(void)
     tcase_add_test(tc, ready_made_futures_are_settled);
     tcase_add_test(tc, adopt_settles_as_the_adopted_future_and_shares_its_value);
     tcase_add_test(tc, adopt_passes_an_error_on);
+    tcase_add_test(tc, an_adopting_promise_is_settled_by_the_adopted_future_alone);
     tcase_add_test(tc, adopting_itself_or_a_cycle_is_edeadlk_not_a_hang);
     tcase_add_test(tc, adopt_chain_10000_deep_settles_and_frees_without_stack_growth);
     tcase_add_test(tc, on_cancel_hook_runs_only_on_cancellation);
