@@ -42,13 +42,16 @@ static int kimi_check(hf_model_opts_t *o, hf_error_t *err)
 }
 
 /* "<dir>/<stem>-00003-of-00005.gguf": 3 and 5; 0 if the name has no such suffix. */
+/* The length of a split part's suffix, "-00003-of-00005.gguf": what follows its stem. */
+#define SPLIT_SUFFIX_LEN 20
+
 static int split_numbers(const char *path, unsigned *k, unsigned *n)
 {
     size_t len = strlen(path);
     const char *s;
-    if (len < 21 || strcmp(path + len - 5, ".gguf") != 0)
+    if (len <= SPLIT_SUFFIX_LEN || strcmp(path + len - 5, ".gguf") != 0)
         return 0;
-    s = path + len - 20;        /* "-00003-of-00005.gguf" */
+    s = path + len - SPLIT_SUFFIX_LEN;
     if (s[0] != '-' || strncmp(s + 6, "-of-", 4) != 0)
         return 0;
     for (int i = 1; i <= 5; i++)
@@ -83,7 +86,7 @@ static void kimi_pick(hfi_load_t *l, const char *const *paths, size_t npaths, in
             /* one set only: a second stem (another set, a leftover) makes the parts
              * ambiguous, whatever order the listing gives them in */
             if (any && (strlen(p) != strlen(any) ||
-                        strncmp(p, any, strlen(any) - 20) != 0)) {
+                        strncmp(p, any, strlen(any) - SPLIT_SUFFIX_LEN) != 0)) {
                 hf_promise_rejectf(next, HF_EFORMAT, 0, "%s/%s holds parts of more than one "
                                    "split set: %s and %s", l->repo, q, any, p);
                 goto out;
@@ -114,7 +117,7 @@ static void kimi_pick(hfi_load_t *l, const char *const *paths, size_t npaths, in
     } else {
         for (unsigned i = 0; i < total; i++) {
             if (!parts[i]) {
-                size_t base = strlen(any) - 20;
+                size_t base = strlen(any) - SPLIT_SUFFIX_LEN;
                 hf_promise_rejectf(next, offline ? HF_EOFFLINE : HF_EENTRY_NOT_FOUND,
                                    offline ? 0 : 404, "%s has no %.*s-%05u-of-%05u.gguf (part "
                                    "%u of %u)%s", l->repo, (int)base, any, i + 1, total, i + 1,
