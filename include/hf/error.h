@@ -68,7 +68,9 @@ HF_API const char *hf_strerror(int code);
 
 /*
  * hf_error_set - fill `err` (if not NULL) with `code`, `http_status` and a formatted
- * message, truncated to fit (a NULL `fmt` leaves the message empty).
+ * message, truncated to fit (a NULL `fmt` leaves the message empty). The arguments may
+ * point into `err` itself: `hf_error_set(err, HF_EIO, 0, "reading %s: %s", name,
+ * err->message)` adds context to the message it replaces.
  *
  * Returns `code`, so that `return hf_error_set(err, HF_EINVAL, 0, "bad %s", what);` works.
  */

@@ -50,8 +50,13 @@ typedef enum {
 
 /*
  * hf_executor_inline - the pseudo-executor that runs a continuation on whichever thread
- * settles the future, or inside the registering call when the future is already settled.
- * Deep inline chains are run iteratively (a per-thread trampoline), never recursively.
+ * settles the future, or inside the registering call when the future is already settled
+ * and none of its earlier continuations is still running (registration order comes first:
+ * otherwise it runs right after them, on the thread running them).
+ * Deep inline chains are run iteratively (a per-thread trampoline), never recursively: so
+ * inline work started from inside an inline continuation (a then on a settled future, an
+ * hf_executor_post or hf_async on HF_INLINE) runs right after that continuation returns,
+ * on the same thread, not inside the call that registered it.
  */
 HF_API hf_executor_t *hf_executor_inline(void);
 #define HF_INLINE (hf_executor_inline())

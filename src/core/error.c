@@ -1,5 +1,10 @@
 /*
  * error.c - names of the error codes, and filling an hf_error_t.
+ *
+ * Design notes
+ *  - a message is formatted into a buffer of its own, then copied: the arguments may
+ *    point into the very message being replaced (adding context to an error), which
+ *    vsnprintf into err->message would read while writing it.
  */
 #include "config.h"
 
@@ -41,11 +46,14 @@ const char *hf_strerror(int code)
 int hfi_error_vset(hf_error_t *err, int code, int http_status, const char *fmt, va_list ap)
 {
     if (err) {
+        char buf[sizeof err->message];
+
+        buf[0] = '\0';
+        if (fmt)
+            vsnprintf(buf, sizeof buf, fmt, ap);
         err->code = code;
         err->http_status = http_status;
-        err->message[0] = '\0';
-        if (fmt)
-            vsnprintf(err->message, sizeof err->message, fmt, ap);
+        memcpy(err->message, buf, strlen(buf) + 1);
     }
     return code;
 }

@@ -405,6 +405,27 @@ START_TEST(every_error_code_has_its_own_name_and_unknown_codes_have_one_too)
 }
 END_TEST
 
+/* The usual way to add context to an error: format its own message into it. */
+START_TEST(error_set_may_format_the_errors_own_message_into_it)
+{
+    hf_error_t e;
+
+    hf_error_set(&e, HF_ENETWORK, 0, "connection reset");
+    ck_assert_int_eq(hf_error_set(&e, HF_EIO, 503, "reading %s: %s", "model.gguf", e.message),
+                     HF_EIO);
+    ck_assert_str_eq(e.message, "reading model.gguf: connection reset");
+    ck_assert_int_eq(e.code, HF_EIO);
+    ck_assert_int_eq(e.http_status, 503);
+    /* twice as long as it fits: cut, still terminated */
+    memset(e.message, 'b', sizeof e.message - 1);
+    e.message[sizeof e.message - 1] = '\0';
+    hf_error_set(&e, HF_EIO, 0, "%s%s", e.message, e.message);
+    ck_assert_uint_eq(strlen(e.message), sizeof e.message - 1);
+    ck_assert_int_eq(e.message[0], 'b');
+    ck_assert_int_eq(e.message[sizeof e.message - 2], 'b');
+}
+END_TEST
+
 /* ---- hub -------------------------------------------------------------------------------- */
 
 static void make_tmpdir(char *buf, size_t size)
@@ -1024,6 +1045,7 @@ static Suite *api_contract_suite(void)
     tcase_add_test(tc, futures_and_promises_refuse_bad_arguments_with_the_documented_codes);
     tcase_add_test(tc, runtime_and_executors_refuse_bad_arguments_with_the_documented_codes);
     tcase_add_test(tc, every_error_code_has_its_own_name_and_unknown_codes_have_one_too);
+    tcase_add_test(tc, error_set_may_format_the_errors_own_message_into_it);
     tcase_add_test(tc, hub_calls_refuse_bad_arguments_before_any_request);
     tcase_add_test(tc, format_readers_refuse_bad_arguments_with_the_documented_codes);
     tcase_add_test(tc, model_calls_refuse_bad_arguments_with_the_documented_codes);

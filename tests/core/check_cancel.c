@@ -479,6 +479,252 @@ START_TEST(cancelling_owned_async_tasks_as_they_start_frees_every_value_once)
 }
 END_TEST
 
+
+/* ---- contract audit: who frees an async task's value ------------------------------------- */
+
+static atomic_int audit_freed;
+
+static void *make_value(void *arg, hf_error_t *err)
+{
+    (void)err;
+    return tu_value_new(&audit_freed, (int)(intptr_t)arg);
+}
+
+static void *make_value_and_fail(void *arg, hf_error_t *err)
+{
+    (void)arg;
+    hf_error_set(err, HF_EFORMAT, 0, "bad header");
+    return tu_value_new(&audit_freed, 1);
+}
+
+START_TEST(an_owned_async_value_is_freed_with_its_future_and_a_plain_one_never)
+{
+    hf_future_t *f;
+    tu_value_t *v;
+
+    atomic_store(&audit_freed, 0);
+    f = hf_async_owned(HF_INLINE, make_value, (void *)(intptr_t)3, tu_value_free);
+    ck_assert_int_eq(hf_future_state(f), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(((tu_value_t *)hf_future_value(f))->payload, 3);
+    ck_assert_int_eq(atomic_load(&audit_freed), 0);
+    hf_future_release(f);
+    ck_assert_int_eq(atomic_load(&audit_freed), 1);
+
+    f = hf_async(HF_INLINE, make_value, (void *)(intptr_t)4);
+    v = hf_future_value(f);
+    ck_assert_ptr_nonnull(v);
+    hf_future_release(f);
+    ck_assert_int_eq(atomic_load(&audit_freed), 1);    /* still the caller's */
+    ck_assert_int_eq(v->payload, 4);
+    tu_value_free(v);
+}
+END_TEST
+
+START_TEST(an_owned_async_value_returned_while_rejecting_is_freed_at_once)
+{
+    hf_future_t *f;
+
+    atomic_store(&audit_freed, 0);
+    f = hf_async_owned(HF_INLINE, make_value_and_fail, NULL, tu_value_free);
+    ck_assert_int_eq(hf_future_state(f), HF_FUTURE_REJECTED);
+    ck_assert_int_eq(hf_future_error(f)->code, HF_EFORMAT);
+    ck_assert_str_eq(hf_future_error(f)->message, "bad header");
+    ck_assert_int_eq(atomic_load(&audit_freed), 1);
+    hf_future_release(f);
+    ck_assert_int_eq(atomic_load(&audit_freed), 1);
+}
+END_TEST
+
+static void *value_once_cancelled(void *arg, hf_error_t *err)
+{
+    atomic_int *state = arg;
+    (void)err;
+    atomic_store(state, 1);
+    while (!hf_cancel_requested())
+        tu_sleep_ms(1);
+    return tu_value_new(&audit_freed, 9);
+}
+
+START_TEST(an_owned_async_value_returned_after_a_cancel_is_freed_by_the_task)
+{
+    hf_runtime_t *rt = tu_runtime(1);
+    atomic_int state = 0;
+    hf_future_t *f;
+
+    atomic_store(&audit_freed, 0);
+    f = hf_async_owned(hf_runtime_io(rt), value_once_cancelled, &state, tu_value_free);
+    TU_EVENTUALLY(atomic_load(&state) == 1);
+    ck_assert_int_eq(hf_future_cancel(f), 0);
+    TU_EVENTUALLY(atomic_load(&audit_freed) == 1);
+    ck_assert_int_eq(hf_future_state(f), HF_FUTURE_CANCELLED);
+    ck_assert_ptr_null(hf_future_value(f));
+    hf_future_release(f);
+    hf_runtime_free(rt);
+    ck_assert_int_eq(atomic_load(&audit_freed), 1);
+}
+END_TEST
+
+static void pass_value(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    (void)arg;
+    hf_promise_adopt(next, done);
+}
+
+START_TEST(an_async_task_whose_only_dependent_is_cancelled_never_runs)
+{
+    hf_runtime_t *rt = tu_runtime(1);
+    hf_future_t *blocker, *victim, *dep, *witness;
+    hf_runtime_stats_t st;
+
+    gate = 0;
+    ran_after_cancel = 0;
+    blocker = hf_async(hf_runtime_compute(rt), block_worker, NULL);
+    TU_EVENTUALLY(hf_runtime_stats(rt, &st) == 0 && st.compute_queue_depth == 0 &&
+                  st.compute_idle == 0);
+    victim = hf_async(hf_runtime_compute(rt), mark_ran, NULL);
+    dep = hf_future_then(victim, hf_runtime_compute(rt), pass_value, NULL);
+    witness = hf_async(hf_runtime_compute(rt), mark_ran, NULL);
+    ck_assert_int_eq(hf_future_cancel(dep), 0);
+    ck_assert_int_eq(hf_future_state(victim), HF_FUTURE_CANCELLED);
+    atomic_store(&gate, 1);
+    ck_assert_int_eq(tu_settle(witness), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(tu_settle(blocker), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(ran_after_cancel, 1);          /* the witness only */
+    hf_future_release(blocker);
+    hf_future_release(victim);
+    hf_future_release(dep);
+    hf_future_release(witness);
+    hf_runtime_free(rt);
+}
+END_TEST
+
+
+static void fin_nothing(hf_future_t *done, void *arg)
+{
+    (void)done;
+    (void)arg;
+}
+
+static void fwd(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    (void)arg;
+    hf_promise_adopt(next, done);
+}
+
+/* Upstream withdrawal passes through every kind of derived future, one after another. */
+START_TEST(cancelling_the_end_of_a_mixed_chain_reaches_its_producer)
+{
+    atomic_int told = 0;
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *f = hf_promise_future(p);
+    hf_future_t *all = hf_future_all(&f, 1);
+    hf_future_t *race = hf_future_race(&all, 1);
+    hf_future_t *t = hf_future_timeout(race, 60000);
+    hf_future_t *c = hf_future_catch(t, HF_INLINE, fwd, NULL);
+    hf_future_t *fin = hf_future_then_on(c, HF_INLINE, HF_ON_VALUE | HF_ON_ERROR, fwd, NULL);
+
+    ck_assert_int_eq(hf_promise_on_cancel(p, set_flag, &told), 0);
+    ck_assert_int_eq(hf_future_cancel(fin), 0);
+    ck_assert_int_eq(atomic_load(&told), 1);
+    ck_assert_int_eq(hf_future_state(f), HF_FUTURE_CANCELLED);
+    ck_assert_int_eq(hf_future_state(all), HF_FUTURE_CANCELLED);
+    ck_assert_int_eq(hf_future_state(race), HF_FUTURE_CANCELLED);
+    ck_assert_int_eq(hf_future_state(t), HF_FUTURE_CANCELLED);
+    ck_assert_int_eq(hf_future_state(c), HF_FUTURE_CANCELLED);
+    hf_future_release(fin);
+    hf_future_release(c);
+    hf_future_release(t);
+    hf_future_release(race);
+    hf_future_release(all);
+    hf_future_release(f);
+    hf_promise_free(p);
+}
+END_TEST
+
+
+/* ---- a shared input whose dependents are cancelled while it settles ------------------------ */
+
+#define SHARED_DEPS 7
+#define SHARED_ROUNDS 300
+
+typedef struct shared_round {
+    hf_promise_t *p;
+    hf_future_t *deps[SHARED_DEPS];
+    pthread_barrier_t go;
+    int resolve_rc;
+} shared_round_t;
+
+static void *cancel_every_dep(void *arg)
+{
+    shared_round_t *r = arg;
+    pthread_barrier_wait(&r->go);
+    for (int i = 0; i < SHARED_DEPS; i++)
+        hf_future_cancel(r->deps[i]);
+    return NULL;
+}
+
+static void *settle_shared(void *arg)
+{
+    shared_round_t *r = arg;
+    pthread_barrier_wait(&r->go);
+    r->resolve_rc = hf_promise_resolve(r->p, NULL, NULL);
+    return NULL;
+}
+
+/* Every dependent settles; the input is cancelled (and its producer told, once) exactly
+ * when it was not fulfilled, which happens only if every dependent withdrew first. */
+START_TEST(a_shared_input_settling_while_its_dependents_are_cancelled_stays_consistent)
+{
+    hf_runtime_t *rt = tu_runtime(2);
+    hf_executor_t *cpu = hf_runtime_compute(rt), *io = hf_runtime_io(rt);
+
+    for (int round = 0; round < SHARED_ROUNDS; round++) {
+        shared_round_t r;
+        atomic_int told = 0;
+        hf_promise_t *other = hf_promise_new();
+        hf_future_t *x, *y = hf_promise_future(other), *two[2];
+        pthread_t a, b;
+        int cancelled;
+
+        r.p = hf_promise_new();
+        x = hf_promise_future(r.p);
+        ck_assert_int_eq(hf_promise_on_cancel(r.p, set_flag, &told), 0);
+        two[0] = x;
+        two[1] = y;
+        r.deps[0] = hf_future_then(x, cpu, fwd, NULL);
+        r.deps[1] = hf_future_then_on(x, io, HF_ON_ANY, fwd, NULL);
+        r.deps[2] = hf_future_all(two, 2);
+        r.deps[3] = hf_future_race(&x, 1);
+        r.deps[4] = hf_future_timeout(x, 60000);
+        r.deps[5] = hf_future_finally(x, HF_INLINE, fin_nothing, NULL);
+        r.deps[6] = hf_future_any(two, 2);
+        pthread_barrier_init(&r.go, NULL, 2);
+        pthread_create(&a, NULL, cancel_every_dep, &r);
+        pthread_create(&b, NULL, settle_shared, &r);
+        pthread_join(a, NULL);
+        pthread_join(b, NULL);
+        for (int i = 0; i < SHARED_DEPS; i++)
+            tu_settle(r.deps[i]);
+        cancelled = hf_future_state(x) == HF_FUTURE_CANCELLED;
+        ck_assert(cancelled || hf_future_state(x) == HF_FUTURE_FULFILLED);
+        ck_assert_int_eq(atomic_load(&told), cancelled);
+        ck_assert_int_eq(r.resolve_rc, cancelled ? HF_ESTATE : 0);
+        if (cancelled)
+            for (int i = 0; i < SHARED_DEPS; i++)
+                ck_assert_int_eq(hf_future_state(r.deps[i]), HF_FUTURE_CANCELLED);
+        hf_future_cancel(y);
+        for (int i = 0; i < SHARED_DEPS; i++)
+            hf_future_release(r.deps[i]);
+        pthread_barrier_destroy(&r.go);
+        hf_future_release(x);
+        hf_future_release(y);
+        hf_promise_free(r.p);
+        hf_promise_free(other);
+    }
+    hf_runtime_free(rt);
+}
+END_TEST
+
 static Suite *cancel_suite(void)
 {
     Suite *s = suite_create("cancel");
@@ -497,6 +743,12 @@ static Suite *cancel_suite(void)
     tcase_add_loop_test(tc, an_on_cancel_continuation_runs_if_its_output_is_cancelled_as_the_value_passes,
                         0, 2);
     tcase_add_test(tc, cancelling_owned_async_tasks_as_they_start_frees_every_value_once);
+    tcase_add_test(tc, an_owned_async_value_is_freed_with_its_future_and_a_plain_one_never);
+    tcase_add_test(tc, an_owned_async_value_returned_while_rejecting_is_freed_at_once);
+    tcase_add_test(tc, an_owned_async_value_returned_after_a_cancel_is_freed_by_the_task);
+    tcase_add_test(tc, an_async_task_whose_only_dependent_is_cancelled_never_runs);
+    tcase_add_test(tc, cancelling_the_end_of_a_mixed_chain_reaches_its_producer);
+    tcase_add_test(tc, a_shared_input_settling_while_its_dependents_are_cancelled_stays_consistent);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -272,6 +272,202 @@ START_TEST(all_over_thousands_settled_concurrently_by_compute_tasks)
 }
 END_TEST
 
+
+/* ---- contract audit: ownership, withdrawal by every kind, shared inputs ------------------ */
+
+START_TEST(any_keeps_the_winning_inputs_value_alive_after_the_input_is_released)
+{
+    atomic_int freed = 0;
+    hf_promise_t *p = hf_promise_new(), *q = hf_promise_new();
+    hf_future_t *fs[2] = { hf_promise_future(p), hf_promise_future(q) };
+    hf_future_t *any = hf_future_any(fs, 2);
+
+    ck_assert_int_eq(hf_promise_resolve(q, tu_value_new(&freed, 77), tu_value_free), 0);
+    hf_promise_free(p);
+    hf_promise_free(q);
+    hf_future_release(fs[0]);
+    hf_future_release(fs[1]);
+    ck_assert_int_eq(hf_future_state(any), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(atomic_load(&freed), 0);
+    ck_assert_int_eq(((tu_value_t *)hf_future_value(any))->payload, 77);
+    hf_future_release(any);
+    ck_assert_int_eq(atomic_load(&freed), 1);
+}
+END_TEST
+
+typedef hf_future_t *(*combinator_fn)(hf_future_t *const *, size_t);
+static const combinator_fn combinators[4] = { hf_future_all, hf_future_all_settled,
+                                              hf_future_any, hf_future_race };
+
+START_TEST(cancelling_any_combinator_cancels_its_pending_inputs_and_tells_their_producers)
+{
+    inputs_t in;
+    hf_future_t *c;
+
+    inputs_init(&in);
+    c = combinators[_i](in.f, N);
+    if (_i == 1 || _i == 2)     /* all_settled, any: an error does not settle them */
+        hf_promise_rejectf(in.p[0], HF_EIO, 0, "first failed");
+    ck_assert_int_eq(hf_future_state(c), HF_FUTURE_PENDING);
+    ck_assert_int_eq(hf_future_cancel(c), 0);
+    ck_assert_int_eq(in.cancelled[0], _i == 0 || _i == 3);
+    ck_assert_int_eq(in.cancelled[1], 1);
+    ck_assert_int_eq(in.cancelled[2], 1);
+    hf_future_release(c);
+    inputs_free(&in);
+}
+END_TEST
+
+START_TEST(a_combinator_listing_an_input_twice_withdraws_both_interests)
+{
+    inputs_t in;
+    hf_future_t *fs[3], *c, *other;
+
+    inputs_init(&in);
+    fs[0] = fs[1] = in.f[0];
+    fs[2] = in.f[1];
+    c = combinators[_i](fs, 3);
+    other = hf_future_then(in.f[1], HF_INLINE, noop, NULL);
+    ck_assert_int_eq(hf_future_cancel(c), 0);
+    ck_assert_int_eq(in.cancelled[0], 1);          /* nobody else wanted it */
+    ck_assert_int_eq(in.cancelled[1], 0);          /* `other` still does */
+    ck_assert_int_eq(hf_future_state(in.f[1]), HF_FUTURE_PENDING);
+    hf_future_release(other);
+    hf_future_release(c);
+    inputs_free(&in);
+}
+END_TEST
+
+START_TEST(a_shared_input_is_cancelled_only_when_its_last_combinator_withdraws)
+{
+    inputs_t in;
+    hf_future_t *a, *b;
+
+    inputs_init(&in);
+    a = combinators[_i](in.f, 2);
+    b = combinators[_i](&in.f[1], 2);
+    ck_assert_int_eq(hf_future_cancel(a), 0);
+    ck_assert_int_eq(in.cancelled[0], 1);
+    ck_assert_int_eq(in.cancelled[1], 0);          /* b still wants it */
+    ck_assert_int_eq(in.cancelled[2], 0);
+    ck_assert_int_eq(hf_future_cancel(b), 0);
+    ck_assert_int_eq(in.cancelled[1], 1);
+    ck_assert_int_eq(in.cancelled[2], 1);
+    hf_future_release(a);
+    hf_future_release(b);
+    inputs_free(&in);
+}
+END_TEST
+
+START_TEST(all_is_cancelled_by_a_cancelled_input_and_cancels_the_rest)
+{
+    inputs_t in;
+    hf_future_t *all;
+
+    inputs_init(&in);
+    all = hf_future_all(in.f, N);
+    hf_future_cancel(in.f[1]);
+    ck_assert_int_eq(hf_future_state(all), HF_FUTURE_CANCELLED);
+    ck_assert_int_eq(in.cancelled[0], 1);
+    ck_assert_int_eq(in.cancelled[2], 1);
+    hf_future_release(all);
+    inputs_free(&in);
+}
+END_TEST
+
+START_TEST(race_won_by_a_cancellation_is_cancelled_and_withdraws_from_the_others)
+{
+    inputs_t in;
+    hf_future_t *race;
+
+    inputs_init(&in);
+    race = hf_future_race(in.f, N);
+    hf_future_cancel(in.f[2]);
+    ck_assert_int_eq(hf_future_state(race), HF_FUTURE_CANCELLED);
+    ck_assert_int_eq(in.cancelled[0], 1);
+    ck_assert_int_eq(in.cancelled[1], 1);
+    hf_future_release(race);
+    inputs_free(&in);
+}
+END_TEST
+
+START_TEST(all_settled_keeps_its_interest_in_the_others_when_one_fails)
+{
+    inputs_t in;
+    hf_future_t *all;
+
+    inputs_init(&in);
+    all = hf_future_all_settled(in.f, N);
+    hf_promise_rejectf(in.p[1], HF_EIO, 0, "x");
+    ck_assert_int_eq(in.cancelled[0], 0);
+    ck_assert_int_eq(in.cancelled[2], 0);
+    ck_assert_int_eq(hf_future_state(in.f[0]), HF_FUTURE_PENDING);
+    hf_future_release(all);
+    inputs_free(&in);
+}
+END_TEST
+
+START_TEST(a_combinator_over_an_already_failed_input_fails_at_once_and_withdraws)
+{
+    inputs_t in;
+    hf_future_t *bad = hf_future_rejected(HF_EAUTH, 403, "no access"), *fs[2], *all;
+
+    inputs_init(&in);
+    fs[0] = in.f[0];
+    fs[1] = bad;
+    all = hf_future_all(fs, 2);
+    ck_assert_int_eq(hf_future_state(all), HF_FUTURE_REJECTED);
+    ck_assert_int_eq(hf_future_error(all)->code, HF_EAUTH);
+    ck_assert_int_eq(hf_future_error(all)->http_status, 403);
+    ck_assert_int_eq(in.cancelled[0], 1);
+    hf_future_release(all);
+    hf_future_release(bad);
+    inputs_free(&in);
+}
+END_TEST
+
+static void adopt_it(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    (void)done;
+    ck_assert_int_eq(hf_promise_adopt(next, arg), 0);
+}
+
+START_TEST(cancelling_a_shared_input_cancels_every_kind_of_dependent)
+{
+    inputs_t in;
+    hf_promise_t *adopter = hf_promise_new();
+    hf_future_t *adopted = hf_promise_future(adopter);
+    hf_future_t *ready = hf_future_resolved(NULL, NULL);
+    hf_future_t *d[8], *two[2];
+    int k = 0;
+
+    inputs_init(&in);
+    two[0] = in.f[0];
+    two[1] = in.f[1];
+    d[k++] = hf_future_then(in.f[0], HF_INLINE, noop, NULL);
+    d[k++] = hf_future_catch(in.f[0], HF_INLINE, noop, NULL);
+    d[k++] = hf_future_all(two, 2);
+    d[k++] = hf_future_race(two, 2);
+    d[k++] = hf_future_any(in.f, 1);
+    d[k++] = hf_future_timeout(in.f[0], 60000);
+    d[k++] = hf_future_then(ready, HF_INLINE, adopt_it, in.f[0]);  /* adopts in.f[0] */
+    ck_assert_int_eq(hf_promise_adopt(adopter, in.f[0]), 0);
+    d[k++] = hf_future_retain(adopted);
+    ck_assert_int_eq(hf_future_cancel(in.f[0]), 0);
+    for (int i = 0; i < k; i++)
+        ck_assert_msg(hf_future_state(d[i]) == HF_FUTURE_CANCELLED, "dependent %d is %d", i,
+                      (int)hf_future_state(d[i]));
+    ck_assert_int_eq(in.cancelled[0], 1);
+    ck_assert_int_eq(in.cancelled[1], 1);          /* all and race withdrew from it */
+    for (int i = 0; i < k; i++)
+        hf_future_release(d[i]);
+    hf_future_release(ready);
+    hf_future_release(adopted);
+    hf_promise_free(adopter);
+    inputs_free(&in);
+}
+END_TEST
+
 static Suite *combine_suite(void)
 {
     Suite *s = suite_create("combine");
@@ -288,6 +484,15 @@ static Suite *combine_suite(void)
     tcase_add_test(tc, null_inputs_are_refused);
     tcase_add_test(tc, cancelling_the_combined_future_cancels_its_inputs);
     tcase_add_test(tc, all_over_thousands_settled_concurrently_by_compute_tasks);
+    tcase_add_test(tc, any_keeps_the_winning_inputs_value_alive_after_the_input_is_released);
+    tcase_add_loop_test(tc, cancelling_any_combinator_cancels_its_pending_inputs_and_tells_their_producers, 0, 4);
+    tcase_add_loop_test(tc, a_combinator_listing_an_input_twice_withdraws_both_interests, 0, 4);
+    tcase_add_loop_test(tc, a_shared_input_is_cancelled_only_when_its_last_combinator_withdraws, 0, 4);
+    tcase_add_test(tc, all_is_cancelled_by_a_cancelled_input_and_cancels_the_rest);
+    tcase_add_test(tc, race_won_by_a_cancellation_is_cancelled_and_withdraws_from_the_others);
+    tcase_add_test(tc, all_settled_keeps_its_interest_in_the_others_when_one_fails);
+    tcase_add_test(tc, a_combinator_over_an_already_failed_input_fails_at_once_and_withdraws);
+    tcase_add_test(tc, cancelling_a_shared_input_cancels_every_kind_of_dependent);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -447,6 +447,43 @@ START_TEST(allocation_failure_returns_null_or_enomem_and_changes_nothing)
 }
 END_TEST
 
+typedef hf_future_t *(*combinator_t)(hf_future_t *const *, size_t);
+
+/* Short memory for the other constructors: NULL (and the inputs keep no interest), or,
+ * for a rejected future whose error cannot be copied, the static HF_ENOMEM error. */
+START_TEST(short_memory_in_combinators_and_ready_made_futures_is_handled_as_documented)
+{
+    combinator_t kinds[4] = { hf_future_all, hf_future_all_settled, hf_future_any,
+                              hf_future_race };
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *f = hf_promise_future(p), *fs[2] = { f, f }, *r;
+
+    for (int k = 0; k < 4; k++) {
+        for (long n = 0; n < 2; n++) {
+            hfi_test_fail_alloc_after(n);
+            r = kinds[k](fs, 2);
+            hfi_test_fail_alloc_after(-1);
+            ck_assert_ptr_null(r);
+            ck_assert_uint_eq(atomic_load(&f->interest), 0);
+        }
+    }
+    hfi_test_fail_alloc_after(0);
+    ck_assert_ptr_null(hf_future_delay(10));
+    ck_assert_ptr_null(hf_future_rejected(HF_EIO, 0, "x"));
+    hfi_test_fail_alloc_after(1);
+    r = hf_future_rejected(HF_EIO, 500, "disk %d", 2);
+    hfi_test_fail_alloc_after(-1);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(hf_future_state(r), HF_FUTURE_REJECTED);
+    ck_assert_int_eq(hf_future_error(r)->code, HF_ENOMEM);
+    hf_future_release(r);
+    ck_assert_int_eq(hf_future_state(f), HF_FUTURE_PENDING);
+    ck_assert_int_eq(hf_future_cancel(f), 0);      /* nothing else wanted it */
+    hf_promise_free(p);
+    hf_future_release(f);
+}
+END_TEST
+
 static Suite *future_suite(void)
 {
     Suite *s = suite_create("future");
@@ -458,6 +495,7 @@ static Suite *future_suite(void)
     tcase_add_test(tc, rejectf_formats_and_refuses_non_negative_codes);
     tcase_add_test(tc, freeing_an_unsettled_promise_breaks_it_for_every_dependent);
     tcase_add_test(tc, null_arguments_are_refused_with_einval);
+    tcase_add_test(tc, short_memory_in_combinators_and_ready_made_futures_is_handled_as_documented);
     tcase_add_test(tc, error_of_cancelled_is_ecanceled_and_none_for_others);
     tcase_add_test(tc, ready_made_futures_are_settled);
     tcase_add_test(tc, adopt_settles_as_the_adopted_future_and_shares_its_value);

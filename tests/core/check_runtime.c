@@ -116,6 +116,29 @@ START_TEST(bad_arguments_are_refused)
 }
 END_TEST
 
+
+START_TEST(counts_are_refused_just_above_their_documented_limits)
+{
+    hf_runtime_config_t cfg;
+    hf_runtime_t *rt;
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.compute_threads = 4097;
+    ck_assert_ptr_null(hf_runtime_new(&cfg));
+    cfg.compute_threads = 1;
+    cfg.io_threads_max = 65537;
+    ck_assert_ptr_null(hf_runtime_new(&cfg));
+    cfg.io_threads_max = 0;
+    cfg.compute_spares_max = 65537;
+    ck_assert_ptr_null(hf_runtime_new(&cfg));
+    cfg.io_threads_max = 65536;
+    cfg.compute_spares_max = 65536;
+    rt = hf_runtime_new(&cfg);
+    ck_assert_ptr_nonnull(rt);
+    hf_runtime_free(rt);
+}
+END_TEST
+
 static void *free_own_runtime(void *arg, hf_error_t *err)
 {
     (void)err;
@@ -667,6 +690,7 @@ static Suite *runtime_suite(void)
     tcase_add_test(tc, freeing_a_busy_runtime_cancels_every_queued_future_and_leaks_nothing);
     tcase_add_test(tc, configuration_is_honoured);
     tcase_add_test(tc, bad_arguments_are_refused);
+    tcase_add_test(tc, counts_are_refused_just_above_their_documented_limits);
     tcase_add_test(tc, freeing_a_runtime_from_its_own_thread_is_refused);
     tcase_add_test(tc, short_memory_fails_cleanly);
     tcase_add_test(tc, many_runtimes_come_and_go);

@@ -609,10 +609,118 @@ START_TEST(a_running_continuation_sees_its_output_cancelled)
 }
 END_TEST
 
+
+/* ---- contract audit: HF_INLINE work registered from inside an inline continuation -------- */
+
+typedef struct nested {
+    int inner_ran;              /* set by the nested function */
+    int ran_inside_call;        /* its value right after the nested call returned */
+    pthread_t thread;
+} nested_t;
+
+static void nested_post_fn(void *arg)
+{
+    nested_t *n = arg;
+    n->inner_ran = 1;
+    n->thread = pthread_self();
+}
+
+static void nested_then_fn(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    (void)done;
+    nested_post_fn(arg);
+    hf_promise_resolve(next, NULL, NULL);
+}
+
+static void outer_posts(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    nested_t *n = arg;
+    (void)done;
+    ck_assert_int_eq(hf_executor_post(HF_INLINE, nested_post_fn, n), 0);
+    n->ran_inside_call = n->inner_ran;
+    hf_promise_resolve(next, NULL, NULL);
+}
+
+static void outer_thens(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    nested_t *n = arg;
+    hf_future_t *g = hf_future_then(done, HF_INLINE, nested_then_fn, n);   /* settled */
+    n->ran_inside_call = n->inner_ran;
+    hf_future_release(g);
+    hf_promise_resolve(next, NULL, NULL);
+}
+
+/* Inside an inline continuation, HF_INLINE work (a post, or a then on a settled future)
+ * runs right after that continuation returns, on the same thread, before the call that
+ * started the inline run returns: never nested inside it (the trampoline). */
+START_TEST(inline_work_registered_inside_an_inline_continuation_runs_right_after_it)
+{
+    for (int i = 0; i < 2; i++) {
+        nested_t n = { 0, -1, pthread_self() };
+        hf_promise_t *p = hf_promise_new();
+        hf_future_t *f = hf_promise_future(p);
+        hf_future_t *g = hf_future_then(f, HF_INLINE, i ? outer_thens : outer_posts, &n);
+
+        ck_assert_int_eq(n.inner_ran, 0);
+        hf_promise_resolve(p, NULL, NULL);
+        ck_assert_int_eq(n.ran_inside_call, 0);
+        ck_assert_int_eq(n.inner_ran, 1);
+        ck_assert(pthread_equal(n.thread, pthread_self()));
+        ck_assert_int_eq(hf_future_state(g), HF_FUTURE_FULFILLED);
+        hf_future_release(g);
+        hf_future_release(f);
+        hf_promise_free(p);
+    }
+}
+END_TEST
+
+
+static atomic_int hold_gate, hold_started;
+
+static void hold_until_gate(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    (void)done;
+    (void)arg;
+    atomic_store(&hold_started, 1);
+    while (!atomic_load(&hold_gate))
+        tu_sleep_ms(1);
+    hf_promise_resolve(next, NULL, NULL);
+}
+
+/* Registration order wins: an HF_INLINE then on a settled future whose earlier
+ * continuation still runs does not run inside the registering call, but right after that
+ * one, on its thread. */
+START_TEST(inline_then_behind_a_running_continuation_runs_after_it_on_its_thread)
+{
+    hf_future_t *f = hf_future_resolved(NULL, NULL);
+    hf_future_t *first, *second;
+    where_t w = { 0 };
+
+    atomic_store(&hold_gate, 0);
+    atomic_store(&hold_started, 0);
+    first = hf_future_then(f, hf_runtime_compute(rt), hold_until_gate, NULL);
+    TU_EVENTUALLY(atomic_load(&hold_started));
+    second = hf_future_then(f, HF_INLINE, record_where, &w);
+    ck_assert_int_eq(w.ran, 0);
+    ck_assert_int_eq(hf_future_state(second), HF_FUTURE_PENDING);
+    atomic_store(&hold_gate, 1);
+    ck_assert_int_eq(tu_settle(second), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(w.ran, 1);
+    ck_assert(!pthread_equal(w.thread, pthread_self()));
+    ck_assert_ptr_eq(w.ex, hf_runtime_compute(rt));
+    ck_assert_int_eq(tu_settle(first), HF_FUTURE_FULFILLED);
+    hf_future_release(first);
+    hf_future_release(second);
+    hf_future_release(f);
+}
+END_TEST
+
 static Suite *then_suite(void)
 {
     Suite *s = suite_create("then");
     TCase *tc = tcase_create("core");
+    tcase_add_test(tc, inline_work_registered_inside_an_inline_continuation_runs_right_after_it);
+    tcase_add_test(tc, inline_then_behind_a_running_continuation_runs_after_it_on_its_thread);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, then_runs_on_the_executor_it_names);
     tcase_add_test(tc, then_on_a_settled_future_never_runs_inside_the_registering_call);

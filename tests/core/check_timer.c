@@ -441,6 +441,106 @@ START_TEST(a_wait_on_the_timer_thread_is_refused)
 }
 END_TEST
 
+
+/* ---- contract audit ------------------------------------------------------------------------ */
+
+static void resolve_noop(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    (void)done;
+    (void)arg;
+    hf_promise_resolve(next, NULL, NULL);
+}
+
+START_TEST(a_timeout_that_fires_leaves_an_input_another_dependent_wants)
+{
+    atomic_int told = 0;
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *f = hf_promise_future(p);
+    hf_future_t *other = hf_future_then(f, HF_INLINE, resolve_noop, NULL);
+    hf_future_t *t;
+
+    ck_assert_int_eq(hf_promise_on_cancel(p, set_flag, &told), 0);
+    t = hf_future_timeout(f, 1);
+    ck_assert_int_eq(tu_settle(t), HF_FUTURE_REJECTED);
+    ck_assert_int_eq(hf_future_error(t)->code, HF_ETIMEDOUT);
+    ck_assert_int_eq(hf_future_state(f), HF_FUTURE_PENDING);
+    ck_assert_int_eq(atomic_load(&told), 0);
+    hf_promise_resolve(p, NULL, NULL);
+    ck_assert_int_eq(hf_future_state(other), HF_FUTURE_FULFILLED);
+    hf_future_release(t);
+    hf_future_release(other);
+    hf_future_release(f);
+    hf_promise_free(p);
+}
+END_TEST
+
+START_TEST(a_timeout_shares_its_inputs_value_and_keeps_it_alive)
+{
+    atomic_int freed = 0;
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *f = hf_promise_future(p);
+    hf_future_t *t = hf_future_timeout(f, 60000);
+
+    ck_assert_int_eq(hf_promise_resolve(p, tu_value_new(&freed, 8), tu_value_free), 0);
+    ck_assert_int_eq(hf_future_state(t), HF_FUTURE_FULFILLED);
+    ck_assert_ptr_eq(hf_future_value(t), hf_future_value(f));
+    ck_assert_uint_eq(hfi_timer_pending(), 0);
+    hf_promise_free(p);
+    hf_future_release(f);
+    ck_assert_int_eq(atomic_load(&freed), 0);
+    ck_assert_int_eq(((tu_value_t *)hf_future_value(t))->payload, 8);
+    hf_future_release(t);
+    ck_assert_int_eq(atomic_load(&freed), 1);
+}
+END_TEST
+
+START_TEST(a_delay_fulfils_with_a_null_value)
+{
+    hf_future_t *d = hf_future_delay(1);
+    ck_assert_int_eq(tu_settle(d), HF_FUTURE_FULFILLED);
+    ck_assert_ptr_null(hf_future_value(d));
+    hf_future_release(d);
+}
+END_TEST
+
+static atomic_int timer_rc_settled, timer_rc_poll;
+
+static void wait_twice_on_the_timer_thread(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    hf_future_t *later = arg;
+    hf_future_t *ready = hf_future_resolved(NULL, NULL);
+    (void)done;
+    timer_wait_thread = pthread_self();
+    atomic_store(&timer_rc_settled, hf_future_wait(ready, 30000));
+    atomic_store(&timer_rc_poll, hf_future_wait(later, 0));
+    hf_future_release(ready);
+    hf_promise_resolve(next, NULL, NULL);
+}
+
+/* "HF_EDEADLK for any wait on a pending future": a poll included; a settled one is fine */
+START_TEST(the_timer_thread_may_wait_on_a_settled_future_but_not_poll_a_pending_one)
+{
+    for (int round = 0;; round++) {
+        hf_future_t *later = hf_future_delay(60000);
+        hf_future_t *soon = hf_future_delay(1);
+        hf_future_t *c = hf_future_then(soon, HF_INLINE, wait_twice_on_the_timer_thread, later);
+        int on_timer;
+
+        ck_assert_int_eq(tu_settle(c), HF_FUTURE_FULFILLED);
+        on_timer = !pthread_equal(timer_wait_thread, pthread_self());
+        hf_future_cancel(later);
+        hf_future_release(c);
+        hf_future_release(soon);
+        hf_future_release(later);
+        if (on_timer)
+            break;
+        ck_assert_msg(round < 50, "the 1 ms delay fired before registration 50 times");
+    }
+    ck_assert_int_eq(atomic_load(&timer_rc_settled), 0);
+    ck_assert_int_eq(atomic_load(&timer_rc_poll), HF_EDEADLK);
+}
+END_TEST
+
 static Suite *timer_suite(void)
 {
     Suite *s = suite_create("timer");
@@ -457,6 +557,10 @@ static Suite *timer_suite(void)
     tcase_add_test(tc, a_timeout_that_cannot_be_armed_returns_null_and_leaves_its_input_alone);
     tcase_add_test(tc, a_delay_that_cannot_be_armed_returns_null);
     tcase_add_test(tc, a_wait_on_the_timer_thread_is_refused);
+    tcase_add_test(tc, a_timeout_that_fires_leaves_an_input_another_dependent_wants);
+    tcase_add_test(tc, a_timeout_shares_its_inputs_value_and_keeps_it_alive);
+    tcase_add_test(tc, a_delay_fulfils_with_a_null_value);
+    tcase_add_test(tc, the_timer_thread_may_wait_on_a_settled_future_but_not_poll_a_pending_one);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -537,6 +537,162 @@ START_TEST(a_thousand_round_trips_between_two_threads)
 }
 END_TEST
 
+
+/* ---- contract audit: timeouts on pool threads ---------------------------------------------- */
+
+static void *io_waits_with_timeouts(void *arg, hf_error_t *err)
+{
+    int *rc = arg;
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *f = hf_promise_future(p);
+    (void)err;
+    rc[0] = hf_future_wait(f, 0);
+    rc[1] = hf_future_wait(f, 20);
+    hf_promise_resolve(p, NULL, NULL);
+    rc[2] = hf_future_wait(f, 20);
+    hf_future_release(f);
+    hf_promise_free(p);
+    return NULL;
+}
+
+static void *noop_task(void *arg, hf_error_t *err)
+{
+    (void)err;
+    return arg;
+}
+
+START_TEST(an_io_thread_waits_with_a_timeout_and_counts_again_against_its_cap)
+{
+    hf_runtime_config_t cfg;
+    hf_runtime_t *rt;
+    hf_runtime_stats_t st;
+    int rc[3] = { 1, 1, 1 };
+    hf_future_t *f, *g;
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.compute_threads = 1;
+    cfg.io_threads_max = 1;
+    rt = hf_runtime_new(&cfg);
+    ck_assert_ptr_nonnull(rt);
+    f = hf_spawn_blocking(rt, io_waits_with_timeouts, rc);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(rc[0], HF_ETIMEDOUT);
+    ck_assert_int_eq(rc[1], HF_ETIMEDOUT);
+    ck_assert_int_eq(rc[2], 0);
+    ck_assert_int_eq(hf_runtime_stats(rt, &st), 0);
+    ck_assert_uint_eq(st.io_blocked, 0);
+    g = hf_spawn_blocking(rt, noop_task, NULL);
+    ck_assert_int_eq(tu_settle(g), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(hf_runtime_stats(rt, &st), 0);
+    ck_assert_uint_le(st.io_threads_peak, 1);
+    hf_future_release(f);
+    hf_future_release(g);
+    hf_runtime_free(rt);
+}
+END_TEST
+
+static void *where_task(void *arg, hf_error_t *err)
+{
+    (void)arg;
+    (void)err;
+    return (void *)(intptr_t)hf_current_worker();
+}
+
+static void *worker_polls(void *arg, hf_error_t *err)
+{
+    int *out = arg;
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *pending = hf_promise_future(p);
+    hf_future_t *child = hf_async(hf_current_executor(), where_task, NULL);
+    (void)err;
+    out[0] = hf_future_wait(pending, 0);
+    out[1] = hf_future_state(child) == HF_FUTURE_PENDING;   /* a poll runs no task */
+    out[2] = hf_future_wait(child, -1);
+    out[1] &= (intptr_t)hf_future_value(child) == hf_current_worker();   /* it ran the child */
+    out[3] = hf_future_wait(pending, 10);
+    hf_future_release(child);
+    hf_future_release(pending);
+    hf_promise_free(p);
+    return NULL;
+}
+
+START_TEST(a_compute_workers_zero_timeout_wait_only_polls)
+{
+    hf_runtime_t *rt = tu_runtime(1);
+    int out[4] = { 1, 0, 1, 1 };
+    hf_future_t *f = hf_async(hf_runtime_compute(rt), worker_polls, out);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+    ck_assert_int_eq(out[0], HF_ETIMEDOUT);
+    ck_assert_int_eq(out[1], 1);
+    ck_assert_int_eq(out[2], 0);
+    ck_assert_int_eq(out[3], HF_ETIMEDOUT);
+    hf_future_release(f);
+    hf_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(a_null_future_is_einval_and_any_negative_timeout_waits_until_settled)
+{
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *f = hf_promise_future(p);
+    pthread_t t;
+
+    ck_assert_int_eq(hf_future_wait(NULL, 0), HF_EINVAL);
+    ck_assert_int_eq(hf_future_wait(NULL, -1), HF_EINVAL);
+    pthread_create(&t, NULL, sleeper, p);
+    ck_assert_int_eq(hf_future_wait(f, INT64_MIN), 0);
+    ck_assert_int_eq((intptr_t)hf_future_value(f), 5);
+    pthread_join(t, NULL);
+    hf_promise_free(p);
+    hf_future_release(f);
+}
+END_TEST
+
+
+static void wait_fwd(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    (void)arg;
+    hf_promise_adopt(next, done);
+}
+
+typedef struct self_wait {
+    _Atomic(hf_future_t *) self;
+    int rc_self, rc_dep;
+} self_wait_t;
+
+static void *wait_on_own_future(void *arg, hf_error_t *err)
+{
+    self_wait_t *s = arg;
+    hf_future_t *me, *dep;
+    (void)err;
+    while ((me = atomic_load(&s->self)) == NULL)
+        tu_sleep_ms(1);
+    dep = hf_future_then(me, HF_INLINE, wait_fwd, NULL);
+    s->rc_self = hf_future_wait(me, 30000);
+    s->rc_dep = hf_future_wait(dep, 30000);
+    hf_future_release(dep);
+    return NULL;
+}
+
+/* A task waiting on its own future, or on a continuation of it, gets HF_EDEADLK at once
+ * (the timeout would otherwise run out), on either pool. */
+START_TEST(an_async_task_waiting_on_its_own_future_is_edeadlk)
+{
+    hf_runtime_t *rt = tu_runtime(1);
+    for (int i = 0; i < 2; i++) {
+        self_wait_t s = { NULL, 1, 1 };
+        hf_executor_t *ex = i ? hf_runtime_io(rt) : hf_runtime_compute(rt);
+        hf_future_t *f = hf_async(ex, wait_on_own_future, &s);
+        atomic_store(&s.self, f);
+        ck_assert_int_eq(tu_settle(f), HF_FUTURE_FULFILLED);
+        ck_assert_int_eq(s.rc_self, HF_EDEADLK);
+        ck_assert_int_eq(s.rc_dep, HF_EDEADLK);
+        hf_future_release(f);
+    }
+    hf_runtime_free(rt);
+}
+END_TEST
+
 static Suite *wait_suite(void)
 {
     Suite *s = suite_create("wait");
@@ -556,6 +712,10 @@ static Suite *wait_suite(void)
     tcase_add_test(tc, a_wait_on_a_dependent_of_a_bound_promise_is_edeadlk);
     tcase_add_test(tc, freeing_the_runtime_interrupts_waits_on_its_threads);
     tcase_add_test(tc, a_thousand_round_trips_between_two_threads);
+    tcase_add_test(tc, an_io_thread_waits_with_a_timeout_and_counts_again_against_its_cap);
+    tcase_add_test(tc, a_compute_workers_zero_timeout_wait_only_polls);
+    tcase_add_test(tc, a_null_future_is_einval_and_any_negative_timeout_waits_until_settled);
+    tcase_add_test(tc, an_async_task_waiting_on_its_own_future_is_edeadlk);
     suite_add_tcase(s, tc);
     return s;
 }
