@@ -32,7 +32,7 @@ extern "C" {
 typedef struct hf_runtime hf_runtime_t;
 
 typedef struct hf_runtime_config {
-    unsigned compute_threads;   /* 0: one per online CPU */
+    unsigned compute_threads;   /* 0: one per online CPU (at most 4096) */
     unsigned io_threads_max;    /* 0: default cap (64): the most I/O threads running
                                    tasks; threads asleep in hf_future_wait() do not
                                    count, others start in their place */
@@ -104,7 +104,9 @@ HF_API int hf_executor_post(hf_executor_t *ex, void (*fn)(void *arg), void *arg)
  * by setting `err->code` to a negative HF_E* (and optionally a message); otherwise its
  * return value becomes the future's value, which the future does not free. Cancelling
  * the future before `fn` starts means `fn` never runs; while it runs, `fn` can poll
- * hf_cancel_requested(). On HF_INLINE, `fn` runs as hf_executor_post() runs it there.
+ * hf_cancel_requested(). A value `fn` returns after its future was cancelled (or while
+ * rejecting) reaches nobody: a value that must be freed wants hf_async_owned(). On
+ * HF_INLINE, `fn` runs as hf_executor_post() runs it there.
  * From a compute worker onto its own pool, the task goes where idle workers can take it
  * at once, and one is woken if none is looking: spawn a child, do your own half, then
  * hf_future_wait() for it (the wait runs the child itself if nobody took it yet).
@@ -115,7 +117,8 @@ HF_API hf_future_t *hf_async(hf_executor_t *ex, hf_task_fn fn, void *arg);
 
 /*
  * hf_async_owned - like hf_async(), but the future frees the value with `destroy` (may be
- * NULL: then exactly hf_async()). A value `fn` returns while rejecting is freed at once.
+ * NULL: then exactly hf_async()) when its last reference goes. A value `fn` returns while
+ * rejecting, or after the future was cancelled, is freed at once, on `fn`'s thread.
  */
 HF_API hf_future_t *hf_async_owned(hf_executor_t *ex, hf_task_fn fn, void *arg,
                                    void (*destroy)(void *));

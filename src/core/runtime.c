@@ -24,6 +24,7 @@
 #include "core/tls.h"
 
 #define IO_CAP_DEFAULT 64
+#define COMPUTE_THREADS_MAX 4096      /* the most compute_threads accepted */
 #define IO_IDLE_MS_DEFAULT 10000
 
 hf_runtime_t *hf_runtime_new(const hf_runtime_config_t *cfg)
@@ -37,8 +38,11 @@ hf_runtime_t *hf_runtime_new(const hf_runtime_config_t *cfg)
         c = *cfg;
     else
         memset(&c, 0, sizeof c);
-    if (c.compute_threads == 0)
+    if (c.compute_threads == 0) {   /* the default: one per CPU, up to the limit */
         c.compute_threads = hfi_cpu_count();
+        if (c.compute_threads > COMPUTE_THREADS_MAX)
+            c.compute_threads = COMPUTE_THREADS_MAX;
+    }
     if (c.io_threads_max == 0)
         c.io_threads_max = IO_CAP_DEFAULT;
     if (c.io_idle_ms == 0)
@@ -46,7 +50,7 @@ hf_runtime_t *hf_runtime_new(const hf_runtime_config_t *cfg)
     spares = c.compute_spares_max;
     if (spares == 0)
         spares = 4 * c.compute_threads < 16 ? 16 : 4 * c.compute_threads;
-    if (c.compute_threads > 4096 || c.io_threads_max > 65536 || spares > 65536)
+    if (c.compute_threads > COMPUTE_THREADS_MAX || c.io_threads_max > 65536 || spares > 65536)
         return NULL;
 
     hfi_fork_handlers_install();
