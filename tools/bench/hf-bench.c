@@ -463,11 +463,12 @@ static int parse_args(int argc, char **argv, bench_options_t *o)
             continue;
         }
         snprintf(opt, sizeof opt, "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
-        if (strcmp(opt, "--reps") && strcmp(opt, "--bench") &&
+        /* models has neither --bench nor --impl, core no --tmpdir */
+        if (strcmp(opt, "--reps") &&
+            (strcmp(opt, "--bench") || strcmp(o->suite, "models") == 0) &&
             (strcmp(opt, "--impl") || strcmp(o->suite, "models") == 0) &&
             strcmp(opt, "--threads") &&
-            (strcmp(opt, "--tmpdir") || strcmp(o->suite, "core") == 0) &&
-            (strcmp(opt, "--bench") || strcmp(o->suite, "models"))) {
+            (strcmp(opt, "--tmpdir") || strcmp(o->suite, "core") == 0)) {
             fprintf(stderr, "hf-bench: unknown option '%s' (see --help)\n", a);
             return -1;
         }

@@ -34,6 +34,7 @@
 #include "hfasync.h"
 
 #define FIXTURE_TOKEN "hf_fixture_token"
+#define MAX_SCALE_MIB 1024      /* the most hf-fixtures --scale takes */
 #define NMODELS 5
 
 static const char *const model_names[NMODELS] = {
@@ -81,10 +82,12 @@ static void usage(FILE *out)
             "  at once while a compute kernel runs on every compute worker.\n"
             "  --endpoint URL      a Hub to use instead of the bundled local one (also\n"
             "                      HF_ENDPOINT; the token then comes from HF_TOKEN)\n"
-            "  --scale MIB         size of each fixture weight file (default 8)\n"
+            "  --scale MIB         size of each fixture weight file, 0 to 1024 (default 8)\n"
             "  --throttle-bps B    local CDN rate per connection (default 1000000)\n"
             "  --threads N         compute workers (default: one per CPU)\n"
-            "  --cache DIR         Hub cache to use (default: a fresh one, removed after)\n"
+            "  --cache DIR         Hub cache to use (default: with the bundled Hub a fresh\n"
+            "                      one, removed after; with --endpoint the usual one:\n"
+            "                      HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub)\n"
             "  --idle-seconds S    how long the kernel runs alone, before and after (2)\n"
             "  --plain             plain lines instead of progress bars\n"
             "  --keep              keep the temporary fixtures and cache\n");
@@ -106,6 +109,7 @@ static int parse_num(const char *opt, const char *s, double min, double max, dou
 
 static int parse(int argc, char **argv, options_t *o)
 {
+    const char *local_only = NULL;  /* an option for the bundled Hub, if one was given */
     double v;
     memset(o, 0, sizeof *o);
     o->scale = 8;
@@ -124,14 +128,22 @@ static int parse(int argc, char **argv, options_t *o)
         } else if (strcmp(a, "--cache") == 0 && next) {
             o->cache = argv[++i];
         } else if (strcmp(a, "--scale") == 0) {
-            if (parse_num(a, next, 0, 4096, &v) < 0)
+            /* hf-fixtures' own range, whole MiB: refused here, before anything is written */
+            if (parse_num(a, next, 0, MAX_SCALE_MIB, &v) < 0)
                 return -1;
+            if (v != (double)(unsigned)v) {
+                fprintf(stderr, "hf-demo: --scale needs a whole number of MiB from 0 to %d\n",
+                        MAX_SCALE_MIB);
+                return -1;
+            }
             o->scale = (unsigned)v;
+            local_only = a;
             i++;
         } else if (strcmp(a, "--throttle-bps") == 0) {
             if (parse_num(a, next, 1000, 1e12, &v) < 0)
                 return -1;
             o->throttle = (unsigned long)v;
+            local_only = a;
             i++;
         } else if (strcmp(a, "--threads") == 0) {
             if (parse_num(a, next, 1, 256, &v) < 0)
@@ -147,11 +159,17 @@ static int parse(int argc, char **argv, options_t *o)
             o->plain = 1;
         } else if (strcmp(a, "--keep") == 0) {
             o->keep = 1;
+            local_only = a;
         } else {
             fprintf(stderr, "hf-demo: unknown or incomplete option %s\n", a);
             usage(stderr);
             return -1;
         }
+    }
+    if (o->endpoint && local_only) {    /* it would be ignored: say so instead */
+        fprintf(stderr, "hf-demo: %s is for the bundled local Hub, not for a Hub named by "
+                "--endpoint or HF_ENDPOINT\n", local_only);
+        return -1;
     }
     return 0;
 }

@@ -93,6 +93,7 @@ def make_root(top):
           {"lfs": ["*.bin"], "lfs_threshold": 1 << 20})
     write(os.path.join(root, "datasets/org/data/data.csv"), b"a,b\n1,2\n")
     write(os.path.join(root, "models/gpt2/config.json"), b'{"n_layer": 12}')
+    write(os.path.join(root, "models/gpt2/sub/config.json"), b"{}")
     write(os.path.join(root, "models/org/mutable/a.txt"), b"a\n")
     return root
 
@@ -536,6 +537,26 @@ class MockHubTest(unittest.TestCase):
         self.assert_error(self.get("/org/data/resolve/main/data.csv"), 401, "RepoNotFound")
         self.assertEqual(self.get("/gpt2/resolve/main/config.json").body, b'{"n_layer": 12}')
         self.assertEqual(self.get("/api/models/gpt2").json()["id"], "gpt2")
+
+    def test_an_organisation_is_no_repo_and_a_legacy_repo_has_no_sub_repos(self):
+        # models/org holds org/plain, org/gated, org/private...: served as the legacy id "org"
+        # it gave their files away, gated and private ones and the settings' tokens included
+        for path in ("/api/models/org", "/org/resolve/main/gated/config.json",
+                     "/org/resolve/main/private/.mockhub.json",
+                     "/ORG/resolve/main/plain/config.json", "/api/models/org/tree/main"):
+            self.assert_error(self.get(path), 401, "RepoNotFound")
+        # and a legacy repo's folder is not a repo ORG/NAME of its own
+        self.assert_error(self.get("/gpt2/sub/resolve/main/config.json"), 401, "RepoNotFound")
+        self.assert_error(self.get("/api/models/gpt2/sub"), 401, "RepoNotFound")
+        self.assertEqual(self.get("/gpt2/resolve/main/sub/config.json").body, b"{}")
+
+    def test_a_port_out_of_range_is_a_usage_error(self):
+        for opt in ("--port", "--cdn-port"):
+            p = subprocess.run([sys.executable, SCRIPT, "--root", self.root, opt, "70000"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn(b"65535", p.stderr)
+            self.assertNotIn(b"Traceback", p.stderr)
 
     # -- control: stats and request log -------------------------------------------------------
 

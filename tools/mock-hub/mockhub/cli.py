@@ -23,7 +23,9 @@ the CDN redirects and the Link headers start with https://. Python 3 standard li
 
 EPILOG = """\
 LAYOUT
-  ROOT/models/ORG/NAME/<files>     model ORG/NAME (ROOT/models/NAME serves the legacy id NAME)
+  ROOT/models/ORG/NAME/<files>     model ORG/NAME (ROOT/models/NAME serves the legacy id NAME
+                                   when it holds files at its top; a folder with only folders
+                                   there is an organisation, and no repo: 401 RepoNotFound)
   ROOT/datasets/ORG/NAME/<files>   dataset ORG/NAME (URLs /datasets/ORG/NAME/..., /api/datasets/..)
   ROOT/spaces/ORG/NAME/<files>     space ORG/NAME
   A repo's files are all the files below its folder except, at its top, .mockhub.json (its
@@ -153,6 +155,14 @@ def _positive(text):
     return value
 
 
+def _port(text):
+    """--port, --cdn-port: 0 (any free port) to 65535."""
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be from 0 to 65535")
+    return value
+
+
 def _siblings_cap(text):
     """--siblings-cap: a count >= 0, or "none" (-1: the key is left out)."""
     if text == "none":
@@ -168,8 +178,8 @@ def parse_args(argv):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--root", required=True, metavar="DIR", help="the folder of repos to serve")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=0, help="Hub port (default 0: any free port)")
-    p.add_argument("--cdn-port", type=int, default=0, help="CDN port (default 0: any free port)")
+    p.add_argument("--port", type=_port, default=0, help="Hub port (default 0: any free port)")
+    p.add_argument("--cdn-port", type=_port, default=0, help="CDN port (default 0: any free port)")
     p.add_argument("--cdn-host", metavar="NAME",
                    help="host name in CDN URLs (default: --host), e.g. localhost to make the CDN "
                         "a different host as well as a different port")

@@ -3,6 +3,8 @@
 Design notes
  - a repo is the folder ROOT/{models,datasets,spaces}/ORG/NAME (or ROOT/models/NAME for a legacy
    one-segment id); ids are validated segment by segment, so a URL never names a path outside ROOT;
+   a folder right below ROOT/{type} is a legacy repo if it holds files at its top, else an
+   organisation: never both, so no URL serves one repo's files as another's (Hub._is_repo);
  - files are served only from a Snapshot, the map {path: FileEntry} built by walking a revision's
    folder: a URL path is looked up in that map and never joined onto the filesystem, so `..` in a
    URL cannot reach anything; symlinked files are kept only if their real path lies under ROOT;
@@ -472,7 +474,7 @@ class Hub:
                 not all(SEGMENT_RE.match(p) and p not in (".", "..") for p in parts):
             return None, None
         folder = os.path.join(self.root, rtype, *parts)
-        if os.path.isdir(folder):
+        if self._is_repo(rtype, parts):
             return Repo(self, rtype, "/".join(parts), folder, self._settings(folder)), None
         canonical, here = [], os.path.join(self.root, rtype)
         for part in parts:
@@ -484,4 +486,24 @@ class Hub:
                 return None, None
             canonical.append(names[0])
             here = os.path.join(here, names[0])
-        return (None, "/".join(canonical)) if os.path.isdir(here) else (None, None)
+        return (None, "/".join(canonical)) if self._is_repo(rtype, canonical) else (None, None)
+
+    def _is_repo(self, rtype, parts):
+        """Whether ROOT/rtype/parts is a repo folder. A folder right below ROOT/rtype is a legacy
+        one-segment repo when it holds files of its own, and otherwise an organisation whose
+        sub-folders are its repos: an organisation is never a repo, nor a legacy repo's
+        sub-folder one (either would serve other repos' files, gated and private included)."""
+        folder = os.path.join(self.root, rtype, *parts)
+        if not os.path.isdir(folder):
+            return False
+        legacy = _has_own_files(os.path.join(self.root, rtype, parts[0]))
+        return legacy if len(parts) == 1 else not legacy
+
+
+def _has_own_files(folder):
+    """Whether `folder` holds a file (not only folders) at its top."""
+    try:
+        with os.scandir(folder) as it:
+            return any(e.is_file() for e in it)
+    except OSError:
+        return False
