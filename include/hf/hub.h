@@ -53,8 +53,9 @@ typedef struct hf_hub_config {
     unsigned etag_timeout_ms;   /* 0: $HF_HUB_ETAG_TIMEOUT s, else 10 s: metadata requests */
     unsigned download_timeout_ms; /* 0: $HF_HUB_DOWNLOAD_TIMEOUT s, else 10 s: per-read
                                      inactivity limit of a body */
-    unsigned max_retries;       /* 0: 5: failures in a row (408, 429, 5xx, dropped
-                                   connections) before a request fails; an attempt
+    unsigned max_retries;       /* 0: 5: failures in a row (408, 429, 500, 502, 503,
+                                   504, dropped connections and timeouts, as
+                                   huggingface_hub) before a request fails; an attempt
                                    that brought new bytes ends the run, and attempts
                                    in all stop at 100 x max_retries */
     unsigned backoff_ms;        /* 0: 1000: first retry delay, doubled up to 8x */
@@ -86,8 +87,9 @@ typedef struct hf_hub_config {
  * hf_hub_new - a Hub client whose transfers run on `rt`'s I/O pool. `cfg` may be NULL.
  *
  * Returns NULL (and fills `err` if not NULL) on bad arguments or configuration (HF_EINVAL:
- * no `rt`, an endpoint that is not http(s), a cache path that is not absolute after
- * expansion) or short memory.
+ * no `rt`, an endpoint that is not an http(s) URL or that holds credentials, no cache
+ * folder to be had (none set and $HOME unset), a token with a line break in it; HF_EIO: a
+ * relative cache folder when the current folder cannot be read) or short memory.
  */
 HF_API hf_hub_t *hf_hub_new(hf_runtime_t *rt, const hf_hub_config_t *cfg, hf_error_t *err);
 
@@ -141,7 +143,7 @@ typedef struct hf_download_opts {
     void *progress_arg;
     int force;                  /* download again even if cached: the new file replaces
                                    the cached one when complete (until then, and if it
-                                   fails, the cached one stays) */
+                                   fails, the cached one stays); offline, HF_EOFFLINE */
 } hf_download_opts_t;
 
 /*

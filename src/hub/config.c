@@ -242,9 +242,10 @@ int hfi_hub_configure(hf_hub_t *hub, const hf_hub_config_t *cfg, hf_error_t *err
     n = strlen(hub->endpoint);
     while (n > 0 && hub->endpoint[n - 1] == '/')
         hub->endpoint[--n] = '\0';
-    if ((hub->origin = hfi_url_origin(hub->endpoint)) == NULL)
-        return hf_error_set(err, HF_EINVAL, 0, "endpoint must be an http(s) URL: %s",
-                            hub->endpoint);
+    if ((hub->origin = hfi_url_origin(hub->endpoint)) == NULL)   /* never echo credentials */
+        return hf_error_set(err, HF_EINVAL, 0, "endpoint must be an http(s) URL without "
+                            "credentials: %s", strchr(hub->endpoint, '@') ? "(not shown: it "
+                            "holds an '@')" : hub->endpoint);
 
     /* cache */
     if (cfg->cache_dir) {

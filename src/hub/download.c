@@ -15,9 +15,10 @@
  *    redirects). X-Repo-Commit is required; the etag is X-Linked-Etag or ETag; the size
  *    X-Linked-Size, or Content-Length when not a 3xx, at most INT64_MAX (an off_t);
  *  - a revision that is a commit already in the cache makes no request; offline mode makes
- *    none at all. When the HEAD fails (network, 5xx or 429 after retries, another 4xx
- *    without X-Error-Code, an answer without X-Repo-Commit, ETag or size: a proxy) the
- *    cache answers for the revision if it can, else the error stands, as huggingface_hub's
+ *    none at all, and refuses a forced download (HF_EOFFLINE, as huggingface_hub). When
+ *    the HEAD fails (network, 5xx or 429 after retries, another 4xx without
+ *    X-Error-Code, an answer without X-Repo-Commit, ETag or size: a proxy) the cache
+ *    answers for the revision if it can, else the error stands, as huggingface_hub's
  *    _get_metadata_or_catch_error. Unlike it, RepoNotFound, GatedRepo and 401/403 are
  *    reported even when the file is cached (as RevisionNotFound and EntryNotFound are by
  *    both). Never a cached answer for a forced download or a metadata request;
@@ -581,6 +582,10 @@ static void begin(void *arg)
     }
     if (d->hub->offline && d->meta_only) {
         done_errf(d, HF_EOFFLINE, 0, "offline mode: no metadata request is made");
+        return;
+    }
+    if (d->hub->offline && d->force) {      /* hub.h: `force` never takes the cached file */
+        done_errf(d, HF_EOFFLINE, 0, "offline mode: a forced download cannot be made");
         return;
     }
     if (d->hub->offline) {
