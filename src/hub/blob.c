@@ -5,9 +5,16 @@
  * what both share (GETs, retries, redirects, signed URLs, writes) in blob_fetch.c.
  *
  * Design notes
- *  - a blob download is found in hub->inflight (under hub->mu) by its final path; a request
- *    joins it (requesters++) instead of starting another. The last requester to leave
- *    cancels it. It leaves the table when it settles;
+ *  - a blob download is found in hub->inflight (under hub->mu) by its final path and size;
+ *    a request joins it (requesters++) instead of starting another. The last requester to
+ *    leave cancels it. It leaves the table when it settles;
+ *  - two sizes for one etag (a file changed on the server between two HEADs, or a mirror
+ *    that lies) are one blob said to be of two sizes, and at most one of them is right: a
+ *    request of another size than the download under way gets a download of its own that
+ *    starts once that one has settled. If blobs/<etag> is then there, of another size, and
+ *    hashes right, this request's size is the wrong one: HF_EPROTO naming both sizes, at
+ *    once, with nothing fetched (a fetch would fail the size check; the requester would
+ *    find no blob of its size to link and come back). Otherwise it is fetched as usual;
  *  - under the blob's lock (<cache>/.locks/...): if blobs/<etag> appeared meanwhile (another
  *    process), it is done. Otherwise bytes go to blobs/<etag>.incomplete (opened O_NOFOLLOW,
  *    never through a symlink), kept across runs: a killed download resumes from its size,
@@ -27,7 +34,9 @@
  *    local write failure (a full disk), which delete it -- only ever a partial file this
  *    download opened under the lock;
  *  - steps run on the I/O pool (continuations with HF_ON_ANY on engine futures, so each
- *    step always runs and owns its cleanup); the body sinks run on engine loop threads;
+ *    step always runs and owns its cleanup; the first step and the hasher too, as
+ *    continuations of a settled future: hfi_blob_post, blob_fetch.c); the body sinks run on
+ *    engine loop threads;
  *    `mu` guards the chunk table, the hasher's progress and the futures to cancel; the
  *    last of the chunks and the hasher to stop reports a failure (`ended`: once);
  *  - progress listeners (one per requester that gave a callback, with that requester's
@@ -410,6 +419,28 @@ int hfi_blob_open_partial(const char *path, hf_error_t *err)
     return fd;
 }
 
+/* HF_EPROTO (in `e`) if blobs/<etag> is there, of another size than b->size, and its bytes
+ * hash to the etag: they are the blob, so the size the Hub gave this request is wrong (two
+ * sizes for one etag). Fetching would only fail the size check, or commit nothing that
+ * differs. 0 otherwise (none there, or one whose bytes are not the blob: fetched again). */
+static int other_size(hfi_blob_t *b, hf_error_t *e)
+{
+    struct stat st;
+    int fd = open(b->blob_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), ok;
+
+    if (fd < 0)
+        return 0;
+    ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size != b->size &&
+         verified_on_disk(fd, b->etag, (uint64_t)st.st_size);
+    close(fd);
+    if (!ok)
+        return 0;
+    return hf_error_set(e, HF_EPROTO, 0,
+                        "%s: the Hub gave its blob %.12s... a size of %llu bytes, but that blob "
+                        "(hash checked) is %llu bytes: two sizes for one etag", b->path, b->etag,
+                        (unsigned long long)b->size, (unsigned long long)st.st_size);
+}
+
 /* Waiting for another process's lock ends when nobody wants the blob any more, or the hub
  * closes (hf_hub_free must not wait for another process). */
 static int stop_waiting(void *arg)
@@ -444,6 +475,10 @@ static void blob_start(void *arg)
     }
     if (!b->force && hfi_cache_is_blob(b->blob_path, b->size) && (held || blob_verified(b))) {
         succeed(b, 0);          /* another process committed it meanwhile */
+        return;
+    }
+    if (!b->force && other_size(b, &e) < 0) {
+        hfi_blob_fail(b, &e);
         return;
     }
     if ((b->fd = hfi_blob_open_partial(b->partial_path, &e)) < 0) {
@@ -482,6 +517,20 @@ static void blob_start(void *arg)
     hfi_blob_single_start(b);
 }
 
+/* blob_start as a step of its own (hfi_blob_post): a runtime freed before it ran settles
+ * the download as cancelled here, on the discarding thread, instead of leaking it. */
+static void start_step(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    hfi_blob_t *b = arg;
+
+    (void)done;
+    if (hfi_blob_step_discarded(next)) {
+        hfi_blob_fail_msg(b, HF_ECANCELED, "runtime shut down");
+        return;
+    }
+    blob_start(b);
+}
+
 /* ---- joining and leaving ----------------------------------------------------------------- */
 
 static hfi_blob_t *blob_new(hf_hub_t *hub, const hfi_blob_req_t *req, const char *blob_path)
@@ -516,18 +565,35 @@ static hfi_blob_t *blob_new(hf_hub_t *hub, const hfi_blob_req_t *req, const char
     return b;
 }
 
+/* With hub->mu held: the download of `blob_path` under way that a request for `size` bytes
+ * joins (the same blob, the same size), or NULL; `*other` receives the newest one under
+ * way of another size (the Hub gave two sizes for one etag), or NULL. */
+static hfi_blob_t *find_inflight(hf_hub_t *hub, const char *blob_path, uint64_t size,
+                                 hfi_blob_t **other)
+{
+    *other = NULL;
+    for (hfi_blob_t *b = hub->inflight; b; b = b->tnext) {
+        if (strcmp(b->blob_path, blob_path) != 0 || atomic_load(&b->cancelled))
+            continue;
+        if (b->size == size)
+            return b;
+        if (!*other)
+            *other = b;         /* the table is newest first */
+    }
+    return NULL;
+}
+
 hfi_blob_t *hfi_blob_join(hf_hub_t *hub, const hfi_blob_req_t *req, hf_future_t **done)
 {
     char *blob_path = hfi_cache_blob_path(req->loc, req->etag);
-    hfi_blob_t *b, *fresh = NULL;
+    hfi_blob_t *b, *fresh = NULL, *other = NULL;
+    hf_future_t *after = NULL;
     int created = 0;
 
     if (!blob_path)
         return NULL;
     pthread_mutex_lock(&hub->mu);
-    for (b = hub->inflight; b && strcmp(b->blob_path, blob_path) != 0; b = b->tnext)
-        ;
-    if (b && !atomic_load(&b->cancelled)) {
+    if ((b = find_inflight(hub, blob_path, req->size, &other)) != NULL) {
         hub->downloads_shared++;
     } else {
         pthread_mutex_unlock(&hub->mu);
@@ -539,9 +605,7 @@ hfi_blob_t *hfi_blob_join(hf_hub_t *hub, const hfi_blob_req_t *req, hf_future_t 
             return NULL;
         }
         /* nobody else started it while we were allocating? (checked again under mu) */
-        for (b = hub->inflight; b && strcmp(b->blob_path, blob_path) != 0; b = b->tnext)
-            ;
-        if (b && !atomic_load(&b->cancelled)) {
+        if ((b = find_inflight(hub, blob_path, req->size, &other)) != NULL) {
             hub->downloads_shared++;
         } else {
             b = fresh;
@@ -549,6 +613,12 @@ hfi_blob_t *hfi_blob_join(hf_hub_t *hub, const hfi_blob_req_t *req, hf_future_t 
             created = 1;                        /* its first reference is the download's */
             b->tnext = hub->inflight;
             hub->inflight = b;
+            if (other) {
+                /* the same blob, said to be of another size: it starts once that one has
+                 * settled, and then finds out which size the bytes have (blob_start) */
+                after = hf_promise_future(other->done);
+                hub->downloads_shared++;
+            }
         }
     }
     b->requesters++;
@@ -561,8 +631,9 @@ hfi_blob_t *hfi_blob_join(hf_hub_t *hub, const hfi_blob_req_t *req, hf_future_t 
     if (fresh) {
         hfi_blob_unref(fresh);      /* someone else's download won the race */
     } else if (created) {
-        if (hf_executor_post(hf_runtime_io(hub->rt), blob_start, b) < 0)
-            hfi_blob_fail_msg(b, HF_ECANCELED, "runtime shut down");
+        if ((after ? hfi_hub_then(hub, after, start_step, b) : hfi_blob_post(b, start_step)) < 0)
+            hfi_blob_fail_msg(b, HF_ENOMEM, "out of memory");
+        hf_future_release(after);
     }
     return b;
 }

@@ -27,7 +27,10 @@ typedef struct hfi_blob_req {
 
 /*
  * Join the download of `req`'s blob, starting it if no request in this process is already
- * fetching it. `*done` receives a future that settles when blobs/<etag> is committed
+ * fetching it at `req->size`. One under way at another size (two sizes for one etag) is
+ * waited for first; then, if blobs/<etag> is there, hashes right and has that other size,
+ * `req`'s size is the wrong one and its download fails with HF_EPROTO, naming both sizes,
+ * without a request. `*done` receives a future that settles when blobs/<etag> is committed
  * (fulfilled, value NULL) or failed. Returns the handle to leave with, or NULL (memory).
  */
 hfi_blob_t *hfi_blob_join(hf_hub_t *hub, const hfi_blob_req_t *req, hf_future_t **done);

@@ -117,7 +117,7 @@ static uint64_t done_prefix(const hfi_blob_t *b)
     return end;
 }
 
-static void hash_step(void *arg);
+static void hash_step(hfi_blob_t *b);
 
 /* Write down, beside the ranged partial file, that its first `n` bytes are in: a run
  * killed later resumes from there. Best effort (a lost record only costs a refetch; what
@@ -187,9 +187,43 @@ static void single_instead(hfi_blob_t *b)
     hfi_blob_single_start(b);
 }
 
-static void do_next(hfi_blob_t *b, int what)
+static void do_next(hfi_blob_t *b, int what);
+
+/* The hasher posted for `b` will not run (`code`: no memory, or its runtime was freed
+ * first): the download fails with `code`, reported by the last one out; drops the
+ * hasher's reference. */
+static void hasher_lost(hfi_blob_t *b, int code)
 {
     hf_error_t e;
+    int what;
+
+    pthread_mutex_lock(&b->mu);
+    b->hashing = 0;
+    if (b->to_single) {         /* no stream either: this is the failure */
+        b->to_single = 0;
+        b->failed_code = 0;
+    }
+    hf_error_set(&e, code, 0, "%s", code == HF_ENOMEM ? "out of memory" : "runtime shut down");
+    fail_ranges(b, code, &e);
+    what = next_step(b);
+    pthread_mutex_unlock(&b->mu);
+    do_next(b, what);
+    hfi_blob_unref(b);
+}
+
+/* hash_step as a step of its own (hfi_blob_post): run even if the runtime is freed first. */
+static void hash_then(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    (void)done;
+    if (hfi_blob_step_discarded(next))
+        hasher_lost(arg, HF_ECANCELED);
+    else
+        hash_step(arg);
+}
+
+static void do_next(hfi_blob_t *b, int what)
+{
+    int rc;
 
     switch (what) {
     case NEXT_FAIL:
@@ -203,21 +237,8 @@ static void do_next(hfi_blob_t *b, int what)
     case NEXT_HASH:
         pump_chunks(b);                 /* first: once posted, the hasher may finish it all */
         atomic_fetch_add(&b->refs, 1);  /* the hasher's */
-        if (hf_executor_post(hf_runtime_io(b->hub->rt), hash_step, b) < 0) {
-            pthread_mutex_lock(&b->mu);
-            b->hashing = 0;
-            if (b->to_single) {         /* no stream either: this is the failure */
-                b->to_single = 0;
-                b->failed_code = 0;
-            }
-            hf_error_set(&e, HF_ECANCELED, 0, "runtime shut down");
-            fail_ranges(b, HF_ECANCELED, &e);
-            what = next_step(b);
-            pthread_mutex_unlock(&b->mu);
-            do_next(b, what);
-            hfi_blob_unref(b);
-            return;
-        }
+        if ((rc = hfi_blob_post(b, hash_then)) < 0)
+            hasher_lost(b, rc);
         break;
     case NEXT_PUMP:
         pump_chunks(b);
@@ -252,9 +273,8 @@ void hfi_blob_chunk_settled(chunk_t *c, int code, const hf_error_t *err)
 
 /* On the I/O pool, one at a time: hash the done prefix past what is hashed, while the
  * later chunks still download; once the whole file is hashed, verify and commit. */
-static void hash_step(void *arg)
+static void hash_step(hfi_blob_t *b)
 {
-    hfi_blob_t *b = arg;
     int what;
 
     for (;;) {

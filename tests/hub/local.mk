@@ -4,6 +4,7 @@ HUB_TESTS = \
 	tests/hub/check_contract_hub \
 	tests/hub/check_copy \
 	tests/hub/check_download \
+	tests/hub/check_faults \
 	tests/hub/check_glob \
 	tests/hub/check_headers \
 	tests/hub/check_lifecycle \
@@ -18,6 +19,7 @@ HUB_TSAN_TESTS = \
 	tests/hub/check_contract_hub \
 	tests/hub/check_copy \
 	tests/hub/check_download \
+	tests/hub/check_faults \
 	tests/hub/check_glob \
 	tests/hub/check_headers \
 	tests/hub/check_lifecycle \
@@ -46,6 +48,10 @@ tests_hub_check_copy_LDADD = $(TEST_LIBS)
 tests_hub_check_download_SOURCES = tests/hub/check_download.c tests/common/mockhub.c tests/common/mockhub.h
 tests_hub_check_download_CFLAGS = $(TEST_CFLAGS)
 tests_hub_check_download_LDADD = $(TEST_LIBS)
+
+tests_hub_check_faults_SOURCES = tests/hub/check_faults.c tests/common/mockhub.c tests/common/mockhub.h
+tests_hub_check_faults_CFLAGS = $(TEST_CFLAGS)
+tests_hub_check_faults_LDADD = $(TEST_LIBS)
 
 tests_hub_check_glob_SOURCES = tests/hub/check_glob.c
 tests_hub_check_glob_CFLAGS = $(TEST_CFLAGS)
