@@ -41,7 +41,8 @@ typedef struct hf_hub_config {
     const char *endpoint;       /* NULL: $HF_ENDPOINT, else https://huggingface.co */
     const char *cache_dir;      /* NULL: $HF_HUB_CACHE, $HUGGINGFACE_HUB_CACHE, $HF_HOME/hub,
                                    $XDG_CACHE_HOME/huggingface/hub, ~/.cache/huggingface/hub;
-                                   a leading "~/" is $HOME, and a relative folder (here or in
+                                   a leading "~/" is $HOME (unset: the user's home in
+                                   the password database), and a relative folder (here or in
                                    those variables) is the current folder's when the hub is
                                    made, as for the official clients */
     const char *token;          /* NULL: $HF_TOKEN, $HUGGING_FACE_HUB_TOKEN, then the token
@@ -87,9 +88,10 @@ typedef struct hf_hub_config {
  * hf_hub_new - a Hub client whose transfers run on `rt`'s I/O pool. `cfg` may be NULL.
  *
  * Returns NULL (and fills `err` if not NULL) on bad arguments or configuration (HF_EINVAL:
- * no `rt`, an endpoint that is not an http(s) URL or that holds credentials, no cache
- * folder to be had (none set and $HOME unset), a token with a line break in it; HF_EIO: a
- * relative cache folder when the current folder cannot be read) or short memory.
+ * no `rt`, an endpoint that is not an http(s) URL (the scheme in any case) or that holds
+ * credentials, no cache folder to be had (none set, no $HOME and no home folder in the
+ * password database), a token with a line break in it; HF_EIO: a relative cache folder
+ * when the current folder cannot be read) or short memory.
  */
 HF_API hf_hub_t *hf_hub_new(hf_runtime_t *rt, const hf_hub_config_t *cfg, hf_error_t *err);
 

@@ -13,7 +13,8 @@
  *  - booleans are true for 1, ON, YES, TRUE (any case), as in huggingface_hub; offline
  *    is $HF_HUB_OFFLINE, or $TRANSFORMERS_OFFLINE when that is unset or empty (so
  *    HF_HUB_OFFLINE=0 overrides TRANSFORMERS_OFFLINE=1, as there);
- *  - the cache folder: "~/" is $HOME, and a relative one (config or variable) is taken
+ *  - the cache folder: "~/" is $HOME, else the user's home in the password database (as
+ *    Python's expanduser), and a relative one (config or variable) is taken
  *    from the current folder once, when the hub is made, so that every path the hub
  *    hands back is absolute and stays right if the program changes folder later;
  *  - the CA file: the config's ca_file, else $REQUESTS_CA_BUNDLE, $CURL_CA_BUNDLE,
@@ -28,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -65,13 +67,39 @@ static unsigned env_ms(const char *name, unsigned def)
     return (unsigned)(d * 1000.0 + 0.5);
 }
 
-/* Expand a leading "~/" (as the official clients do). */
+/* The user's home folder (hfi_malloc'd): $HOME, else the password database's entry for
+ * the real user (as Python's os.path.expanduser), else NULL. */
+static char *home_dir(void)
+{
+    const char *v = env_nonempty("HOME");
+    struct passwd pw, *found = NULL;
+    char *buf, *out = NULL;
+    long cap = sysconf(_SC_GETPW_R_SIZE_MAX);
+
+    if (v)
+        return hfi_strdup(v);
+    if (cap <= 0 || cap > (1L << 20))
+        cap = 16384;
+    if ((buf = hfi_malloc((size_t)cap)) == NULL)
+        return NULL;
+    if (getpwuid_r(getuid(), &pw, buf, (size_t)cap, &found) == 0 && found && found->pw_dir &&
+        found->pw_dir[0])
+        out = hfi_strdup(found->pw_dir);
+    hfi_free(buf);
+    return out;
+}
+
+/* Expand a leading "~/" (as the official clients do); left as it is when there is no home
+ * folder to be had. */
 static char *expand_home(const char *p)
 {
-    const char *home = env_nonempty("HOME");
-    if (p[0] == '~' && (p[1] == '/' || p[1] == '\0') && home)
-        return hfi_strfmt("%s%s", home, p + 1);
-    return hfi_strdup(p);
+    char *home, *out;
+
+    if (p[0] != '~' || (p[1] != '/' && p[1] != '\0') || (home = home_dir()) == NULL)
+        return hfi_strdup(p);
+    out = hfi_strfmt("%s%s", home, p + 1);
+    hfi_free(home);
+    return out;
 }
 
 /* The current folder's relative path `p` (a leading "./" dropped), made absolute
@@ -121,9 +149,11 @@ static char *hf_home(void)
         hfi_free(x);
         return out;
     }
-    if ((v = env_nonempty("HOME")) != NULL)
-        return hfi_strfmt("%s/.cache/huggingface", v);
-    return NULL;
+    if ((x = home_dir()) == NULL)
+        return NULL;
+    out = hfi_strfmt("%s/.cache/huggingface", x);
+    hfi_free(x);
+    return out;
 }
 
 static char *strip_token(const char *t)
@@ -194,10 +224,10 @@ char *hfi_url_origin(const char *url)
     int https;
     size_t host_len;
 
-    if (strncmp(url, "http://", 7) == 0) {
+    if (strncasecmp(url, "http://", 7) == 0) {     /* a scheme is case-insensitive */
         https = 0;
         rest = url + 7;
-    } else if (strncmp(url, "https://", 8) == 0) {
+    } else if (strncasecmp(url, "https://", 8) == 0) {
         https = 1;
         rest = url + 8;
     } else {
@@ -254,9 +284,9 @@ int hfi_hub_configure(hf_hub_t *hub, const hf_hub_config_t *cfg, hf_error_t *err
         hub->cache_dir = expand_home(v);
     } else {
         char *home = hf_home();
-        if (!home && !env_nonempty("HOME"))
-            return hf_error_set(err, HF_EINVAL, 0,
-                                "no cache folder: set HF_HUB_CACHE or HF_HOME (HOME is not set)");
+        if (!home)      /* short memory, or no $HOME and no password entry */
+            return hf_error_set(err, HF_EINVAL, 0, "no cache folder: set HF_HUB_CACHE or "
+                                "HF_HOME (HOME is not set, and the user has no home folder)");
         hub->cache_dir = home ? hfi_strfmt("%s/hub", home) : NULL;
         hfi_free(home);
     }

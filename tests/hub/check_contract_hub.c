@@ -5,6 +5,8 @@
  */
 #include "common/testutil.h"
 
+#include <pwd.h>
+
 #include <stdatomic.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -102,7 +104,7 @@ static void env_clean(void)
         unsetenv(vars[i]);
 }
 
-START_TEST(hub_new_refuses_a_missing_runtime_and_an_endpoint_that_is_not_http)
+START_TEST(hub_new_refuses_what_it_cannot_use_and_takes_what_python_takes)
 {
     hf_hub_config_t c;
     hf_error_t e;
@@ -128,12 +130,43 @@ START_TEST(hub_new_refuses_a_missing_runtime_and_an_endpoint_that_is_not_http)
     ck_assert_ptr_null(hf_hub_new(rt, &c, &e));
     ck_assert_int_eq(e.code, HF_EINVAL);
     c.token = "";
-    c.cache_dir = NULL;             /* no cache folder to be had */
-    env_clean();
-    unsetenv("HOME");
-    memset(&e, 0, sizeof e);
-    ck_assert_ptr_null(hf_hub_new(rt, &c, &e));
-    ck_assert_int_eq(e.code, HF_EINVAL);
+    /* a URL's scheme is case-insensitive (RFC 3986): HTTP:// was refused */
+    {
+        char upper[256];
+        hf_hub_t *h;
+        snprintf(upper, sizeof upper, "HTTP%s", mock.hub + 4);
+        c.endpoint = upper;
+        memset(&e, 0, sizeof e);
+        h = hf_hub_new(rt, &c, &e);
+        ck_assert_msg(h != NULL, "%s", e.message);
+        hf_hub_free(h);
+        c.endpoint = mock.hub;
+    }
+    /* no $HOME: the home folder comes from the password database, as Python's expanduser
+     * (hf_hub_new refused to start); no file is written there */
+    {
+        struct passwd *pw = getpwuid(getuid());
+        char want[1024], got[1024];
+        hf_hub_t *h;
+
+        ck_assert_ptr_nonnull(pw);
+        c.cache_dir = NULL;
+        env_clean();
+        unsetenv("HOME");
+        memset(&e, 0, sizeof e);
+        h = hf_hub_new(rt, &c, &e);
+        ck_assert_msg(h != NULL, "%s", e.message);
+        snprintf(want, sizeof want, "%s/.cache/huggingface/hub", pw->pw_dir);
+        snprintf(got, sizeof got, "%s", hf_hub_cache_dir(h));
+        ck_assert_str_eq(got, want);
+        hf_hub_free(h);
+        c.cache_dir = "~/elsewhere";
+        h = hf_hub_new(rt, &c, &e);
+        ck_assert_ptr_nonnull(h);
+        snprintf(want, sizeof want, "%s/elsewhere", pw->pw_dir);
+        ck_assert_str_eq(hf_hub_cache_dir(h), want);
+        hf_hub_free(h);
+    }
     /* the accessors and stats on NULL */
     ck_assert_ptr_null(hf_hub_endpoint(NULL));
     ck_assert_ptr_null(hf_hub_cache_dir(NULL));
@@ -962,7 +995,7 @@ static Suite *contract_hub_suite(void)
     TCase *tc = tcase_create("contract");
     tcase_set_timeout(tc, 120);
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, hub_new_refuses_a_missing_runtime_and_an_endpoint_that_is_not_http);
+    tcase_add_test(tc, hub_new_refuses_what_it_cannot_use_and_takes_what_python_takes);
     tcase_add_test(tc, the_environment_gives_endpoint_cache_token_and_offline);
     tcase_add_test(tc, bad_arguments_give_null_or_a_rejected_future_and_no_request);
     tcase_add_test(tc, snapshot_pattern_arrays_that_are_null_or_hold_null_are_einval);
