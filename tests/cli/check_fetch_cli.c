@@ -14,7 +14,9 @@
  *  - every run's output is searched for the suite's tokens: a token printed anywhere, in
  *    any test, fails that test;
  *  - assertions are on exit codes, printed paths and JSON, bytes on disk and the mock's
- *    request counters, never on timing (waits poll a condition with a deadline).
+ *    request counters, never on timing (waits poll a condition with a deadline);
+ *  - a --local-dir copy is caught under way by making the cached blob a FIFO that the test
+ *    feeds: the copy lasts until the test closes it, with no hook in hf-fetch.
  */
 #include "common/testutil.h"
 
@@ -22,6 +24,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -38,6 +41,7 @@
 #define FIXTURE_TOKEN "hf_fixture_token"        /* the fixtures' gated sd35 repo */
 #define BIN_SIZE 300000                         /* org/tiny weights/model.bin (LFS) */
 #define MAX_ARGS 64
+#define MANY_FILES 64                           /* org/many: f00.txt ... f63.txt */
 
 static tu_mock_t mock;          /* the runner's; valid in every test */
 static char work[256], cache[300], home[300];
@@ -312,6 +316,8 @@ static void serve(void)
                      "{\"private\": true, \"tokens\": [\"" TOKEN "\"]}");
     tu_mock_file(&mock, "model", "openai-community/gpt2", "config.json", gpt2,
                  sizeof gpt2 - 1);
+    for (int i = 0; i < MANY_FILES; i++)
+        tu_mock_file(&mock, "model", "org/many", P("f%02d.txt", i), "many\n", 5);
     free(bin);
     tu_mock_start(&mock, NULL);
 }
@@ -1214,6 +1220,173 @@ START_TEST(ctrl_c_cancels_and_leaves_no_file_but_the_resumable_partial)
 }
 END_TEST
 
+/* The regular files below `dir`, at any depth, leaving out folders named `skip` (may be
+ * NULL): how many (the first one's path into `first`), and in *partial the bytes of those
+ * whose names end in ".incomplete". */
+static int files_below(const char *dir, const char *skip, char first[1024], long long *partial)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+
+    if (!d)
+        return 0;
+    while ((e = readdir(d)) != NULL) {
+        char full[1024];
+        size_t len = strlen(e->d_name);
+        struct stat st;
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            (skip && strcmp(e->d_name, skip) == 0))
+            continue;
+        snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
+        if (lstat(full, &st) < 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            n += files_below(full, skip, n ? NULL : first, partial);
+            continue;
+        }
+        if (first && n == 0)
+            snprintf(first, 1024, "%s", full);
+        n++;
+        if (len > 11 && strcmp(e->d_name + len - 11, ".incomplete") == 0)
+            *partial += st.st_size;
+    }
+    closedir(d);
+    return n;
+}
+
+static long long partial_bytes(const char *dir)
+{
+    char first[1024];
+    long long partial = 0;
+    files_below(dir, NULL, first, &partial);
+    return partial;
+}
+
+/* Write `n` bytes into the FIFO `fd` (non-blocking), as fast as the reader takes them.
+ * Returns the bytes written: fewer when the reader has gone (EPIPE). */
+static size_t feed(int fd, size_t n)
+{
+    static char chunk[1 << 16];
+    size_t done = 0;
+    uint64_t until = tu_now_ms() + TU_DEADLINE_MS;
+
+    memset(chunk, 'x', sizeof chunk);
+    while (done < n) {
+        size_t want = n - done < sizeof chunk ? n - done : sizeof chunk;
+        ssize_t w = write(fd, chunk, want);
+        if (w > 0) {
+            done += (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EPIPE)
+            break;
+        ck_assert_msg(w < 0 && errno == EAGAIN, "write to the FIFO: %s", strerror(errno));
+        ck_assert_msg(tu_now_ms() < until, "the FIFO's reader took nothing for too long");
+        tu_sleep_ms(1);
+    }
+    return done;
+}
+
+/* Start `hf-fetch download org/tiny config.json --local-dir <ld> --offline` with the
+ * cached blob made a FIFO that the test feeds: a copy that lasts as long as the test
+ * wants, as a large file on a slow disk would. Returns with 256 KiB copied (into some
+ * .incomplete file below `ld`) and the copy waiting for more; *fd is the FIFO's end to
+ * write to. */
+static pid_t start_a_copy_from_a_fifo(const char *ld, int *fd)
+{
+    char link[1024], blob[PATH_MAX];
+    const char *args[] = { "download", "org/tiny", "config.json", "--local-dir", ld,
+                           "--offline", "--quiet", NULL };
+    pid_t pid;
+
+    expect(0, "download", "org/tiny", "config.json", "--quiet", (char *)NULL);
+    snprintf(link, sizeof link, "%s", line());
+    ck_assert_ptr_nonnull(realpath(link, blob));
+    ck_assert_int_eq(unlink(blob), 0);
+    ck_assert_int_eq(mkfifo(blob, 0644), 0);
+    signal(SIGPIPE, SIG_IGN);
+
+    pid = spawn_argv(args);
+    TU_EVENTUALLY((*fd = open(blob, O_WRONLY | O_NONBLOCK)) >= 0);  /* it opened the blob */
+    ck_assert_uint_eq(feed(*fd, 256 * 1024), 256 * 1024);
+    TU_EVENTUALLY(partial_bytes(ld) == 256 * 1024);    /* copied so far: all it was given */
+    return pid;
+}
+
+/* Ctrl-C during a --local-dir copy stops the copy, not only the next wait: exit 130, and
+ * neither a truncated file nor a temporary one left in DIR. The Ctrl-C comes while the
+ * copy waits for more bytes. */
+START_TEST(ctrl_c_stops_a_local_dir_copy_and_leaves_no_partial_file)
+{
+    char ld[512], first[1024] = "";
+    long long partial = 0;
+    pid_t pid;
+    int fd, rc, n;
+
+    snprintf(ld, sizeof ld, "%s/ld", work);
+    pid = start_a_copy_from_a_fifo(ld, &fd);
+    kill(pid, SIGINT);
+    feed(fd, 256 * 1024);       /* more bytes, should it go on reading: it must not */
+    close(fd);                  /* the end of the "file": a copy still going would finish */
+    rc = finish(pid);
+    ck_assert_msg(rc == 130, "exit %d: %s", rc, err);
+    ck_assert_str_eq(out, "");
+    ck_assert_int_eq(file_size(P("%s/config.json", ld)), -1);
+    n = files_below(ld, NULL, first, &partial);
+    ck_assert_msg(n == 0, "left below DIR: %s", first);
+}
+END_TEST
+
+/* A kill (or a second Ctrl-C, which kills) cannot clean up: the copy's temporary file
+ * stays, but under DIR/.cache/huggingface/download, as huggingface_hub keeps its own;
+ * among DIR's own files there is neither a part of the file nor a temporary one. */
+START_TEST(a_killed_local_dir_copy_leaves_nothing_among_the_dirs_files)
+{
+    char ld[512], first[1024] = "";
+    long long partial = 0;
+    pid_t pid;
+    int fd, rc, n;
+
+    snprintf(ld, sizeof ld, "%s/ld", work);
+    pid = start_a_copy_from_a_fifo(ld, &fd);
+    kill(pid, SIGKILL);
+    rc = finish(pid);
+    close(fd);
+    ck_assert_int_eq(rc, 128 + SIGKILL);
+    ck_assert_int_eq(file_size(P("%s/config.json", ld)), -1);
+    n = files_below(ld, ".cache", first, &partial);
+    ck_assert_msg(n == 0, "left among DIR's files: %s", first);
+}
+END_TEST
+
+/* A --local-dir run over files that are all up to date only asks the Hub about each (one
+ * metadata request, here 40 ms, less than the 100 ms a wait sleeps between looks at the
+ * flag): Ctrl-C during it ends the run with 130 before the next file, rather than never. */
+START_TEST(ctrl_c_between_the_files_of_a_local_dir_run_is_not_lost)
+{
+    char ld[512];
+    const char *args[] = { "download", "org/many", "--local-dir", ld, "--quiet", NULL };
+    pid_t pid;
+    int rc;
+    long asked;
+
+    snprintf(ld, sizeof ld, "%s/ld", work);
+    expect(0, "download", "org/many", "--local-dir", ld, "--quiet", (char *)NULL);
+    tu_mock_reset(&mock);
+    tu_mock_fault(&mock, "{\"path\": \"/org/many/resolve/*\", \"method\": \"HEAD\", "
+                         "\"stall_ms\": 40}");
+    pid = spawn_argv(args);
+    TU_EVENTUALLY(mock_total() >= 3 || kill(pid, 0) != 0);     /* two files asked about */
+    kill(pid, SIGINT);
+    rc = finish(pid);
+    ck_assert_msg(rc == 130, "exit %d: %s", rc, err);
+    ck_assert_str_eq(out, "");
+    asked = mock_total() - 1;   /* less the file list */
+    ck_assert_msg(asked < MANY_FILES, "asked about all %ld files", asked);
+}
+END_TEST
+
 /* ---- the README's C example ---------------------------------------------------------------- */
 
 START_TEST(readme_example_chains_a_download_into_a_compute_step)
@@ -1285,6 +1458,9 @@ static Suite *fetch_cli_suite(void)
     tcase_add_test(tc, exit_6_when_the_cache_cannot_be_written);
     tcase_add_test(tc, the_token_never_appears_in_any_output);
     tcase_add_test(tc, ctrl_c_cancels_and_leaves_no_file_but_the_resumable_partial);
+    tcase_add_test(tc, ctrl_c_stops_a_local_dir_copy_and_leaves_no_partial_file);
+    tcase_add_test(tc, a_killed_local_dir_copy_leaves_nothing_among_the_dirs_files);
+    tcase_add_test(tc, ctrl_c_between_the_files_of_a_local_dir_run_is_not_lost);
     tcase_add_test(tc, readme_example_chains_a_download_into_a_compute_step);
     suite_add_tcase(s, tc);
     return s;

@@ -65,31 +65,73 @@ static int mkdirs_for(const char *path)
     return 0;
 }
 
-int fetch_copy_file(const char *from, const char *to)
+/* Write all `n` bytes of `buf` to `fd`; a write cut short by a signal goes on unless the
+ * signal was Ctrl-C or SIGTERM. Returns 0, or -1 (errno set). */
+static int write_all(int fd, const char *buf, size_t n)
 {
-    char tmp[4200], buf[1 << 16];
-    int in, out, rc = 0;
+    while (n > 0) {
+        ssize_t w = write(fd, buf, n);
+        if (w < 0 && errno == EINTR && !fetch_interrupted)
+            continue;
+        if (w < 0)
+            return -1;
+        buf += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int fetch_copy_file(const char *from, const char *dir, const char *file)
+{
+    size_t len = strlen(dir) + strlen(file) + 80;
+    char *to = malloc(len), *tmp = malloc(len), buf[1 << 16];
+    int in = -1, out = -1, rc = -1;
     ssize_t n;
 
-    snprintf(tmp, sizeof tmp, "%s.%ld.incomplete", to, (long)getpid());
-    if (mkdirs_for(to) < 0 || (in = open(from, O_RDONLY)) < 0)
-        return -1;
-    if ((out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0666)) < 0) {
-        close(in);
-        return -1;
+    if (!to || !tmp)
+        goto out;
+    snprintf(to, len, "%s/%s", dir, file);
+    /* beside the metadata, as huggingface_hub keeps its partial files: a copy cut short
+     * by a kill leaves nothing among DIR's own files */
+    snprintf(tmp, len, "%s/.cache/huggingface/download/%s.%ld.incomplete", dir, file,
+             (long)getpid());
+    if (fetch_interrupted) {
+        errno = EINTR;
+        goto out;
     }
-    while ((n = read(in, buf, sizeof buf)) > 0)
-        if (write(out, buf, (size_t)n) != n) {
-            rc = -1;
-            break;
+    if (mkdirs_for(to) < 0 || mkdirs_for(tmp) < 0 || (in = open(from, O_RDONLY)) < 0)
+        goto out;
+    if ((out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0666)) < 0)
+        goto out;
+    for (;;) {
+        /* a large file takes a while: Ctrl-C stops it here, not at the next wait */
+        if (fetch_interrupted) {
+            errno = EINTR;
+            goto out;
         }
-    if (n < 0 || close(out) < 0)
-        rc = -1;
-    close(in);
-    if (rc == 0 && rename(tmp, to) < 0)
-        rc = -1;
-    if (rc < 0)
+        if ((n = read(in, buf, sizeof buf)) < 0 && errno == EINTR)
+            continue;           /* the flag says whether to go on */
+        if (n < 0 || (n > 0 && write_all(out, buf, (size_t)n) < 0))
+            goto out;
+        if (n == 0)
+            break;
+    }
+    rc = close(out);
+    out = -1;
+    if (rc == 0)
+        rc = rename(tmp, to);
+out:
+    if (out >= 0)
+        close(out);
+    if (in >= 0)
+        close(in);
+    if (rc < 0 && tmp) {
+        int e = errno;
         unlink(tmp);
+        errno = e;
+    }
+    free(to);
+    free(tmp);
     return rc;
 }
 
@@ -173,9 +215,14 @@ static int local_one(fetch_ctx_t *c, const char *file, hf_progress_fn pf, void *
         return df ? rc : EXIT_LOCAL_IO;
     }
     snprintf(local, sizeof local, "%s/%s", c->o.local_dir, file);
-    if (fetch_copy_file(hf_future_value(df), local) < 0 || write_meta(c->o.local_dir, file, m) < 0) {
-        fprintf(stderr, "hf-fetch: cannot write %s: %s\n", local, strerror(errno));
-        rc = EXIT_LOCAL_IO;
+    if (fetch_copy_file(hf_future_value(df), c->o.local_dir, file) < 0 ||
+        write_meta(c->o.local_dir, file, m) < 0) {
+        if (errno == EINTR && fetch_interrupted)
+            rc = EXIT_INTERRUPTED;      /* the temporary copy is gone; DIR/file as it was */
+        else {
+            fprintf(stderr, "hf-fetch: cannot write %s: %s\n", local, strerror(errno));
+            rc = EXIT_LOCAL_IO;
+        }
     }
     hf_future_release(df);
     hf_future_release(mf);
@@ -269,6 +316,8 @@ int cmd_download(fetch_ctx_t *c)
     hf_progress_fn pf = progress_sink(&c->o, &parg);
     hf_future_t *f = NULL;
     int rc;
+
+    c->progress = parg;         /* freed by main once the hub is: the sink outlives us */
 
     /* as `hf download`: named files are what is fetched; the globs filter a whole repo */
     if (c->o.nfiles && (c->o.ninclude || c->o.nexclude))

@@ -80,6 +80,7 @@ int cmd_model(fetch_ctx_t *c)
     mo.quant = c->o.quant;
     mo.dim = c->o.dim;
     mo.progress = progress_sink(&c->o, &mo.progress_arg);
+    c->progress = mo.progress_arg;      /* freed by main once the hub is */
     if ((f = hf_model_load(c->rt, c->hub, c->o.repo, &mo)) == NULL) {
         fprintf(stderr, "hf-fetch: out of memory\n");
         return EXIT_LOCAL_IO;

@@ -41,14 +41,12 @@ static char *join(const char *dir, const char *file)
 
 static int copy_in(const char *from, const char *dir, const char *file)
 {
-    char *to = join(dir, file);
-    int rc = EXIT_OK;
-    if (!to || fetch_copy_file(from, to) < 0) {
-        fprintf(stderr, "hf-fetch: cannot write %s/%s: %s\n", dir, file, strerror(errno));
-        rc = EXIT_LOCAL_IO;
-    }
-    free(to);
-    return rc;
+    if (fetch_copy_file(from, dir, file) == 0)
+        return EXIT_OK;
+    if (errno == EINTR && fetch_interrupted)
+        return EXIT_INTERRUPTED;        /* stopped by Ctrl-C: nothing of it left in DIR */
+    fprintf(stderr, "hf-fetch: cannot write %s/%s: %s\n", dir, file, strerror(errno));
+    return EXIT_LOCAL_IO;
 }
 
 int local_offline_file(fetch_ctx_t *c, const char *file)

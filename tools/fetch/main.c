@@ -5,6 +5,9 @@
  * flag is up, stops waiting and frees the hub, which aborts the transfers without
  * cancelling them: nothing is committed, and each blob's .incomplete file stays for the
  * next run to resume (always: a cancel would delete it); the tool exits with 130.
+ * The flag is also looked at before each wait, and between the 64 KiB chunks of a
+ * --local-dir copy (fetch_copy_file), the one long step download runs on this thread: a
+ * copy stopped there removes its temporary file, and DIR keeps the old file or none.
  * Library threads block signals, so the handler runs here.
  * scan-cache, verify and rm run one library call on this thread, with no future to wait
  * on and so nothing that would see the flag (rm may wait for a blob lock as long as a
@@ -304,6 +307,10 @@ int fetch_fail(const hf_error_t *err)
 
 int fetch_wait(hf_future_t *f)
 {
+    /* a Ctrl-C that came between two waits (a future settled within 100 ms never lets the
+     * loop look) is seen here, before the next step starts */
+    if (fetch_interrupted)
+        return EXIT_INTERRUPTED;
     while (hf_future_wait(f, 100) == HF_ETIMEDOUT) {
         /* not cancelled: a cancel means "not wanted" and deletes the partial file. main's
          * hf_hub_free stops the transfers and keeps each partial file, as a kill would,
@@ -376,6 +383,7 @@ int main(int argc, char **argv)
     }
     rc = commands[cmd].run(&c);
     hf_hub_free(c.hub);
+    progress_free(c.progress);      /* no I/O thread can call the sink any more */
     hf_runtime_free(c.rt);
     /* the printed path is the result: one that could not be written is a failure */
     if (fflush(stdout) != 0 || ferror(stdout)) {

@@ -3,6 +3,8 @@
  * lines otherwise, nothing with --quiet or $HF_HUB_DISABLE_PROGRESS_BARS.
  *
  * The sink is called on I/O threads, concurrently: everything here is under one mutex.
+ * It may be called until the hub is freed, after progress_done too when Ctrl-C left
+ * transfers under way: main frees its state (progress_free) only after hf_hub_free.
  * It never prints a token (it has none to print).
  */
 #include "config.h"
@@ -22,6 +24,7 @@ typedef struct prog {
     double start, last_print;
     unsigned last_files_done;
     int drawn;
+    int closed;                 /* progress_done was called: print nothing more */
     char **finished;            /* plain lines: files whose "done" line is out */
     size_t nfinished, cap;
 } prog_t;
@@ -72,6 +75,10 @@ static void sink(const hf_progress_t *p, void *arg)
     int file_finished = p->file_total && p->file_done == p->file_total;
 
     pthread_mutex_lock(&g->mu);
+    if (g->closed) {
+        pthread_mutex_unlock(&g->mu);
+        return;
+    }
     el = t - g->start;
     rate = el > 0 ? (double)done / el : 0;
     if (g->tty) {
@@ -125,8 +132,18 @@ void progress_done(void *arg)
     prog_t *g = arg;
     if (!g)
         return;
-    if (g->tty && g->drawn)
+    pthread_mutex_lock(&g->mu);
+    if (g->tty && g->drawn && !g->closed)
         fputc('\n', stderr);
+    g->closed = 1;
+    pthread_mutex_unlock(&g->mu);
+}
+
+void progress_free(void *arg)
+{
+    prog_t *g = arg;
+    if (!g)
+        return;
     pthread_mutex_destroy(&g->mu);
     for (size_t i = 0; i < g->nfinished; i++)
         free(g->finished[i]);
