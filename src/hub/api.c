@@ -257,9 +257,15 @@ static void req_on_settled(hf_future_t *f, void *arg, int state)
     req_unref(r);
 }
 
-static void req_begin(void *arg)
+/* req_start as a step of its own (hfi_hub_step): a runtime freed while it waited in the
+ * queue still runs this, and the request settles cancelled instead of leaking */
+static void req_begin(hf_future_t *done, hf_promise_t *next, void *arg)
 {
-    req_start(arg);
+    (void)done;
+    if (hfi_hub_step_discarded(next))
+        req_fail(arg, HF_ECANCELED, 0, "runtime shut down");
+    else
+        req_start(arg);
 }
 
 /* Start a request; `acc` is the parser's state (freed with acc_free unless resolved). */
@@ -299,8 +305,8 @@ static hf_future_t *api_get(hf_hub_t *hub, char *url, const char *what, api_pars
         req_fail(r, HF_EOFFLINE, 0, "offline mode: no API request is made");
         return f;
     }
-    if (hf_executor_post(hf_runtime_io(hub->rt), req_begin, r) < 0)
-        req_fail(r, HF_ECANCELED, 0, "runtime shut down");
+    if (hfi_hub_step(hub, req_begin, r) < 0)
+        req_fail(r, HF_ENOMEM, 0, "out of memory");
     return f;
 }
 

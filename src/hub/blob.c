@@ -35,7 +35,7 @@
  *    download opened under the lock;
  *  - steps run on the I/O pool (continuations with HF_ON_ANY on engine futures, so each
  *    step always runs and owns its cleanup; the first step and the hasher too, as
- *    continuations of a settled future: hfi_blob_post, blob_fetch.c); the body sinks run on
+ *    continuations of a settled future: hfi_hub_step); the body sinks run on
  *    engine loop threads;
  *    `mu` guards the chunk table, the hasher's progress and the futures to cancel; the
  *    last of the chunks and the hasher to stop reports a failure (`ended`: once);
@@ -517,14 +517,14 @@ static void blob_start(void *arg)
     hfi_blob_single_start(b);
 }
 
-/* blob_start as a step of its own (hfi_blob_post): a runtime freed before it ran settles
+/* blob_start as a step of its own (hfi_hub_step): a runtime freed before it ran settles
  * the download as cancelled here, on the discarding thread, instead of leaking it. */
 static void start_step(hf_future_t *done, hf_promise_t *next, void *arg)
 {
     hfi_blob_t *b = arg;
 
     (void)done;
-    if (hfi_blob_step_discarded(next)) {
+    if (hfi_hub_step_discarded(next)) {
         hfi_blob_fail_msg(b, HF_ECANCELED, "runtime shut down");
         return;
     }
@@ -631,7 +631,7 @@ hfi_blob_t *hfi_blob_join(hf_hub_t *hub, const hfi_blob_req_t *req, hf_future_t 
     if (fresh) {
         hfi_blob_unref(fresh);      /* someone else's download won the race */
     } else if (created) {
-        if ((after ? hfi_hub_then(hub, after, start_step, b) : hfi_blob_post(b, start_step)) < 0)
+        if ((after ? hfi_hub_then(hub, after, start_step, b) : hfi_hub_step(hub, start_step, b)) < 0)
             hfi_blob_fail_msg(b, HF_ENOMEM, "out of memory");
         hf_future_release(after);
     }

@@ -25,7 +25,7 @@
  *  - a redirect with an empty Location is refused at once (HF_EPROTO), as one without a
  *    Location is, instead of being resolved to the URL asked and followed ten times;
  *  - a step that starts on its own (the download's start, the hasher) is a continuation of a
- *    settled future (hfi_blob_post), not a posted task: if the runtime is freed while it is
+ *    settled future (hfi_hub_step), not a posted task: if the runtime is freed while it is
  *    queued, a posted task would never run and the blob it owns would leak with its
  *    requesters' futures pending; the continuation runs then, on the discarding thread,
  *    and settles the download as cancelled.
@@ -42,23 +42,6 @@
 #include "core/alloc.h"
 #include "hub/headers.h"
 #include "hub/writeback.h"
-
-/* ---- steps of their own on the I/O pool -------------------------------------------------- */
-
-int hfi_blob_post(hfi_blob_t *b, hf_then_fn fn)
-{
-    hf_future_t *f = hf_future_resolved(NULL, NULL);
-    int rc = f ? hfi_hub_then(b->hub, f, fn, b) : HF_ENOMEM;
-    hf_future_release(f);
-    return rc;
-}
-
-int hfi_blob_step_discarded(hf_promise_t *next)
-{
-    /* the output of a discarded continuation is cancelled before it runs; nobody else
-     * holds it (hfi_hub_then let it go), so that is the only way this fails */
-    return hf_promise_resolve(next, NULL, NULL) < 0;
-}
 
 /* ---- waiting between attempts ---------------------------------------------------------- */
 

@@ -121,15 +121,6 @@ int hfi_blob_open_partial(const char *path, hf_error_t *err);
  * cancellation reaches it, and stop it at once if the download is already over
  * (cancelled, or one of its ranges failed: b->failed_code). Takes b->mu. */
 void hfi_blob_pend(hfi_blob_t *b, hfi_pending_t *slot, hf_future_t *f, hfi_xfer_t *x);
-/* Run `fn(done, next, b)` on the I/O pool as a step of its own: a continuation (HF_ON_ANY)
- * of a settled future, never a posted task, so that it runs even if the runtime is freed
- * while it waits (a posted task is then dropped, and what it owns with it): then once, on
- * the discarding thread, where settling `next` fails (hfi_blob_step_discarded) and the step
- * must only clean up. Returns 0, or HF_ENOMEM (`fn` never runs). */
-int hfi_blob_post(hfi_blob_t *b, hf_then_fn fn);
-/* At the top of a step hfi_blob_post started: settle `next`, and return 1 if the step was
- * discarded (its runtime freed before it ran), 0 if it runs as usual. */
-int hfi_blob_step_discarded(hf_promise_t *next);
 /* Whether a transfer that failed with `code` is worth another attempt. */
 int hfi_blob_worth_retrying(const hfi_xfer_t *x, int code);
 /* Start a GET of b->url for bytes [from, to] (UINT64_MAX: no Range / open end) into

@@ -211,11 +211,11 @@ static void hasher_lost(hfi_blob_t *b, int code)
     hfi_blob_unref(b);
 }
 
-/* hash_step as a step of its own (hfi_blob_post): run even if the runtime is freed first. */
+/* hash_step as a step of its own (hfi_hub_step): run even if the runtime is freed first. */
 static void hash_then(hf_future_t *done, hf_promise_t *next, void *arg)
 {
     (void)done;
-    if (hfi_blob_step_discarded(next))
+    if (hfi_hub_step_discarded(next))
         hasher_lost(arg, HF_ECANCELED);
     else
         hash_step(arg);
@@ -237,7 +237,7 @@ static void do_next(hfi_blob_t *b, int what)
     case NEXT_HASH:
         pump_chunks(b);                 /* first: once posted, the hasher may finish it all */
         atomic_fetch_add(&b->refs, 1);  /* the hasher's */
-        if ((rc = hfi_blob_post(b, hash_then)) < 0)
+        if ((rc = hfi_hub_step(b->hub, hash_then, b)) < 0)
             hasher_lost(b, rc);
         break;
     case NEXT_PUMP:

@@ -571,9 +571,21 @@ static void head_start(dl_t *d)
 
 /* ---- the beginning (I/O pool) ------------------------------------------------------------ */
 
-static void begin(void *arg)
+static void begin(dl_t *d);
+
+/* begin as a step of its own (hfi_hub_step): a runtime freed while it waited in the queue
+ * still runs this, and the download settles cancelled instead of leaking */
+static void begin_step(hf_future_t *done, hf_promise_t *next, void *arg)
 {
-    dl_t *d = arg;
+    (void)done;
+    if (hfi_hub_step_discarded(next))
+        done_errf(arg, HF_ECANCELED, 0, "runtime shut down");
+    else
+        begin(arg);
+}
+
+static void begin(dl_t *d)
+{
     char *path, *rev, *p;
 
     if (atomic_load(&d->cancelled)) {
@@ -682,7 +694,7 @@ static hf_future_t *start(hf_hub_t *hub, const hf_file_ref_t *ref,
     }
     f = hf_promise_future(d->out);
     hfi_future_set_hook((hf_future_t *)(void *)d->out, on_settled, d);
-    if (hf_executor_post(hf_runtime_io(hub->rt), begin, d) < 0) {
+    if (hfi_hub_step(hub, begin_step, d) < 0) {
         hf_future_cancel(f);
         dl_unref(d);
     }

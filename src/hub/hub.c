@@ -234,6 +234,22 @@ int hfi_hub_then(hf_hub_t *hub, hf_future_t *f, hf_then_fn fn, void *arg)
     return 0;
 }
 
+int hfi_hub_step(hf_hub_t *hub, hf_then_fn fn, void *arg)
+{
+    hf_future_t *f = hf_future_resolved(NULL, NULL);
+    int rc = f ? hfi_hub_then(hub, f, fn, arg) : HF_ENOMEM;
+
+    hf_future_release(f);
+    return rc;
+}
+
+int hfi_hub_step_discarded(hf_promise_t *next)
+{
+    /* a discarded continuation's output is cancelled before it runs, and nobody else holds
+     * it (hfi_hub_then let it go): that is the only way this can fail */
+    return hf_promise_resolve(next, NULL, NULL) < 0;
+}
+
 static void retry_unlink(retry_t *r)
 {
     hf_hub_t *hub = r->hub;

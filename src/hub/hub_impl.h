@@ -68,6 +68,16 @@ size_t hfi_snapshot_set_large_repo_files(size_t n);
  * Continue with `fn(done, next, arg)` on the I/O pool once `f` settles, whatever its
  * state (HF_ON_ANY). Consumes nothing; returns 0 or HF_ENOMEM. */
 int hfi_hub_then(hf_hub_t *hub, hf_future_t *f, hf_then_fn fn, void *arg);
+/* Run `fn(done, next, arg)` on the I/O pool as a step of its own: an HF_ON_ANY
+ * continuation of a settled future, never a posted task. If the runtime is freed while it
+ * waits in the queue (a posted task would then be dropped, and what it owns with it), it
+ * still runs once, on the discarding thread, where hfi_hub_step_discarded() says so and
+ * the step must only clean up. Returns 0, or HF_ENOMEM (`fn` never runs). */
+int hfi_hub_step(hf_hub_t *hub, hf_then_fn fn, void *arg);
+/* At the top of a step run by hfi_hub_step or hfi_hub_then: settle `next` (nothing else
+ * does), and return 1 if the step was discarded by a freed runtime, 0 if it runs as
+ * usual. */
+int hfi_hub_step_discarded(hf_promise_t *next);
 /* Wait before retry number `attempt` (1-based) after the response in `x` (NULL if none):
  * backoff_ms doubled per attempt up to 8x, or the server's Retry-After, or RateLimit t=
  * on a 429. Counts the retry. Returns the delay future (to cancel), continuing as above.

@@ -138,6 +138,56 @@ START_TEST(a_runtime_freed_while_a_blob_download_waits_to_start_settles_it_cance
 }
 END_TEST
 
+/* The same for a download's very first step and an API request's: each was a posted task,
+ * dropped by the freed runtime with what it owned, its future pending for ever and the hub
+ * held (hf_hub_free waited). */
+START_TEST(a_runtime_freed_while_a_download_and_an_api_request_wait_to_begin_cancels_them)
+{
+    blocker_t blk = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0 };
+    hf_file_ref_t ref = { "org/model", HF_REPO_MODEL, NULL, "model.bin" };
+    hf_runtime_config_t rc;
+    hf_hub_config_t cfg;
+    hf_runtime_t *rt;
+    hf_hub_t *h;
+    hf_future_t *f[3];
+    char commit[41], etag[65];
+
+    memset(&rc, 0, sizeof rc);
+    rc.compute_threads = 1;
+    rc.io_threads_max = 2;
+    rt = hf_runtime_new(&rc);
+    ck_assert_ptr_nonnull(rt);
+    blk.io = hf_runtime_io(rt);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.engine_threads = 1;
+    h = tu_hub_at(rt, mock.hub, cache, "", &cfg);
+    metadata(h, commit, etag);          /* the engine's loop has one thread, for good */
+    ck_assert_int_eq(hf_executor_post(blk.io, block_until_stopped, &blk), 0);
+    pthread_mutex_lock(&blk.mu);
+    while (!blk.running)
+        pthread_cond_wait(&blk.cv, &blk.mu);
+    pthread_mutex_unlock(&blk.mu);
+    /* no thread left for their first steps: they wait in the queue */
+    f[0] = download(h);
+    f[1] = hf_hub_repo_info(h, &ref);
+    f[2] = hf_hub_file_metadata(h, &ref);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_ptr_nonnull(f[i]);
+        ck_assert_int_eq(hf_future_state(f[i]), HF_FUTURE_PENDING);
+    }
+
+    hf_runtime_free(rt);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_msg(tu_settle(f[i]) == HF_FUTURE_CANCELLED, "future %d: state %d", i,
+                      hf_future_state(f[i]));
+        hf_future_release(f[i]);
+    }
+    hf_hub_free(h);                     /* returns: nothing holds the hub any more */
+    ck_assert_int_eq(tu_mock_count(&mock, "GET", "/api/models/org/model"), 0);
+    ck_assert_int_eq(tu_mock_count(&mock, "HEAD", RESOLVE), 1);        /* metadata()'s */
+}
+END_TEST
+
 /* ---- two sizes for one etag ---------------------------------------------------------------- */
 
 /* The HEAD of model.bin after the next `skip` says it has one byte less than it has: the
@@ -276,6 +326,7 @@ static Suite *faults_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, a_runtime_freed_while_a_blob_download_waits_to_start_settles_it_cancelled);
+    tcase_add_test(tc, a_runtime_freed_while_a_download_and_an_api_request_wait_to_begin_cancels_them);
     tcase_add_test(tc, a_second_size_for_a_committed_blob_is_a_protocol_error_without_a_download);
     tcase_add_test(tc, a_second_size_for_a_blob_under_way_is_a_protocol_error_and_the_first_completes);
     tcase_add_test(tc, a_download_of_the_wrong_size_fails_alone_and_one_of_the_right_size_is_served);
