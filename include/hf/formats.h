@@ -127,8 +127,9 @@ typedef struct hf_gguf_array {
  *
  * Checks the magic, the version (2 or 3; 1 is HF_EUNSUPPORTED, as is a file written
  * big-endian), every metadata key and value (nested arrays included, up to
- * HF_GGUF_MAX_ARRAY_DEPTH; keys must be printable ASCII and string values UTF-8; strings in
- * arrays are bytes, not checked, as ggml takes them: converters write raw byte tokens),
+ * HF_GGUF_MAX_ARRAY_DEPTH; keys must be printable ASCII (0x20-0x7e, space included) and
+ * string values UTF-8; strings in arrays are bytes, not checked, as ggml takes them:
+ * converters write raw byte tokens),
  * `general.alignment` (a uint32 power of two of at least 8: a power of two as ggml
  * requires, a multiple of 8 as the GGUF specification does; 32 when absent), every
  * tensor info (name, at most 4 dimensions each at most INT64_MAX, a known
@@ -326,10 +327,11 @@ typedef struct hf_tokenizer hf_tokenizer_t;
  * array of [token, score] pairs whose ids are their positions, as Unigram writes it) and
  * `added_tokens` (objects with an integer `id` and a string `content`). Ids are integers
  * in [0, 2^31). A text may appear more than once (an added token is often in model.vocab
- * too): a lookup finds its id in added_tokens first, then in model.vocab, and within
- * each the first one listed, as the tokenizers library does (it only warns about a text
- * given two ids, and such files load there). Returns 0 and sets `*out`, or a negative
- * HF_E* code naming the key.
+ * too): it has the id the tokenizers library gives it on loading the file, which is its
+ * id in model.vocab (the last one listed there) if model.vocab has it, else the id of its
+ * first entry in added_tokens (the library only warns about an added token whose file id
+ * differs, and such files load there). Returns 0 and sets `*out`, or a negative HF_E*
+ * code naming the key.
  */
 HF_API int hf_tokenizer_load(const char *path, hf_tokenizer_t **out, hf_error_t *err);
 HF_API int hf_tokenizer_parse(const void *buf, size_t len, const char *name,
@@ -345,7 +347,8 @@ HF_API const char *hf_tokenizer_model_type(const hf_tokenizer_t *tok);
 
 /*
  * hf_tokenizer_token_id - the id of the token whose text is exactly `text`
- * ("<|endoftext|>"), in added_tokens or model.vocab (a text has one id).
+ * ("<|endoftext|>"), in model.vocab or added_tokens (a text has one id: see
+ * hf_tokenizer_load).
  * Returns 0 and sets `*id`, HF_ENOENT if no token has that text, HF_EINVAL for NULLs.
  */
 HF_API int hf_tokenizer_token_id(const hf_tokenizer_t *tok, const char *text, uint32_t *id);
@@ -372,7 +375,8 @@ HF_API void hf_config_free(hf_config_t *cfg);
 
 /*
  * Typed access by path: keys joined with '.', a decimal segment indexing an array
- * ("text_config.vocab_size", "architectures.0"); "" is the document itself. Each returns 0
+ * ("text_config.vocab_size", "architectures.0"); "" is the document itself. A key given
+ * twice in an object means its last value, as Python's json module reads it. Each returns 0
  * and stores the value, HF_ENOENT if the path leads nowhere or to null, HF_EFORMAT if the
  * value has another type (err names the path and both types), HF_EINVAL for NULLs.
  *  - get_int: a number that is an integer of magnitude below 2^53;

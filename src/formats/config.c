@@ -6,7 +6,9 @@
  *    segment at a time without copying: object members are matched by length and bytes,
  *    a decimal segment indexes an array;
  *  - a JSON null is treated as absent (HF_ENOENT): "sliding_window": null means "not set";
- *  - when a key appears twice in an object, the first one counts, as in cJSON's lookups;
+ *  - when a key appears twice in an object, the last one counts, as in Python's json module
+ *    (transformers reads config.json with it) and in serde_json's maps; cJSON's own lookups
+ *    would give the first, so members are matched here;
  *  - integers must be exact (|v| < 2^53) because that is all a double carries.
  */
 #include "config.h"
@@ -23,14 +25,15 @@ struct hf_config {
     cJSON *root;
 };
 
+/* The last member called `key` (`len` bytes) of `obj`, or NULL. */
 static const cJSON *member(const cJSON *obj, const char *key, size_t len)
 {
-    const cJSON *m;
+    const cJSON *m, *found = NULL;
 
     cJSON_ArrayForEach(m, obj)
         if (m->string && strlen(m->string) == len && memcmp(m->string, key, len) == 0)
-            return m;
-    return NULL;
+            found = m;
+    return found;
 }
 
 static const cJSON *element(const cJSON *arr, const char *seg, size_t len)

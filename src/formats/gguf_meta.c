@@ -8,11 +8,12 @@
  *    using the least bytes one element can take (its size for scalars, 8 for a string,
  *    12 for an array), so a huge count fails at once and the walk costs O(file size);
  *  - nesting is bounded (HF_GGUF_MAX_ARRAY_DEPTH), and so is the recursion;
- *  - keys must be printable ASCII (the spec's rule, minus its naming convention, which real
- *    files do not all follow) and unique; scalar strings must be UTF-8 and are copied,
- *    NUL-terminated, into the arena; strings inside arrays are left in the file as bytes
- *    and not checked for UTF-8: vocabularies hold hundreds of thousands of them, some
- *    converters write raw byte tokens there, and ggml accepts those files;
+ *  - keys must be printable ASCII, space included (the spec asks for ASCII; its naming
+ *    convention is not enforced, real files do not all follow it) and unique; scalar
+ *    strings must be UTF-8 and are copied, NUL-terminated, into the arena; strings inside
+ *    arrays are left in the file as bytes and not checked for UTF-8: vocabularies hold
+ *    hundreds of thousands of them, some converters write raw byte tokens there, and ggml
+ *    accepts those files;
  *  - general.alignment is a uint32 power of two of at least 8: ggml requires a power of
  *    two (any, 1 included), the specification a multiple of 8; both hold; 32 when absent;
  *  - top-level arrays of strings or arrays get a mark every HFI_GGUF_MARK_EVERY elements so
@@ -190,7 +191,7 @@ static int read_key(hf_gguf_t *g, hfi_rd_t *r, uint64_t i, hfi_gguf_kv_t *kv, hf
                         i, kv->at, len, r->len);
     s = hfi_rd_at(r);
     for (j = 0; j < len; j++)
-        if (s[j] <= 0x20 || s[j] >= 0x7f)
+        if (s[j] < 0x20 || s[j] >= 0x7f)
             return hfi_ferr(err, HF_EFORMAT, g->src.name, "key #%" PRIu64 ": byte %" PRIu64
                             ": key is not printable ASCII (0x%02x)", i, r->pos + j, s[j]);
     kv->key = hfi_arena_strndup(&g->src.arena, (const char *)s, (size_t)len);

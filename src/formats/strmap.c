@@ -241,6 +241,20 @@ int hfi_strmap_put(hfi_strmap_t *m, const char *key, size_t len, uint64_t value,
     return 0;
 }
 
+int hfi_strmap_set(hfi_strmap_t *m, const char *key, size_t len, uint64_t value)
+{
+    struct hfi_strmap_slot *s;
+
+    if (m->cap > 0) {
+        s = probe(m->slots, m->cap, key, len, hash(m, key, len));
+        if (s->key) {
+            s->value = value;
+            return 1;
+        }
+    }
+    return hfi_strmap_put(m, key, len, value, NULL);
+}
+
 int hfi_strmap_get(const hfi_strmap_t *m, const char *key, size_t len, uint64_t *value)
 {
     const struct hfi_strmap_slot *s;

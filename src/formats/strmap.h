@@ -25,6 +25,12 @@ typedef struct hfi_strmap {
  */
 int hfi_strmap_put(hfi_strmap_t *m, const char *key, size_t len, uint64_t value, uint64_t *old);
 
+/*
+ * hfi_strmap_set - hfi_strmap_put, except that a key already there takes `value` (its
+ * first `key` pointer is kept). Returns 0 when added, 1 when replaced, HF_ENOMEM.
+ */
+int hfi_strmap_set(hfi_strmap_t *m, const char *key, size_t len, uint64_t value);
+
 /* hfi_strmap_get - 1 and the value if `key` is present, else 0. */
 int hfi_strmap_get(const hfi_strmap_t *m, const char *key, size_t len, uint64_t *value);
 

@@ -7,11 +7,15 @@
  *    added_tokens (special and user-added tokens, each {id, content, ...});
  *  - the size is the highest id plus one, as the tokenizers library counts it; ids that
  *    appear in both places, or not at all, change nothing;
- *  - lookup by text prefers added_tokens, then model.vocab, as the tokenizers library's
- *    token_to_id does; a text listed twice keeps its first id (the library only warns about
- *    such files, and real ones load there, so they are not refused here); texts are
- *    copied into the arena, mapped by a hash table, and the JSON tree (tens of MB for a 150k vocabulary)
- *    is freed before the object is handed out;
+ *  - a text gets the id the tokenizers library gives it when it loads the file: model.vocab
+ *    is read into a map, so a text listed there twice keeps its last id (serde's map and
+ *    Unigram's table both overwrite); an added token whose text model.vocab has takes the
+ *    vocab's id (the library "marks it as added" and only warns that the file said another
+ *    id); any other added text keeps the id of its first listing. So model.vocab is read
+ *    first, overwriting, then added_tokens, never overwriting. Such files load in the
+ *    library and are not refused here; texts are copied into the arena, mapped by a hash
+ *    table, and the JSON tree (tens of MB for a 150k vocabulary) is freed before the object
+ *    is handed out;
  *  - ids are integers in [0, 2^31), the range every tokenizer runtime uses.
  */
 #include "config.h"
@@ -47,15 +51,20 @@ static int json_id(const hf_tokenizer_t *tok, const cJSON *item, const char *whe
     return 0;
 }
 
-/* Record token `text` as `id` unless the text is known already; count the id. */
-static int add_token(hf_tokenizer_t *tok, const char *text, uint64_t id, hf_error_t *err)
+/* Record token `text` as `id`; a known text takes the new id only if `replace`. Count the
+ * id either way. */
+static int add_token(hf_tokenizer_t *tok, const char *text, uint64_t id, bool replace,
+                     hf_error_t *err)
 {
     const char *copy;
 
     if (id + 1 > tok->vocab_size)
         tok->vocab_size = id + 1;
-    if (hfi_strmap_get(&tok->ids, text, strlen(text), NULL))
+    if (hfi_strmap_get(&tok->ids, text, strlen(text), NULL)) {
+        if (replace)
+            (void)hfi_strmap_set(&tok->ids, text, strlen(text), id);   /* present: no growth */
         return 0;
+    }
     if (!(copy = hfi_arena_strndup(&tok->obj.arena, text, strlen(text))) ||
         hfi_strmap_put(&tok->ids, copy, strlen(copy), id, NULL) < 0)
         return hfi_ferr(err, HF_ENOMEM, tok->obj.name, "out of memory");
@@ -81,7 +90,7 @@ static int read_added(hf_tokenizer_t *tok, const cJSON *added, hf_error_t *err)
             return hfi_ferr(err, HF_EFORMAT, tok->obj.name, "%s: \"content\" is not a string",
                             where);
         if ((rc = json_id(tok, cJSON_GetObjectItemCaseSensitive(a, "id"), where, &id, err)) < 0 ||
-            (rc = add_token(tok, content->valuestring, id, err)) < 0)
+            (rc = add_token(tok, content->valuestring, id, false, err)) < 0)
             return rc;
         tok->n_added++;
     }
@@ -99,7 +108,7 @@ static int read_vocab(hf_tokenizer_t *tok, const cJSON *vocab, hf_error_t *err)
         cJSON_ArrayForEach(v, vocab) {
             snprintf(where, sizeof where, "model.vocab.\"%.80s\"", v->string);
             if ((rc = json_id(tok, v, where, &id, err)) < 0 ||
-                (rc = add_token(tok, v->string, id, err)) < 0)
+                (rc = add_token(tok, v->string, id, true, err)) < 0)
                 return rc;
         }
         return 0;
@@ -116,7 +125,7 @@ static int read_vocab(hf_tokenizer_t *tok, const cJSON *vocab, hf_error_t *err)
         if (i > MAX_ID)
             return hfi_ferr(err, HF_EFORMAT, tok->obj.name, "model.vocab: more than 2^31 "
                             "tokens");
-        if ((rc = add_token(tok, text->valuestring, i++, err)) < 0)
+        if ((rc = add_token(tok, text->valuestring, i++, true, err)) < 0)
             return rc;
     }
     return 0;
@@ -138,9 +147,10 @@ static int read_tokenizer(hf_tokenizer_t *tok, const cJSON *root, hf_error_t *er
         !(tok->model_type = hfi_arena_strndup(&tok->obj.arena, type->valuestring,
                                               strlen(type->valuestring))))
         return hfi_ferr(err, HF_ENOMEM, tok->obj.name, "out of memory");
-    if ((rc = read_added(tok, cJSON_GetObjectItemCaseSensitive(root, "added_tokens"), err)) < 0)
+    /* model.vocab first: its ids win over added_tokens' for the same text */
+    if ((rc = read_vocab(tok, cJSON_GetObjectItemCaseSensitive(model, "vocab"), err)) < 0)
         return rc;
-    return read_vocab(tok, cJSON_GetObjectItemCaseSensitive(model, "vocab"), err);
+    return read_added(tok, cJSON_GetObjectItemCaseSensitive(root, "added_tokens"), err);
 }
 
 static int read_obj(void *obj, cJSON **root, hf_error_t *err)

@@ -1,6 +1,7 @@
 # tests/formats: Check suites of the format readers and writers.
 FORMATS_TESTS = \
 	tests/formats/check_config \
+	tests/formats/check_contract_formats \
 	tests/formats/check_gguf \
 	tests/formats/check_gguf_corrupt \
 	tests/formats/check_gguf_split \
@@ -20,6 +21,10 @@ EXTRA_DIST += tests/formats/fmtutil.h
 tests_formats_check_config_SOURCES = tests/formats/check_config.c
 tests_formats_check_config_CFLAGS = $(TEST_CFLAGS)
 tests_formats_check_config_LDADD = $(TEST_LIBS)
+
+tests_formats_check_contract_formats_SOURCES = tests/formats/check_contract_formats.c
+tests_formats_check_contract_formats_CFLAGS = $(TEST_CFLAGS)
+tests_formats_check_contract_formats_LDADD = $(TEST_LIBS)
 
 tests_formats_check_gguf_SOURCES = tests/formats/check_gguf.c
 tests_formats_check_gguf_CFLAGS = $(TEST_CFLAGS)

@@ -3,7 +3,7 @@
  *
  * On success the same bytes are parsed again with cJSON and the document is walked (the
  * first 64 members or elements of each container, 16 levels deep): for every value that a
- * dotted path can name (keys without '.', the first of duplicate keys), hf_config_type
+ * dotted path can name (keys without '.', the last of duplicate keys), hf_config_type
  * gives the tree's type, the getter of that type gives the tree's value, and the other
  * getters refuse with HF_EFORMAT (HF_ENOENT for null). On failure, the code is a reader's
  * and the message set.
@@ -75,12 +75,13 @@ static void check_value(const hf_config_t *cfg, const char *path, const cJSON *v
                                     : rn == miss);
 }
 
-/* Whether an earlier member of `v`'s object has `v`'s key. */
-static int shadowed(const cJSON *parent, const cJSON *v)
+/* Whether a later member of `v`'s object has `v`'s key (the last one counts, as in
+ * Python's json module). */
+static int shadowed(const cJSON *v)
 {
     const cJSON *m;
 
-    for (m = parent->child; m && m != v; m = m->next)
+    for (m = v->next; m; m = m->next)
         if (strcmp(m->string, v->string) == 0)
             return 1;
     return 0;
@@ -102,7 +103,7 @@ static void walk(const hf_config_t *cfg, const cJSON *node, char *path, size_t l
 
         if (cJSON_IsObject(node)) {
             name = c->string;
-            if (strchr(name, '.') || (depth == 0 && name[0] == '\0') || shadowed(node, c))
+            if (strchr(name, '.') || (depth == 0 && name[0] == '\0') || shadowed(c))
                 continue;
         } else {
             snprintf(seg, sizeof seg, "%u", k);
