@@ -304,7 +304,9 @@ HF_API int hf_st_index_tensor(const hf_st_index_t *idx, size_t i, const char **n
                               const char **shard);
 /* hf_st_index_shard_of - the shard `tensor` is mapped to, or NULL. */
 HF_API const char *hf_st_index_shard_of(const hf_st_index_t *idx, const char *tensor);
-/* `metadata.total_size`: 0, HF_ENOENT if the index has none, HF_EINVAL for NULLs. */
+/* `metadata.total_size`: 0, HF_ENOENT if the index has none or one that is no integer in
+ * [0, 2^53) (a fraction, a string: loaders never read the field, so such an index loads),
+ * HF_EINVAL for NULLs. */
 HF_API int hf_st_index_total_size(const hf_st_index_t *idx, uint64_t *out);
 
 /*

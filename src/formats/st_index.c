@@ -108,12 +108,10 @@ static int read_index(hf_st_index_t *idx, const cJSON *root, hf_error_t *err)
     if (meta && !cJSON_IsObject(meta) && !cJSON_IsNull(meta))
         return hfi_ferr(err, HF_EFORMAT, idx->obj.name, "\"metadata\" is %s, not an object",
                         hfi_json_type_name(meta));
-    if (total && !cJSON_IsNull(total)) {
-        if (!hfi_json_uint(total, &idx->total))
-            return hfi_ferr(err, HF_EFORMAT, idx->obj.name, "metadata.total_size is not an integer "
-                            "in [0, 2^53)");
+    /* an informative field that loaders never read (transformers does not; some 4-bit
+     * exports write a fraction): one that is no integer in [0, 2^53) counts as absent */
+    if (total && hfi_json_uint(total, &idx->total))
         idx->has_total = true;
-    }
     cJSON_ArrayForEach(m, map)
         if ((rc = add_entry(idx, m, err)) < 0)
             return rc;
