@@ -11,7 +11,9 @@
  *    short). Steps run on the I/O pool, as in download.c;
  *  - JSON from the network is untrusted: every field is type-checked, every string length
  *    bounded, and entries that fail the checks (a path with "..", an id that is no repo
- *    id) are refused with HF_EPROTO rather than skipped; X-Error-Message reaches our
+ *    id), a listing that names a path twice or as both a file and a folder, and repo
+ *    info asked at a commit that answers another, are refused with HF_EPROTO rather than
+ *    skipped; X-Error-Message reaches our
  *    messages only as printable ASCII (hfi_header_text): no terminal escape gets through;
  *  - a snapshot resolves the revision to a commit with repo info, filters the file list
  *    with the globs, writes refs/<revision>, and downloads the files by commit, at most
@@ -363,6 +365,46 @@ static int read_file_entry(const cJSON *o, hf_repo_file_t *f, const char *path_k
     return 0;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A listing of one commit's files names each path once, and no path both as a file and as
+ * a folder ("a" and "a/b"): both cannot be in a snapshot folder, and a listing that says so
+ * is a lie (HF_EPROTO), refused before any file is asked for. */
+static int check_paths_distinct(const hf_repo_file_t *files, size_t n, hf_error_t *err)
+{
+    const char **p;
+    char prefix[4097];
+    int rc = 0;
+
+    if (n < 2)
+        return 0;
+    if ((p = hfi_malloc(n * sizeof *p)) == NULL)
+        return hf_error_set(err, HF_ENOMEM, 0, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        p[i] = files[i].path;
+    qsort(p, n, sizeof *p, cmp_str);
+    for (size_t i = 1; i < n && rc == 0; i++)
+        if (strcmp(p[i], p[i - 1]) == 0)
+            rc = hf_error_set(err, HF_EPROTO, 0, "the listing names %s twice", p[i]);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        /* every folder of p[i] (checked paths: at most 4096 bytes) must be no file */
+        for (const char *s = strchr(p[i], '/'); s && rc == 0; s = strchr(s + 1, '/')) {
+            const char *key = prefix;
+            size_t len = (size_t)(s - p[i]);
+            memcpy(prefix, p[i], len);
+            prefix[len] = '\0';
+            if (bsearch(&key, p, n, sizeof *p, cmp_str))
+                rc = hf_error_set(err, HF_EPROTO, 0,
+                                  "the listing has %s both as a file and as a folder", prefix);
+        }
+    }
+    hfi_free(p);
+    return rc;
+}
+
 /* ---- repo info --------------------------------------------------------------------------- */
 
 static void info_free(void *p)
@@ -383,6 +425,10 @@ static int parse_info(apireq_t *r, const cJSON *json, hf_error_t *err)
 
     if (!cJSON_IsObject(json) || !sha || !hfi_is_commit(sha))
         return hf_error_set(err, HF_EPROTO, 0, "repo info without a commit sha");
+    /* asked at a commit (already in info->sha): a commit never changes, another is a lie */
+    if (info->sha[0] && strcmp(info->sha, sha) != 0)
+        return hf_error_set(err, HF_EPROTO, 0, "repo info for commit %s, not the commit "
+                            "asked for", sha);
     memcpy(info->sha, sha, 41);
     /* the id is shown (hf-fetch info): one that is no repo id (a terminal escape) is refused */
     if (id && hfi_check_repo_id(id, NULL) < 0)
@@ -407,7 +453,7 @@ static int parse_info(apireq_t *r, const cJSON *json, hf_error_t *err)
             info->nfiles++;
         }
     }
-    return 0;
+    return check_paths_distinct(info->files, info->nfiles, err);
 }
 
 static char *api_url(hf_hub_t *hub, const hf_file_ref_t *ref, const char *tail_fmt)
@@ -442,6 +488,8 @@ hf_future_t *hf_hub_repo_info(hf_hub_t *hub, const hf_file_ref_t *ref)
         return hf_future_rejected(HF_EINVAL, 0, "%s", e.message[0] ? e.message : "bad repo");
     if ((info = hfi_calloc(1, sizeof *info)) == NULL)
         return NULL;
+    if (ref->revision && hfi_is_commit(ref->revision))
+        memcpy(info->sha, ref->revision, 41);      /* what the answer must say (parse_info) */
     url = api_url(hub, ref, "revision/");
     full = url ? hfi_strfmt("%s?blobs=true", url) : NULL;
     hfi_free(url);
@@ -501,8 +549,10 @@ static int parse_tree(apireq_t *r, const cJSON *json, hf_error_t *err)
     /* sort once, on the last page (no next link): sorting after every page would cost
      * pages x n log n, minutes for the hundreds of thousands of files of a repo too large
      * for repo info's siblings, which is when a snapshot lists the tree */
-    if (hfi_parse_link_next(r->x.headers[HFI_H_LINK], NULL) == HF_ENOENT)
+    if (hfi_parse_link_next(r->x.headers[HFI_H_LINK], NULL) == HF_ENOENT) {
         qsort(l->list.files, l->list.n, sizeof *l->list.files, cmp_path);
+        return check_paths_distinct(l->list.files, l->list.n, err);
+    }
     return 0;
 }
 

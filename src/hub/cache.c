@@ -24,7 +24,9 @@
  *  - folders below the repo folder are checked with lstat before a write (no symlink may
  *    stand for blobs/, snapshots/<commit>/ or a folder of a path), and an existing snapshot
  *    entry counts as cached only if it is a regular file or the exact relative link to a
- *    blob: a symlink planted there is replaced, never followed or handed out.
+ *    blob: a symlink planted there is replaced, never followed or handed out; a link that
+ *    cannot be made (a folder at its path: a Hub that lists "a" and "a/b") is an error,
+ *    never taken for done.
  */
 #include "config.h"
 
@@ -389,9 +391,27 @@ int hfi_cache_link(const hfi_cache_loc_t *loc, const char *commit, const char *p
                 goto out;
         }
     }
-    unlink(dst);
-    if (symlink(target, dst) < 0 && errno != EEXIST)
-        rc = hf_error_set(err, HF_EIO, 0, "cannot link %s: %s", dst, strerror(errno));
+    if (unlink(dst) < 0 && errno != ENOENT) {
+        struct stat st;
+        rc = lstat(dst, &st) == 0 && S_ISDIR(st.st_mode)
+                 ? hf_error_set(err, HF_EIO, 0, "cannot link %s: a folder is there", dst)
+                 : hf_error_set(err, HF_EIO, 0, "cannot replace %s: %s", dst, strerror(errno));
+        goto out;
+    }
+    if (symlink(target, dst) < 0) {
+        /* EEXIST: made since the unlink; right only if it is the same link (another
+         * process linking the same file), never whatever was put there */
+        char cur[4096];
+        ssize_t n;
+        int e = errno, same = 0;
+        if (e == EEXIST && (n = readlink(dst, cur, sizeof cur - 1)) >= 0) {
+            cur[n] = '\0';
+            same = strcmp(cur, target) == 0;
+        }
+        if (!same)
+            rc = hf_error_set(err, HF_EIO, 0, "cannot link %s: %s", dst,
+                              e == EEXIST ? "something else is there" : strerror(e));
+    }
 out:
     hfi_free(dst);
     hfi_free(target);

@@ -12,8 +12,10 @@
  *    or absolute) is the Hub: followed with the token, at most 10 times; any other is the
  *    CDN: that 3xx's headers carry the metadata and its resolved Location is where the
  *    bytes come from (without the token; the blob download follows that GET's own
- *    redirects). X-Repo-Commit is required; the etag is X-Linked-Etag or ETag; the size
- *    X-Linked-Size, or Content-Length when not a 3xx, at most INT64_MAX (an off_t);
+ *    redirects). X-Repo-Commit is required, and must be the revision when that is a
+ *    commit (another is HF_EPROTO, nothing written: a commit never changes); the etag is
+ *    X-Linked-Etag or ETag; the size X-Linked-Size, or Content-Length when not a 3xx, at
+ *    most INT64_MAX (an off_t);
  *  - a revision that is a commit already in the cache makes no request; offline mode makes
  *    none at all, and refuses a forced download (HF_EOFFLINE, as huggingface_hub). When
  *    the HEAD fails (network, 5xx or 429 after retries, another 4xx without
@@ -502,7 +504,9 @@ static void head_done(hf_future_t *done, hf_promise_t *next, void *arg)
         }
         /* a metadata request writes nothing to the cache (hub.h) */
         if (code == HF_EENTRY_NOT_FOUND && !d->meta_only &&
-            hfi_is_commit(x->headers[HFI_H_REPO_COMMIT])) {
+            hfi_is_commit(x->headers[HFI_H_REPO_COMMIT]) &&
+            (!hfi_is_commit(d->revision) ||
+             strcmp(x->headers[HFI_H_REPO_COMMIT], d->revision) == 0)) {
             hfi_cache_mark_missing(&d->loc, x->headers[HFI_H_REPO_COMMIT], d->path);
             if (!hfi_is_commit(d->revision))
                 hfi_cache_write_ref(&d->loc, d->revision, x->headers[HFI_H_REPO_COMMIT], NULL);
@@ -528,6 +532,14 @@ static void head_done(hf_future_t *done, hf_promise_t *next, void *arg)
     v = x->headers[HFI_H_REPO_COMMIT];
     if (!v || !hfi_is_commit(v)) {
         not_the_hub(d, x->status, "no X-Repo-Commit in the answer (not a Hub?)");
+        return;
+    }
+    /* a commit never changes: an answer for another one is a lie (linked there, the file
+     * would be missing from the snapshot asked for, and another commit's folder made) */
+    if (hfi_is_commit(d->revision) && strcmp(v, d->revision) != 0) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "the answer is for commit %s, not the commit asked for", v);
+        done_errf(d, HF_EPROTO, (int)x->status, msg);
         return;
     }
     memcpy(d->commit, v, 41);

@@ -7,6 +7,7 @@ HUB_TESTS = \
 	tests/hub/check_faults \
 	tests/hub/check_glob \
 	tests/hub/check_headers \
+	tests/hub/check_hostile \
 	tests/hub/check_lifecycle \
 	tests/hub/check_names \
 	tests/hub/check_poller \
@@ -22,6 +23,7 @@ HUB_TSAN_TESTS = \
 	tests/hub/check_faults \
 	tests/hub/check_glob \
 	tests/hub/check_headers \
+	tests/hub/check_hostile \
 	tests/hub/check_lifecycle \
 	tests/hub/check_names \
 	tests/hub/check_poller \
@@ -60,6 +62,10 @@ tests_hub_check_glob_LDADD = $(TEST_LIBS)
 tests_hub_check_headers_SOURCES = tests/hub/check_headers.c
 tests_hub_check_headers_CFLAGS = $(TEST_CFLAGS)
 tests_hub_check_headers_LDADD = $(TEST_LIBS)
+
+tests_hub_check_hostile_SOURCES = tests/hub/check_hostile.c tests/common/mockhub.c tests/common/mockhub.h
+tests_hub_check_hostile_CFLAGS = $(TEST_CFLAGS)
+tests_hub_check_hostile_LDADD = $(TEST_LIBS)
 
 tests_hub_check_lifecycle_SOURCES = tests/hub/check_lifecycle.c tests/common/mockhub.c tests/common/mockhub.h
 tests_hub_check_lifecycle_CFLAGS = $(TEST_CFLAGS)

@@ -712,6 +712,17 @@ class MockHubTest(unittest.TestCase):
         self.assertEqual((r.status, r.headers["Content-Range"]), (206, "bytes 0-0/1"))
         self.assertEqual(r.body, FAULTY["small.txt"][10:20])
 
+    def test_body_replaces_the_answer_body_and_its_content_length(self):
+        path = "/api/models/org/faulty"
+        self.fault(path=path, body='{"sha": "x"}', headers={"X-Extra": "1"}, count=1)
+        r = self.get(path)
+        self.assertEqual((r.status, r.body), (200, b'{"sha": "x"}'))
+        self.assertEqual((r.headers["Content-Length"], r.headers["X-Extra"]), ("12", "1"))
+        self.fault(path=path, status=404, body="", count=1)
+        r = self.get(path)
+        self.assertEqual((r.status, r.body), (404, b""))
+        self.assertNotEqual(self.get(path).body, b'{"sha": "x"}')     # count used up
+
     def test_location_fault_answers_a_redirect_with_placeholders_replaced(self):
         url = self.cdn_url()
         u = urllib.parse.urlsplit(url)

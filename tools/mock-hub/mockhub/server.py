@@ -9,7 +9,7 @@ Design notes
    headers were already sent) plus one line on stderr: a bad request never stops the server;
  - a client that goes away (reset, broken pipe, timeout) ends its connection silently;
  - a fault's answer (effect.status / effect.location) replaces the route's; its "headers" are
-   added to whichever answer goes out;
+   added to whichever answer goes out, and its "body" replaces that answer's body;
  - file bodies are streamed from disk: sendfile() when no fault touches the body, otherwise
    64 KiB reads (smaller when throttled) with the faults applied on the way out;
  - TLS (optional): the listening socket is wrapped without a handshake on accept, so the
@@ -229,6 +229,8 @@ class Handler(BaseHTTPRequestHandler):
                 resp = self._route(self.server.route, req)
             if effect.headers:
                 resp.headers = resp.headers + list(effect.headers.items())
+            if effect.body is not None:
+                resp = Response(resp.status, resp.headers, effect.body.encode())
             self._send(resp, effect, entry)
         except Aborted:
             pass

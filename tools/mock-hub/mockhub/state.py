@@ -69,6 +69,9 @@ FAULT_FIELDS = {
                    "send only the first N body bytes, with a Content-Length that says N"),
     "content_range": (lambda v: isinstance(v, str),
                       "Content-Range header of a 206 answer instead of the true one"),
+    "body": (lambda v: isinstance(v, str),
+             "send this text (UTF-8) as the body of whichever answer goes out, with its "
+             "Content-Length"),
 }
 EFFECT_FIELDS = tuple(k for k in FAULT_FIELDS if k not in ("path", "port", "method", "skip", "count"))
 
