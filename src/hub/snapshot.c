@@ -27,7 +27,15 @@
  *    which gets the pending future at once. Online, when repo info fails
  *    for a reason other than the Hub's answer (hub_said_no: network, 5xx or 429 after
  *    retries, an answer that is not the Hub's), the same lookup answers if it can, as
- *    huggingface_hub's snapshot_download and hf_hub_download() do; its error otherwise.
+ *    huggingface_hub's snapshot_download and hf_hub_download() do; its error otherwise;
+ *  - every step, the offline lookup included, is an HF_ON_ANY continuation on the I/O pool
+ *    (hfi_hub_then; the lookup is one of its own, hfi_hub_step), never a bare post: one
+ *    that the freed runtime discards still runs, on the discarding thread, and sees `next`
+ *    refuse to settle (discarded()): it starts nothing more and settles the snapshot as
+ *    cancelled, so what the snapshot owns is let go and the hub with it;
+ *  - a step that cannot be chained (no memory) settles the snapshot there with HF_ENOMEM
+ *    (a file: counted as that file's failure), and cancels the future it would have
+ *    followed.
  */
 #include "config.h"
 
@@ -51,6 +59,7 @@ typedef struct sfile {
     char *path;
     uint64_t size, done;
     hf_future_t *f;             /* under s->mu */
+    int counted;                /* in s->files_done (under s->mu) */
 } sfile_t;
 
 struct snap {
@@ -73,6 +82,8 @@ struct snap {
                                    under mu */
     sfile_t *files;
     size_t nfiles, next, running, finished;
+    size_t files_done;          /* what progress reports: files whose last event came or
+                                   that settled; under mu */
     int failed;
     int over;                   /* under mu: the file stage has settled (snap_finish), once */
     hf_error_t err;
@@ -217,7 +228,13 @@ static void file_progress(const hf_progress_t *p, void *arg)
     sf->done = p->file_done;
     for (size_t i = 0; i < s->nfiles; i++)
         batch += s->files[i].done;
-    done = (unsigned)s->finished;
+    /* a file's last event (files_done 1) comes before its future settles: counted there,
+     * or the last file's last event would say n-1 of n files, and none would follow */
+    if (p->files_done && !sf->counted) {
+        sf->counted = 1;
+        s->files_done++;
+    }
+    done = (unsigned)s->files_done;
     pthread_mutex_unlock(&s->mu);
     q.batch_done = batch;
     q.batch_total = s->batch_total;
@@ -243,19 +260,34 @@ static void snap_finish_files(snap_t *s)
     }
 }
 
-static void file_done(hf_future_t *done, hf_promise_t *next, void *arg)
+/* Settle the continuation's `next`; 1 if it refused: the runtime was freed and the step
+ * was discarded, running here only to clean up. The snapshot is then cancelled: it goes
+ * no further, and settles as soon as nothing of it is under way. */
+static int discarded(snap_t *s, hf_promise_t *next)
 {
-    sfile_t *sf = arg;
-    snap_t *s = sf->s;
-    int st = hf_future_state(done), finish = 0, cancel_rest = 0, failed;
+    if (!hfi_hub_step_discarded(next))
+        return 0;
+    atomic_store(&s->cancelled, 1);
+    return 1;
+}
 
-    hf_promise_resolve(next, NULL, NULL);
+/* File `sf`, whose future is `done` (NULL if there is none), is in: fulfilled if `err` is
+ * NULL, failed with `err` otherwise. Takes the file's hold on `s`. */
+static void file_over(sfile_t *sf, hf_future_t *done, const hf_error_t *err)
+{
+    snap_t *s = sf->s;
+    int finish = 0, cancel_rest = 0, failed;
+
     pthread_mutex_lock(&s->mu);
     s->running--;
     s->finished++;
-    if (st != HF_FUTURE_FULFILLED && !s->failed) {
+    if (!sf->counted) {
+        sf->counted = 1;
+        s->files_done++;
+    }
+    if (err && !s->failed) {
         s->failed = 1;
-        s->err = *hf_future_error(done);
+        s->err = *err;
         cancel_rest = 1;
     }
     /* cancelled, no file is started any more (start_more): the last one in must settle
@@ -281,6 +313,15 @@ static void file_done(hf_future_t *done, hf_promise_t *next, void *arg)
     else if (!failed)
         start_more(s);
     snap_unref(s);              /* this file's hold */
+}
+
+static void file_done(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    sfile_t *sf = arg;
+
+    discarded(sf->s, next);
+    file_over(sf, done, hf_future_state(done) == HF_FUTURE_FULFILLED ? NULL
+                                                                      : hf_future_error(done));
 }
 
 static int s_failed(snap_t *s)
@@ -340,7 +381,12 @@ static void start_more(snap_t *s)
          * files did not see it yet */
         if (atomic_load(&s->cancelled) || s_failed(s))
             hf_future_cancel(f);
-        hfi_hub_then(s->hub, f, file_done, sf);
+        if (hfi_hub_then(s->hub, f, file_done, sf) < 0) {
+            hf_error_t e;
+            hf_future_cancel(f);
+            hf_error_set(&e, HF_ENOMEM, 0, "out of memory");
+            file_over(sf, f, &e);
+        }
         hf_future_release(f);
     }
     snap_unref(s);
@@ -404,8 +450,8 @@ static void have_list(hf_future_t *done, hf_promise_t *next, void *arg)
     const hf_file_list_t *l;
     hf_error_t e;
 
-    hf_promise_resolve(next, NULL, NULL);
-    if (atomic_load(&s->cancelled) || hf_future_state(done) != HF_FUTURE_FULFILLED) {
+    if (discarded(s, next) || atomic_load(&s->cancelled) ||
+        hf_future_state(done) != HF_FUTURE_FULFILLED) {
         not_fulfilled(s, done, &e);
         snap_finish(s, &e);
         return;
@@ -446,8 +492,8 @@ static void have_info(hf_future_t *done, hf_promise_t *next, void *arg)
     const hf_repo_info_t *info;
     hf_error_t e;
 
-    hf_promise_resolve(next, NULL, NULL);
-    if (atomic_load(&s->cancelled) || hf_future_state(done) != HF_FUTURE_FULFILLED) {
+    if (discarded(s, next) || atomic_load(&s->cancelled) ||
+        hf_future_state(done) != HF_FUTURE_FULFILLED) {
         not_fulfilled(s, done, &e);
         /* the Hub could not be asked: the cached snapshot answers, if there is one */
         if (e.code != HF_ECANCELED && !atomic_load(&s->cancelled) && !hub_said_no(e.code) &&
@@ -500,14 +546,16 @@ static void snap_on_settled(hf_future_t *f, void *arg, int state)
     snap_unref(s);
 }
 
-/* Offline (on the I/O pool): the folder of the commit the revision names in the cache. */
-static void offline_lookup(void *arg)
+/* Offline (on the I/O pool, following a fulfilled future): the folder of the commit the
+ * revision names in the cache. */
+static void offline_lookup(hf_future_t *done, hf_promise_t *next, void *arg)
 {
     snap_t *s = arg;
     hf_error_t e;
     int rc;
 
-    if (atomic_load(&s->cancelled)) {
+    (void)done;
+    if (discarded(s, next) || atomic_load(&s->cancelled)) {
         hf_error_set(&e, HF_ECANCELED, 0, "cancelled");
         snap_finish(s, &e);
         return;
@@ -572,8 +620,9 @@ hf_future_t *hf_hub_snapshot(hf_hub_t *hub, const hf_file_ref_t *ref, const hf_s
     out = hf_promise_future(s->out);
     hfi_future_set_hook((hf_future_t *)(void *)s->out, snap_on_settled, s);
     if (hub->offline) {
-        if (hf_executor_post(hf_runtime_io(hub->rt), offline_lookup, s) < 0) {
-            hf_error_set(&e, HF_ECANCELED, 0, "runtime shut down");
+        /* a step, not a post: the runtime, if freed first, still runs it */
+        if (hfi_hub_step(hub, offline_lookup, s) < 0) {
+            hf_error_set(&e, HF_ENOMEM, 0, "out of memory");
             snap_finish(s, &e);
         }
         return out;
@@ -583,6 +632,10 @@ hf_future_t *hf_hub_snapshot(hf_hub_t *hub, const hf_file_ref_t *ref, const hf_s
     s->info = hf_hub_repo_info(hub, &rref);
     if (!s->info)
         s->info = hf_future_rejected(HF_ENOMEM, 0, "out of memory");
-    hfi_hub_then(hub, s->info, have_info, s);
+    if (hfi_hub_then(hub, s->info, have_info, s) < 0) {
+        hf_future_cancel(s->info);
+        hf_error_set(&e, HF_ENOMEM, 0, "out of memory");
+        snap_finish(s, &e);
+    }
     return out;
 }

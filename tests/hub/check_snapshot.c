@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/mockhub.h"
+#include "core/alloc.h"
 #include "hub/hub_impl.h"
 
 static tu_mock_t mock;
@@ -184,6 +185,52 @@ START_TEST(a_whole_snapshot_has_every_file_linked_and_the_ref)
     snap_ok(snap(h, NULL, NULL, 0, NULL, 0), dir, sizeof dir);
     ck_assert_int_eq(tu_mock_count(&mock, "HEAD", ""), 0);
     ck_assert_int_eq(tu_mock_count(&mock, "GET", ".txt"), 0);
+    hf_hub_free(h);
+}
+END_TEST
+
+typedef struct seen {
+    pthread_mutex_t mu;
+    unsigned most_done, total, events;
+} seen_t;
+
+static void note_progress(const hf_progress_t *p, void *arg)
+{
+    seen_t *v = arg;
+    pthread_mutex_lock(&v->mu);
+    v->events++;
+    if (p->files_done > v->most_done)
+        v->most_done = p->files_done;
+    v->total = p->files_total;
+    pthread_mutex_unlock(&v->mu);
+}
+
+/* The progress of a snapshot reaches n of n files: the last file's last event came before
+ * its future settled and said n-1 (hf-fetch's line stayed at "(3/4 files)"). */
+START_TEST(a_snapshots_progress_ends_with_every_file_done)
+{
+    hf_hub_t *h = hub();
+    seen_t v = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0 };
+    hf_snapshot_opts_t o;
+    hf_file_ref_t ref = { "org/snap", HF_REPO_MODEL, NULL, NULL };
+    char dir[600];
+
+    for (unsigned par = 1; par <= 8; par += 7) {
+        memset(&o, 0, sizeof o);
+        o.max_parallel = par;
+        o.progress = note_progress;
+        o.progress_arg = &v;
+        v.most_done = v.total = v.events = 0;
+        tu_rm_tree(cache);
+        ck_assert_int_eq(mkdir(cache, 0700), 0);
+        snap_ok(hf_hub_snapshot(h, &ref, &o), dir, sizeof dir);
+        pthread_mutex_lock(&v.mu);
+        ck_assert_uint_gt(v.events, 0);
+        ck_assert_uint_eq(v.total, NSNAP);
+        ck_assert_msg(v.most_done == NSNAP, "max_parallel %u: at most %u of %u files done",
+                      par, v.most_done, v.total);
+        pthread_mutex_unlock(&v.mu);
+    }
     hf_hub_free(h);
 }
 END_TEST
@@ -763,6 +810,137 @@ START_TEST(an_offline_snapshot_looks_in_the_cache_on_the_io_pool)
 }
 END_TEST
 
+static void do_nothing(void *arg)
+{
+    (void)arg;
+}
+
+/* Holds an I/O thread of its runtime until hf_runtime_free stops that runtime (from then
+ * on its posts are refused). The posts made before are queued behind whatever the test
+ * queued meanwhile, and are discarded with it. */
+static void io_hold_until_stopped(void *arg)
+{
+    io_block_t *b = arg;
+    hf_executor_t *io = hf_current_executor();
+    pthread_mutex_lock(&b->mu);
+    b->ran_on = io;
+    b->running = 1;
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    while (hf_executor_post(io, do_nothing, NULL) == 0)
+        tu_sleep_ms(1);
+}
+
+/* A runtime with `io` I/O threads whose idle ones stay and, on it, a hub (offline or not)
+ * whose one engine loop holds one of them. */
+static hf_runtime_t *small_runtime(unsigned io, int offline, hf_hub_t **hp)
+{
+    hf_runtime_config_t rc;
+    hf_hub_config_t cfg;
+    hf_runtime_t *r;
+
+    memset(&rc, 0, sizeof rc);
+    rc.compute_threads = 1;
+    rc.io_threads_max = io;
+    rc.io_idle_ms = 3600 * 1000;
+    r = hf_runtime_new(&rc);
+    ck_assert_ptr_nonnull(r);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.endpoint = mock.hub;
+    cfg.cache_dir = cache;
+    cfg.token = "";
+    cfg.offline = offline ? HF_YES : HF_NO;
+    cfg.engine_threads = 1;
+    *hp = hf_hub_new(r, &cfg, NULL);
+    ck_assert_ptr_nonnull(*hp);
+    return r;
+}
+
+/* The runtime is freed while the offline lookup of a snapshot is still queued behind busy
+ * I/O threads: the lookup never runs, yet the snapshot settles as cancelled before
+ * hf_runtime_free returns and lets go of the hub (hf_hub_free returns), and nothing it
+ * owned leaks (LeakSanitizer, in the ASan build). */
+START_TEST(a_snapshot_still_queued_when_the_runtime_is_freed_is_cancelled)
+{
+    hf_hub_t *h = hub(), *off;
+    hf_runtime_t *rt1;
+    hf_file_ref_t r = { "org/snap", HF_REPO_MODEL, NULL, NULL };
+    io_block_t b = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, NULL };
+    char dir[600];
+    hf_future_t *f;
+
+    snap_ok(snap(h, NULL, NULL, 0, NULL, 0), dir, sizeof dir);    /* in the cache */
+    hf_hub_free(h);
+
+    rt1 = small_runtime(2, 1, &off);
+    ck_assert_int_eq(hf_executor_post(hf_runtime_io(rt1), io_hold_until_stopped, &b), 0);
+    pthread_mutex_lock(&b.mu);
+    while (!b.running)
+        pthread_cond_wait(&b.cv, &b.mu);
+    pthread_mutex_unlock(&b.mu);
+    f = hf_hub_snapshot(off, &r, NULL);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(hf_future_state(f), HF_FUTURE_PENDING);
+    hf_runtime_free(rt1);
+    ck_assert_int_eq(hf_future_state(f), HF_FUTURE_CANCELLED);
+    hf_future_release(f);
+    hf_hub_free(off);
+}
+END_TEST
+
+static unsigned io_idle(hf_runtime_t *r)
+{
+    hf_runtime_stats_t st;
+    ck_assert_int_eq(hf_runtime_stats(r, &st), 0);
+    return st.io_threads_idle;
+}
+
+/* Allocation `n` of the calling thread fails, for n = 0, 1, ... until a snapshot gets
+ * through: each call returns NULL or a future that settles (an error or, at the end, the
+ * folder), and lets go of the hub (hf_hub_free returns) and of its memory (LeakSanitizer).
+ * Online (repo info, then the files) and offline (the lookup on the I/O pool). Each call
+ * finds an idle I/O thread: a task this thread queues then needs no new thread, whose
+ * start would fail here and leave the task queued behind the engine loop, which never
+ * returns (a limit of the I/O pool, not of the snapshot). */
+static void snapshot_short_of_memory(hf_runtime_t *rt1, hf_hub_t *h)
+{
+    hf_file_ref_t r = { "org/snap", HF_REPO_MODEL, NULL, NULL };
+    int fulfilled = 0;
+
+    ck_assert_int_eq(hf_executor_post(hf_runtime_io(rt1), do_nothing, NULL), 0);
+    for (long n = 0; n < 10000 && !fulfilled; n++) {
+        hf_future_t *f;
+        TU_EVENTUALLY(io_idle(rt1) > 0);
+        hfi_test_fail_alloc_after(n);
+        f = hf_hub_snapshot(h, &r, NULL);
+        hfi_test_fail_alloc_after(-1);
+        if (!f)
+            continue;
+        ck_assert_msg(hf_future_wait(f, TU_DEADLINE_MS) == 0,
+                      "the snapshot with allocation %ld failing never settled", n);
+        fulfilled = hf_future_state(f) == HF_FUTURE_FULFILLED;
+        hf_future_release(f);
+    }
+    ck_assert(fulfilled);
+    hf_hub_free(h);
+    hf_runtime_free(rt1);
+}
+
+START_TEST(a_snapshot_short_of_memory_lets_go_of_what_it_holds)
+{
+    hf_hub_t *h = hub();
+    hf_runtime_t *rt1;
+    char dir[600];
+
+    snap_ok(snap(h, NULL, NULL, 0, NULL, 0), dir, sizeof dir);    /* in the cache */
+    hf_hub_free(h);
+    rt1 = small_runtime(4, 0, &h);
+    snapshot_short_of_memory(rt1, h);
+    rt1 = small_runtime(4, 1, &h);
+    snapshot_short_of_memory(rt1, h);
+}
+END_TEST
+
 /* Cancels the snapshot `f` (a reference of its own: whoever takes it releases it) once
  * `at` files are in. */
 typedef struct cancel_at {
@@ -857,6 +1035,7 @@ static Suite *snapshot_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, a_whole_snapshot_has_every_file_linked_and_the_ref);
+    tcase_add_test(tc, a_snapshots_progress_ends_with_every_file_done);
     tcase_add_test(tc, globs_select_files_like_filter_repo_objects);
     tcase_add_test(tc, revisions_write_their_ref_and_a_commit_writes_none);
     tcase_add_test(tc, a_dataset_snapshot_uses_the_dataset_api_and_folder);
@@ -872,6 +1051,13 @@ static Suite *snapshot_suite(void)
     tcase_add_test(tc, a_next_page_link_that_cannot_be_followed_fails_the_listing);
     tcase_add_test(tc, an_offline_snapshot_looks_in_the_cache_on_the_io_pool);
     tcase_add_test(tc, snapshots_of_many_cached_files_outlive_their_last_file);
+    suite_add_tcase(s, tc);
+    /* what a snapshot holds when its runtime goes, or when memory is short */
+    tc = tcase_create("release");
+    tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, a_snapshot_still_queued_when_the_runtime_is_freed_is_cancelled);
+    tcase_add_test(tc, a_snapshot_short_of_memory_lets_go_of_what_it_holds);
     suite_add_tcase(s, tc);
     return s;
 }
