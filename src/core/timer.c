@@ -9,7 +9,8 @@
  *    entries and fires them with the lock dropped; an entry is out of the heap before it
  *    fires, which is how hfi_timer_remove() tells "removed" from "firing";
  *  - the thread starts on the first hfi_timer_add() and exits after LINGER_MS with an
- *    empty heap; the next add starts it again. One thread, never one per timer;
+ *    empty heap (counted from when it emptied: a removal that empties it wakes the
+ *    thread); the next add starts it again. One thread, never one per timer;
  *  - a timeout's state is shared by three parties (the timer, the watcher on the input,
  *    the hook on the output), each holding one reference. The timer is armed first, before
  *    the interest in the input, the hook and the watcher: arming is the only step that can
@@ -185,6 +186,11 @@ int hfi_timer_remove(hfi_timer_ent_t *e)
     if (e->idx != SIZE_MAX) {
         heap_remove(e);
         removed = 1;
+        /* the thread sleeps until the deadline of what was the earliest entry: with the
+         * heap empty it must linger from now, not from then (a 10-minute timeout that is
+         * cancelled at once kept the thread for 10 minutes) */
+        if (T.n == 0)
+            pthread_cond_signal(&T.cv);
     }
     pthread_mutex_unlock(&T.mu);
     return removed;

@@ -3,12 +3,14 @@ RELIABILITY_TESTS = \
 	tests/reliability/check_crash \
 	tests/reliability/check_faults \
 	tests/reliability/check_localfail \
-	tests/reliability/check_multiproc
+	tests/reliability/check_multiproc \
+	tests/reliability/check_resources
 RELIABILITY_TSAN_TESTS = \
 	tests/reliability/check_crash \
 	tests/reliability/check_faults \
 	tests/reliability/check_localfail \
-	tests/reliability/check_multiproc
+	tests/reliability/check_multiproc \
+	tests/reliability/check_resources
 
 check_PROGRAMS += $(RELIABILITY_TESTS)
 TESTS += $(RELIABILITY_TESTS)
@@ -28,6 +30,10 @@ tests_reliability_check_localfail_LDADD = $(TEST_LIBS)
 tests_reliability_check_multiproc_SOURCES = tests/reliability/check_multiproc.c tests/reliability/relutil.c tests/reliability/relutil.h tests/common/mockhub.c tests/common/mockhub.h
 tests_reliability_check_multiproc_CFLAGS = $(TEST_CFLAGS)
 tests_reliability_check_multiproc_LDADD = $(TEST_LIBS)
+
+tests_reliability_check_resources_SOURCES = tests/reliability/check_resources.c tests/reliability/relutil.c tests/reliability/relutil.h tests/common/mockhub.c tests/common/mockhub.h
+tests_reliability_check_resources_CFLAGS = $(TEST_CFLAGS)
+tests_reliability_check_resources_LDADD = $(TEST_LIBS)
 
 check_PROGRAMS += tests/reliability/dl_child
 tests_reliability_dl_child_SOURCES = tests/reliability/dl_child.c
