@@ -62,7 +62,7 @@ typedef struct hf_hub_config {
     unsigned backoff_ms;        /* 0: 1000: first retry delay, doubled up to 8x */
     uint64_t parallel_threshold;/* 0: 64 MiB: files this large download as parallel ranges */
     unsigned conns_per_file;    /* 0: 8 ranged connections per large file */
-    unsigned conns_total;       /* 0: 64 connections in all */
+    unsigned conns_total;       /* 0: 128 connections in all (every engine thread's) */
     unsigned engine_threads;    /* 0: 2 I/O threads drive libcurl (at most 4) */
     const char *ca_file;        /* NULL: $REQUESTS_CA_BUNDLE, $CURL_CA_BUNDLE, $SSL_CERT_FILE
                                    (the first set and non-empty), else the system's CAs: a

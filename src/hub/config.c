@@ -334,7 +334,7 @@ int hfi_hub_configure(hf_hub_t *hub, const hf_hub_config_t *cfg, hf_error_t *err
     hub->max_retry_wait_ms = cfg->max_retry_wait_ms ? cfg->max_retry_wait_ms : 60000;
     hub->parallel_threshold = cfg->parallel_threshold ? cfg->parallel_threshold : 64u << 20;
     hub->conns_per_file = cfg->conns_per_file ? cfg->conns_per_file : 8;
-    hub->conns_total = cfg->conns_total ? cfg->conns_total : 64;
+    hub->conns_total = cfg->conns_total ? cfg->conns_total : 128;
     hub->engine_threads = cfg->engine_threads ? cfg->engine_threads : 2;
     if (hub->engine_threads > 4)
         hub->engine_threads = 4;

@@ -29,6 +29,8 @@
  *    trusted CAs. A refused certificate is HF_ETLS (never retried), not HF_ENETWORK;
  *  - a loop also stops when its I/O pool shuts down, cancelling what it holds, so freeing
  *    the runtime under a live hub does not hang;
+ *  - the hub's conns_total is shared out: each loop's multi handle may open conns_total /
+ *    loops connections (there are at most conns_total loops), so all together stay within it;
  *  - lock order: loop->mu is a leaf; it is never held while calling libcurl or settling.
  */
 #include "config.h"
@@ -537,8 +539,10 @@ static void *loop_main(void *arg, hf_error_t *err)
     pthread_once(&curl_once, curl_init_once);
     if ((l->multi = CURLCALL(e, curl_multi_init())) == NULL)
         return NULL;
+    /* the hub's limit is for all loops together: each has its share (transfers go to
+     * the loops in turn), or N loops would open N times as many */
     CURLCALL(e, curl_multi_setopt(l->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-                                  (long)e->hub->conns_total));
+                                  (long)(e->hub->conns_total / e->nloops)));
     CURLCALL(e, curl_multi_setopt(l->multi, CURLMOPT_SOCKETFUNCTION, on_socket));
     CURLCALL(e, curl_multi_setopt(l->multi, CURLMOPT_SOCKETDATA, l));
     CURLCALL(e, curl_multi_setopt(l->multi, CURLMOPT_TIMERFUNCTION, on_timer));
@@ -711,6 +715,8 @@ hfi_engine_t *hfi_engine_new(hf_hub_t *hub, hf_runtime_t *rt, unsigned loops, hf
     }
     e->hub = hub;
     e->nloops = loops < 1 ? 1 : loops > MAX_LOOPS ? MAX_LOOPS : loops;
+    if (e->nloops > hub->conns_total)   /* a connection each at least, conns_total in all */
+        e->nloops = hub->conns_total ? hub->conns_total : 1;
     for (unsigned i = 0; i < e->nloops; i++) {
         if (loop_open(&e->loops[i], e, rt, err) < 0) {
             e->nloops = i;

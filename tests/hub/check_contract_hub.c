@@ -5,6 +5,7 @@
  */
 #include "common/testutil.h"
 
+#include <dirent.h>
 #include <pwd.h>
 
 #include <stdatomic.h>
@@ -31,6 +32,14 @@ static void setup(void)
     tu_mock_file(&mock, "model", "org/private", "p.txt", "p\n", 2);
     tu_mock_settings(&mock, "model", "org/private",
                      "{\"private\": true, \"tokens\": [\"" TOKEN "\"]}");
+    for (int i = 0; i < 6; i++) {
+        char name[32];
+        static char body[100000];
+        snprintf(name, sizeof name, "w%d.bin", i);
+        memset(body, 'a' + i, sizeof body);
+        tu_mock_file(&mock, "model", "org/many", name, body, sizeof body);
+    }
+    tu_mock_settings(&mock, "model", "org/many", "{\"lfs\": [\"*.bin\"]}");
     tu_mock_start(&mock, NULL);
     tu_tmpdir(cache, sizeof cache, "contract-cache");
     rt = tu_runtime(2);
@@ -989,6 +998,100 @@ START_TEST(calls_made_while_the_hub_is_being_freed_get_cancelled_futures)
 }
 END_TEST
 
+/* Whether socket inode `ino` is a TCP connection (in /proc/net/tcp or tcp6): libcurl's
+ * wake-up socket pairs, one per multi handle, are not connections. */
+static int is_tcp(unsigned long ino)
+{
+    static const char *const tables[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+    char line[512];
+    int found = 0;
+
+    for (int t = 0; t < 2 && !found; t++) {
+        FILE *f = fopen(tables[t], "r");
+        if (!f)
+            continue;
+        while (!found && fgets(line, sizeof line, f)) {
+            unsigned long v;
+            /* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+            if (sscanf(line, "%*s %*s %*s %*s %*s %*s %*s %*s %*s %lu", &v) == 1)
+                found = v == ino;
+        }
+        fclose(f);
+    }
+    return found;
+}
+
+/* This process's open TCP connections. */
+static int open_connections(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *de;
+    int n = 0;
+
+    ck_assert_ptr_nonnull(d);
+    while ((de = readdir(d)) != NULL) {
+        char link[300], target[64];
+        unsigned long ino;
+        ssize_t len;
+        snprintf(link, sizeof link, "/proc/self/fd/%s", de->d_name);
+        if ((len = readlink(link, target, sizeof target - 1)) > 0) {
+            target[len] = '\0';
+            if (sscanf(target, "socket:[%lu]", &ino) == 1 && is_tcp(ino))
+                n++;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+/* conns_total is "connections in all": each of the engine's loops (engine_threads) took
+ * the whole of it, so two loops opened up to twice as many. */
+START_TEST(conns_total_bounds_the_connections_of_every_engine_thread_together)
+{
+    hf_hub_config_t c;
+    hf_error_t e;
+    hf_hub_t *h;
+    hf_future_t *f[6];
+    int most = 0, pending;
+
+    /* Linux's /proc tells which descriptors are TCP connections (a Linux-only test) */
+    ck_assert_msg(access("/proc/self/fd", R_OK) == 0 && access("/proc/net/tcp", R_OK) == 0,
+                  "this test needs /proc/self/fd and /proc/net/tcp");
+    memset(&c, 0, sizeof c);
+    c.endpoint = mock.hub;
+    c.cache_dir = cache;
+    c.token = "";
+    c.offline = HF_NO;
+    c.conns_total = 2;
+    c.engine_threads = 2;
+    h = hf_hub_new(rt, &c, &e);
+    ck_assert_msg(h != NULL, "hf_hub_new: %s", e.message);
+    tu_mock_fault(&mock, "{\"path\": \"*/w*.bin\", \"port\": \"cdn\", \"throttle_bps\": 400000}");
+    for (int i = 0; i < 6; i++) {
+        char name[32];
+        hf_file_ref_t ref = { "org/many", HF_REPO_MODEL, NULL, name };
+        snprintf(name, sizeof name, "w%d.bin", i);
+        f[i] = hf_hub_download(h, &ref, NULL);
+        ck_assert_ptr_nonnull(f[i]);
+    }
+    do {
+        int n = open_connections();
+        struct timespec nap = { 0, 2 * 1000000L };
+        if (n > most)
+            most = n;
+        pending = 0;
+        for (int i = 0; i < 6; i++)
+            pending += hf_future_state(f[i]) == HF_FUTURE_PENDING;
+        nanosleep(&nap, NULL);
+    } while (pending);
+    for (int i = 0; i < 6; i++)
+        ck_assert_int_eq(code_of(f[i]), 0);
+    ck_assert_msg(most <= 2, "%d connections open at once, conns_total 2", most);
+    ck_assert_int_gt(most, 0);
+    hf_hub_free(h);
+}
+END_TEST
+
 static Suite *contract_hub_suite(void)
 {
     Suite *s = suite_create("contract_hub");
@@ -996,6 +1099,7 @@ static Suite *contract_hub_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, hub_new_refuses_what_it_cannot_use_and_takes_what_python_takes);
+    tcase_add_test(tc, conns_total_bounds_the_connections_of_every_engine_thread_together);
     tcase_add_test(tc, the_environment_gives_endpoint_cache_token_and_offline);
     tcase_add_test(tc, bad_arguments_give_null_or_a_rejected_future_and_no_request);
     tcase_add_test(tc, snapshot_pattern_arrays_that_are_null_or_hold_null_are_einval);
