@@ -2,12 +2,15 @@
  * fuzz_url.c - hfi_url_origin (the same-origin test behind credential forwarding) on
  * arbitrary text (the input, cut at its first NUL).
  *
- * Checks: an origin is given only for http:// and https:// URLs without credentials; it
- * is "scheme://host:port" with the scheme of the URL, the URL's host (its authority up to
- * the first '/', '?' or '#') and an explicit port (80 or 443 when the URL has none); it
- * holds no '@', '/', '?' or '#' after the scheme; and it is its own origin.
+ * Checks: an origin is given only for http:// and https:// URLs (the scheme in any case)
+ * without credentials; it is "scheme://host:port" with the URL's scheme in lower case,
+ * the URL's host (its authority up to the first '/', '?' or '#') and an explicit port (80
+ * or 443 when the URL has none); it holds no '@', '/', '?' or '#' after the scheme; and it
+ * is its own origin.
  */
 #include "config.h"
+
+#include <strings.h>
 
 #include "fuzz.h"
 
@@ -22,12 +25,12 @@ int hfz_url(const uint8_t *data, size_t size)
     int https;
 
     o = hfi_url_origin(url);
-    https = strncmp(url, "https://", 8) == 0;
+    https = strncasecmp(url, "https://", 8) == 0;
     if (!o) {
         free(url);
         return 0;
     }
-    HFZ_CHECK(https || strncmp(url, "http://", 7) == 0);
+    HFZ_CHECK(https || strncasecmp(url, "http://", 7) == 0);
     rest = url + (https ? 8 : 7);
     host_len = strcspn(rest, "/?#");
     HFZ_CHECK(host_len > 0 && memchr(rest, '@', host_len) == NULL);
