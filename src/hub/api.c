@@ -372,8 +372,10 @@ static int cmp_str(const void *a, const void *b)
 
 /* A listing of one commit's files names each path once, and no path both as a file and as
  * a folder ("a" and "a/b"): both cannot be in a snapshot folder, and a listing that says so
- * is a lie (HF_EPROTO), refused before any file is asked for. */
-static int check_paths_distinct(const hf_repo_file_t *files, size_t n, hf_error_t *err)
+ * is a lie (HF_EPROTO), refused before any file is asked for. `sorted`: `files` is in
+ * strcmp order of path already (the tree listing), and is not sorted again. */
+static int check_paths_distinct(const hf_repo_file_t *files, size_t n, int sorted,
+                                hf_error_t *err)
 {
     const char **p;
     char prefix[4097];
@@ -385,7 +387,8 @@ static int check_paths_distinct(const hf_repo_file_t *files, size_t n, hf_error_
         return hf_error_set(err, HF_ENOMEM, 0, "out of memory");
     for (size_t i = 0; i < n; i++)
         p[i] = files[i].path;
-    qsort(p, n, sizeof *p, cmp_str);
+    if (!sorted)
+        qsort(p, n, sizeof *p, cmp_str);
     for (size_t i = 1; i < n && rc == 0; i++)
         if (strcmp(p[i], p[i - 1]) == 0)
             rc = hf_error_set(err, HF_EPROTO, 0, "the listing names %s twice", p[i]);
@@ -453,7 +456,7 @@ static int parse_info(apireq_t *r, const cJSON *json, hf_error_t *err)
             info->nfiles++;
         }
     }
-    return check_paths_distinct(info->files, info->nfiles, err);
+    return check_paths_distinct(info->files, info->nfiles, 0, err);
 }
 
 static char *api_url(hf_hub_t *hub, const hf_file_ref_t *ref, const char *tail_fmt)
@@ -551,7 +554,7 @@ static int parse_tree(apireq_t *r, const cJSON *json, hf_error_t *err)
      * for repo info's siblings, which is when a snapshot lists the tree */
     if (hfi_parse_link_next(r->x.headers[HFI_H_LINK], NULL) == HF_ENOENT) {
         qsort(l->list.files, l->list.n, sizeof *l->list.files, cmp_path);
-        return check_paths_distinct(l->list.files, l->list.n, err);
+        return check_paths_distinct(l->list.files, l->list.n, 1, err);
     }
     return 0;
 }
