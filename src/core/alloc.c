@@ -84,6 +84,15 @@ void *hfi_calloc(size_t n, size_t size)
     return should_fail() ? NULL : calloc(n ? n : 1, size ? size : 1);
 }
 
+void *hfi_calloc_aligned(size_t align, size_t size)
+{
+    void *p;
+
+    if (should_fail() || posix_memalign(&p, align, size ? size : 1) != 0)
+        return NULL;
+    return memset(p, 0, size);
+}
+
 void *hfi_realloc(void *p, size_t n)
 {
     return should_fail() ? NULL : realloc(p, n ? n : 1);

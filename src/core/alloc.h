@@ -25,6 +25,9 @@ void hfi_obj_trim(void);
 /* malloc/calloc/realloc/strdup/free with the same failure injection. */
 void *hfi_malloc(size_t n);
 void *hfi_calloc(size_t n, size_t size);
+/* calloc for a type whose alignment exceeds malloc's (a struct with cache-line-aligned
+ * members): `align` is a power of two, a multiple of sizeof(void *). Freed with hfi_free. */
+void *hfi_calloc_aligned(size_t align, size_t size);
 void *hfi_realloc(void *p, size_t n);
 char *hfi_strdup(const char *s);
 void hfi_free(void *p);

@@ -153,7 +153,7 @@ static int spawn_worker(hfi_compute_t *p)
 
     if (i >= p->max_threads)
         return -1;
-    if ((w = hfi_calloc(1, sizeof *w)) == NULL)
+    if ((w = hfi_calloc_aligned(_Alignof(hfi_worker_t), sizeof *w)) == NULL)
         return -1;
     if (hfi_deque_init(&w->dq) < 0) {
         hfi_free(w);
@@ -515,7 +515,7 @@ static void *worker_main(void *arg)
 
 hfi_compute_t *hfi_compute_new(hf_runtime_t *rt, unsigned threads, unsigned spares)
 {
-    hfi_compute_t *p = hfi_calloc(1, sizeof *p);
+    hfi_compute_t *p = hfi_calloc_aligned(_Alignof(hfi_compute_t), sizeof *p);
 
     if (!p)
         return NULL;

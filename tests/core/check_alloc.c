@@ -65,12 +65,33 @@ START_TEST(futures_freed_on_the_timer_thread_are_given_back_each_time_it_exits)
 }
 END_TEST
 
+START_TEST(an_aligned_allocation_is_zeroed_at_its_alignment_and_can_be_made_to_fail)
+{
+    static const size_t aligns[] = { 16, 64, 128, 4096 };
+
+    for (size_t a = 0; a < sizeof aligns / sizeof aligns[0]; a++) {
+        for (size_t size = 1; size <= 1000; size += 333) {
+            unsigned char *p = hfi_calloc_aligned(aligns[a], size);
+            ck_assert_ptr_nonnull(p);
+            ck_assert_uint_eq((uintptr_t)p % aligns[a], 0);
+            for (size_t i = 0; i < size; i++)
+                ck_assert_uint_eq(p[i], 0);
+            hfi_free(p);
+        }
+    }
+    hfi_test_fail_alloc_after(0);
+    ck_assert_ptr_null(hfi_calloc_aligned(64, 256));
+    hfi_test_fail_alloc_after(-1);
+}
+END_TEST
+
 static Suite *alloc_suite(void)
 {
     Suite *s = suite_create("alloc");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, a_thread_that_only_frees_gives_its_objects_back_when_it_exits);
     tcase_add_test(tc, futures_freed_on_the_timer_thread_are_given_back_each_time_it_exits);
+    tcase_add_test(tc, an_aligned_allocation_is_zeroed_at_its_alignment_and_can_be_made_to_fail);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -4,6 +4,8 @@
 #include "common/testutil.h"
 
 #include "core/alloc.h"
+#include "core/compute.h"
+#include "core/runtime_impl.h"
 
 static atomic_int gate, ran;
 
@@ -683,6 +685,34 @@ START_TEST(plain_threads_posting_while_the_runtime_is_freed_are_refused_cleanly)
 }
 END_TEST
 
+/* The pool and each worker hold cache-line-aligned members (the deque's two ends, the
+ * shared counters) that keep thieves' writes off the owner's lines: they must really sit
+ * at their type's alignment, which calloc does not give (UB, and false sharing). */
+START_TEST(the_compute_pool_and_its_workers_sit_at_their_types_alignment)
+{
+    hf_runtime_config_t cfg = { 0 };
+    hf_runtime_t *rt;
+    hfi_compute_t *p;
+
+    cfg.compute_threads = 8;
+    cfg.compute_spares_max = 4;
+    for (int round = 0; round < 20; round++) {
+        ck_assert_ptr_nonnull(rt = hf_runtime_new(&cfg));
+        p = rt->compute;
+        ck_assert_uint_eq((uintptr_t)p % _Alignof(hfi_compute_t), 0);
+        ck_assert_uint_eq((uintptr_t)&p->nsearching % HFI_CACHELINE, 0);
+        ck_assert_uint_eq(atomic_load(&p->nthreads), 8);
+        for (unsigned i = 0; i < 8; i++) {
+            hfi_worker_t *w = p->workers[i];
+            ck_assert_uint_eq((uintptr_t)w % _Alignof(hfi_worker_t), 0);
+            ck_assert_uint_eq((uintptr_t)&w->dq.top % HFI_CACHELINE, 0);
+            ck_assert_uint_eq((uintptr_t)&w->dq.bottom % HFI_CACHELINE, 0);
+        }
+        hf_runtime_free(rt);
+    }
+}
+END_TEST
+
 static Suite *runtime_suite(void)
 {
     Suite *s = suite_create("runtime");
@@ -702,6 +732,7 @@ static Suite *runtime_suite(void)
     tcase_add_test(tc, waits_on_futures_that_never_settle_end_cancelled_on_both_pools_at_free);
     tcase_add_test(tc, each_thread_knows_its_pool_and_worker_index);
     tcase_add_test(tc, plain_threads_posting_while_the_runtime_is_freed_are_refused_cleanly);
+    tcase_add_test(tc, the_compute_pool_and_its_workers_sit_at_their_types_alignment);
     suite_add_tcase(s, tc);
     return s;
 }
