@@ -20,6 +20,7 @@ typedef struct hfi_deque {
     _Alignas(HFI_CACHELINE) _Atomic int64_t top;
     _Alignas(HFI_CACHELINE) _Atomic int64_t bottom;
     _Atomic(hfi_task_t *) *buf;
+    int64_t top_seen;           /* owner only: a value `top` had (top never decreases) */
 } hfi_deque_t;
 
 #define HFI_STEAL_RETRY ((hfi_task_t *)(uintptr_t)1)

@@ -101,6 +101,38 @@ START_TEST(a_full_deque_refuses_a_push)
 }
 END_TEST
 
+/* The owner reads `top` only when the value it saw last says full: once thieves have
+ * taken tasks from a full deque, exactly that many pushes fit again, in any order of
+ * steals and pops, however many laps the indices have made. */
+START_TEST(a_full_deque_takes_as_many_pushes_as_thieves_freed)
+{
+    static item_t many[HFI_DEQUE_CAP];
+    item_t extra[64];
+
+    ck_assert_int_eq(hfi_deque_init(&dq), 0);
+    for (int lap = 0; lap < 3; lap++) {
+        for (int i = 0; i < HFI_DEQUE_CAP; i++)
+            ck_assert_int_eq(hfi_deque_push(&dq, &many[i].task), 0);
+        ck_assert_int_eq(hfi_deque_push(&dq, &extra[0].task), -1);
+        for (int k = 1; k <= 40; k += 13) {
+            for (int i = 0; i < k; i++) {
+                hfi_task_t *t = hfi_deque_steal(&dq);
+                ck_assert_ptr_nonnull(t);
+                ck_assert_ptr_ne(t, HFI_STEAL_RETRY);
+            }
+            for (int i = 0; i < k; i++)
+                ck_assert_int_eq(hfi_deque_push(&dq, &extra[i].task), 0);
+            ck_assert_int_eq(hfi_deque_push(&dq, &extra[k].task), -1);
+            ck_assert_int_eq(hfi_deque_size(&dq), HFI_DEQUE_CAP);
+        }
+        while (hfi_deque_pop(&dq) != NULL)
+            ;
+        ck_assert_int_eq(hfi_deque_size(&dq), 0);
+    }
+    hfi_deque_destroy(&dq);
+}
+END_TEST
+
 #define PRODUCERS 4
 #define PER_PRODUCER 50000
 
@@ -160,6 +192,7 @@ static Suite *deque_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, owner_and_thieves_take_every_task_exactly_once);
     tcase_add_test(tc, a_full_deque_refuses_a_push);
+    tcase_add_test(tc, a_full_deque_takes_as_many_pushes_as_thieves_freed);
     tcase_add_test(tc, injection_queue_delivers_every_push_once_in_per_producer_order);
     suite_add_tcase(s, tc);
     return s;
