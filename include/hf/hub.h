@@ -228,7 +228,9 @@ typedef struct hf_repo_info {
 /* hf_hub_repo_info - `api/{type}s/{repo}[/revision/{rev}]`; value: hf_repo_info_t *
  * (owned by the future). ref->path is ignored. Errors as hf_hub_file_metadata()'s (offline:
  * HF_EOFFLINE, no request); besides, HF_EPROTO for an answer without a commit sha, with an
- * id that is not a valid repo id, or with an unsafe file path. NULL returns as
+ * id that is not a valid repo id, with an unsafe file path, with a file's size that is not
+ * a whole number from 0 to 2^53 (an absent size reads as 0), or that names a path twice or
+ * as both a file and a folder. NULL returns as
  * hf_hub_download(). */
 HF_API hf_future_t *hf_hub_repo_info(hf_hub_t *hub, const hf_file_ref_t *ref);
 

@@ -321,10 +321,16 @@ static const char *jstr(const cJSON *o, const char *key, size_t max)
                                                                                  : NULL;
 }
 
+/* A byte count: 0, or 1 if `key` is absent (the size stays unknown, 0), or -1 if it is
+ * there but not a whole number from 0 to 2^53 (JSON numbers are doubles: past that they
+ * are not exact). */
 static int jsize(const cJSON *o, const char *key, uint64_t *out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 9.0e15)
+    if (!v)
+        return 1;
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= 9007199254740992.0) ||
+        (double)(uint64_t)v->valuedouble != v->valuedouble)
         return -1;
     *out = (uint64_t)v->valuedouble;
     return 0;
@@ -350,7 +356,8 @@ static int read_file_entry(const cJSON *o, hf_repo_file_t *f, const char *path_k
         return hf_error_set(err, HF_EPROTO, 0, "a file entry has a missing or unsafe path");
     if ((f->path = hfi_strdup(path)) == NULL)
         return hf_error_set(err, HF_ENOMEM, 0, "out of memory");
-    jsize(o, "size", &f->size);
+    if (jsize(o, "size", &f->size) < 0)
+        return hf_error_set(err, HF_EPROTO, 0, "%s: size is not a byte count", path);
     if ((oid = jstr(o, oid_key, 40)) != NULL && hfi_is_hex(oid, 40))
         memcpy(f->oid, oid, 41);
     lfs = cJSON_GetObjectItemCaseSensitive(o, "lfs");
@@ -360,7 +367,8 @@ static int read_file_entry(const cJSON *o, hf_repo_file_t *f, const char *path_k
             return hf_error_set(err, HF_EPROTO, 0, "%s: malformed lfs entry", path);
         f->is_lfs = 1;
         memcpy(f->lfs_sha256, sha, 65);
-        jsize(lfs, "size", &f->size);
+        if (jsize(lfs, "size", &f->size) < 0)
+            return hf_error_set(err, HF_EPROTO, 0, "%s: lfs size is not a byte count", path);
     }
     return 0;
 }

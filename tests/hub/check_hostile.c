@@ -267,6 +267,54 @@ START_TEST(a_tree_listing_with_a_duplicate_or_a_file_and_folder_is_refused)
 }
 END_TEST
 
+/* A size that is not a byte count (negative, a fraction, past 2^53, a string) is a lie
+ * too. Before, it read as 0 ("unknown") and the listing went through. */
+START_TEST(a_listing_with_a_size_that_is_not_a_byte_count_is_refused)
+{
+    static const char *sizes[] = { "-1", "1.5", "1e300", "\\\"12\\\"", "null" };
+    hf_file_ref_t ref = { "org/model", HF_REPO_MODEL, NULL, NULL };
+
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        for (int in_lfs = 0; in_lfs < 2; in_lfs++) {
+            hf_future_t *f;
+            if (in_lfs)
+                fault("{\"path\": \"/api/models/org/model/tree/main\", \"count\": 1, "
+                      "\"body\": \"[{\\\"type\\\": \\\"file\\\", \\\"path\\\": "
+                      "\\\"w.bin\\\", \\\"size\\\": 4, \\\"lfs\\\": "
+                      "{\\\"oid\\\": \\\"%064d\\\", \\\"size\\\": %s}}]\"}", 0,
+                      sizes[i]);
+            else
+                fault("{\"path\": \"/api/models/org/model/tree/main\", \"count\": 1, "
+                      "\"body\": \"[{\\\"type\\\": \\\"file\\\", \\\"path\\\": "
+                      "\\\"w.bin\\\", \\\"size\\\": %s}]\"}", sizes[i]);
+            f = hf_hub_list_files(hub, &ref);
+            ck_assert_ptr_nonnull(f);
+            tu_settle(f);
+            ck_assert_msg(code_of(f) == HF_EPROTO, "%s (lfs %d): got %d: %s", sizes[i], in_lfs,
+                          code_of(f), message_of(f));
+            ck_assert_ptr_nonnull(strstr(message_of(f), "w.bin"));
+            hf_future_release(f);
+        }
+    }
+    /* a whole size up to 2^53, or none, still lists */
+    fault("{\"path\": \"/api/models/org/model/tree/main\", \"count\": 1, \"body\": "
+          "\"[{\\\"type\\\": \\\"file\\\", \\\"path\\\": \\\"a\\\", "
+          "\\\"size\\\": 9007199254740992}, {\\\"type\\\": \\\"file\\\", "
+          "\\\"path\\\": \\\"b\\\"}]\"}");
+    {
+        hf_future_t *f = hf_hub_list_files(hub, &ref);
+        const hf_file_list_t *l;
+        tu_settle(f);
+        ck_assert_msg(code_of(f) == 0, "%s", message_of(f));
+        l = hf_future_value(f);
+        ck_assert_uint_eq(l->n, 2);
+        ck_assert_uint_eq(l->files[0].size, 9007199254740992ull);
+        ck_assert_uint_eq(l->files[1].size, 0);
+        hf_future_release(f);
+    }
+}
+END_TEST
+
 /* ---- the snapshot folder ----------------------------------------------------------------- */
 
 /* The Hub answers "sub" (a folder of this commit: sub/nested.txt is cached) with a file's
@@ -319,6 +367,7 @@ static Suite *hostile_suite(void)
     tcase_add_test(listing, a_listing_with_a_path_that_is_a_file_and_a_folder_is_refused_before_any_file);
     tcase_add_test(listing, a_listing_that_names_a_file_twice_is_refused_before_any_file);
     tcase_add_test(listing, a_tree_listing_with_a_duplicate_or_a_file_and_folder_is_refused);
+    tcase_add_test(listing, a_listing_with_a_size_that_is_not_a_byte_count_is_refused);
     suite_add_tcase(s, listing);
     tcase_set_timeout(folder, 60);
     tcase_add_checked_fixture(folder, setup, teardown);
