@@ -34,8 +34,9 @@ typedef struct hf_runtime hf_runtime_t;
 typedef struct hf_runtime_config {
     unsigned compute_threads;   /* 0: one per online CPU (at most 4096) */
     unsigned io_threads_max;    /* 0: default cap (64): the most I/O threads running
-                                   tasks; threads asleep in hf_future_wait() do not
-                                   count, others start in their place */
+                                   tasks; threads asleep in hf_future_wait(), and those
+                                   that drive a hub's transfers (engine_threads per
+                                   hf_hub_t), do not count: others start in their place */
     unsigned compute_spares_max;/* 0: default (4 per compute thread, at least 16): extra
                                    workers lent to compute threads blocked in a wait. With
                                    all of them in use, a worker that blocks lends its place
@@ -152,7 +153,8 @@ typedef struct hf_runtime_stats {
     unsigned io_threads_idle;
     unsigned io_threads_peak;
     unsigned io_threads_max;
-    unsigned io_blocked;           /* I/O threads sleeping in hf_future_wait() */
+    unsigned io_blocked;           /* I/O threads sleeping in hf_future_wait(), or
+                                      driving a hub's transfers */
     uint64_t io_tasks_run;
     size_t   io_queue_depth;
     /* memory: small objects (futures, tasks, continuations) the free lists had to malloc */

@@ -529,7 +529,7 @@ static int wait_ms(const loop_t *l)
     return (int)((until - l->now_ns + 999999u) / 1000000u);
 }
 
-static void *loop_main(void *arg, hf_error_t *err)
+static void *loop_run(void *arg, hf_error_t *err)
 {
     loop_t *l = arg;
     hfi_engine_t *e = l->e;
@@ -590,6 +590,23 @@ static void *loop_main(void *arg, hf_error_t *err)
     CURLCALL(e, curl_multi_cleanup(l->multi));
     l->multi = NULL;
     return NULL;
+}
+
+/* A loop lives as long as its hub and never comes back for the I/O queue: it counts as
+ * blocked there, as a thread asleep in a wait does, so the pool starts others for the
+ * queue. Counted in its place, two loops under an io_threads_max of 2 or less left no
+ * thread for the hub's own tasks, and the hub hung, its hf_hub_free too. */
+static void *loop_main(void *arg, hf_error_t *err)
+{
+    hfi_io_t *io = hfi_tls.io;
+    void *r;
+
+    if (io)
+        hfi_io_block_begin(io);
+    r = loop_run(arg, err);
+    if (io)
+        hfi_io_block_end(io);
+    return r;
 }
 
 /* ---- the public side (any thread) ---------------------------------------------------- */

@@ -1092,6 +1092,52 @@ START_TEST(conns_total_bounds_the_connections_of_every_engine_thread_together)
 }
 END_TEST
 
+/* runtime.h: "threads ... that drive a hub's transfers do not count" toward io_threads_max.
+ * Before, the hub's two transfer loops took both threads of a cap of 2 (or the one of a
+ * cap of 1, the second loop never starting): nothing was left for the hub's own I/O
+ * tasks, every download stayed pending, and hf_hub_free hung. */
+START_TEST(a_hub_works_under_an_io_cap_smaller_than_its_transfer_loops)
+{
+    for (unsigned cap = 1; cap <= 2; cap++) {
+        hf_runtime_config_t rc;
+        hf_runtime_stats_t st;
+        hf_runtime_t *small;
+        hf_hub_config_t c;
+        hf_error_t e;
+        hf_hub_t *h;
+        hf_file_ref_t one = { "org/model", HF_REPO_MODEL, NULL, "config.json" };
+        hf_file_ref_t many = { "org/many", HF_REPO_MODEL, NULL, NULL };
+        hf_future_t *f;
+
+        memset(&rc, 0, sizeof rc);
+        rc.compute_threads = 2;
+        rc.io_threads_max = cap;
+        ck_assert_ptr_nonnull(small = hf_runtime_new(&rc));
+        memset(&c, 0, sizeof c);
+        c.endpoint = mock.hub;
+        c.cache_dir = cache;
+        c.token = "";
+        c.engine_threads = 2;
+        ck_assert_msg((h = hf_hub_new(small, &c, &e)) != NULL, "hf_hub_new: %s", e.message);
+        ck_assert_ptr_nonnull(f = hf_hub_download(h, &one, NULL));
+        ck_assert_msg(hf_future_wait(f, 30000) == 0, "cap %u: the download is stuck", cap);
+        ck_assert_int_eq(hf_future_state(f), HF_FUTURE_FULFILLED);
+        hf_future_release(f);
+        ck_assert_ptr_nonnull(f = hf_hub_snapshot(h, &many, NULL));
+        ck_assert_msg(hf_future_wait(f, 30000) == 0, "cap %u: the snapshot is stuck", cap);
+        ck_assert_msg(hf_future_state(f) == HF_FUTURE_FULFILLED, "cap %u: %s", cap,
+                      hf_future_error(f)->message);
+        hf_future_release(f);
+        ck_assert_int_eq(hf_runtime_stats(small, &st), 0);
+        ck_assert_uint_eq(st.io_blocked, 2);            /* the two loops */
+        hf_hub_free(h);
+        TU_EVENTUALLY(hf_runtime_stats(small, &st) == 0 && st.io_blocked == 0);
+        hf_runtime_free(small);
+        tu_rm_tree(cache);
+    }
+}
+END_TEST
+
 static Suite *contract_hub_suite(void)
 {
     Suite *s = suite_create("contract_hub");
@@ -1122,6 +1168,7 @@ static Suite *contract_hub_suite(void)
     tcase_add_test(tc, removing_a_commit_removes_the_refs_that_name_it);
     tcase_add_test(tc, calls_made_while_the_hub_is_being_freed_get_cancelled_futures);
     tcase_add_test(tc, the_user_agent_is_hfasync_or_the_callers_prefixed_to_it);
+    tcase_add_test(tc, a_hub_works_under_an_io_cap_smaller_than_its_transfer_loops);
     suite_add_tcase(s, tc);
     return s;
 }
