@@ -843,7 +843,9 @@ START_TEST(a_thousand_concurrent_downloads_on_four_io_threads)
     hf_hub_stats(h, &st);
     hf_runtime_stats(small, &rs);
     ck_assert_uint_ge(st.transfers_peak, MANY);
-    ck_assert_uint_le(rs.io_threads_peak, 4);
+    /* the cap of 4 for the I/O tasks, and the hub's two transfer loops, which do not
+     * count toward it (runtime.h): 1,000 transfers, not a thread each */
+    ck_assert_uint_le(rs.io_threads_peak, 4 + 2);
     ck_assert_uint_eq(st.curl_calls_compute, 0);
     ck_assert_uint_eq(st.curl_calls_other, 0);
     hf_future_release(all);
