@@ -372,7 +372,7 @@ START_TEST(help_for_every_subcommand_exits_0)
         expect(0, cmds[i], "--help", (char *)NULL);
         ck_assert_msg(strncmp(out, P("usage: hf-fetch %s", cmds[i]),
                               strlen(P("usage: hf-fetch %s", cmds[i]))) == 0, "%.3000s", out);
-        ck_assert_ptr_nonnull(strstr(out, "--revision"));
+        ck_assert_ptr_nonnull(strstr(out, "--cache-dir"));     /* every command's */
         ck_assert_str_eq(err, "");
         expect(0, cmds[i], "-h", (char *)NULL);
     }
@@ -398,6 +398,54 @@ START_TEST(usage_errors_exit_1_without_a_request)
     expect(1, "download", "org/tiny", "--quant", "Q4", (char *)NULL);
     expect(1, "download", "org/tiny", "config.json", "--endpoint", "ftp://x", (char *)NULL);
     expect(1, "model", "no-such-model", (char *)NULL);
+    ck_assert_int_eq(mock_total(), 0);
+}
+END_TEST
+
+/* An option a command would ignore is refused (exit 1, naming the option and the command,
+ * no request), as the official CLI's argparse does; each command's --help lists exactly
+ * the options it takes. Before, `scan-cache --revision X`, `model --repo-type dataset` or
+ * `verify --include '*'` ran, ignoring them. */
+START_TEST(an_option_the_command_does_not_use_is_refused)
+{
+    static const struct {
+        const char *cmd, *repo, *opt, *val;
+    } bad[] = {
+        { "model", NULL, "--repo-type", "dataset" }, { "model", NULL, "--include", "*" },
+        { "scan-cache", NULL, "--revision", "v1" },  { "scan-cache", NULL, "--endpoint", "http://x" },
+        { "verify", "org/tiny", "--include", "*" },  { "verify", "org/tiny", "--revision", "v1" },
+        { "info", "org/tiny", "--jobs", "3" },       { "ls", "org/tiny", "--local-dir", "d" },
+        { "rm", "org/tiny", "--token", "t" },        { "download", "org/tiny", "--dim", "256" },
+    };
+    static const struct {
+        const char *cmd, *has, *lacks;
+    } help[] = {
+        { "download", "--include", "--quant" }, { "model", "--quant", "--repo-type" },
+        { "scan-cache", "--json", "--revision" }, { "verify", "--repo-type", "--revision" },
+        { "rm", "--revision", "--endpoint" }, { "info", "--endpoint", "--jobs" },
+    };
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (bad[i].repo)
+            expect(1, bad[i].cmd, bad[i].repo, bad[i].opt, bad[i].val, (char *)NULL);
+        else
+            expect(1, bad[i].cmd, bad[i].opt, bad[i].val, (char *)NULL);
+        ck_assert_msg(strstr(err, P("%s is not an option of '%s'", bad[i].opt, bad[i].cmd)),
+                      "%s %s: %s", bad[i].cmd, bad[i].opt, err);
+        ck_assert_str_eq(out, "");
+    }
+    expect(1, "model", "--repo-type=dataset", (char *)NULL);      /* the = form too */
+    for (size_t i = 0; i < sizeof help / sizeof help[0]; i++) {
+        expect(0, help[i].cmd, "--help", (char *)NULL);
+        ck_assert_msg(strstr(out, P("  %s ", help[i].has)), "%s: %s", help[i].cmd, out);
+        ck_assert_msg(!strstr(out, P("  %s ", help[i].lacks)), "%s: %s", help[i].cmd, out);
+    }
+    expect(0, "scan-cache", "--help", (char *)NULL);
+    ck_assert_ptr_null(strstr(out, "  -- "));                     /* it takes no arguments */
+    expect(0, "ls", "--help", (char *)NULL);
+    ck_assert_ptr_nonnull(strstr(out, "REPO and PATH"));
+    /* what every command takes still works with each */
+    expect(0, "scan-cache", "--json", "--quiet", "--offline", (char *)NULL);
     ck_assert_int_eq(mock_total(), 0);
 }
 END_TEST
@@ -1175,8 +1223,8 @@ START_TEST(the_token_never_appears_in_any_output)
     expect(1, "download", "--token", WRONG, (char *)NULL);
     expect(0, "download", "org/tiny", "config.json", "--token", WRONG, "--local-dir",
            P("%s/ld", work), (char *)NULL);
-    expect(0, "scan-cache", "--token", TOKEN, (char *)NULL);
-    expect(0, "verify", "org/gated", "--token", TOKEN, "--json", (char *)NULL);
+    expect(1, "scan-cache", "--token", TOKEN, (char *)NULL);   /* makes no request */
+    expect(1, "verify", "org/gated", "--token", TOKEN, "--json", (char *)NULL);
     expect(0, "download", "--help", "--token", TOKEN, (char *)NULL);
     ck_assert_uint_ge(runs, 12);
     /* and the token was sent: the Hub saw an Authorization header */
@@ -1428,6 +1476,7 @@ static Suite *fetch_cli_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, help_for_every_subcommand_exits_0);
     tcase_add_test(tc, usage_errors_exit_1_without_a_request);
+    tcase_add_test(tc, an_option_the_command_does_not_use_is_refused);
     tcase_add_test(tc, download_one_file_prints_its_path_in_the_cache);
     tcase_add_test(tc, download_several_files_prints_the_snapshot_folder);
     tcase_add_test(tc, download_of_a_whole_repo_prints_the_snapshot_folder);

@@ -62,20 +62,45 @@ static const char usage_main[] =
     "  HF_HUB_ETAG_TIMEOUT, HF_HUB_DOWNLOAD_TIMEOUT, HF_HUB_DISABLE_SYMLINKS,\n"
     "  HF_HUB_DISABLE_IMPLICIT_TOKEN, HF_HUB_DISABLE_PROGRESS_BARS (see hf-fetch(1))\n";
 
-static const char common_opts[] =
-    "  --revision R            branch, tag, refs/pr/N or commit (default: main)\n"
-    "  --repo-type T           model (default), dataset or space\n"
-    "  --cache-dir DIR         the cache (default: $HF_HUB_CACHE, $HF_HOME/hub, ...)\n"
-    "  --endpoint URL          the Hub (default: $HF_ENDPOINT or https://huggingface.co)\n"
-    "  --token T               access token (default: $HF_TOKEN, then the token file)\n"
-    "  --offline               use the cache only; no network request at all\n"
-    "  --json                  print one JSON object instead of text\n"
-    "  --quiet                 no progress output\n"
-    "  --help                  this text\n"
-    "  --                      the rest are REPO and FILEs, even names that start with '-'\n";
+/* The options, in the order --help lists them; each command takes the ones its mask names.
+ * An option a command would ignore is refused, not ignored: `scan-cache --revision X`
+ * or `model --repo-type dataset` do not do what they say. */
+enum {
+    O_INCLUDE = 1u << 0, O_EXCLUDE = 1u << 1, O_LOCAL_DIR = 1u << 2, O_JOBS = 1u << 3,
+    O_QUANT = 1u << 4, O_DIM = 1u << 5, O_REVISION = 1u << 6, O_REPO_TYPE = 1u << 7,
+    O_CACHE_DIR = 1u << 8, O_ENDPOINT = 1u << 9, O_TOKEN = 1u << 10, O_OFFLINE = 1u << 11,
+    O_JSON = 1u << 12, O_QUIET = 1u << 13,
+};
+#define O_EVERY (O_CACHE_DIR | O_OFFLINE | O_JSON | O_QUIET)   /* the cache-only ones too */
+#define O_HUB (O_ENDPOINT | O_TOKEN)                            /* commands that ask the Hub */
 
 static const struct {
-    const char *name, *synopsis, *extra;
+    unsigned flag;
+    const char *name, *help;
+} options[] = {
+    { O_INCLUDE, "--include", "  --include GLOB          only files matching GLOB ('*' crosses '/'); repeatable;\n"
+                              "                          ignored, with --exclude, when FILEs are named\n" },
+    { O_EXCLUDE, "--exclude", "  --exclude GLOB          skip files matching GLOB; repeatable\n" },
+    { O_LOCAL_DIR, "--local-dir", "  --local-dir DIR         also write plain copies under DIR (metadata under\n"
+                                  "                          DIR/.cache/huggingface/download); a second run skips\n"
+                                  "                          files that did not change\n" },
+    { O_JOBS, "--jobs", "  --jobs N                files downloaded at once (default 8)\n" },
+    { O_QUANT, "--quant", "  --quant Q               kimi-k2 and phi4-reasoning: the quantisation (case matters)\n" },
+    { O_DIM, "--dim", "  --dim D                 stella: the output size (256 ... 8192, default 1024)\n" },
+    { O_REVISION, "--revision", "  --revision R            branch, tag, refs/pr/N or commit (default: main)\n" },
+    { O_REPO_TYPE, "--repo-type", "  --repo-type T           model (default), dataset or space\n" },
+    { O_CACHE_DIR, "--cache-dir", "  --cache-dir DIR         the cache (default: $HF_HUB_CACHE, $HF_HOME/hub, ...)\n" },
+    { O_ENDPOINT, "--endpoint", "  --endpoint URL          the Hub (default: $HF_ENDPOINT or https://huggingface.co)\n" },
+    { O_TOKEN, "--token", "  --token T               access token (default: $HF_TOKEN, then the token file)\n" },
+    { O_OFFLINE, "--offline", "  --offline               use the cache only; no network request at all\n" },
+    { O_JSON, "--json", "  --json                  print one JSON object instead of text\n" },
+    { O_QUIET, "--quiet", "  --quiet                 no progress output\n" },
+};
+
+static const struct {
+    const char *name, *synopsis;
+    unsigned opts;
+    const char *rest;           /* what the arguments after "--" are; NULL: none */
     int (*run)(fetch_ctx_t *);
     int needs_repo;
     int blocking;               /* one library call on the main thread, no future */
@@ -83,36 +108,52 @@ static const struct {
     { "download", "download REPO [FILE...] [OPTIONS]\n\n"
       "One FILE: print its path in the cache. Several, or none (the whole repo, filtered by\n"
       "--include/--exclude): print the snapshot folder.\n",
-      "  --include GLOB          only files matching GLOB ('*' crosses '/'); repeatable;\n"
-      "                          ignored, with --exclude, when FILEs are named\n"
-      "  --exclude GLOB          skip files matching GLOB; repeatable\n"
-      "  --local-dir DIR         also write plain copies under DIR (metadata under\n"
-      "                          DIR/.cache/huggingface/download); a second run skips\n"
-      "                          files that did not change\n"
-      "  --jobs N                files downloaded at once (default 8)\n",
-      cmd_download, 1, 0 },
+      O_INCLUDE | O_EXCLUDE | O_LOCAL_DIR | O_JOBS | O_REVISION | O_REPO_TYPE | O_HUB | O_EVERY,
+      "REPO and FILEs", cmd_download, 1, 0 },
     { "info", "info REPO [OPTIONS]\n\nThe commit a revision resolves to, and the repo's files.\n",
-      "", cmd_info, 1, 0 },
+      O_REVISION | O_REPO_TYPE | O_HUB | O_EVERY, "REPO", cmd_info, 1, 0 },
     { "ls", "ls REPO [PATH] [OPTIONS]\n\nEvery file (under PATH), with its size and whether it is "
-      "stored with LFS.\n", "", cmd_ls, 1, 0 },
+      "stored with LFS.\n", O_REVISION | O_REPO_TYPE | O_HUB | O_EVERY, "REPO and PATH", cmd_ls,
+      1, 0 },
     { "scan-cache", "scan-cache [OPTIONS]\n\nEvery cached repo: type, size on disk, files, refs, last "
-      "modified, and a total.\n", "", cmd_scan_cache, 0, 1 },
+      "modified, and a total.\n", O_EVERY, NULL, cmd_scan_cache, 0, 1 },
     { "verify", "verify REPO [OPTIONS]\n\nRe-hash every cached blob of REPO against its name "
-      "(exit 5 if one differs).\n", "", cmd_verify, 1, 1 },
+      "(exit 5 if one differs).\n", O_REPO_TYPE | O_EVERY, "REPO", cmd_verify, 1, 1 },
     { "rm", "rm REPO [OPTIONS]\n\nRemove --revision (a ref or commit), or the whole repo, from the "
-      "cache, with the blobs no other revision uses.\n", "", cmd_rm, 1, 1 },
+      "cache, with the blobs no other revision uses.\n", O_REVISION | O_REPO_TYPE | O_EVERY,
+      "REPO", cmd_rm, 1, 1 },
     { "model", "model [NAME] [OPTIONS]\n\nDownload the files of model module NAME (in parallel), "
       "open and check them,\nand describe the model: architecture, files, tensors, vocabulary. "
       "Without NAME,\nlist the modules. --revision applies to the module's main repo.\n",
-      "  --quant Q               kimi-k2 and phi4-reasoning: the quantisation (case matters)\n"
-      "  --dim D                 stella: the output size (256 ... 8192, default 1024)\n",
-      cmd_model, 0, 0 },
+      O_QUANT | O_DIM | O_REVISION | O_HUB | O_EVERY, "NAME", cmd_model, 0, 0 },
 };
+
+static void command_help(int cmd)
+{
+    printf("usage: hf-fetch %s\noptions:\n", commands[cmd].synopsis);
+    for (size_t k = 0; k < sizeof options / sizeof options[0]; k++)
+        if (commands[cmd].opts & options[k].flag)
+            fputs(options[k].help, stdout);
+    printf("  --help                  this text\n");
+    if (commands[cmd].rest)
+        printf("  --                      after it, %s only, even names that start with '-'\n",
+               commands[cmd].rest);
+}
 
 static int usage_error(const char *msg, const char *arg)
 {
     fprintf(stderr, "hf-fetch: %s%s%s\n(see hf-fetch --help)\n", msg, arg ? ": " : "",
             arg ? arg : "");
+    return EXIT_USAGE;
+}
+
+/* An option command `cmd` would ignore. */
+static int not_for(int cmd, unsigned flag)
+{
+    for (size_t k = 0; k < sizeof options / sizeof options[0]; k++)
+        if (options[k].flag == flag)
+            fprintf(stderr, "hf-fetch: %s is not an option of '%s'\n(see hf-fetch %s --help)\n",
+                    options[k].name, commands[cmd].name, commands[cmd].name);
     return EXIT_USAGE;
 }
 
@@ -189,6 +230,7 @@ static int parse(int argc, char **argv, fetch_opts_t *o, int *cmd)
         return usage_error("unknown command", argv[1]);
     for (args_t c = { argc, argv, 2, NULL }; c.i < argc; c.i++) {
         const char *a = argv[c.i], *v;
+        unsigned flag = 0;
 
         c.lacking = NULL;
         if (only_positional || a[0] != '-' || strcmp(a, "-") == 0) {
@@ -201,49 +243,54 @@ static int parse(int argc, char **argv, fetch_opts_t *o, int *cmd)
             continue;
         }
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            printf("usage: hf-fetch %s\noptions:\n%s%s", commands[*cmd].synopsis,
-                   commands[*cmd].extra, common_opts);
+            command_help(*cmd);
             exit(EXIT_OK);
         }
         if (strcmp(a, "--offline") == 0)
-            o->offline = 1;
+            o->offline = 1, flag = O_OFFLINE;
         else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0)
-            o->quiet = 1;
+            o->quiet = 1, flag = O_QUIET;
         else if (strcmp(a, "--json") == 0)
-            o->json = 1;
+            o->json = 1, flag = O_JSON;
         else if (valued(&c, "--revision", &v))
-            o->revision = v;
+            o->revision = v, flag = O_REVISION;
         else if (valued(&c, "--cache-dir", &v))
-            o->cache_dir = v;
+            o->cache_dir = v, flag = O_CACHE_DIR;
         else if (valued(&c, "--local-dir", &v))
-            o->local_dir = v;
+            o->local_dir = v, flag = O_LOCAL_DIR;
         else if (valued(&c, "--endpoint", &v))
-            o->endpoint = v;
+            o->endpoint = v, flag = O_ENDPOINT;
         else if (valued(&c, "--token", &v))
-            o->token = v;
+            o->token = v, flag = O_TOKEN;
         else if (valued(&c, "--include", &v)) {
+            flag = O_INCLUDE;
             if (o->ninclude == MAX_GLOBS)
                 return usage_error("too many --include", NULL);
             o->include[o->ninclude++] = v;
         } else if (valued(&c, "--exclude", &v)) {
+            flag = O_EXCLUDE;
             if (o->nexclude == MAX_GLOBS)
                 return usage_error("too many --exclude", NULL);
             o->exclude[o->nexclude++] = v;
         } else if (valued(&c, "--jobs", &v)) {
             char *end;
+            flag = O_JOBS;
             long n = strtol(v, &end, 10);
             if (*end || n < 1 || n > 256)
                 return usage_error("--jobs wants a number from 1 to 256", v);
             o->jobs = (unsigned)n;
         } else if (valued(&c, "--quant", &v)) {
             o->quant = v;
+            flag = O_QUANT;
         } else if (valued(&c, "--dim", &v)) {
             char *end;
+            flag = O_DIM;
             long n = strtol(v, &end, 10);
             if (*end || n < 1 || n > 65536)
                 return usage_error("--dim wants a positive number", v);
             o->dim = (unsigned)n;
         } else if (valued(&c, "--repo-type", &v)) {
+            flag = O_REPO_TYPE;
             if (strcmp(v, "model") == 0)
                 o->repo_type = HF_REPO_MODEL;
             else if (strcmp(v, "dataset") == 0)
@@ -255,13 +302,13 @@ static int parse(int argc, char **argv, fetch_opts_t *o, int *cmd)
         } else {
             return usage_error(c.lacking ? "this option needs a value" : "unknown option", a);
         }
+        if (!(commands[*cmd].opts & flag))
+            return not_for(*cmd, flag);
     }
     if (commands[*cmd].needs_repo && !o->repo)
         return usage_error("missing REPO", NULL);
     if (!commands[*cmd].needs_repo && o->repo && strcmp(o->command, "model") != 0)
         return usage_error("unexpected argument", o->repo);
-    if ((o->quant || o->dim) && strcmp(o->command, "model") != 0)
-        return usage_error("--quant and --dim are options of 'model'", NULL);
     if (o->nfiles && strcmp(o->command, "download") != 0 &&
         !(strcmp(o->command, "ls") == 0 && o->nfiles == 1))
         return usage_error("unexpected argument", o->files[0]);
