@@ -119,7 +119,7 @@ typedef struct hf_gguf_array {
     uint64_t count;             /* number of elements */
     const unsigned char *priv_data;
     uint64_t priv_size;
-    const uint64_t *priv_marks;
+    const void *priv_marks;
 } hf_gguf_array_t;
 
 /*
@@ -191,8 +191,9 @@ HF_API int hf_gguf_get_array(const hf_gguf_t *g, const char *key, hf_gguf_array_
 /*
  * Array elements, with the getters' rules for types. Each returns 0, HF_EINVAL if `i` is
  * out of range (or an argument NULL), HF_EFORMAT if the element type does not match.
- * Scalars are found in constant time; the i-th string or nested array of a top-level array
- * within 64 steps, of a nested array by walking from its start.
+ * Scalars are found in constant time; the i-th string or nested array of any array, nested
+ * ones included, within 64 steps (hf_gguf_array_array also looks up the nested array's
+ * marks, in O(log n)), so reading all n elements of an array costs O(n) steps.
  * hf_gguf_array_str gives the element's bytes, NOT NUL-terminated, and their length.
  */
 HF_API int hf_gguf_array_u64(const hf_gguf_array_t *a, uint64_t i, uint64_t *out);

@@ -4,6 +4,9 @@
  * Design notes
  *  - values were validated when the file was opened (gguf_meta.c); walking an array here
  *    still goes through a bounded cursor, so a view can never lead outside its bytes;
+ *  - an element past the first HFI_GGUF_MARK_EVERY is reached from the mark before it
+ *    (gguf_meta.c), at any depth: hf_gguf_array_array hands a nested array its own marks,
+ *    found by binary search in its parent's list;
  *  - numbers are decoded from the file's little-endian bytes on every call: nothing is
  *    converted ahead of time, and a getter's rules (any integer type for u64/i64, either
  *    float type for f64) live in one place, num_u64 / num_i64 / num_f64, shared by the
@@ -250,6 +253,7 @@ static int skip_value(hfi_rd_t *r, uint32_t type)
 /* Point `r` at element `i` of `a`, for an element getter that stores into `out`. */
 static int seek(const hf_gguf_array_t *a, uint64_t i, const void *out, hfi_rd_t *r)
 {
+    const hfi_gguf_marks_t *m = a ? a->priv_marks : NULL;
     unsigned size;
     uint64_t j = 0;
 
@@ -265,9 +269,9 @@ static int seek(const hf_gguf_array_t *a, uint64_t i, const void *out, hfi_rd_t 
         r->pos = i * size;
         return 0;
     }
-    if (a->priv_marks) {
+    if (m && m->pos) {
         j = i / HFI_GGUF_MARK_EVERY * HFI_GGUF_MARK_EVERY;
-        r->pos = a->priv_marks[i / HFI_GGUF_MARK_EVERY];
+        r->pos = m->pos[i / HFI_GGUF_MARK_EVERY];
     }
     for (; j < i; j++)
         if (skip_value(r, a->type) < 0)
@@ -340,6 +344,24 @@ int hf_gguf_array_str(const hf_gguf_array_t *a, uint64_t i, const char **out, si
     return 0;
 }
 
+/* The marks of the nested array whose header is at offset `at` of `a`, or NULL. */
+static const hfi_gguf_marks_t *kid_marks(const hf_gguf_array_t *a, uint64_t at)
+{
+    const hfi_gguf_marks_t *m = a->priv_marks;
+    size_t lo = 0, hi = m ? m->n_kids : 0;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->kids[mid].at == at)
+            return m->kids[mid].marks;
+        if (m->kids[mid].at < at)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
 int hf_gguf_array_array(const hf_gguf_array_t *a, uint64_t i, hf_gguf_array_t *out)
 {
     hfi_rd_t r;
@@ -357,6 +379,6 @@ int hf_gguf_array_array(const hf_gguf_array_t *a, uint64_t i, hf_gguf_array_t *o
     out->count = hfi_le64(a->priv_data + start + 4);
     out->priv_data = a->priv_data + start + 12;
     out->priv_size = r.pos - start - 12;
-    out->priv_marks = NULL;
+    out->priv_marks = kid_marks(a, start);
     return 0;
 }

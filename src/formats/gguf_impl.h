@@ -24,6 +24,23 @@
 #define HFI_GGUF_MIN_KV 13u             /* key length 8, type 4, a one-byte value */
 #define HFI_GGUF_MIN_TENSOR 24u         /* name length 8, n_dims 4, type 4, offset 8 */
 
+/*
+ * What makes element i of an array of strings or arrays quick to find (an array's
+ * priv_marks): where every HFI_GGUF_MARK_EVERY-th element starts, and the marks of those
+ * elements that are arrays with marks of their own, so that a nested view gets them too.
+ * Built once by gguf_meta.c, in the arena.
+ */
+typedef struct hfi_gguf_kid {
+    uint64_t at;                /* the element's offset in the parent's bytes */
+    const struct hfi_gguf_marks *marks;
+} hfi_gguf_kid_t;
+
+typedef struct hfi_gguf_marks {
+    const uint64_t *pos;        /* pos[k]: offset of element k * MARK_EVERY; NULL if count <= it */
+    const hfi_gguf_kid_t *kids; /* by increasing `at` */
+    size_t n_kids;
+} hfi_gguf_marks_t;
+
 typedef struct hfi_gguf_kv {
     const char *key;            /* arena, NUL-terminated */
     uint64_t at;                /* file offset of the entry */

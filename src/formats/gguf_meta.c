@@ -16,13 +16,19 @@
  *    accepts those files;
  *  - general.alignment is a uint32 power of two of at least 8: ggml requires a power of
  *    two (any, 1 included), the specification a multiple of 8; both hold; 32 when absent;
- *  - top-level arrays of strings or arrays get a mark every HFI_GGUF_MARK_EVERY elements so
- *    that element i is found within that many steps;
+ *  - arrays of strings or arrays, at any depth, get a mark every HFI_GGUF_MARK_EVERY
+ *    elements so that element i is found within that many steps; an array of arrays also
+ *    lists, by offset, those of its elements that have marks, so that the view
+ *    hf_gguf_array_array gives keeps them (a nested array once walked from its start, and
+ *    reading all n strings of a nested array cost n^2/2 steps: 5 s for 40k). Marks take
+ *    at most 1/64 of an array's bytes, the lists at most 16 bytes per nested array of more
+ *    than HFI_GGUF_MARK_EVERY elements (each at least 512 bytes) at each level above it;
  *  - a bool must be 0 or 1, as the spec requires.
  */
 #include "config.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "formats/ferror.h"
@@ -66,7 +72,7 @@ static int truncated(const value_ctx_t *c, const hfi_rd_t *r, uint64_t need, con
 }
 
 static int read_value(const value_ctx_t *c, hfi_rd_t *r, uint32_t type, unsigned depth,
-                      hfi_gguf_kv_t *kv);
+                      hfi_gguf_kv_t *kv, const hfi_gguf_marks_t **marks);
 
 static int read_string(const value_ctx_t *c, hfi_rd_t *r, hfi_gguf_kv_t *kv)
 {
@@ -93,13 +99,71 @@ static int read_string(const value_ctx_t *c, hfi_rd_t *r, hfi_gguf_kv_t *kv)
     return 0;
 }
 
-static int read_array(const value_ctx_t *c, hfi_rd_t *r, unsigned depth, hfi_gguf_kv_t *kv)
+static int oom(const value_ctx_t *c)
 {
-    uint64_t at = r->pos, count, min, start, i, *marks = NULL;
+    return hfi_ferr(c->err, HF_ENOMEM, c->g->src.name, "out of memory");
+}
+
+/* Walk the `count` strings or arrays of type `et` from the cursor (the array's bytes begin
+ * at `start`), and set `*marks` to what finds element i within HFI_GGUF_MARK_EVERY steps:
+ * NULL when walking from the start does (at most that many elements, none with marks). */
+static int walk_elements(const value_ctx_t *c, hfi_rd_t *r, uint32_t et, uint64_t count,
+                         uint64_t start, unsigned depth, const hfi_gguf_marks_t **marks)
+{
+    uint64_t *pos = NULL, i;
+    hfi_gguf_kid_t *kids = NULL, *copy = NULL;
+    hfi_gguf_marks_t *m;
+    size_t n_kids = 0, kids_cap = 0;
+    int rc = 0;
+
+    *marks = NULL;
+    if (count > HFI_GGUF_MARK_EVERY) {
+        /* count <= bytes left / 8, so this is at most 1/64 of the array's size */
+        size_t n_pos = (size_t)((count - 1) / HFI_GGUF_MARK_EVERY + 1);
+        if (!(pos = hfi_arena_alloc(&c->g->src.arena, n_pos * sizeof *pos)))
+            return oom(c);
+    }
+    for (i = 0; i < count && rc == 0; i++) {
+        const hfi_gguf_marks_t *kid = NULL;
+        uint64_t at = r->pos - start;
+
+        if (pos && i % HFI_GGUF_MARK_EVERY == 0)
+            pos[i / HFI_GGUF_MARK_EVERY] = at;
+        if ((rc = read_value(c, r, et, depth, NULL, &kid)) < 0 || !kid)
+            continue;
+        if (hfi_grow((void **)&kids, &kids_cap, n_kids + 1, sizeof *kids) < 0)
+            rc = oom(c);
+        else
+            kids[n_kids++] = (hfi_gguf_kid_t){ at, kid };
+    }
+    if (rc == 0 && (pos || n_kids)) {
+        m = hfi_arena_alloc(&c->g->src.arena, sizeof *m);
+        if (n_kids && m)
+            copy = hfi_arena_alloc(&c->g->src.arena, n_kids * sizeof *copy);
+        if (!m || (n_kids && !copy)) {
+            rc = oom(c);
+        } else {
+            if (n_kids)
+                memcpy(copy, kids, n_kids * sizeof *copy);
+            m->pos = pos;
+            m->kids = copy;
+            m->n_kids = n_kids;
+            *marks = m;
+        }
+    }
+    free(kids);
+    return rc;
+}
+
+static int read_array(const value_ctx_t *c, hfi_rd_t *r, unsigned depth, hfi_gguf_kv_t *kv,
+                      const hfi_gguf_marks_t **marks)
+{
+    uint64_t at = r->pos, count, min, start, i;
     uint32_t et;
     unsigned size;
     int rc;
 
+    *marks = NULL;
     if (depth > HF_GGUF_MAX_ARRAY_DEPTH)
         return hfi_ferr(c->err, HF_EUNSUPPORTED, c->g->src.name, "key \"%.80s\": byte %" PRIu64
                         ": arrays nested more than %d deep", c->key, at, HF_GGUF_MAX_ARRAY_DEPTH);
@@ -125,40 +189,31 @@ static int read_array(const value_ctx_t *c, hfi_rd_t *r, unsigned depth, hfi_ggu
                 if (r->p[start + i] > 1)
                     return verr(c, HF_EFORMAT, start + i, "bool element is neither 0 nor 1");
         r->pos += count * size;
-    } else {
-        if (kv && count > 0) {
-            size_t n_marks = (size_t)((count - 1) / HFI_GGUF_MARK_EVERY + 1);
-            marks = hfi_arena_alloc(&c->g->src.arena, n_marks * sizeof *marks);
-            if (!marks)
-                return hfi_ferr(c->err, HF_ENOMEM, c->g->src.name, "out of memory");
-        }
-        for (i = 0; i < count; i++) {
-            if (marks && i % HFI_GGUF_MARK_EVERY == 0)
-                marks[i / HFI_GGUF_MARK_EVERY] = r->pos - start;
-            if ((rc = read_value(c, r, et, depth, NULL)) < 0)
-                return rc;
-        }
+    } else if ((rc = walk_elements(c, r, et, count, start, depth, marks)) < 0) {
+        return rc;
     }
     if (kv) {
         kv->arr.type = (hf_gguf_type_t)et;
         kv->arr.count = count;
         kv->arr.priv_data = r->p + start;
         kv->arr.priv_size = r->pos - start;
-        kv->arr.priv_marks = marks;
+        kv->arr.priv_marks = *marks;
     }
     return 0;
 }
 
-/* Read one value of `type` at the cursor; `kv` is the entry for a top-level value. */
+/* Read one value of `type` at the cursor; `kv` is the entry for a top-level value. An
+ * array's marks go to `*marks` (NULL for other values, and arrays that need none). */
 static int read_value(const value_ctx_t *c, hfi_rd_t *r, uint32_t type, unsigned depth,
-                      hfi_gguf_kv_t *kv)
+                      hfi_gguf_kv_t *kv, const hfi_gguf_marks_t **marks)
 {
     unsigned size = hfi_gguf_scalar_size(type);
 
+    *marks = NULL;
     if (type == HF_GGUF_STRING)
         return read_string(c, r, kv);
     if (type == HF_GGUF_ARRAY)
-        return read_array(c, r, depth + 1, kv);
+        return read_array(c, r, depth + 1, kv, marks);
     if (size == 0)
         return hfi_ferr(c->err, HF_EFORMAT, c->g->src.name,
                         "key \"%.80s\": byte %" PRIu64 ": unknown value type %" PRIu32, c->key,
@@ -228,6 +283,7 @@ int hfi_gguf_read_kvs(hf_gguf_t *g, hfi_rd_t *r, uint64_t n, hf_error_t *err)
     int rc;
 
     for (i = 0; i < n; i++) {
+        const hfi_gguf_marks_t *marks;
         hfi_gguf_kv_t *kv;
         value_ctx_t c;
         uint32_t type;
@@ -254,7 +310,7 @@ int hfi_gguf_read_kvs(hf_gguf_t *g, hfi_rd_t *r, uint64_t n, hf_error_t *err)
             return truncated(&c, r, 4, "the value type");
         type = hfi_rd_u32(r);
         kv->type = (hf_gguf_type_t)type;
-        if ((rc = read_value(&c, r, type, 0, kv)) < 0)
+        if ((rc = read_value(&c, r, type, 0, kv, &marks)) < 0)
             return rc;
     }
     return read_alignment(g, err);

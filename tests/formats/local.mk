@@ -1,5 +1,6 @@
 # tests/formats: Check suites of the format readers and writers.
 FORMATS_TESTS = \
+	tests/formats/check_complexity \
 	tests/formats/check_config \
 	tests/formats/check_contract_formats \
 	tests/formats/check_gguf \
@@ -17,6 +18,10 @@ FORMATS_TESTS = \
 check_PROGRAMS += $(FORMATS_TESTS)
 TESTS += $(FORMATS_TESTS)
 EXTRA_DIST += tests/formats/fmtutil.h
+
+tests_formats_check_complexity_SOURCES = tests/formats/check_complexity.c
+tests_formats_check_complexity_CFLAGS = $(TEST_CFLAGS)
+tests_formats_check_complexity_LDADD = $(TEST_LIBS)
 
 tests_formats_check_config_SOURCES = tests/formats/check_config.c
 tests_formats_check_config_CFLAGS = $(TEST_CFLAGS)
