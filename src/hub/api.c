@@ -373,20 +373,33 @@ static int read_file_entry(const cJSON *o, hf_repo_file_t *f, const char *path_k
     return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
+/* strcmp order, except that '/' comes before every other byte: a path's descendants
+ * ("a/b", "a/c/d") then follow it at once, before "a-x" or "a.txt". */
+static int cmp_tree_order(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    const unsigned char *x = *(const unsigned char *const *)a;
+    const unsigned char *y = *(const unsigned char *const *)b;
+
+    while (*x && *x == *y)
+        x++, y++;
+    if (*x == *y)
+        return 0;
+    if (!*x || !*y)
+        return *x ? 1 : -1;
+    if (*x == '/' || *y == '/')
+        return *x == '/' ? -1 : 1;
+    return *x < *y ? -1 : 1;
 }
 
 /* A listing of one commit's files names each path once, and no path both as a file and as
  * a folder ("a" and "a/b"): both cannot be in a snapshot folder, and a listing that says so
- * is a lie (HF_EPROTO), refused before any file is asked for. `sorted`: `files` is in
- * strcmp order of path already (the tree listing), and is not sorted again. */
-static int check_paths_distinct(const hf_repo_file_t *files, size_t n, int sorted,
-                                hf_error_t *err)
+ * is a lie (HF_EPROTO), refused before any file is asked for. In tree order (above) a
+ * duplicate is its neighbour, and so is the first path below a file, so one pass over
+ * neighbours finds both: O(n log n) comparisons, whatever the paths' depth (looking up
+ * each folder of each path cost O(length^2) per path: 3 s for 1000 paths of 4 KiB). */
+static int check_paths_distinct(const hf_repo_file_t *files, size_t n, hf_error_t *err)
 {
     const char **p;
-    char prefix[4097];
     int rc = 0;
 
     if (n < 2)
@@ -395,22 +408,14 @@ static int check_paths_distinct(const hf_repo_file_t *files, size_t n, int sorte
         return hf_error_set(err, HF_ENOMEM, 0, "out of memory");
     for (size_t i = 0; i < n; i++)
         p[i] = files[i].path;
-    if (!sorted)
-        qsort(p, n, sizeof *p, cmp_str);
-    for (size_t i = 1; i < n && rc == 0; i++)
+    qsort(p, n, sizeof *p, cmp_tree_order);
+    for (size_t i = 1; i < n && rc == 0; i++) {
+        size_t len = strlen(p[i - 1]);
         if (strcmp(p[i], p[i - 1]) == 0)
             rc = hf_error_set(err, HF_EPROTO, 0, "the listing names %s twice", p[i]);
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        /* every folder of p[i] (checked paths: at most 4096 bytes) must be no file */
-        for (const char *s = strchr(p[i], '/'); s && rc == 0; s = strchr(s + 1, '/')) {
-            const char *key = prefix;
-            size_t len = (size_t)(s - p[i]);
-            memcpy(prefix, p[i], len);
-            prefix[len] = '\0';
-            if (bsearch(&key, p, n, sizeof *p, cmp_str))
-                rc = hf_error_set(err, HF_EPROTO, 0,
-                                  "the listing has %s both as a file and as a folder", prefix);
-        }
+        else if (strncmp(p[i], p[i - 1], len) == 0 && p[i][len] == '/')
+            rc = hf_error_set(err, HF_EPROTO, 0,
+                              "the listing has %s both as a file and as a folder", p[i - 1]);
     }
     hfi_free(p);
     return rc;
@@ -455,8 +460,11 @@ static int parse_info(apireq_t *r, const cJSON *json, hf_error_t *err)
             return hf_error_set(err, HF_EPROTO, 0, "too many files");
         if (n > 0 && (info->files = hfi_calloc((size_t)n, sizeof *info->files)) == NULL)
             return hf_error_set(err, HF_ENOMEM, 0, "out of memory");
-        for (int i = 0; i < n; i++) {
-            if (read_file_entry(cJSON_GetArrayItem(sib, i), &info->files[info->nfiles],
+        const cJSON *item;
+        /* cJSON_ArrayForEach, not cJSON_GetArrayItem(i), which walks the list from its
+         * start each time: 100k siblings took 10 s */
+        cJSON_ArrayForEach(item, sib) {
+            if (read_file_entry(item, &info->files[info->nfiles],
                                 "rfilename", "blobId", "sha256", err) < 0) {
                 hfi_free(info->files[info->nfiles].path);
                 return err->code;
@@ -464,7 +472,7 @@ static int parse_info(apireq_t *r, const cJSON *json, hf_error_t *err)
             info->nfiles++;
         }
     }
-    return check_paths_distinct(info->files, info->nfiles, 0, err);
+    return check_paths_distinct(info->files, info->nfiles, err);
 }
 
 static char *api_url(hf_hub_t *hub, const hf_file_ref_t *ref, const char *tail_fmt)
@@ -562,7 +570,7 @@ static int parse_tree(apireq_t *r, const cJSON *json, hf_error_t *err)
      * for repo info's siblings, which is when a snapshot lists the tree */
     if (hfi_parse_link_next(r->x.headers[HFI_H_LINK], NULL) == HF_ENOENT) {
         qsort(l->list.files, l->list.n, sizeof *l->list.files, cmp_path);
-        return check_paths_distinct(l->list.files, l->list.n, 1, err);
+        return check_paths_distinct(l->list.files, l->list.n, err);
     }
     return 0;
 }
