@@ -733,6 +733,14 @@ static void note_executor(hf_future_t *done, hf_promise_t *next, void *arg)
     hf_promise_resolve(next, NULL, NULL);
 }
 
+/* Wait until the hub's one transfer loop runs: it then counts as blocked on the I/O pool
+ * (io_blocked), not toward io_threads_max, and the cap is what tasks can hold. */
+static void loop_started(hf_runtime_t *r)
+{
+    hf_runtime_stats_t st;
+    TU_EVENTUALLY(hf_runtime_stats(r, &st) == 0 && st.io_blocked == 1);
+}
+
 /* The offline lookup (refs/main, a stat of the snapshot folder) is file-system work: it
  * runs on the I/O pool, and the call returns a pending future at once. Shown with a
  * runtime whose I/O threads are all busy (the engine's loop and a task holding the other): the snapshot stays pending, the folder put
@@ -755,10 +763,10 @@ START_TEST(an_offline_snapshot_looks_in_the_cache_on_the_io_pool)
     snprintf(away, sizeof away, "%s.away", dir);
     ck_assert_int_eq(rename(dir, away), 0);
 
-    /* two I/O threads: one for the hub's transfer engine loop, one to hold busy */
+    /* one I/O thread for tasks, to hold busy (the hub's transfer loop does not count) */
     memset(&rc, 0, sizeof rc);
     rc.compute_threads = 1;
-    rc.io_threads_max = 2;
+    rc.io_threads_max = 1;
     rt1 = hf_runtime_new(&rc);
     ck_assert_ptr_nonnull(rt1);
     memset(&cfg, 0, sizeof cfg);
@@ -769,6 +777,7 @@ START_TEST(an_offline_snapshot_looks_in_the_cache_on_the_io_pool)
     cfg.engine_threads = 1;
     off = hf_hub_new(rt1, &cfg, NULL);
     ck_assert_ptr_nonnull(off);
+    loop_started(rt1);
 
     io_block(rt1, &b);
     f = hf_hub_snapshot(off, &r, NULL);
@@ -853,6 +862,7 @@ static hf_runtime_t *small_runtime(unsigned io, int offline, hf_hub_t **hp)
     cfg.engine_threads = 1;
     *hp = hf_hub_new(r, &cfg, NULL);
     ck_assert_ptr_nonnull(*hp);
+    loop_started(r);
     return r;
 }
 
@@ -872,7 +882,7 @@ START_TEST(a_snapshot_still_queued_when_the_runtime_is_freed_is_cancelled)
     snap_ok(snap(h, NULL, NULL, 0, NULL, 0), dir, sizeof dir);    /* in the cache */
     hf_hub_free(h);
 
-    rt1 = small_runtime(2, 1, &off);
+    rt1 = small_runtime(1, 1, &off);       /* one I/O thread for tasks: held below */
     ck_assert_int_eq(hf_executor_post(hf_runtime_io(rt1), io_hold_until_stopped, &b), 0);
     pthread_mutex_lock(&b.mu);
     while (!b.running)
