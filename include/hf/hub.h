@@ -101,10 +101,13 @@ HF_API hf_hub_t *hf_hub_new(hf_runtime_t *rt, const hf_hub_config_t *cfg, hf_err
  * delays cut short, and its future settles as CANCELLED (unless it had already settled);
  * a call made on the hub meanwhile returns a cancelled future. Blocks until the last of
  * them has let go of the hub (promptly: nothing waits on the network, nor on another
- * process's lock, any more), then frees it. Partial files stay in the cache, so the next
- * run resumes them, as after a kill. Futures already returned stay valid. Call it before
- * freeing the runtime, and not from a continuation of one of the hub's own futures. NULL
- * is ignored.
+ * process's lock, any more), then frees it. Partial files stay in the cache
+ * (blobs/<etag>.incomplete, holding every byte received, never renamed to the blob's
+ * name), so the next run resumes them with a Range request, as after a kill; the same
+ * holds when the hub's runtime is freed first (hf_runtime_free stops the downloads and
+ * keeps their partial files). Futures already returned stay valid. Call it before freeing
+ * the runtime, and not from a continuation of one of the hub's own futures. NULL is
+ * ignored.
  */
 HF_API void hf_hub_free(hf_hub_t *hub);
 
@@ -159,8 +162,10 @@ typedef struct hf_download_opts {
  * HF_EREVISION_NOT_FOUND, HF_EENTRY_NOT_FOUND, HF_EGATED, HF_EAUTH, HF_ENETWORK, HF_ETLS,
  * HF_ETIMEDOUT, HF_EPROTO, HF_ECORRUPT (hash or size mismatch: nothing committed), HF_EIO,
  * HF_EOFFLINE. Cancelling the future aborts the transfer (unless another request shares
- * it) and deletes its partial file; once the cancel returns, the progress callback is not
- * called again. A CDN URL that expires during a long download is asked for again.
+ * it) and deletes its partial file (the last request to leave a shared one does; a
+ * download stopped by hf_hub_free or hf_runtime_free instead keeps it for the next run);
+ * once the cancel returns, the progress callback is not called again. A CDN URL that
+ * expires during a long download is asked for again.
  * When the metadata request fails (network, 5xx or 429 after retries, an answer that is
  * not the Hub's: no X-Error-Code, X-Repo-Commit, ETag or size, or a size over INT64_MAX),
  * the file the cache holds

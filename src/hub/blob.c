@@ -30,9 +30,13 @@
  *    committed once it hashes right, and otherwise fetches again; a partial file is
  *    started over by replacing it, never by truncating a file another writer may share;
  *  - failures keep the partial file for the next run, except a cancellation by the
- *    requesters (they no longer want it: hf_hub_free is not one), a corrupt file and a
- *    local write failure (a full disk), which delete it -- only ever a partial file this
- *    download opened under the lock;
+ *    requesters (the last one left: they no longer want it), a corrupt file and a local
+ *    write failure (a full disk), which delete it -- only ever a partial file this
+ *    download opened under the lock. A shutdown is no cancellation by the requesters:
+ *    hf_hub_free (the hub closing) and hf_runtime_free (its transfers stopped and its
+ *    steps discarded end the download as HF_ECANCELED while the requesters are still
+ *    there) keep the file, with every byte received written to it (pwrite, no buffer),
+ *    and commit nothing under the blob's name: the next process resumes it with a Range;
  *  - steps run on the I/O pool (continuations with HF_ON_ANY on engine futures, so each
  *    step always runs and owns its cleanup; the first step and the hasher too, as
  *    continuations of a settled future: hfi_hub_step); the body sinks run on
@@ -239,11 +243,15 @@ static void close_files(hfi_blob_t *b, int remove_partial)
 
 void hfi_blob_fail(hfi_blob_t *b, const hf_error_t *err)
 {
-    int cancelled = atomic_load(&b->cancelled) || err->code == HF_ECANCELED;
-    /* kept for the next run: a partial file cut short by the network or by hf_hub_free
-     * (a clean shutdown keeps what a kill would); removed: one that is wrong (corrupt),
-     * unwanted (cancelled by its requesters) or could not be written (a full disk) */
-    close_files(b, (cancelled && !hfi_hub_closing(b->hub)) || err->code == HF_ECORRUPT ||
+    int unwanted = atomic_load(&b->cancelled);
+    int cancelled = unwanted || err->code == HF_ECANCELED;
+    /* kept for the next run: a partial file cut short by the network, or stopped by a
+     * shutdown (a clean one keeps what a kill would): hf_hub_free, or hf_runtime_free,
+     * whose stopped transfers and discarded steps end as HF_ECANCELED while the
+     * requesters are still there. Removed: one that is unwanted (its last requester left,
+     * which a user's cancel does, unless the hub is closing then), wrong (corrupt) or that
+     * could not be written (a full disk) */
+    close_files(b, (unwanted && !hfi_hub_closing(b->hub)) || err->code == HF_ECORRUPT ||
                        err->code == HF_EIO);
     leave_table(b);
     if (cancelled)

@@ -12,6 +12,7 @@ HUB_TESTS = \
 	tests/hub/check_names \
 	tests/hub/check_poller \
 	tests/hub/check_redirect \
+	tests/hub/check_resume_free \
 	tests/hub/check_scan \
 	tests/hub/check_security \
 	tests/hub/check_snapshot
@@ -28,6 +29,7 @@ HUB_TSAN_TESTS = \
 	tests/hub/check_names \
 	tests/hub/check_poller \
 	tests/hub/check_redirect \
+	tests/hub/check_resume_free \
 	tests/hub/check_scan \
 	tests/hub/check_security \
 	tests/hub/check_snapshot
@@ -82,6 +84,10 @@ tests_hub_check_poller_LDADD = $(TEST_LIBS)
 tests_hub_check_redirect_SOURCES = tests/hub/check_redirect.c tests/common/mockhub.c tests/common/mockhub.h
 tests_hub_check_redirect_CFLAGS = $(TEST_CFLAGS)
 tests_hub_check_redirect_LDADD = $(TEST_LIBS)
+
+tests_hub_check_resume_free_SOURCES = tests/hub/check_resume_free.c tests/common/mockhub.c tests/common/mockhub.h
+tests_hub_check_resume_free_CFLAGS = $(TEST_CFLAGS)
+tests_hub_check_resume_free_LDADD = $(TEST_LIBS)
 
 tests_hub_check_scan_SOURCES = tests/hub/check_scan.c tests/common/mockhub.c tests/common/mockhub.h
 tests_hub_check_scan_CFLAGS = $(TEST_CFLAGS)
