@@ -157,7 +157,9 @@ static void assert_kept_then_resumed(const char *blob, const char *partial)
     hf_runtime_free(rt);
 }
 
-START_TEST(hf_hub_free_then_hf_runtime_free_keep_the_partial_file_for_the_next_process)
+/* A download stopped by freeing its hub and runtime, in either order: it settles
+ * CANCELLED, and its partial file is kept and resumed by the next process. */
+static void stop_by_freeing(int runtime_first)
 {
     hf_runtime_t *rt = tu_runtime(2);
     hf_hub_t *h = hub_on(rt);
@@ -166,28 +168,28 @@ START_TEST(hf_hub_free_then_hf_runtime_free_keep_the_partial_file_for_the_next_p
 
     blob_paths(h, blob, partial);
     f = start_slowly(h, partial);
-    hf_hub_free(h);
+    if (runtime_first)
+        hf_runtime_free(rt);
+    else
+        hf_hub_free(h);
     ck_assert_int_eq(tu_settle(f), HF_FUTURE_CANCELLED);
     hf_future_release(f);
-    hf_runtime_free(rt);
+    if (runtime_first)
+        hf_hub_free(h);                 /* returns: nothing holds the hub any more */
+    else
+        hf_runtime_free(rt);
     assert_kept_then_resumed(blob, partial);
+}
+
+START_TEST(hf_hub_free_then_hf_runtime_free_keep_the_partial_file_for_the_next_process)
+{
+    stop_by_freeing(0);
 }
 END_TEST
 
 START_TEST(hf_runtime_free_under_a_live_hub_keeps_the_partial_file_for_the_next_process)
 {
-    hf_runtime_t *rt = tu_runtime(2);
-    hf_hub_t *h = hub_on(rt);
-    char blob[600], partial[620];
-    hf_future_t *f;
-
-    blob_paths(h, blob, partial);
-    f = start_slowly(h, partial);
-    hf_runtime_free(rt);
-    ck_assert_int_eq(tu_settle(f), HF_FUTURE_CANCELLED);
-    hf_future_release(f);
-    hf_hub_free(h);                     /* returns: nothing holds the hub any more */
-    assert_kept_then_resumed(blob, partial);
+    stop_by_freeing(1);
 }
 END_TEST
 

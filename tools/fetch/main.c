@@ -78,23 +78,37 @@ static const struct {
     unsigned flag;
     const char *name, *help;
 } options[] = {
-    { O_INCLUDE, "--include", "  --include GLOB          only files matching GLOB ('*' crosses '/'); repeatable;\n"
-                              "                          ignored, with --exclude, when FILEs are named\n" },
-    { O_EXCLUDE, "--exclude", "  --exclude GLOB          skip files matching GLOB; repeatable\n" },
-    { O_LOCAL_DIR, "--local-dir", "  --local-dir DIR         also write plain copies under DIR (metadata under\n"
-                                  "                          DIR/.cache/huggingface/download); a second run skips\n"
-                                  "                          files that did not change\n" },
-    { O_JOBS, "--jobs", "  --jobs N                files downloaded at once (default 8)\n" },
-    { O_QUANT, "--quant", "  --quant Q               kimi-k2 and phi4-reasoning: the quantisation (case matters)\n" },
-    { O_DIM, "--dim", "  --dim D                 stella: the output size (256 ... 8192, default 1024)\n" },
-    { O_REVISION, "--revision", "  --revision R            branch, tag, refs/pr/N or commit (default: main)\n" },
-    { O_REPO_TYPE, "--repo-type", "  --repo-type T           model (default), dataset or space\n" },
-    { O_CACHE_DIR, "--cache-dir", "  --cache-dir DIR         the cache (default: $HF_HUB_CACHE, $HF_HOME/hub, ...)\n" },
-    { O_ENDPOINT, "--endpoint", "  --endpoint URL          the Hub (default: $HF_ENDPOINT or https://huggingface.co)\n" },
-    { O_TOKEN, "--token", "  --token T               access token (default: $HF_TOKEN, then the token file)\n" },
-    { O_OFFLINE, "--offline", "  --offline               use the cache only; no network request at all\n" },
-    { O_JSON, "--json", "  --json                  print one JSON object instead of text\n" },
-    { O_QUIET, "--quiet", "  --quiet                 no progress output\n" },
+    { O_INCLUDE, "--include",
+      "  --include GLOB          only files matching GLOB ('*' crosses '/'); repeatable;\n"
+      "                          ignored, with --exclude, when FILEs are named\n" },
+    { O_EXCLUDE, "--exclude",
+      "  --exclude GLOB          skip files matching GLOB; repeatable\n" },
+    { O_LOCAL_DIR, "--local-dir",
+      "  --local-dir DIR         also write plain copies under DIR (metadata under\n"
+      "                          DIR/.cache/huggingface/download); a second run skips\n"
+      "                          files that did not change\n" },
+    { O_JOBS, "--jobs",
+      "  --jobs N                files downloaded at once (default 8)\n" },
+    { O_QUANT, "--quant",
+      "  --quant Q               kimi-k2 and phi4-reasoning: the quantisation (case matters)\n" },
+    { O_DIM, "--dim",
+      "  --dim D                 stella: the output size (256 ... 8192, default 1024)\n" },
+    { O_REVISION, "--revision",
+      "  --revision R            branch, tag, refs/pr/N or commit (default: main)\n" },
+    { O_REPO_TYPE, "--repo-type",
+      "  --repo-type T           model (default), dataset or space\n" },
+    { O_CACHE_DIR, "--cache-dir",
+      "  --cache-dir DIR         the cache (default: $HF_HUB_CACHE, $HF_HOME/hub, ...)\n" },
+    { O_ENDPOINT, "--endpoint",
+      "  --endpoint URL          the Hub (default: $HF_ENDPOINT or https://huggingface.co)\n" },
+    { O_TOKEN, "--token",
+      "  --token T               access token (default: $HF_TOKEN, then the token file)\n" },
+    { O_OFFLINE, "--offline",
+      "  --offline               use the cache only; no network request at all\n" },
+    { O_JSON, "--json",
+      "  --json                  print one JSON object instead of text\n" },
+    { O_QUIET, "--quiet",
+      "  --quiet                 no progress output\n" },
 };
 
 static const struct {
