@@ -8,6 +8,15 @@
  *  - whoever settles detaches, under the lock, the watchers, the producer hook and the
  *    input link, and starts the continuation runner (then.c) if continuations are waiting;
  *    all of them run after the lock is dropped, inline callbacks through the trampoline;
+ *  - `done` ends a settlement: what the settler runs after publishing the state (the
+ *    hook, the watchers, the continuation runner, dropping the input link) happens while
+ *    it holds a reference of its own; it then drops that reference and publishes `done`
+ *    in one critical section (settle_end). A wait returns on `done`, not on the state, so
+ *    a waiter finds that work over and no reference of the settler left (a producer that
+ *    settles with hfi_promise_resolve_last hands its own over for this). A settlement
+ *    with nothing to run publishes `done` with the state. A last release of a future
+ *    whose `done` came from a critical section takes the lock once before freeing, as the
+ *    settler may not have left it yet;
  *  - `link` is a reference: while pending, to the one input this future waits on (then,
  *    adopt; a then output is linked to its input even if that had settled, until its
  *    continuation starts); once settled, to the future owning a borrowed value or error;
@@ -52,7 +61,7 @@ void hfi_future_init(hf_future_t *f, uint32_t refs)
     atomic_init(&f->state, HF_FUTURE_PENDING);
     atomic_init(&f->lock, 0);
     f->flags = 0;
-    f->unused0 = 0;
+    atomic_init(&f->done, HFI_DONE_NOT);
     atomic_init(&f->interest, 0);
     f->unused1 = 0;
     f->watchers = NULL;
@@ -97,7 +106,7 @@ hf_future_t *hfi_future_try_retain(hf_future_t *f)
 }
 
 /* Free a settled future whose count reached zero; returns its link to release next. */
-static hf_future_t *future_free(hf_future_t *f)
+static inline hf_future_t *future_free(hf_future_t *f)
 {
     hf_future_t *next = f->link;
 
@@ -121,22 +130,55 @@ void hf_future_release(hf_future_t *f)
             hfi_future_cancel(f);
             continue;
         }
+        /* The settler may still be inside its last critical section (it dropped its
+         * reference there): free only after its unlock. */
+        if (atomic_load_explicit(&f->done, memory_order_acquire) != HFI_DONE_PLAIN) {
+            hfi_spin_lock(&f->lock);
+            hfi_spin_unlock(&f->lock);
+        }
         f = future_free(f);
     }
 }
 
-/* Settle under the lock, run what settlement triggers, and hand back the detached input
- * link (a reference) for the caller to drop. */
+/* The settlements whose synchronous part runs on this thread, innermost first. */
+typedef struct settling {
+    const hf_future_t *f;
+    const struct settling *up;
+} settling_t;
+
+static _Thread_local const settling_t *settling_here;
+
+int hfi_future_wait_over(const hf_future_t *f)
+{
+    if (atomic_load_explicit(&((hf_future_t *)f)->done, memory_order_acquire) != HFI_DONE_NOT)
+        return 1;
+    if (hfi_state(f) == HF_FUTURE_PENDING)
+        return 0;
+    for (const settling_t *s = settling_here; s; s = s->up)
+        if (s->f == f)
+            return 1;
+    return 0;
+}
+
+/*
+ * Settle under the lock and run what settlement triggers; hand back the detached input
+ * link (a reference) for the caller to drop. When anything runs after the state is
+ * published (hook, watchers, continuations, an input to drop, a consumed reference), the
+ * settler keeps a reference and `fr` records the settlement: the caller ends it with
+ * settle_end() once the input is dropped, and only then may a wait return. Otherwise
+ * `done` is published with the state and fr->f is NULL.
+ */
 static int settle_core(hf_future_t *f, int state, void *value, void (*destroy)(void *),
-                       const hf_error_t *err, int err_owned, hf_future_t *owner,
-                       hf_future_t **input, int *wake_later)
+                       const hf_error_t *err, int err_owned, hf_future_t *owner, int consume,
+                       hf_future_t **input, settling_t *fr)
 {
     hfi_task_t *w, *fifo = NULL;
     hfi_hook_fn hook;
     void *hook_arg;
-    int waiters, kick, held;
+    int waiters = 0, kick, sync;
 
     *input = NULL;
+    fr->f = NULL;
     hfi_spin_lock(&f->lock);
     if (hfi_load_relaxed(&f->state) != HF_FUTURE_PENDING) {
         hfi_spin_unlock(&f->lock);
@@ -159,19 +201,31 @@ static int settle_core(hf_future_t *f, int state, void *value, void (*destroy)(v
     hook = f->hook;
     hook_arg = f->hook_arg;
     f->hook = NULL;
-    waiters = f->flags & HFI_FL_WAITERS;
     kick = f->conts_head != NULL && !(f->flags & HFI_FL_RUNNER);
     if (kick)
         f->flags |= HFI_FL_RUNNER;
     /* Once the state is visible, whoever sees it may drop the last reference (a waiter
-     * freeing its promise): if anything below still uses `f`, hold it until done. The
-     * continuation runner gets a reference of its own, taken here too. */
-    held = w || hook;
-    if (held || kick)
-        atomic_fetch_add_explicit(&f->refs, (uint32_t)(held + kick), memory_order_relaxed);
+     * freeing its promise): if anything below still uses `f`, hold it until done (a
+     * consumed reference serves). The continuation runner gets a reference of its own. */
+    sync = w || hook || kick || *input || consume;
+    if ((sync && !consume) || kick)
+        atomic_fetch_add_explicit(&f->refs, (uint32_t)((sync && !consume) + kick),
+                                  memory_order_relaxed);
     atomic_store_explicit(&f->state, (uint8_t)state, memory_order_release);
+    if (!sync) {
+        waiters = f->flags & HFI_FL_WAITERS;
+        atomic_store_explicit(&f->done, HFI_DONE_PLAIN, memory_order_release);
+    }
     hfi_spin_unlock(&f->lock);
+    if (!sync) {
+        if (waiters)            /* the parking lot uses `f` only as an address */
+            hfi_parklot_wake(f);
+        return 0;
+    }
 
+    fr->f = f;
+    fr->up = settling_here;
+    settling_here = fr;
     if (hook)
         hook(f, hook_arg, state);
     while (w) {                 /* watchers were pushed LIFO: run them oldest first */
@@ -187,18 +241,34 @@ static int settle_core(hf_future_t *f, int state, void *value, void (*destroy)(v
     }
     if (kick)
         hfi_conts_run_owned(f);
-    if (held)
-        hf_future_release(f);
+    return 0;
+}
+
+/* End a settlement that settle_core() left open: drop the settler's reference and publish
+ * `done` in one critical section, so that a wait that returns finds no reference of the
+ * settler left; then wake the sleepers. The settler does not touch `f` after its unlock
+ * (a last release elsewhere takes the lock first, see hf_future_release). */
+static void settle_end(settling_t *fr)
+{
+    hf_future_t *f = (hf_future_t *)fr->f;
+    uint32_t left;
+    int waiters;
+
+    if (!f)
+        return;
+    settling_here = fr->up;
+    hfi_spin_lock(&f->lock);
+    waiters = f->flags & HFI_FL_WAITERS;
+    left = atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) - 1;
+    atomic_store_explicit(&f->done, HFI_DONE_LOCKED, memory_order_release);
+    hfi_spin_unlock(&f->lock);
+    if (left == 0)              /* nobody else held it: nobody waits either */
+        hf_future_release(future_free(f));
     /* Sleepers wake last, so that what settlement does synchronously (the producer
      * hook, withdrawing from inputs) has happened when a wait returns. The parking lot
      * uses `f` only as an address. */
-    if (waiters) {
-        if (wake_later)
-            *wake_later = 1;
-        else
-            hfi_parklot_wake(f);
-    }
-    return 0;
+    if (waiters)
+        hfi_parklot_wake(f);
 }
 
 /* Drop a detached input link: withdraw interest if the input is still pending, cancelling
@@ -211,23 +281,41 @@ static void drop_input(hf_future_t *in)
             uint32_t n = atomic_load_explicit(&in->interest, memory_order_relaxed);
             while (n > 0 && !atomic_compare_exchange_weak(&in->interest, &n, n - 1))
                 ;
-            if (n == 1)
-                settle_core(in, HF_FUTURE_CANCELLED, NULL, NULL, NULL, 0, NULL, &next, NULL);
+            if (n == 1) {
+                settling_t fr;
+                settle_core(in, HF_FUTURE_CANCELLED, NULL, NULL, NULL, 0, NULL, 0, &next, &fr);
+                settle_end(&fr);
+            }
         }
         hf_future_release(in);
         in = next;
     }
 }
 
+static int settle(hf_future_t *f, int state, void *value, void (*destroy)(void *),
+                  const hf_error_t *err, int err_owned, hf_future_t *owner, int consume)
+{
+    hf_future_t *in;
+    settling_t fr;
+    int rc = settle_core(f, state, value, destroy, err, err_owned, owner, consume, &in, &fr);
+    if (in)
+        drop_input(in);
+    if (fr.f)
+        settle_end(&fr);
+    return rc;
+}
+
 int hfi_future_settle(hf_future_t *f, int state, void *value, void (*destroy)(void *),
                       const hf_error_t *err, int err_owned, hf_future_t *owner)
 {
-    hf_future_t *in;
-    int wake = 0;
-    int rc = settle_core(f, state, value, destroy, err, err_owned, owner, &in, &wake);
-    drop_input(in);
-    if (wake)
-        hfi_parklot_wake(f);
+    return settle(f, state, value, destroy, err, err_owned, owner, 0);
+}
+
+int hfi_future_settle_consume(hf_future_t *f, void *value, void (*destroy)(void *))
+{
+    int rc = settle(f, HF_FUTURE_FULFILLED, value, destroy, NULL, 0, NULL, 1);
+    if (rc < 0)
+        hf_future_release(f);   /* not consumed by a settlement */
     return rc;
 }
 

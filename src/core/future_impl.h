@@ -22,6 +22,15 @@ enum {
                                not started: `link` is its input, whose runner starts it */
 };
 
+/* How far a settlement has got, beyond `state`: a wait returns once `done` is set, that is
+ * once the settling thread has run what settlement runs synchronously (future.c). */
+enum {
+    HFI_DONE_NOT = 0,       /* pending, or settled with the synchronous part still running */
+    HFI_DONE_PLAIN = 1,     /* settled with nothing run after it: the settler is gone */
+    HFI_DONE_LOCKED = 2     /* published by the settler's last critical section: a last
+                               release takes the lock once, so it frees after that unlock */
+};
+
 /* Producer hook: called once, when `f` settles, with the state it settled in. */
 typedef void (*hfi_hook_fn)(hf_future_t *f, void *arg, int state);
 
@@ -30,7 +39,7 @@ struct hf_future {
     _Atomic uint8_t state;          /* hf_future_state_t; written under `lock` */
     hfi_spin_t lock;
     uint8_t flags;                  /* HFI_FL_*, under lock */
-    uint8_t unused0;
+    _Atomic uint8_t done;           /* HFI_DONE_*: written under `lock` (see future.c) */
     _Atomic uint32_t interest;      /* dependents that still want the result */
     uint32_t unused1;
     hfi_task_t *watchers;           /* under lock: internal callbacks, run at settlement */
@@ -84,6 +93,16 @@ void hfi_future_init(hf_future_t *f, uint32_t refs);
  */
 int hfi_future_settle(hf_future_t *f, int state, void *value, void (*destroy)(void *),
                       const hf_error_t *err, int err_owned, hf_future_t *owner);
+/* hf_promise_resolve, then hf_promise_free, with the promise's reference dropped as part
+ * of the settlement: by the time a wait on the future returns, the producer holds none.
+ * The reference is dropped whatever the result. */
+int hfi_promise_resolve_last(hf_promise_t *p, void *value, void (*destroy)(void *));
+/* Fulfil `f`, taking over the caller's reference as above (dropped on HF_ESTATE too). */
+int hfi_future_settle_consume(hf_future_t *f, void *value, void (*destroy)(void *));
+/* 1 once `f` has settled and what its settlement runs synchronously is over (a wait may
+ * return); also 1 on the thread that is running that part (a hook or an inline
+ * continuation waiting on it must not wait for itself). */
+int hfi_future_wait_over(const hf_future_t *f);
 /* Settle `out` exactly as the settled `src`, borrowing its value or error. */
 int hfi_future_mirror(hf_future_t *out, hf_future_t *src);
 /* Reject with a private copy of `err` (static HF_ENOMEM error if memory is short). */

@@ -2,11 +2,13 @@
  * parklot.c - sleeping on futures.
  *
  * Design notes
- *  - a waiter sets HFI_FL_WAITERS under the future's lock (checking that it is still
- *    pending), then sleeps on its bucket's condvar, re-checking the state under the
- *    bucket mutex. The settler stores the state, reads the flag under the same future
- *    lock, and broadcasts under the bucket mutex: a waiter either sees the state or is
- *    already asleep when the broadcast comes. No wake-up is lost;
+ *  - a waiter sets HFI_FL_WAITERS under the future's lock (checking that its settlement
+ *    is not done), then sleeps on its bucket's condvar, re-checking `done` under the
+ *    bucket mutex. The settler publishes `done` and reads the flag in one critical
+ *    section of the same future lock, and broadcasts under the bucket mutex: a waiter
+ *    either sees `done` or is already asleep when the broadcast comes. No wake-up is
+ *    lost. Waiting for `done` rather than the state means a wait returns only once the
+ *    synchronous part of the settlement is over (future.c);
  *  - buckets are shared by unrelated futures; a spurious wake-up only costs a re-check;
  *  - lock order: bucket mutex is a leaf (the future lock is never held with it; the
  *    `interrupted` callbacks that run under it are atomic loads and take no lock);
@@ -96,12 +98,12 @@ int hfi_parklot_wait(hf_future_t *f, uint64_t deadline_ns, int (*interrupted)(vo
     int rc = 0;
 
     hfi_spin_lock(&f->lock);
-    if (hfi_load_relaxed(&f->state) == HF_FUTURE_PENDING)
+    if (hfi_load_relaxed(&f->done) == HFI_DONE_NOT)
         f->flags |= HFI_FL_WAITERS;
     hfi_spin_unlock(&f->lock);
 
     pthread_mutex_lock(&b->mu);
-    while (hfi_state(f) == HF_FUTURE_PENDING) {
+    while (atomic_load_explicit(&f->done, memory_order_acquire) == HFI_DONE_NOT) {
         if (interrupted && interrupted(arg)) {
             rc = HF_ECANCELED;
             break;

@@ -54,6 +54,17 @@ int hf_promise_resolve(hf_promise_t *p, void *value, void (*destroy)(void *))
     return hfi_future_settle(PF(p), HF_FUTURE_FULFILLED, value, destroy, NULL, 0, NULL);
 }
 
+int hfi_promise_resolve_last(hf_promise_t *p, void *value, void (*destroy)(void *))
+{
+    if (!p)
+        return HF_EINVAL;
+    if (adopting(PF(p))) {
+        hf_promise_free(p);
+        return HF_ESTATE;
+    }
+    return hfi_future_settle_consume(PF(p), value, destroy);
+}
+
 int hf_promise_reject(hf_promise_t *p, const hf_error_t *err)
 {
     if (!p || !err || err->code >= 0)

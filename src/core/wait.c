@@ -12,6 +12,11 @@
  *    the deadline has not passed. A task it picked up runs to its end: the wait returns
  *    at the latest when the task running at the deadline returns (see compute.c);
  *  - a timeout too large for nanoseconds is clamped (hfi_ms_to_ns), as timers are;
+ *  - a wait returns once the settlement is over: the state is published, and what the
+ *    settling thread runs synchronously after that (the producer hook, watchers, inline
+ *    continuations, withdrawing from inputs) has returned (`done`, future.c). A wait on
+ *    the thread running that part (a hook waiting on its own future), or on the timer
+ *    thread, returns once the state is published, as it cannot wait for itself;
  *  - then a short spin (a round trip between two running threads is faster than a sleep
  *    and wake-up), then sleep in the parking lot. A compute worker counts itself blocked
  *    for that time, which wakes or starts a spare so the pool keeps its parallelism; an
@@ -37,7 +42,7 @@ static int spin_until(hf_future_t *f, uint64_t spin_ns, uint64_t deadline_ns)
     if (deadline_ns && deadline_ns < until)
         until = deadline_ns;
     for (unsigned i = 0;; i++) {
-        if (hfi_state(f) != HF_FUTURE_PENDING)
+        if (hfi_future_wait_over(f))
             return 1;
         hfi_cpu_relax();
         if ((i & 63) == 63 && hfi_now_ns() >= until)
@@ -53,14 +58,17 @@ int hf_future_wait(hf_future_t *f, int64_t timeout_ms)
 
     if (!f)
         return HF_EINVAL;
-    if (hfi_state(f) != HF_FUTURE_PENDING)
+    if (hfi_future_wait_over(f))
         return 0;
     hfi_tramp_drain();
-    if (hfi_state(f) != HF_FUTURE_PENDING)
+    if (hfi_future_wait_over(f))
         return 0;
     /* The timer thread runs the inline continuations of the futures it settles; one that
-     * waits there stops every timer in the process (the one it may wait for included). */
-    if (hfi_future_needs_me(f) || tl->timer_thread)
+     * waits there stops every timer in the process (the one it may wait for included).
+     * Nor does it wait for another thread to end a settlement. */
+    if (tl->timer_thread)
+        return hfi_state(f) != HF_FUTURE_PENDING ? 0 : HF_EDEADLK;
+    if (hfi_future_needs_me(f))
         return HF_EDEADLK;
     if (timeout_ms == 0)
         return HF_ETIMEDOUT;
@@ -73,7 +81,7 @@ int hf_future_wait(hf_future_t *f, int64_t timeout_ms)
         if (hfi_compute_interrupted(tl->worker))
             return HF_ECANCELED;
         hfi_compute_help(tl->worker, f, deadline);
-        if (hfi_state(f) != HF_FUTURE_PENDING)
+        if (hfi_future_wait_over(f))
             return 0;
         if (deadline && hfi_now_ns() >= deadline)
             return HF_ETIMEDOUT;    /* it ran out while helping */

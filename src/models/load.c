@@ -27,6 +27,10 @@
  *    a reference to it while the load runs. A failed load leaves the memo before its
  *    future is rejected, a cancelled one in the future's settle hook, and a lookup skips
  *    an entry whose future is cancelled or rejected, so a later call starts afresh;
+ *  - the load fulfils its future with hfi_promise_resolve_last, having dropped the entry's
+ *    reference first: when a wait on it returns, only the callers hold the future, so
+ *    the caller that releases it and the model can count on the next load starting
+ *    afresh (nothing internal keeps them a moment longer);
  *  - once the load succeeded the entry holds two weak pointers, both try-retained under
  *    memo_mu: the future (cleared by the future's value destructor, which runs before the
  *    future's memory goes) and the model (the model's last release unlinks and frees the
@@ -460,6 +464,7 @@ static void build_step(hf_future_t *done, hf_promise_t *next, void *arg)
     } else {
         memo_entry_t *entry;
         hf_future_t *ef = NULL;
+        hf_promise_t *out;
         pthread_mutex_lock(&memo_mu);
         if ((entry = j->entry) != NULL) {
             entry->strong = 0;  /* from now on weak: see the design notes */
@@ -469,7 +474,12 @@ static void build_step(hf_future_t *done, hf_promise_t *next, void *arg)
         j->entry = NULL;
         m->memo = entry;
         pthread_mutex_unlock(&memo_mu);
-        if (hf_promise_resolve(j->out, m, model_future_gone) < 0) {
+        hf_future_release(ef);  /* the promise keeps the future until it settles */
+        out = j->out;
+        j->out = NULL;
+        /* the promise's reference goes with the settlement: once a wait returns, only the
+         * callers' references keep the future (and so the model) */
+        if (hfi_promise_resolve_last(out, m, model_future_gone) < 0) {
             /* cancelled in the meantime: the future holds no model, so the entry must go
              * before the future can */
             pthread_mutex_lock(&memo_mu);
@@ -480,7 +490,6 @@ static void build_step(hf_future_t *done, hf_promise_t *next, void *arg)
             memo_entry_free(entry);
             hf_model_release(m);
         }
-        hf_future_release(ef);
     }
     job_unref(j);
 }

@@ -1,7 +1,10 @@
 /*
  * check_wait.c - hf_future_wait from plain threads, compute workers and I/O threads.
  */
+#include <sched.h>
+
 #include "common/testutil.h"
+#include "core/future_impl.h"
 
 START_TEST(a_plain_thread_waits_with_a_timeout)
 {
@@ -693,6 +696,159 @@ START_TEST(an_async_task_waiting_on_its_own_future_is_edeadlk)
 }
 END_TEST
 
+/* ---- a wait returns once the settlement is over --------------------------------------- */
+
+static atomic_int slow_hook_done;
+
+static void slow_cancel_hook(void *arg)
+{
+    (void)arg;
+    tu_sleep_ms(100);
+    atomic_store(&slow_hook_done, 1);
+}
+
+static void *cancel_it(void *arg)
+{
+    hf_future_cancel(arg);
+    return NULL;
+}
+
+/* A waiter that sees the state already published (it spins, it does not sleep) still
+ * returns only after the producer's cancel hook, which runs on the cancelling thread:
+ * "what settlement runs synchronously has happened when a wait returns" (model.h counts
+ * on it: a failed load has cancelled its downloads by then). A poll in between is
+ * HF_ETIMEDOUT, or 0 only once the hook is over. */
+START_TEST(a_wait_that_finds_the_state_published_returns_after_the_hook)
+{
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *f = hf_promise_future(p);
+    pthread_t t;
+    int polled, done_after_poll;
+
+    atomic_store(&slow_hook_done, 0);
+    ck_assert_int_eq(hf_promise_on_cancel(p, slow_cancel_hook, NULL), 0);
+    ck_assert_int_eq(pthread_create(&t, NULL, cancel_it, f), 0);
+    while (hf_future_state(f) == HF_FUTURE_PENDING)
+        sched_yield();
+    polled = hf_future_wait(f, 0);
+    done_after_poll = atomic_load(&slow_hook_done);
+    ck_assert_msg(polled == HF_ETIMEDOUT || (polled == 0 && done_after_poll),
+                  "poll %d with the hook done %d", polled, done_after_poll);
+    ck_assert_int_eq(hf_future_wait(f, -1), 0);
+    ck_assert_int_eq(atomic_load(&slow_hook_done), 1);
+    pthread_join(t, NULL);
+    hf_future_release(f);
+    hf_promise_free(p);
+}
+END_TEST
+
+static atomic_int own_wait_rc, own_poll_rc;
+
+static void hook_waits_on_its_own_future(void *arg)
+{
+    atomic_store(&own_poll_rc, hf_future_wait(arg, 0));
+    atomic_store(&own_wait_rc, hf_future_wait(arg, 10000));
+}
+
+static void cont_waits_on_its_input(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    (void)arg;
+    atomic_store(&own_wait_rc, hf_future_wait(done, 10000));
+    hf_promise_resolve(next, NULL, NULL);
+}
+
+/* Code that the settlement runs (a cancel hook, an inline continuation) and that waits on
+ * the future being settled finds it settled at once: it is the thread that would end the
+ * settlement, so it must not wait for that (it would time out, 10 s later). */
+START_TEST(a_wait_inside_the_settlement_on_its_own_future_returns_at_once)
+{
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *f = hf_promise_future(p), *g;
+
+    atomic_store(&own_wait_rc, 1);
+    atomic_store(&own_poll_rc, 1);
+    ck_assert_int_eq(hf_promise_on_cancel(p, hook_waits_on_its_own_future, f), 0);
+    hf_future_cancel(f);
+    ck_assert_int_eq(atomic_load(&own_poll_rc), 0);
+    ck_assert_int_eq(atomic_load(&own_wait_rc), 0);
+    hf_future_release(f);
+    hf_promise_free(p);
+
+    p = hf_promise_new();
+    f = hf_promise_future(p);
+    atomic_store(&own_wait_rc, 1);
+    g = hf_future_then(f, HF_INLINE, cont_waits_on_its_input, NULL);
+    ck_assert_ptr_nonnull(g);
+    hf_promise_resolve(p, NULL, NULL);
+    ck_assert_int_eq(atomic_load(&own_wait_rc), 0);
+    ck_assert_int_eq(hf_future_state(g), HF_FUTURE_FULFILLED);
+    hf_future_release(g);
+    hf_future_release(f);
+    hf_promise_free(p);
+}
+END_TEST
+
+static void slow_internal_hook(hf_future_t *f, void *arg, int state)
+{
+    (void)f;
+    (void)arg;
+    (void)state;
+    tu_sleep_ms(50);
+}
+
+typedef struct resolve_last_arg {
+    hf_promise_t *p;
+    tu_value_t *v;
+} resolve_last_arg_t;
+
+static void *resolve_it_last(void *arg)
+{
+    resolve_last_arg_t *a = arg;
+    ck_assert_int_eq(hfi_promise_resolve_last(a->p, a->v, tu_value_free), 0);
+    return NULL;
+}
+
+/* hfi_promise_resolve_last (what a model load fulfils its future with): when the wait
+ * returns, the waiter's reference is the only one left, though the settlement ran a slow
+ * hook after publishing the state (round 0 sleeps in the wait, the others find the state
+ * published); so the waiter's release frees the value, in that
+ * call. With resolve and then free, the promise's reference was still there. */
+START_TEST(a_wait_returns_with_no_reference_of_a_producer_that_resolved_last)
+{
+    for (int round = 0; round < 3; round++) {
+        atomic_int freed = 0;
+        resolve_last_arg_t a;
+        hf_future_t *f;
+        pthread_t t;
+
+        a.p = hf_promise_new();
+        a.v = tu_value_new(&freed, round);
+        f = hf_promise_future(a.p);
+        ck_assert_int_eq(hfi_future_set_hook(f, slow_internal_hook, NULL), 0);
+        ck_assert_int_eq(pthread_create(&t, NULL, resolve_it_last, &a), 0);
+        if (round > 0)          /* the waiter that finds the state published: it spins */
+            while (hf_future_state(f) == HF_FUTURE_PENDING)
+                sched_yield();
+        ck_assert_int_eq(hf_future_wait(f, -1), 0);
+        ck_assert_uint_eq(hfi_future_refs(f), 1);
+        ck_assert_int_eq(((tu_value_t *)hf_future_value(f))->payload, round);
+        ck_assert_int_eq(atomic_load(&freed), 0);
+        hf_future_release(f);
+        ck_assert_int_eq(atomic_load(&freed), 1);
+        pthread_join(t, NULL);
+    }
+    {   /* a settled promise: HF_ESTATE, and its reference is dropped all the same */
+        hf_promise_t *p = hf_promise_new();
+        hf_future_t *f = hf_promise_future(p);
+        hf_future_cancel(f);
+        ck_assert_int_eq(hfi_promise_resolve_last(p, NULL, NULL), HF_ESTATE);
+        ck_assert_uint_eq(hfi_future_refs(f), 1);
+        hf_future_release(f);
+    }
+    ck_assert_int_eq(hfi_promise_resolve_last(NULL, NULL, NULL), HF_EINVAL);
+}
+END_TEST
+
 static Suite *wait_suite(void)
 {
     Suite *s = suite_create("wait");
@@ -716,6 +872,9 @@ static Suite *wait_suite(void)
     tcase_add_test(tc, a_compute_workers_zero_timeout_wait_only_polls);
     tcase_add_test(tc, a_null_future_is_einval_and_any_negative_timeout_waits_until_settled);
     tcase_add_test(tc, an_async_task_waiting_on_its_own_future_is_edeadlk);
+    tcase_add_test(tc, a_wait_that_finds_the_state_published_returns_after_the_hook);
+    tcase_add_test(tc, a_wait_inside_the_settlement_on_its_own_future_returns_at_once);
+    tcase_add_test(tc, a_wait_returns_with_no_reference_of_a_producer_that_resolved_last);
     suite_add_tcase(s, tc);
     return s;
 }
