@@ -105,7 +105,9 @@ HF_API hf_hub_t *hf_hub_new(hf_runtime_t *rt, const hf_hub_config_t *cfg, hf_err
  * (blobs/<etag>.incomplete, holding every byte received, never renamed to the blob's
  * name), so the next run resumes them with a Range request, as after a kill; the same
  * holds when the hub's runtime is freed first (hf_runtime_free stops the downloads and
- * keeps their partial files). Futures already returned stay valid. Call it before freeing
+ * keeps their partial files, those of model loads on that runtime included; a call made
+ * on the hub after that returns a future that ends CANCELLED, with no request). Futures
+ * already returned stay valid. Call it before freeing
  * the runtime, and not from a continuation of one of the hub's own futures. NULL is
  * ignored.
  */

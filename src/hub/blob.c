@@ -249,9 +249,10 @@ void hfi_blob_fail(hfi_blob_t *b, const hf_error_t *err)
      * shutdown (a clean one keeps what a kill would): hf_hub_free, or hf_runtime_free,
      * whose stopped transfers and discarded steps end as HF_ECANCELED while the
      * requesters are still there. Removed: one that is unwanted (its last requester left,
-     * which a user's cancel does, unless the hub is closing then), wrong (corrupt) or that
-     * could not be written (a full disk) */
-    close_files(b, (unwanted && !hfi_hub_closing(b->hub)) || err->code == HF_ECORRUPT ||
+     * which a user's cancel does, unless the hub is closing or its runtime being freed
+     * then: a model load on that runtime withdraws from its downloads as it ends), wrong
+     * (corrupt) or that could not be written (a full disk) */
+    close_files(b, (unwanted && !hfi_hub_stopping(b->hub)) || err->code == HF_ECORRUPT ||
                        err->code == HF_EIO);
     leave_table(b);
     if (cancelled)

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/executor.h"
 #include "hub/headers.h"
 #include "hub/hub_impl.h"
 
@@ -54,7 +55,10 @@ hf_hub_t *hf_hub_new(hf_runtime_t *rt, const hf_hub_config_t *cfg, hf_error_t *e
         return NULL;
     }
     static _Atomic uint64_t next_id = 1;
-    hub->rt = rt;
+    hub->io = hf_runtime_io(rt);
+    hub->compute = hf_runtime_compute(rt);
+    hfi_executor_retain(hub->io);
+    hfi_executor_retain(hub->compute);
     hub->id = atomic_fetch_add(&next_id, 1);
     pthread_mutex_init(&hub->mu, NULL);
     pthread_cond_init(&hub->idle, NULL);
@@ -63,6 +67,8 @@ hf_hub_t *hf_hub_new(hf_runtime_t *rt, const hf_hub_config_t *cfg, hf_error_t *e
         hfi_hub_unconfigure(hub);
         pthread_cond_destroy(&hub->idle);
         pthread_mutex_destroy(&hub->mu);
+        hfi_executor_release(hub->io);
+        hfi_executor_release(hub->compute);
         hfi_free(hub);
         return NULL;
     }
@@ -108,6 +114,8 @@ void hf_hub_free(hf_hub_t *hub)
     hfi_hub_unconfigure(hub);
     pthread_cond_destroy(&hub->idle);
     pthread_mutex_destroy(&hub->mu);
+    hfi_executor_release(hub->io);
+    hfi_executor_release(hub->compute);
     hfi_free(hub);
 }
 
@@ -118,6 +126,13 @@ int hfi_hub_closing(hf_hub_t *hub)
     closing = hub->closing;
     pthread_mutex_unlock(&hub->mu);
     return closing;
+}
+
+int hfi_hub_stopping(hf_hub_t *hub)
+{
+    /* hf_runtime_free marks the compute pool dead first, then the I/O pool */
+    return atomic_load(&hub->compute->dead) || atomic_load(&hub->io->dead) ||
+           hfi_hub_closing(hub);
 }
 
 int hfi_hub_hold(hf_hub_t *hub, int even_closing)
@@ -227,7 +242,7 @@ int hf_hub_download_blocking(hf_hub_t *hub, const hf_file_ref_t *ref,
 
 int hfi_hub_then(hf_hub_t *hub, hf_future_t *f, hf_then_fn fn, void *arg)
 {
-    hf_future_t *g = hf_future_then_on(f, hf_runtime_io(hub->rt), HF_ON_ANY, fn, arg);
+    hf_future_t *g = hf_future_then_on(f, hub->io, HF_ON_ANY, fn, arg);
     if (!g)
         return HF_ENOMEM;
     hf_future_release(g);

@@ -10,7 +10,9 @@
 #include "hub/engine.h"
 
 struct hf_hub {
-    hf_runtime_t *rt;
+    hf_executor_t *io, *compute;    /* its runtime's pools, retained: they stay allocated
+                                       (dead) after hf_runtime_free, where the runtime
+                                       itself is gone, so the hub can tell it happened */
     char *endpoint;             /* scheme://host[:port][/path], no trailing '/' */
     char *origin;               /* scheme://host:port of the endpoint (for same-origin tests) */
     char *cache_dir;
@@ -54,6 +56,9 @@ int hfi_hub_hold(hf_hub_t *hub, int even_closing);
 void hfi_hub_drop(hf_hub_t *hub);
 /* 1 once hf_hub_free has begun. */
 int hfi_hub_closing(hf_hub_t *hub);
+/* 1 once hf_hub_free or hf_runtime_free of the hub's runtime has begun: what stops a
+ * download then is a shutdown, never its requesters giving up. */
+int hfi_hub_stopping(hf_hub_t *hub);
 
 /* A future that is already cancelled ("the hub is closing"); NULL if memory is short. */
 hf_future_t *hfi_hub_closed_future(void);

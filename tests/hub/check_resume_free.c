@@ -270,6 +270,31 @@ START_TEST(hf_runtime_free_keeps_a_ranged_partial_file_and_its_prefix_for_the_ne
 }
 END_TEST
 
+/* Its runtime freed, the hub still takes calls until hf_hub_free: each settles CANCELLED
+ * (its steps would run on the freed runtime's pools), without a request, a file, or a
+ * use of the freed runtime. */
+START_TEST(a_call_on_a_hub_whose_runtime_was_freed_ends_cancelled)
+{
+    hf_runtime_t *rt = tu_runtime(2);
+    hf_hub_t *h = hub_on(rt);
+    hf_file_ref_t ref = { "org/model", HF_REPO_MODEL, NULL, "big.bin" };
+    hf_future_t *f, *g;
+
+    hf_runtime_free(rt);
+    f = download(h, 0);
+    g = hf_hub_file_metadata(h, &ref);
+    ck_assert_ptr_nonnull(g);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_CANCELLED);
+    ck_assert_int_eq(tu_settle(g), HF_FUTURE_CANCELLED);
+    hf_future_release(f);
+    hf_future_release(g);
+    hf_hub_free(h);
+    ck_assert_int_eq(tu_mock_count(&mock, "GET", ""), 0);
+    ck_assert_int_eq(tu_mock_count(&mock, "HEAD", ""), 0);
+    ck_assert_int_eq(tu_count_files_named(cache, ".incomplete"), 0);
+}
+END_TEST
+
 static Suite *resume_free_suite(void)
 {
     Suite *s = suite_create("resume_free");
@@ -280,6 +305,7 @@ static Suite *resume_free_suite(void)
     tcase_add_test(tc, hf_runtime_free_under_a_live_hub_keeps_the_partial_file_for_the_next_process);
     tcase_add_test(tc, hf_runtime_free_keeps_a_ranged_partial_file_and_its_prefix_for_the_next_process);
     tcase_add_test(tc, a_download_cancelled_by_its_requester_still_removes_its_partial_file);
+    tcase_add_test(tc, a_call_on_a_hub_whose_runtime_was_freed_ends_cancelled);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -820,6 +821,50 @@ START_TEST(a_load_whose_runtime_is_freed_during_a_module_step_ends_and_lets_the_
 }
 END_TEST
 
+static long long biggest_partial;
+
+static int note_partial(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    size_t n = strlen(path);
+    (void)ftw;
+    if (type == FTW_F && n > 11 && strcmp(path + n - 11, ".incomplete") == 0 &&
+        (long long)st->st_size > biggest_partial)
+        biggest_partial = (long long)st->st_size;
+    return 0;
+}
+
+/* The size of the biggest blobs/<etag>.incomplete in the cache (-1: none). */
+static long long partial_in_cache(void)
+{
+    biggest_partial = -1;
+    ck_assert_int_eq(nftw(cache, note_partial, 16, FTW_PHYS), 0);
+    return biggest_partial;
+}
+
+/* The runtime that both the hub and a load run on is freed while a shard downloads: the
+ * load ends cancelled, and the shard's partial file stays for the next run, as hub.h
+ * says of a download that hf_runtime_free stops (the load's own withdrawal from its
+ * downloads must not read as its requesters giving up). */
+START_TEST(freeing_the_runtime_under_a_load_keeps_its_partial_files)
+{
+    hf_runtime_t *mine = tu_runtime(2);
+    hf_hub_t *h = tu_hub_at(mine, mock.hub, cache, "", NULL);
+    hf_future_t *f;
+    long long kept;
+
+    tu_mock_fault(&mock, "{\"path\": \"*/model-0000*-of-00002.safetensors\", \"port\": \"cdn\", "
+                  "\"throttle_bps\": 20000}");
+    f = hf_model_load(mine, h, "gte-qwen", NULL);
+    TU_EVENTUALLY(partial_in_cache() > 16384);      /* a shard's: the other files are smaller */
+    hf_runtime_free(mine);
+    ck_assert_int_eq(tu_settle(f), HF_FUTURE_CANCELLED);
+    hf_future_release(f);
+    hf_hub_free(h);
+    kept = partial_in_cache();
+    ck_assert_msg(kept > 16384, "partial file: %lld bytes", kept);
+}
+END_TEST
+
 struct in_worker {
     hf_hub_t *h;
     int worker;
@@ -1180,6 +1225,11 @@ static Suite *models_suite(void)
     tcase_add_test(tc, cancels_at_random_moments_race_completion_safely);
     tcase_add_test(tc, a_load_cancelled_during_the_tree_listing_fetches_no_part);
     tcase_add_test(tc, a_load_whose_runtime_is_freed_during_a_module_step_ends_and_lets_the_hub_go);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("keep");
+    tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, freeing_the_runtime_under_a_load_keeps_its_partial_files);
     suite_add_tcase(s, tc);
     tc = tcase_create("broken");
     tcase_set_timeout(tc, 120);
