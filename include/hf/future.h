@@ -323,12 +323,13 @@ HF_API int hf_future_cancel(hf_future_t *f);
  *    settle (hf_future_delay, hf_future_timeout), gets HF_EDEADLK for any wait on a
  *    pending future: waiting there would stop every timer of the process.
  * The wait ends once the settlement is over, not merely published: what the settling
- * thread runs in that call (a cancel hook set with hf_promise_on_cancel, the HF_INLINE
- * continuations it starts, the cancelling of inputs nobody else wants) has returned, and
- * the settling call holds no reference to `f` any more. So hf_future_state() may
- * already say settled while a poll (timeout 0) still gives HF_ETIMEDOUT, for that short
- * time. Code that this settlement runs and that waits on `f` itself (on the settling
- * thread), and the timer thread, return as soon as the state is published.
+ * thread runs in that call (a cancel hook set with hf_promise_on_cancel, the cancelling
+ * of inputs nobody else wants) has returned, and the settling call holds no reference to
+ * `f` any more. So hf_future_state() may already say settled while a poll (timeout 0)
+ * still gives HF_ETIMEDOUT, for that short time. `f`'s continuations, HF_INLINE ones
+ * included, are not part of it: they may still be running when the wait returns. A hook
+ * that waits on `f` itself (on the settling thread), and the timer thread, return as
+ * soon as the state is published.
  *
  * Returns 0 once `f` has settled (in any state), HF_ETIMEDOUT, HF_EDEADLK, HF_EINVAL
  * (NULL `f`), or HF_ECANCELED when the waiting thread belongs to a runtime being freed.

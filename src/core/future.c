@@ -9,14 +9,15 @@
  *    input link, and starts the continuation runner (then.c) if continuations are waiting;
  *    all of them run after the lock is dropped, inline callbacks through the trampoline;
  *  - `done` ends a settlement: what the settler runs after publishing the state (the
- *    hook, the watchers, the continuation runner, dropping the input link) happens while
- *    it holds a reference of its own; it then drops that reference and publishes `done`
- *    in one critical section (settle_end). A wait returns on `done`, not on the state, so
- *    a waiter finds that work over and no reference of the settler left (a producer that
- *    settles with hfi_promise_resolve_last hands its own over for this). A settlement
- *    with nothing to run publishes `done` with the state. A last release of a future
- *    whose `done` came from a critical section takes the lock once before freeing, as the
- *    settler may not have left it yet;
+ *    producer hook, the watchers, dropping the input link) happens while it holds a
+ *    reference of its own; it then drops that reference and publishes `done` in one
+ *    critical section (settle_end), wakes the sleepers and only then starts the
+ *    continuation runner (the consumers' code, which a wait does not wait for). A wait
+ *    returns on `done`, not on the state, so a waiter finds that work over and no
+ *    reference of the settler left (a producer that settles with hfi_promise_resolve_last
+ *    hands its own over for this). A settlement with nothing to run publishes `done` with
+ *    the state. A last release of a future whose `done` came from a critical section
+ *    takes the lock once before freeing, as the settler may not have left it yet;
  *  - `link` is a reference: while pending, to the one input this future waits on (then,
  *    adopt; a then output is linked to its input even if that had settled, until its
  *    continuation starts); once settled, to the future owning a borrowed value or error;
@@ -144,6 +145,7 @@ void hf_future_release(hf_future_t *f)
 typedef struct settling {
     const hf_future_t *f;
     const struct settling *up;
+    int kick;                   /* start the continuation runner once `done` is out */
 } settling_t;
 
 static _Thread_local const settling_t *settling_here;
@@ -225,6 +227,7 @@ static int settle_core(hf_future_t *f, int state, void *value, void (*destroy)(v
 
     fr->f = f;
     fr->up = settling_here;
+    fr->kick = kick;
     settling_here = fr;
     if (hook)
         hook(f, hook_arg, state);
@@ -239,15 +242,16 @@ static int settle_core(hf_future_t *f, int state, void *value, void (*destroy)(v
         hfi_tramp_run(fifo, 1);
         fifo = next;
     }
-    if (kick)
-        hfi_conts_run_owned(f);
     return 0;
 }
 
 /* End a settlement that settle_core() left open: drop the settler's reference and publish
  * `done` in one critical section, so that a wait that returns finds no reference of the
- * settler left; then wake the sleepers. The settler does not touch `f` after its unlock
- * (a last release elsewhere takes the lock first, see hf_future_release). */
+ * settler left; then wake the sleepers, and start the continuations (through the runner's
+ * own reference: the settler does not touch `f` after its unlock, and a last release
+ * elsewhere takes the lock first, see hf_future_release). The continuations are the
+ * consumers' code, not part of the settlement: a wait does not wait for them, so an
+ * HF_INLINE continuation may hand work to other threads that wait on `f`. */
 static void settle_end(settling_t *fr)
 {
     hf_future_t *f = (hf_future_t *)fr->f;
@@ -262,13 +266,12 @@ static void settle_end(settling_t *fr)
     left = atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) - 1;
     atomic_store_explicit(&f->done, HFI_DONE_LOCKED, memory_order_release);
     hfi_spin_unlock(&f->lock);
-    if (left == 0)              /* nobody else held it: nobody waits either */
+    if (left == 0)              /* nobody else held it: nobody waits, no runner */
         hf_future_release(future_free(f));
-    /* Sleepers wake last, so that what settlement does synchronously (the producer
-     * hook, withdrawing from inputs) has happened when a wait returns. The parking lot
-     * uses `f` only as an address. */
-    if (waiters)
+    if (waiters)                /* the parking lot uses `f` only as an address */
         hfi_parklot_wake(f);
+    if (fr->kick)
+        hfi_conts_run_owned(f);
 }
 
 /* Drop a detached input link: withdraw interest if the input is still pending, cancelling

@@ -13,10 +13,10 @@
  *    at the latest when the task running at the deadline returns (see compute.c);
  *  - a timeout too large for nanoseconds is clamped (hfi_ms_to_ns), as timers are;
  *  - a wait returns once the settlement is over: the state is published, and what the
- *    settling thread runs synchronously after that (the producer hook, watchers, inline
- *    continuations, withdrawing from inputs) has returned (`done`, future.c). A wait on
- *    the thread running that part (a hook waiting on its own future), or on the timer
- *    thread, returns once the state is published, as it cannot wait for itself;
+ *    settling thread runs synchronously after that (the producer hook, watchers,
+ *    withdrawing from inputs) has returned (`done`, future.c); not the continuations. A
+ *    wait on the thread running that part (a hook waiting on its own future), or on the
+ *    timer thread, returns once the state is published, as it cannot wait for itself;
  *  - then a short spin (a round trip between two running threads is faster than a sleep
  *    and wake-up), then sleep in the parking lot. A compute worker counts itself blocked
  *    for that time, which wakes or starts a spare so the pool keeps its parallelism; an

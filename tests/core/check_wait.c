@@ -757,9 +757,27 @@ static void cont_waits_on_its_input(hf_future_t *done, hf_promise_t *next, void 
     hf_promise_resolve(next, NULL, NULL);
 }
 
-/* Code that the settlement runs (a cancel hook, an inline continuation) and that waits on
- * the future being settled finds it settled at once: it is the thread that would end the
- * settlement, so it must not wait for that (it would time out, 10 s later). */
+static void *waits_on_it(void *arg)
+{
+    atomic_store(&own_poll_rc, hf_future_wait(arg, 10000));
+    return NULL;
+}
+
+/* An inline continuation that has another thread wait on its input, and joins it. */
+static void cont_hands_its_input_to_a_thread(hf_future_t *done, hf_promise_t *next, void *arg)
+{
+    pthread_t t;
+    (void)arg;
+    if (pthread_create(&t, NULL, waits_on_it, done) == 0)
+        pthread_join(t, NULL);
+    hf_promise_resolve(next, NULL, NULL);
+}
+
+/* Code that the settlement runs (a cancel hook) and that waits on the future being settled
+ * finds it settled at once: it is the thread that would end the settlement, so it must
+ * not wait for that (it would time out, 10 s later). Continuations, HF_INLINE ones
+ * included, run once the settlement is over: one waiting on its input, or having another
+ * thread wait on it, finds it settled too. */
 START_TEST(a_wait_inside_the_settlement_on_its_own_future_returns_at_once)
 {
     hf_promise_t *p = hf_promise_new();
@@ -781,6 +799,18 @@ START_TEST(a_wait_inside_the_settlement_on_its_own_future_returns_at_once)
     ck_assert_ptr_nonnull(g);
     hf_promise_resolve(p, NULL, NULL);
     ck_assert_int_eq(atomic_load(&own_wait_rc), 0);
+    ck_assert_int_eq(hf_future_state(g), HF_FUTURE_FULFILLED);
+    hf_future_release(g);
+    hf_future_release(f);
+    hf_promise_free(p);
+
+    p = hf_promise_new();
+    f = hf_promise_future(p);
+    atomic_store(&own_poll_rc, 1);
+    g = hf_future_then(f, HF_INLINE, cont_hands_its_input_to_a_thread, NULL);
+    ck_assert_ptr_nonnull(g);
+    hf_promise_resolve(p, NULL, NULL);
+    ck_assert_int_eq(atomic_load(&own_poll_rc), 0);
     ck_assert_int_eq(hf_future_state(g), HF_FUTURE_FULFILLED);
     hf_future_release(g);
     hf_future_release(f);
