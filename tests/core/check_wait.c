@@ -773,6 +773,24 @@ static void cont_hands_its_input_to_a_thread(hf_future_t *done, hf_promise_t *ne
     hf_promise_resolve(next, NULL, NULL);
 }
 
+/* Resolve a new promise whose future has the HF_INLINE continuation `fn`, which records
+ * the result of its wait in *rc (set to 1 first): that result, the continuation done. */
+static int inline_cont_wait_rc(hf_then_fn fn, atomic_int *rc)
+{
+    hf_promise_t *p = hf_promise_new();
+    hf_future_t *f = hf_promise_future(p);
+    hf_future_t *g = hf_future_then(f, HF_INLINE, fn, NULL);
+
+    atomic_store(rc, 1);
+    ck_assert_ptr_nonnull(g);
+    hf_promise_resolve(p, NULL, NULL);
+    ck_assert_int_eq(hf_future_state(g), HF_FUTURE_FULFILLED);
+    hf_future_release(g);
+    hf_future_release(f);
+    hf_promise_free(p);
+    return atomic_load(rc);
+}
+
 /* Code that the settlement runs (a cancel hook) and that waits on the future being settled
  * finds it settled at once: it is the thread that would end the settlement, so it must
  * not wait for that (it would time out, 10 s later). Continuations, HF_INLINE ones
@@ -781,7 +799,7 @@ static void cont_hands_its_input_to_a_thread(hf_future_t *done, hf_promise_t *ne
 START_TEST(a_wait_inside_the_settlement_on_its_own_future_returns_at_once)
 {
     hf_promise_t *p = hf_promise_new();
-    hf_future_t *f = hf_promise_future(p), *g;
+    hf_future_t *f = hf_promise_future(p);
 
     atomic_store(&own_wait_rc, 1);
     atomic_store(&own_poll_rc, 1);
@@ -792,29 +810,8 @@ START_TEST(a_wait_inside_the_settlement_on_its_own_future_returns_at_once)
     hf_future_release(f);
     hf_promise_free(p);
 
-    p = hf_promise_new();
-    f = hf_promise_future(p);
-    atomic_store(&own_wait_rc, 1);
-    g = hf_future_then(f, HF_INLINE, cont_waits_on_its_input, NULL);
-    ck_assert_ptr_nonnull(g);
-    hf_promise_resolve(p, NULL, NULL);
-    ck_assert_int_eq(atomic_load(&own_wait_rc), 0);
-    ck_assert_int_eq(hf_future_state(g), HF_FUTURE_FULFILLED);
-    hf_future_release(g);
-    hf_future_release(f);
-    hf_promise_free(p);
-
-    p = hf_promise_new();
-    f = hf_promise_future(p);
-    atomic_store(&own_poll_rc, 1);
-    g = hf_future_then(f, HF_INLINE, cont_hands_its_input_to_a_thread, NULL);
-    ck_assert_ptr_nonnull(g);
-    hf_promise_resolve(p, NULL, NULL);
-    ck_assert_int_eq(atomic_load(&own_poll_rc), 0);
-    ck_assert_int_eq(hf_future_state(g), HF_FUTURE_FULFILLED);
-    hf_future_release(g);
-    hf_future_release(f);
-    hf_promise_free(p);
+    ck_assert_int_eq(inline_cont_wait_rc(cont_waits_on_its_input, &own_wait_rc), 0);
+    ck_assert_int_eq(inline_cont_wait_rc(cont_hands_its_input_to_a_thread, &own_poll_rc), 0);
 }
 END_TEST
 
