@@ -165,10 +165,11 @@ int hfi_future_wait_over(const hf_future_t *f)
 /*
  * Settle under the lock and run what settlement triggers; hand back the detached input
  * link (a reference) for the caller to drop. When anything runs after the state is
- * published (hook, watchers, continuations, an input to drop, a consumed reference), the
- * settler keeps a reference and `fr` records the settlement: the caller ends it with
- * settle_end() once the input is dropped, and only then may a wait return. Otherwise
- * `done` is published with the state and fr->f is NULL.
+ * published (hook, watchers, an input to drop, a consumed reference), the settler keeps
+ * a reference and `fr` records the settlement: the caller ends it with settle_end() once
+ * the input is dropped, and only then may a wait return (the continuations start after
+ * that). Otherwise `done` is published with the state, fr->f is NULL, and the
+ * continuations start here.
  */
 static int settle_core(hf_future_t *f, int state, void *value, void (*destroy)(void *),
                        const hf_error_t *err, int err_owned, hf_future_t *owner, int consume,
@@ -209,7 +210,7 @@ static int settle_core(hf_future_t *f, int state, void *value, void (*destroy)(v
     /* Once the state is visible, whoever sees it may drop the last reference (a waiter
      * freeing its promise): if anything below still uses `f`, hold it until done (a
      * consumed reference serves). The continuation runner gets a reference of its own. */
-    sync = w || hook || kick || *input || consume;
+    sync = w || hook || *input || consume;
     if ((sync && !consume) || kick)
         atomic_fetch_add_explicit(&f->refs, (uint32_t)((sync && !consume) + kick),
                                   memory_order_relaxed);
@@ -222,6 +223,8 @@ static int settle_core(hf_future_t *f, int state, void *value, void (*destroy)(v
     if (!sync) {
         if (waiters)            /* the parking lot uses `f` only as an address */
             hfi_parklot_wake(f);
+        if (kick)               /* through the runner's own reference */
+            hfi_conts_run_owned(f);
         return 0;
     }
 
