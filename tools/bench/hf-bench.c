@@ -390,8 +390,9 @@ static void usage(FILE *out)
 "another (sequential), in alternating order: seconds, speedup_vs_sequential, and the\n"
 "kernel's throughput during the concurrent load over its rate alone just before\n"
 "(compute_ratio, target >= 0.95), with the cores the servers (mock Hub, nginx) and the\n"
-"I/O threads used meanwhile and the I/O threads' CPU per MiB. libcurl calls on compute\n"
-"threads must be 0.\n"
+"I/O threads used meanwhile and the I/O threads' CPU per MiB; then the same over the\n"
+"higher of its rates alone in the second before and the second after (metric\n"
+"ratio_vs_higher_alone, no target). libcurl calls on compute threads must be 0.\n"
 "\n"
 "Exit status: 0; 1 if a bench failed its result check; 2 on bad usage.\n",
             bench_download_help);
