@@ -348,6 +348,15 @@ static double row_seconds(const char *impl, const double *v, unsigned n, const e
     return med;
 }
 
+/* The kernel's chunk rate over the next second, with nothing else going on. */
+static double rate_alone(env_t *e)
+{
+    uint64_t c0 = kernel_chunks(e->k);
+    double t0 = now_s();
+    sleep_s(1.0);
+    return (double)(kernel_chunks(e->k) - c0) / (now_s() - t0);
+}
+
 int bench_models(const bench_options_t *o)
 {
     static double conc[MAX_REPS], seq[MAX_REPS], ratio[MAX_REPS], strict[MAX_REPS],
@@ -371,14 +380,11 @@ int bench_models(const bench_options_t *o)
         for (int side = 0; side < 2 && rc == 0; side++) {
             int concurrent = (side + (int)r) % 2 == 0;  /* alternate which goes first */
             double secs, idle, during, srv0, srv1, io0, io1;
-            uint64_t chunks, c0;
+            uint64_t chunks;
 
             fprintf(stderr, "hf-bench: models %s %s\n", concurrent ? "concurrent" : "sequential",
                     r == 0 ? "warm-up" : "round");
-            c0 = kernel_chunks(e.k);
-            idle = now_s();
-            sleep_s(1.0);
-            idle = (double)(kernel_chunks(e.k) - c0) / (now_s() - idle);
+            idle = rate_alone(&e);
             cpu_marks(&e, &srv0, &io0);
             if ((rc = load_once(&e, concurrent, &secs, &chunks)) < 0)
                 break;
@@ -389,10 +395,7 @@ int bench_models(const bench_options_t *o)
                 double after, higher;
                 during = (double)chunks / secs;
                 ratio[r - 1] = idle > 0 ? during / idle : 0;
-                c0 = kernel_chunks(e.k);
-                after = now_s();
-                sleep_s(1.0);
-                after = (double)(kernel_chunks(e.k) - c0) / (now_s() - after);
+                after = rate_alone(&e);
                 higher = after > idle ? after : idle;
                 strict[r - 1] = higher > 0 ? during / higher : 0;
                 conc[r - 1] = secs;
